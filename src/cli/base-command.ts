@@ -1,0 +1,111 @@
+import {Command, Flags, type Interfaces} from '@oclif/core';
+
+import {ExitCode} from './exit-codes.js';
+import {ThothError, errorMessage} from './errors.js';
+
+/**
+ * The stable `--json` envelope of every command. Scripts can rely on `ok`, `status` (the exit
+ * code), and either `result` or `error`; `warnings` lists what a human would have seen on stderr.
+ */
+export type JsonEnvelope<T> =
+  | {ok: true; command: string; status: number; result: T; warnings: string[]}
+  | {
+      ok: false;
+      command: string;
+      status: number;
+      error: {code: string; message: string; suggestions: string[]};
+      warnings: string[];
+    };
+
+export abstract class BaseCommand<T> extends Command {
+  static override enableJsonFlag = true;
+
+  static override baseFlags = {
+    'thoth-home': Flags.directory({
+      description: 'Profile directory (default: $THOTH_HOME or ~/.thoth).',
+      helpGroup: 'GLOBAL',
+      required: false,
+    }),
+  };
+
+  private readonly warnings: string[] = [];
+
+  protected get commandName(): string {
+    return this.id ?? this.ctor.id ?? 'thoth';
+  }
+
+  /** Sets the exit code without failing: a result that scripts should branch on. */
+  protected setExitCode(code: number): void {
+    process.exitCode = code;
+  }
+
+  /** A warning goes to stderr in human mode and into `warnings` in --json mode. */
+  protected note(message: string): void {
+    this.warnings.push(message);
+    if (!this.jsonEnabled()) process.stderr.write(`thoth: warning: ${message}\n`);
+  }
+
+  protected override toSuccessJson(result: unknown): JsonEnvelope<T> {
+    const status = typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK;
+    return {ok: true, command: this.commandName, status, result: result as T, warnings: this.warnings};
+  }
+
+  protected override toErrorJson(error: unknown): JsonEnvelope<T> {
+    const {code, message, suggestions, exitCode} = describeError(error);
+    return {ok: false, command: this.commandName, status: exitCode, error: {code, message, suggestions}, warnings: this.warnings};
+  }
+
+  protected override async catch(error: Interfaces.CommandError): Promise<unknown> {
+    const described = describeError(error);
+    process.exitCode = described.exitCode;
+    if (this.jsonEnabled()) {
+      this.logJson(this.toErrorJson(error));
+      process.stderr.write(formatErrorLine(described));
+      return undefined;
+    }
+    process.stderr.write(formatErrorLine(described));
+    // Printed already: tell oclif to exit with our code without printing it again.
+    const silent = new ThothError(described.code, described.message, {exitCode: described.exitCode});
+    Object.assign(silent, {skipOclifErrorHandling: true});
+    throw silent;
+  }
+}
+
+interface DescribedError {
+  code: string;
+  message: string;
+  suggestions: string[];
+  exitCode: number;
+}
+
+export function describeError(error: unknown): DescribedError {
+  if (error instanceof ThothError) {
+    return {code: error.code, message: error.message, suggestions: [...error.suggestions], exitCode: error.exitCode};
+  }
+  const oclifExit = (error as {oclif?: {exit?: unknown}} | undefined)?.oclif?.exit;
+  if (typeof oclifExit === 'number') {
+    // oclif's own parse errors (unknown flag, missing argument) exit 2: usage errors.
+    const usage = oclifExit === ExitCode.USAGE;
+    return {
+      code: usage ? 'USAGE' : 'ERROR',
+      message: firstLine(errorMessage(error)),
+      suggestions: usage ? ['Run the command with --help to see its flags and arguments.'] : [],
+      exitCode: oclifExit,
+    };
+  }
+  return {
+    code: 'UNEXPECTED',
+    message: firstLine(errorMessage(error)),
+    suggestions: ['This is probably a bug in thoth; run again with DEBUG=thoth* and report the output.'],
+    exitCode: ExitCode.UNEXPECTED,
+  };
+}
+
+function firstLine(message: string): string {
+  return message.split('\n').find((line) => line.trim() !== '')?.trim() ?? message;
+}
+
+export function formatErrorLine(error: DescribedError): string {
+  const hint = error.suggestions.length > 0 ? `\n  Try this: ${error.suggestions.join(' ')}` : '';
+  return `thoth: error: ${error.message}${hint}\n`;
+}

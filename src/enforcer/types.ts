@@ -1,0 +1,64 @@
+/**
+ * The one seam between the proxy and every way of deciding a tool call: the embedded policy
+ * engine, the remote control plane, or the allow-all default. Keep it small and stable.
+ */
+
+export type DecisionKind = 'allow' | 'block' | 'step_up';
+
+export const ENFORCEMENT_MODES = ['progressive', 'step_up', 'block', 'observe'] as const;
+export type EnforcementMode = (typeof ENFORCEMENT_MODES)[number];
+
+export function isEnforcementMode(value: unknown): value is EnforcementMode {
+  return typeof value === 'string' && (ENFORCEMENT_MODES as readonly string[]).includes(value);
+}
+
+/** A `tools/call` request as the enforcer sees it. */
+export interface ToolCall {
+  /** `params.name`. */
+  name: string;
+  /** `params.arguments` (an object for well-formed calls; anything the client sent otherwise). */
+  arguments: unknown;
+  /** The serialised arguments, exactly as forwarded (for size rules and hashing). */
+  argumentsJson: string;
+}
+
+/** Who is calling, and under which settings. One per `thoth run` session. */
+export interface DecisionContext {
+  agentId: string;
+  sessionId: string;
+  mode: EnforcementMode;
+  intent?: string;
+  tenantId?: string;
+  userId?: string;
+  endpointId?: string;
+  /** Names of the tools already called in this session, in order (seed 002 `sessionToolCalls`). */
+  sessionToolCalls: readonly string[];
+  /** From the client's `initialize`, once seen. */
+  client?: {name?: string; version?: string; protocolVersion?: string; capabilities?: Record<string, unknown>};
+}
+
+export interface Decision {
+  decision: DecisionKind;
+  /** A sentence a person can act on: why this call was allowed or refused. */
+  reason: string;
+  /** The rule that decided, e.g. `intent:phi_eligibility_check`, `rule:block-writes`, `default-allow`. */
+  ruleId: string;
+  /** In `observe` mode: what would have happened (the returned decision is then `allow`). */
+  observed?: DecisionKind;
+  /** The chain of rules that led here, for `policy explain` and the audit record. */
+  trace?: readonly string[];
+  /** Extra fields for the JSON-RPC error `data` (approvalId, approveCommand, ...). */
+  details?: Record<string, unknown>;
+}
+
+export interface Enforcer {
+  decide(call: ToolCall, context: DecisionContext, signal?: AbortSignal): Promise<Decision>;
+  close?(): Promise<void>;
+}
+
+/** The default before any policy is configured: every call passes, and the record says so. */
+export class AllowAllEnforcer implements Enforcer {
+  async decide(): Promise<Decision> {
+    return {decision: 'allow', reason: 'no policy configured: thoth allows every call by default', ruleId: 'default-allow'};
+  }
+}

@@ -1,0 +1,137 @@
+import type {Decision, DecisionContext, Enforcer, ToolCall} from '../enforcer/types.js';
+import {ErrorCode, type JsonRpcErrorObject} from '../proxy/json-rpc.js';
+import {passThroughStepUp, noopAudit, type AuditSink, type CallOutcome, type ClientChannel, type StepUpHandler} from './types.js';
+
+export interface GovernorOptions {
+  enforcer: Enforcer;
+  audit?: AuditSink;
+  stepUp?: StepUpHandler;
+  /** When the audit log cannot be written: refuse the call (default) or let it through. */
+  onAuditFailure?: 'block' | 'allow';
+  /** Where thoth's own diagnostics go (stderr). */
+  warn?: (message: string) => void;
+}
+
+/** A governed call in flight: what TOOL_CALL_POST needs once the answer comes back. */
+export interface CallTicket {
+  readonly call: ToolCall;
+  readonly decision: Decision;
+  readonly requestId: string;
+  readonly preEventId: string;
+  readonly startedAt: number;
+}
+
+export type GovernOutcome =
+  | {action: 'forward'; ticket: CallTicket}
+  | {action: 'refuse'; ticket: CallTicket; error: JsonRpcErrorObject};
+
+/**
+ * Decides one tools/call: enforcer, then step-up resolution, then TOOL_CALL_PRE (fail closed),
+ * then forward or refuse. The relay calls `govern` before the upstream sees the call and
+ * `complete` when it has been answered (or will never be).
+ */
+export class Governor {
+  private readonly enforcer: Enforcer;
+  private readonly audit: AuditSink;
+  private readonly stepUp: StepUpHandler;
+  private readonly onAuditFailure: 'block' | 'allow';
+  private readonly warn: (message: string) => void;
+
+  constructor(options: GovernorOptions) {
+    this.enforcer = options.enforcer;
+    this.audit = options.audit ?? noopAudit;
+    this.stepUp = options.stepUp ?? passThroughStepUp;
+    this.onAuditFailure = options.onAuditFailure ?? 'block';
+    this.warn = options.warn ?? (() => undefined);
+  }
+
+  get auditSink(): AuditSink {
+    return this.audit;
+  }
+
+  async govern(call: ToolCall, context: DecisionContext, requestId: string, client: ClientChannel, signal: AbortSignal): Promise<GovernOutcome> {
+    const startedAt = Date.now();
+    let decision = await this.decide(call, context, signal);
+    if (decision.decision === 'step_up' && !signal.aborted) {
+      try {
+        decision = await this.stepUp.resolve(call, context, decision, client, signal);
+      } catch (error) {
+        decision = {...decision, reason: `${decision.reason} (approval could not be requested: ${describe(error)})`};
+      }
+    }
+
+    let preEventId = '';
+    try {
+      preEventId = await this.audit.toolCallPre({call, context, decision, requestId});
+    } catch (error) {
+      this.warn(`audit log could not be written: ${describe(error)}`);
+      if (this.onAuditFailure === 'block' && decision.decision === 'allow') {
+        decision = {
+          decision: 'block',
+          reason: `the audit log could not be written (${describe(error)}), and policy requires every call to be recorded`,
+          ruleId: 'audit-unavailable',
+        };
+      }
+    }
+
+    const ticket: CallTicket = {call, decision, requestId, preEventId, startedAt};
+    if (decision.decision === 'allow') return {action: 'forward', ticket};
+    const error = refusalError(call, context, decision, preEventId);
+    this.complete(ticket, context, {kind: 'refused', error});
+    return {action: 'refuse', ticket, error};
+  }
+
+  complete(ticket: CallTicket, context: DecisionContext, outcome: CallOutcome): void {
+    try {
+      this.audit.toolCallPost({
+        call: ticket.call,
+        context,
+        decision: ticket.decision,
+        requestId: ticket.requestId,
+        preEventId: ticket.preEventId,
+        outcome,
+        durationMs: Date.now() - ticket.startedAt,
+      });
+    } catch (error) {
+      this.warn(`audit log could not record the end of a call: ${describe(error)}`);
+    }
+  }
+
+  private async decide(call: ToolCall, context: DecisionContext, signal: AbortSignal): Promise<Decision> {
+    try {
+      return await this.enforcer.decide(call, context, signal);
+    } catch (error) {
+      // An enforcer that throws must not open the gate.
+      this.warn(`enforcer failed on tool "${call.name}": ${describe(error)}`);
+      return {decision: 'block', reason: `the enforcer failed (${describe(error)}), so the call is refused`, ruleId: 'enforcer-error'};
+    }
+  }
+}
+
+/** The JSON-RPC error for a refused call; `data` is a stable contract (see README). */
+export function refusalError(call: ToolCall, context: DecisionContext, decision: Decision, auditId: string): JsonRpcErrorObject {
+  const stepUp = decision.decision === 'step_up';
+  const details = decision.details ?? {};
+  const approveCommand = typeof details['approveCommand'] === 'string' ? ` Approve with: ${details['approveCommand']}` : '';
+  return {
+    code: stepUp ? ErrorCode.STEP_UP : ErrorCode.BLOCKED,
+    message: stepUp
+      ? `thoth: tool "${call.name}" needs approval: ${decision.reason}.${approveCommand}`
+      : `thoth: tool "${call.name}" was blocked: ${decision.reason}`,
+    data: {
+      decision: decision.decision,
+      reason: decision.reason,
+      ruleId: decision.ruleId,
+      agentId: context.agentId,
+      tool: call.name,
+      intent: context.intent ?? null,
+      mode: context.mode,
+      auditId,
+      ...details,
+    },
+  };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
