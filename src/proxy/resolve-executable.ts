@@ -183,7 +183,7 @@ export function escapeForCmd(arg: string): string {
 
 function pathExtensions(env: NodeJS.ProcessEnv): string[] {
   const value = envValue(env, 'PATHEXT', true) ?? '.COM;.EXE;.BAT;.CMD';
-  return value.split(';').filter((ext) => ext.startsWith('.'));
+  return value.split(';').filter((ext) => ext.startsWith('.')).map((ext) => ext.toLowerCase());
 }
 
 /** Windows environment names are case-insensitive (`Path`, `PATH`). */
