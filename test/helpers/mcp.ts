@@ -79,9 +79,9 @@ export async function connect(server: ServerCommand, options: ConnectOptions = {
   await client.connect(transport);
   const received: Array<Record<string, unknown>> = [];
   const dispatch = transport.onmessage;
-  transport.onmessage = (message, extra) => {
+  transport.onmessage = (message) => {
     received.push(message as Record<string, unknown>);
-    dispatch?.(message, extra);
+    dispatch?.(message);
   };
   return {
     client,
