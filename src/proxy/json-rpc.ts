@@ -29,9 +29,14 @@ export const ErrorCode = {
   MESSAGE_TOO_LARGE: -32004,
 } as const;
 
+/** Set once any LargeNumber exists: until then stringifyJson can take the fast path. */
+let largeNumbersSeen = false;
+
 /** An integer that a double cannot hold exactly, kept as its JSON text. */
 export class LargeNumber {
-  constructor(readonly text: string) {}
+  constructor(readonly text: string) {
+    largeNumbersSeen = true;
+  }
   valueOf(): number {
     return Number(this.text);
   }
@@ -105,6 +110,8 @@ export function parseJson(text: string): unknown {
 
 /** JSON.stringify that writes LargeNumber values back as bare integers. */
 export function stringifyJson(value: unknown): string {
+  // A replacer function makes JSON.stringify several times slower; skip it until it can matter.
+  if (!largeNumbersSeen) return JSON.stringify(value);
   let sawLarge = false;
   const text = JSON.stringify(value, (_key, item: unknown) => {
     if (item instanceof LargeNumber) {

@@ -89,6 +89,8 @@ export class Relay {
   private upstreamGone = false;
   private upstreamInputEnded = false;
   private governance: GovernanceHandle | undefined;
+  private readonly toUpstream: CoalescingOutput;
+  private readonly toClient: CoalescingOutput;
   private resolveClientDone!: () => void;
   /** Resolves when the client closed its side and the server's stdin has been closed in turn. */
   readonly clientDone: Promise<void>;
@@ -107,6 +109,8 @@ export class Relay {
       this.maxMessageBytes,
     );
     this.clientDone = new Promise((resolve) => (this.resolveClientDone = resolve));
+    this.toUpstream = new CoalescingOutput(options.upstream.input);
+    this.toClient = new CoalescingOutput(options.client.output);
     this.channel = this.createChannel();
     options.governance.then(
       (handle) => (this.governance = handle),
@@ -301,7 +305,7 @@ export class Relay {
       return;
     }
     const text = `${stringifyJson(route.message)}\n`;
-    if (!this.options.upstream.input.write(text)) this.holdClientInput('upstream', this.options.upstream.input);
+    if (!this.toUpstream.write(text)) this.holdClientInput('upstream', this.options.upstream.input);
   }
 
   /** Requests that can no longer reach the server still deserve an answer. */
@@ -544,12 +548,12 @@ export class Relay {
     const output = this.options.client.output;
     let ok: boolean;
     if (typeof data === 'string') {
-      ok = output.write(`${data}\n`);
+      ok = this.toClient.write(`${data}\n`);
     } else if (data.length < SMALL_WRITE) {
-      ok = output.write(Buffer.concat([data, NEWLINE]));
+      ok = this.toClient.write(Buffer.concat([data, NEWLINE]));
     } else {
-      output.write(data);
-      ok = output.write(NEWLINE);
+      this.toClient.write(data);
+      ok = this.toClient.write(NEWLINE);
     }
     if (!ok) {
       this.holdUpstreamOutput();
@@ -595,6 +599,27 @@ export class Relay {
         }
       });
     this.inFlight.add(tracked);
+  }
+}
+
+/**
+ * Writes made during one turn of the event loop leave in one writev: under load (many calls in
+ * flight) a syscall per message was thoth's largest cost. The flush runs in the same loop turn.
+ */
+class CoalescingOutput {
+  private corked = false;
+  constructor(private readonly stream: Writable) {}
+
+  write(chunk: string | Buffer): boolean {
+    if (!this.corked && !this.stream.writableEnded && !this.stream.destroyed) {
+      this.corked = true;
+      this.stream.cork();
+      setImmediate(() => {
+        this.corked = false;
+        this.stream.uncork();
+      });
+    }
+    return this.stream.write(chunk);
   }
 }
 
