@@ -52,9 +52,11 @@ export function assertValid(document: ConfigDocument, validate: CompiledValidato
   if (validate(document.value)) return;
   const problems = describeSchemaErrors(validate.errors ?? [], document.text === '' ? undefined : document.text);
   // ajv reports the failed `if` after the branch that explains it: lead with the explanation.
-  const first = problems.find((p) => !p.message.startsWith('must match')) ?? problems[0];
+  const explained = problems.filter((p) => !p.message.startsWith('must match'));
+  const shown = explained.length > 0 ? explained : problems;
+  const first = shown[0];
   if (!first) throw invalidConfig({file: document.file, pointer: ''}, 'does not match the expected format');
-  const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+  const more = shown.length > 1 ? ` (and ${shown.length - 1} more)` : '';
   throw invalidConfig({file: document.file, pointer: first.pointer, ...position(first)}, `${first.message}${more}`);
 }
 
