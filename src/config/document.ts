@@ -63,7 +63,7 @@ export function parseConfigDocument(file: string, bytes: Uint8Array, options: {j
     throw syntaxError(file, text, offset, PARSE_MESSAGES[name] ?? name);
   }
   if (!options.jsonc) strictCheck(file, text);
-  checkDuplicateKeys(file, text, tree);
+  checkKeys(file, text, tree);
   return {file, bytes, bom, text, tree, value: getNodeValue(tree), eol, indentUnit: detectIndentUnit(text, tree), jsonc: options.jsonc};
 }
 
@@ -85,21 +85,25 @@ function syntaxError(file: string, text: string, offset: number, message: string
   return invalidConfig({file, line, column, pointer}, message);
 }
 
-function checkDuplicateKeys(file: string, text: string, node: Node): void {
+/**
+ * Refuses duplicate keys (JSON readers silently keep only the last one, so an edit could land on
+ * the wrong one) and `__proto__` (a JavaScript object cannot hold it as an ordinary key).
+ */
+function checkKeys(file: string, text: string, node: Node): void {
   if (node.type === 'object') {
     const seen = new Set<string>();
     for (const property of node.children ?? []) {
       const key = property.children?.[0]?.value as string;
-      if (seen.has(key)) {
+      const problem = seen.has(key) ? `duplicate key "${key}" (JSON readers keep only the last one)` : key === '__proto__' ? 'a key named "__proto__" is not supported' : undefined;
+      if (problem) {
         const {line, column} = offsetToPosition(text, property.offset);
         const value = property.children?.[1];
-        const path = value ? getNodePath(value) : [];
-        throw invalidConfig({file, line, column, pointer: pointerOf(path)}, `duplicate key "${key}" (JSON readers keep only the last one)`);
+        throw invalidConfig({file, line, column, pointer: pointerOf(value ? getNodePath(value) : [])}, problem);
       }
       seen.add(key);
     }
   }
-  for (const child of node.children ?? []) checkDuplicateKeys(file, text, child);
+  for (const child of node.children ?? []) checkKeys(file, text, child);
 }
 
 /** The indentation of the root object's members, which is one level (or two spaces). */

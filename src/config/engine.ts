@@ -127,7 +127,7 @@ async function changeOne(request: ChangeRequest, target: ConfigTarget): Promise<
       scope: target.scope,
       changed: plan.changed,
       written: false,
-      patch: plan.patch,
+      patch: request.settings?.apiKey === undefined ? plan.patch : redact(plan.patch, request.settings.apiKey),
       servers: plan.servers,
     };
     if (target.inferred) change.inferred = target.inferred;
@@ -167,4 +167,15 @@ async function readOptional(host: ConfigHost, file: string): Promise<Uint8Array 
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
+}
+
+/** The API key (--embed-api-key) goes into the file, never onto stdout: patches show a placeholder. */
+function redact(patch: Operation[], secret: string): Operation[] {
+  const scrub = (value: unknown): unknown => {
+    if (typeof value === 'string') return value.includes(secret) ? value.replaceAll(secret, '<redacted API key>') : value;
+    if (Array.isArray(value)) return value.map(scrub);
+    if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v)]));
+    return value;
+  };
+  return patch.map((operation) => scrub(operation) as Operation);
 }

@@ -87,7 +87,7 @@ export function parseEntryCommand(value: Record<string, unknown>): ParsedCommand
 export function entryRecord(value: Record<string, unknown>): WrapRecord | {problem: string} | undefined {
   const env = value['env'];
   if (env === null || typeof env !== 'object' || Array.isArray(env)) return undefined;
-  if (!(WRAP_RECORD_KEY in env)) return undefined;
+  if (!Object.hasOwn(env, WRAP_RECORD_KEY)) return undefined;
   return decodeRecord((env as Record<string, unknown>)[WRAP_RECORD_KEY]);
 }
 
@@ -137,7 +137,7 @@ export function wrapEntry(text: string, target: WrapTarget, layout: EntryLayout)
   const replacements: Array<[string, string]> = [];
   for (const key of envKeys) {
     const wanted = target.env[key]!;
-    if (originalEnv && key in originalEnv) {
+    if (originalEnv && Object.hasOwn(originalEnv, key)) {
       if (originalEnv[key] === wanted) continue;
       record.replaced[key] = originalEnv[key];
       replacements.push([key, wanted]);
@@ -148,7 +148,7 @@ export function wrapEntry(text: string, target: WrapTarget, layout: EntryLayout)
   }
   if (!isEmptyRecord(record)) {
     // A record left behind by a hand-made unwrap means nothing any more: it is overwritten in place.
-    if (originalEnv && WRAP_RECORD_KEY in originalEnv) replacements.push([WRAP_RECORD_KEY, encodeRecord(record)]);
+    if (originalEnv && Object.hasOwn(originalEnv, WRAP_RECORD_KEY)) replacements.push([WRAP_RECORD_KEY, encodeRecord(record)]);
     else additions.push([WRAP_RECORD_KEY, encodeRecord(record)]);
   }
   if (!originalEnv) {
@@ -247,21 +247,22 @@ export function wrapTargetFor(server: string, value: Record<string, unknown>, se
   };
   set('tenant-id', settings.tenantId);
   set('enforcement-mode', settings.enforcementMode);
-  set('session-intent', settings.intent ?? settings.intentMap[server]);
+  set('session-intent', settings.intent ?? (Object.hasOwn(settings.intentMap, server) ? settings.intentMap[server] : undefined));
   set('api-key', settings.apiKey);
   const flags = [{name: 'agent-id', value: server}, ...merged.values()];
 
-  const env: Record<string, string> = {};
+  // Keys thoth set on an earlier run keep their current values unless this run sets them again.
+  const pairs: Array<[string, string]> = [];
   const record = entryRecord(value);
   const currentEnv = (value['env'] ?? {}) as Record<string, unknown>;
   if (parsed.kind === 'wrapped' && record && !('problem' in record)) {
     for (const key of [...record.added, ...Object.keys(record.replaced)]) {
-      const current = currentEnv[key];
-      if (typeof current === 'string') env[key] = current;
+      const current = Object.hasOwn(currentEnv, key) ? currentEnv[key] : undefined;
+      if (typeof current === 'string' && !Object.hasOwn(settings.env, key)) pairs.push([key, current]);
     }
   }
-  Object.assign(env, settings.env);
-  return {launcher: settings.launcher, flags, env};
+  pairs.push(...Object.entries(settings.env));
+  return {launcher: settings.launcher, flags, env: Object.fromEntries(pairs)};
 }
 
 /** True when a wrapped entry already matches `target` (so it must not be rewritten). */
@@ -272,7 +273,7 @@ export function isWrappedAs(value: Record<string, unknown>, target: WrapTarget):
   if (!sameLauncher(parsed.launcher, target.launcher) || !sameFlags(parsed.flags, target.flags)) return false;
   if (flagValue(parsed.flags, 'agent-id') !== flagValue(target.flags, 'agent-id')) return false;
   const env = (value['env'] ?? {}) as Record<string, unknown>;
-  return Object.entries(target.env).every(([key, wanted]) => env[key] === wanted);
+  return Object.entries(target.env).every(([key, wanted]) => Object.hasOwn(env, key) && env[key] === wanted);
 }
 
 /**

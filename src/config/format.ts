@@ -25,6 +25,10 @@ export function formatStatus(report: StatusReport): string[] {
   const missing = report.clients.filter((c) => !c.found && !c.error).map((c) => ADAPTERS[c.client].label);
   if (missing.length > 0) lines.push(`Not found: ${[...new Set(missing)].join(', ')}`);
   const {governed, notGoverned, drift, ungovernable} = report.counts;
+  if (governed + notGoverned + drift + ungovernable === 0 && report.allGoverned) {
+    lines.push('No MCP servers found: nothing to govern');
+    return lines;
+  }
   lines.push(`${governed} governed, ${notGoverned} not governed, ${drift} drift, ${ungovernable} ungovernable: ${report.allGoverned ? 'all governed' : 'NOT all governed'}`);
   return lines;
 }
@@ -44,7 +48,8 @@ function serverLine(server: ServerStatus): string {
     const notes = server.problems.length > 0 ? `; note: ${server.problems.join('; ')}` : '';
     return `${symbol} ${name}  governed (${settings})${notes}`;
   }
-  const state = server.state === 'not-governed' ? 'not governed' : server.disabled ? 'disabled' : server.state;
+  if (server.disabled) return `${symbol} ${name}  disabled in the client (not started; wrap-config leaves it as is)`;
+  const state = server.state === 'not-governed' ? 'not governed' : server.state;
   return `${symbol} ${name}  ${state}: ${server.problems.join('; ')}`;
 }
 

@@ -11,11 +11,11 @@ export function diffJson(before: unknown, after: unknown, path: (string | number
   if (isPlainObject(before) && isPlainObject(after)) {
     const operations: Operation[] = [];
     for (const key of Object.keys(before)) {
-      if (!(key in after)) operations.push({op: 'remove', path: pointerOf([...path, key])});
+      if (!Object.hasOwn(after, key)) operations.push({op: 'remove', path: pointerOf([...path, key])});
       else operations.push(...diffJson(before[key], after[key], [...path, key]));
     }
     for (const key of Object.keys(after)) {
-      if (!(key in before)) operations.push({op: 'add', path: pointerOf([...path, key]), value: after[key]});
+      if (!Object.hasOwn(before, key)) operations.push({op: 'add', path: pointerOf([...path, key]), value: after[key]});
     }
     return operations;
   }
@@ -32,7 +32,7 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((item, i) => deepEqual(item, b[i]));
   if (isPlainObject(a) && isPlainObject(b)) {
     const keys = Object.keys(a);
-    return keys.length === Object.keys(b).length && keys.every((key) => key in b && deepEqual(a[key], b[key]));
+    return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && deepEqual(a[key], b[key]));
   }
   return false;
 }

@@ -1,5 +1,5 @@
 import type {Edit, Node} from 'jsonc-parser';
-import {findNodeAtLocation} from 'jsonc-parser';
+import {findNodeAtLocation, parse, type ParseError} from 'jsonc-parser';
 import fastJsonPatch, {type Operation} from 'fast-json-patch';
 
 import {ThothError} from '../cli/errors.js';
@@ -7,7 +7,7 @@ import {ExitCode} from '../cli/exit-codes.js';
 import {describeSchemaErrors, type CompiledValidator} from '../util/validators.js';
 import type {ClientAdapter} from './clients/index.js';
 import {invalidConfig, pointerOf} from './config-error.js';
-import {parseConfigDocument, type ConfigDocument} from './document.js';
+import type {ConfigDocument} from './document.js';
 import {governEntry, parseEntryCommand, unwrapEntry, type EntryLayout, type WrapSettings} from './entry-edit.js';
 import {deepEqual, diffJson} from './json-diff.js';
 import {applyTextEdits} from './text-edits.js';
@@ -137,7 +137,7 @@ export function planChange(document: ConfigDocument, adapter: ClientAdapter, val
   const bytes = new TextEncoder().encode(document.bom + text);
   if (text === document.text) return {changed: false, text, bytes: document.bytes, patch: [], servers};
 
-  const after = parseAfter(document, text);
+  const after = {value: parseAfter(document, text)};
   if (!validate(after.value)) {
     throw new ThothError('CONFIG_PLAN_INVALID', `${document.file}: the planned change does not match the ${adapter.label} format; nothing was written`, {
       exitCode: ExitCode.UNEXPECTED,
@@ -146,19 +146,24 @@ export function planChange(document: ConfigDocument, adapter: ClientAdapter, val
   }
   const patch = diffJson(document.value, after.value);
   // The patch is what --dry-run shows and scripts diff: prove it leads to exactly the planned document.
-  const patched = fastJsonPatch.applyPatch(structuredClone(document.value), patch, true, false).newDocument;
+  const patched = fastJsonPatch.applyPatch(structuredClone(document.value), patch, false, false).newDocument;
   if (!deepEqual(patched, after.value)) throw new Error(`${document.file}: the planned patch does not reproduce the planned document`);
   return {changed: true, text, bytes, patch, servers};
 }
 
-function parseAfter(document: ConfigDocument, text: string): ConfigDocument {
+/** The planned text must still be valid for the client: strict JSON stays strict (no comment, no trailing comma). */
+function parseAfter(document: ConfigDocument, text: string): unknown {
+  const errors: ParseError[] = [];
+  let value: unknown;
+  let valid = true;
   try {
-    return parseConfigDocument(document.file, new TextEncoder().encode(text), {jsonc: document.jsonc});
-  } catch (error) {
-    throw new ThothError('CONFIG_PLAN_INVALID', `${document.file}: the planned change is not valid JSON; nothing was written`, {
-      exitCode: ExitCode.UNEXPECTED,
-      suggestions: ['This is a bug in thoth: report it with the file (remove secrets first).'],
-      cause: error,
-    });
+    value = document.jsonc ? parse(text, errors, {allowTrailingComma: true}) : JSON.parse(text);
+  } catch {
+    valid = false;
   }
+  if (valid && errors.length === 0) return value;
+  throw new ThothError('CONFIG_PLAN_INVALID', `${document.file}: the planned change is not valid JSON; nothing was written`, {
+    exitCode: ExitCode.UNEXPECTED,
+    suggestions: ['This is a bug in thoth: report it with the file (remove secrets first).'],
+  });
 }

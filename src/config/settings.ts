@@ -71,15 +71,17 @@ function launcherFromFlag(value: string, host: ConfigHost): Launcher {
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function parseEnvFlags(values: readonly string[]): Record<string, string> {
-  const env: Record<string, string> = {};
+  // Object.fromEntries defines own properties, even for names such as __proto__.
+  const pairs: Array<[string, string]> = [];
   for (const item of values) {
     const equals = item.indexOf('=');
     const key = equals === -1 ? item : item.slice(0, equals);
     if (equals === -1 || !ENV_KEY.test(key)) throw usage(`--env "${equals === -1 ? item : key}": expected KEY=VALUE with KEY made of letters, digits and _`);
+    if (key === '__proto__') throw usage('--env __proto__ is not a usable variable name');
     if (key === WRAP_RECORD_KEY) throw usage(`--env ${WRAP_RECORD_KEY} is reserved: thoth keeps what unwrap-config needs there`);
-    env[key] = item.slice(equals + 1);
+    pairs.push([key, item.slice(equals + 1)]);
   }
-  return env;
+  return Object.fromEntries(pairs);
 }
 
 /** `intent_map.json`: server name → intent. A missing file is an empty map. */
@@ -96,12 +98,12 @@ export async function readIntentMap(host: ConfigHost, file: string): Promise<Rec
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw invalidConfig({file, pointer: ''}, 'expected an object mapping server names to intents, e.g. {"github": "code_review"}');
   }
-  const map: Record<string, string> = {};
+  const pairs: Array<[string, string]> = [];
   for (const [server, intent] of Object.entries(value)) {
     if (typeof intent !== 'string') throw invalidConfig({file, pointer: `/${server.replaceAll('~', '~0').replaceAll('/', '~1')}`}, 'the intent must be a string');
-    if (intent !== '') map[server] = intent;
+    if (intent !== '') pairs.push([server, intent]);
   }
-  return map;
+  return Object.fromEntries(pairs);
 }
 
 /**

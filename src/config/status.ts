@@ -185,7 +185,7 @@ async function judge(
     server.upstream = String(value['command']);
     server.problems.push('the client starts this server directly, without thoth');
     const env = value['env'];
-    if (env !== null && typeof env === 'object' && WRAP_RECORD_KEY in env) server.problems.push(`left-over ${WRAP_RECORD_KEY} in env (from an unwrap done by hand)`);
+    if (env !== null && typeof env === 'object' && Object.hasOwn(env, WRAP_RECORD_KEY)) server.problems.push(`left-over ${WRAP_RECORD_KEY} in env (from an unwrap done by hand)`);
     return;
   }
   if (parsed.kind === 'unrecognised') {
@@ -202,11 +202,11 @@ async function judge(
   drift.push(...(await missingLauncher(host, parsed.launcher)));
 
   const mode = flagValue(parsed.flags, 'enforcement-mode');
-  const intent = flagValue(parsed.flags, 'session-intent') ?? intentMap[name];
+  const intent = flagValue(parsed.flags, 'session-intent') ?? (Object.hasOwn(intentMap, name) ? intentMap[name] : undefined);
   if (mode !== undefined) server.mode = mode;
   if (intent !== undefined) server.intent = intent;
   const env = (value['env'] ?? {}) as Record<string, unknown>;
-  const tenant = flagValue(parsed.flags, 'tenant-id') ?? (typeof env['THOTH_TENANT_ID'] === 'string' ? env['THOTH_TENANT_ID'] : undefined);
+  const tenant = flagValue(parsed.flags, 'tenant-id') ?? (Object.hasOwn(env, 'THOTH_TENANT_ID') && typeof env['THOTH_TENANT_ID'] === 'string' ? env['THOTH_TENANT_ID'] : undefined);
   if (expected?.tenantId !== undefined && tenant !== undefined && tenant !== expected.tenantId) {
     drift.push(`tenant is "${tenant}", expected "${expected.tenantId}"`);
   }
@@ -240,7 +240,9 @@ function isPathLike(host: ConfigHost, command: string): boolean {
 
 async function onPath(host: ConfigHost, command: string): Promise<boolean> {
   const pathVariable = host.env['PATH'] ?? host.env['Path'] ?? '';
-  const extensions = host.platform === 'win32' ? ['', ...(host.env['PATHEXT'] ?? '.COM;.EXE;.BAT;.CMD').split(';').filter((e) => e !== '')] : [''];
+  // Windows file names are case-insensitive; check PATHEXT's usual upper case and the lower case files have.
+  const pathext = (host.env['PATHEXT'] ?? '.COM;.EXE;.BAT;.CMD').split(';').filter((e) => e !== '');
+  const extensions = host.platform === 'win32' ? ['', ...new Set(pathext.flatMap((e) => [e.toLowerCase(), e]))] : [''];
   for (const directory of pathVariable.split(host.path.delimiter)) {
     if (directory === '') continue;
     for (const extension of extensions) {

@@ -39,6 +39,10 @@ describe('reading a config', () => {
     expect(failure('{"mcpServers": {"a": {"command": "x"}, "a": {"command": "y"}}}').message).toMatch(/:1:40 at \/mcpServers\/a: duplicate key "a"/);
   });
 
+  it('refuses a key named __proto__ anywhere (it cannot be held as an ordinary key)', () => {
+    expect(failure('{"mcpServers": {"__proto__": {"command": "x"}}}').message).toMatch(/:1:17 at \/mcpServers\/__proto__: a key named "__proto__" is not supported/);
+  });
+
   it('refuses bytes that are not UTF-8 instead of replacing them', () => {
     expect(failure(new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])).message).toMatch(/not valid UTF-8/);
   });

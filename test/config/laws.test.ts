@@ -91,7 +91,7 @@ const styleArb = (jsonc: boolean): fc.Arbitrary<Style> =>
 const nameArb = fc.oneof(
   fc.stringMatching(/^[a-z][a-z0-9_-]{0,11}$/),
   fc.string({minLength: 1, maxLength: 8}),
-  fc.constantFrom('-dash-first', 'a/b~c', 'ü-ñ', 'run', '--'),
+  fc.constantFrom('-dash-first', 'a/b~c', 'ü-ñ', 'run', '--', 'constructor', 'valueOf', 'hasOwnProperty'),
 );
 const commandArb = fc
   .oneof(
@@ -100,7 +100,7 @@ const commandArb = fc
   )
   .filter((command) => !isThothName(command));
 const argArb = fc.oneof(fc.constantFrom('-y', '--', 'run', '--agent-id', '@modelcontextprotocol/server-memory', '${input:key}', 'C:\\Users\\jane'), fc.string({maxLength: 10}));
-const envKeyArb = fc.constantFrom('API_KEY', 'THOTH_USER_ID', 'THOTH_TENANT_ID', 'PATH', 'TOKEN', 'A_B');
+const envKeyArb = fc.constantFrom('API_KEY', 'THOTH_USER_ID', 'THOTH_TENANT_ID', 'PATH', 'TOKEN', 'A_B', 'toString', 'constructor');
 
 const stdioEntryArb = fc
   .record(
@@ -113,6 +113,9 @@ const stdioEntryArb = fc
     },
     {requiredKeys: ['command']},
   )
+  // An entry already in the wrapped form *is* wrapped (that is how thoth recognises its own and
+  // hand-made wraps): the laws are about configs thoth has not wrapped yet.
+  .filter((entry) => parseCommand(entry.command, entry.args ?? []).kind === 'plain')
   .chain((entry) => fc.shuffledSubarray(Object.keys(entry), {minLength: Object.keys(entry).length}).map((order) => Object.fromEntries(order.map((k) => [k, (entry as Record<string, Json>)[k]!]))));
 const remoteEntryArb = fc.record({url: fc.webUrl()});
 const disabledEntryArb = fc.record({command: commandArb, args: fc.array(argArb, {maxLength: 2}), disabled: fc.constant(true)});

@@ -9,7 +9,7 @@ export function isObject(value: unknown): value is Record<string, unknown> {
  * `url`/`serverUrl` without a `command`, is a remote server thoth cannot sit in front of.
  */
 export function classifyCommon(entry: Record<string, unknown>): EntryKind {
-  if (entry['disabled'] === true) return {kind: 'disabled', reason: 'disabled in the client (left as is)'};
+  if (entry['disabled'] === true) return {kind: 'disabled', reason: 'disabled in the client'};
   const type = entry['type'];
   if (typeof type === 'string' && type !== 'stdio') return {kind: 'remote', reason: `remote server (type ${type}): thoth governs stdio servers only`};
   const url = typeof entry['url'] === 'string' ? 'url' : typeof entry['serverUrl'] === 'string' ? 'serverUrl' : undefined;
