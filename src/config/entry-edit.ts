@@ -122,7 +122,7 @@ export function wrapEntry(text: string, target: WrapTarget, layout: EntryLayout)
       edits.push(insertArrayPrefixEdit(current, view.args, prefix, layout));
     } else {
       record.noArgs = true;
-      edits.push(insertPropertyEdit(current, view.node, 'args', prefix, layout));
+      edits.push(...insertPropertyEdit(current, view.node, 'args', prefix, layout));
     }
     return edits;
   });
@@ -173,12 +173,12 @@ export function unwrapEntryOnce(text: string, layout: EntryLayout): string {
   const recordOrProblem = entryRecord(initial.value);
   const record = recordOrProblem === undefined || 'problem' in recordOrProblem ? undefined : recordOrProblem;
 
-  let next = step(text, layout, (v) => {
+  let next = step(text, layout, (v, current) => {
     const edits: Edit[] = [replaceValueEdit(v.command!, JSON.stringify(parsed.inner.command))];
     const argsCount = v.args?.children?.length ?? 0;
     if (record?.noArgs && argsCount <= parsed.prefixLength) {
       const property = propertyOf(v.args);
-      if (property) edits.push(removeMemberEdit(property));
+      if (property) edits.push(...removeMemberEdit(current, property));
     } else if (v.args) {
       const edit = removeArrayPrefixEdit(v.args, parsed.prefixLength);
       if (edit) edits.push(edit);
@@ -199,12 +199,12 @@ export function unwrapEntryOnce(text: string, layout: EntryLayout): string {
   const remaining = (v: EntryView) => (v.env?.children ?? []).filter((p) => !removals.includes(p.children?.[0]?.value as string));
   const afterReplace = viewEntry(next, layout.jsonc);
   if (record.noEnv && afterReplace.env && remaining(afterReplace).length === 0) {
-    return step(next, layout, (v) => removeMemberEdit(propertyOf(v.env)!));
+    return step(next, layout, (v, current) => removeMemberEdit(current, propertyOf(v.env)!));
   }
   for (const key of removals) {
-    next = step(next, layout, (v) => {
+    next = step(next, layout, (v, current) => {
       const member = v.env ? envMember(v.env, key) : undefined;
-      return member ? removeMemberEdit(member) : undefined;
+      return member ? removeMemberEdit(current, member) : undefined;
     });
   }
   return next;

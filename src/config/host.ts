@@ -1,5 +1,6 @@
 import {randomBytes} from 'node:crypto';
-import {chown, mkdir, open, readFile, readdir, rename, rm, stat} from 'node:fs/promises';
+import {chown, mkdir, open, readFile, readdir, realpath, rename, rm, stat} from 'node:fs/promises';
+import {realpathSync} from 'node:fs';
 import {homedir} from 'node:os';
 import path from 'node:path';
 
@@ -38,6 +39,8 @@ export interface ConfigFs {
   readFile(file: string): Promise<Buffer>;
   /** undefined when nothing exists at `file`. */
   stat(file: string): Promise<FileInfo | undefined>;
+  /** The file a (possibly symlinked) path ends at, as a logical path; the path itself when it does not exist. */
+  realpath(file: string): Promise<string>;
   /** Entry names; [] when the directory does not exist. */
   readdir(directory: string): Promise<string[]>;
   /** Atomic replace; keeps mode and owner; `beforeRename` runs after the data is durable. */
@@ -68,6 +71,7 @@ export function createConfigHost(options: HostOptions = {}): ConfigHost {
   const home = options.home ?? (options.root === undefined ? homedir() : defaultHome(platform, env));
   const cwd = options.cwd ?? (options.root === undefined ? process.cwd() : home);
   const toReal = options.root === undefined ? (file: string) => file : mapBelow(options.root, platform);
+  const toLogical = options.root === undefined ? (file: string) => file : mapBack(realpathSync.native(options.root), platform);
   return {
     platform,
     env,
@@ -75,7 +79,7 @@ export function createConfigHost(options: HostOptions = {}): ConfigHost {
     cwd,
     path: logical,
     now: options.now ?? (() => new Date()),
-    fs: nodeFs(toReal, options.lockTimeoutMs),
+    fs: nodeFs(toReal, toLogical, options.lockTimeoutMs),
   };
 }
 
@@ -97,9 +101,26 @@ function mapBelow(root: string, platform: NodeJS.Platform): (file: string) => st
   };
 }
 
-function nodeFs(toReal: (file: string) => string, lockTimeoutMs: number | undefined): ConfigFs {
+/** The inverse of mapBelow, for paths that resolve inside `root`. */
+function mapBack(root: string, platform: NodeJS.Platform): (real: string) => string {
+  return (real: string) => {
+    const parts = path.relative(root, real).split(path.sep).filter((s) => s !== '');
+    if (platform === 'win32') return `${parts[0] ?? 'C'}:\\${parts.slice(1).join('\\')}`;
+    return `/${parts.join('/')}`;
+  };
+}
+
+function nodeFs(toReal: (file: string) => string, toLogical: (real: string) => string, lockTimeoutMs: number | undefined): ConfigFs {
   return {
     readFile: (file) => readFile(toReal(file)),
+    async realpath(file) {
+      try {
+        return toLogical(await realpath(toReal(file)));
+      } catch (error) {
+        if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return file;
+        throw error;
+      }
+    },
     async stat(file) {
       try {
         const info = await stat(toReal(file));

@@ -37,31 +37,68 @@ export function replaceValueEdit(value: Node, content: string): Edit {
   return {offset: value.offset, length: value.length, content};
 }
 
-/** Removes a property (or array item) together with the separator that joins it to the others. */
-export function removeMemberEdit(member: Node): Edit {
+/**
+ * Removes a property (or array item) together with the separator that joins it to the others.
+ * A member inserted after a line that ends in a comment (see insertPropertyEdit) is taken out
+ * with the comma thoth added before that comment, so the comment stays where it was.
+ */
+export function removeMemberEdit(text: string, member: Node): Edit[] {
   const siblings = member.parent?.children ?? [member];
   const index = siblings.indexOf(member);
   const previous = siblings[index - 1];
   const next = siblings[index + 1];
   const end = member.offset + member.length;
-  if (previous) return {offset: previous.offset + previous.length, length: end - (previous.offset + previous.length), content: ''};
-  if (next) return {offset: member.offset, length: next.offset - member.offset, content: ''};
-  return {offset: member.offset, length: member.length, content: ''};
+  if (previous) {
+    const previousEnd = previous.offset + previous.length;
+    if (/\/\/|\/\*/.test(text.slice(previousEnd, member.offset))) {
+      const lineEnd = endOfLine(text, previousEnd);
+      const trailingComma = /^[ \t]*,/.exec(text.slice(end));
+      if (trailingComma) return [{offset: lineEnd, length: end + trailingComma[0].length - lineEnd, content: ''}];
+      const edits: Edit[] = [{offset: lineEnd, length: end - lineEnd, content: ''}];
+      if (text[previousEnd] === ',') edits.push({offset: previousEnd, length: 1, content: ''});
+      return edits;
+    }
+    return [{offset: previousEnd, length: end - previousEnd, content: ''}];
+  }
+  if (next) return [{offset: member.offset, length: next.offset - member.offset, content: ''}];
+  return [{offset: member.offset, length: member.length, content: ''}];
 }
 
-/** Inserts `"key": value` as the last member of `object`; `value` is a JSON value (not text). */
-export function insertPropertyEdit(text: string, object: Node, key: string, value: unknown, layout: Layout): Edit {
+/** Where the line containing `offset` ends (before its \r\n or \n). */
+function endOfLine(text: string, offset: number): number {
+  const newline = text.indexOf('\n', offset);
+  if (newline === -1) return text.length;
+  return text[newline - 1] === '\r' ? newline - 1 : newline;
+}
+
+/** The rest of the line after `offset` when it is only an optional comma and a comment. */
+function commentTail(text: string, offset: number): {end: number; comma: boolean} | undefined {
+  const end = endOfLine(text, offset);
+  const match = /^[ \t]*(,?)[ \t]*(\/\/.*|\/\*.*\*\/[ \t]*)$/.exec(text.slice(offset, end));
+  return match ? {end, comma: match[1] === ','} : undefined;
+}
+
+/**
+ * Inserts `"key": value` as the last member of `object`; `value` is a JSON value (not text).
+ * When the last member's line ends in a comment (JSONC), the new member goes on the next line so
+ * the comment stays with the member it was written for.
+ */
+export function insertPropertyEdit(text: string, object: Node, key: string, value: unknown, layout: Layout): Edit[] {
   const members = object.children ?? [];
   const last = members[members.length - 1];
   const colon = colonStyle(text, object);
   if (!last) {
-    return {offset: object.offset + 1, length: 0, content: `${JSON.stringify(key)}${colon}${formatInline(value)}`};
+    return [{offset: object.offset + 1, length: 0, content: `${JSON.stringify(key)}${colon}${formatInline(value)}`}];
   }
   const separator = memberSeparator(text, object, layout);
   const multiline = separator.includes('\n');
   const indent = multiline ? separator.slice(separator.lastIndexOf('\n') + 1) : '';
-  const rendered = multiline ? formatBlock(value, indent, layout) : formatInline(value);
-  return {offset: last.offset + last.length, length: 0, content: `${separator}${JSON.stringify(key)}${colon}${rendered}`};
+  const member = `${JSON.stringify(key)}${colon}${multiline ? formatBlock(value, indent, layout) : formatInline(value)}`;
+  const lastEnd = last.offset + last.length;
+  const tail = multiline ? commentTail(text, lastEnd) : undefined;
+  if (tail?.comma) return [{offset: tail.end, length: 0, content: `${layout.eol}${indent}${member},`}];
+  if (tail) return [{offset: lastEnd, length: 0, content: ','}, {offset: tail.end, length: 0, content: `${layout.eol}${indent}${member}`}];
+  return [{offset: lastEnd, length: 0, content: `${separator}${member}`}];
 }
 
 /** Inserts `items` (JSON values) before the first item of `array`. */

@@ -1,4 +1,5 @@
-import {chown, stat, utimes, writeFile} from 'node:fs/promises';
+import {chown, lstat, mkdir, stat, symlink, utimes, writeFile} from 'node:fs/promises';
+import {dirname} from 'node:path';
 
 import {describe, expect, it} from 'vitest';
 
@@ -289,6 +290,39 @@ describe('writing safely', () => {
     ]);
     expect(result.files[1]!.error!.message).toBe('/Users/jane/.cursor/mcp.json:5:7 at /mcpServers/filesystem/args: expected ","');
     expect(await m.bytes('/Users/jane/.cursor/mcp.json')).toEqual(before);
+  });
+
+  it('edits a symlinked config where it really is and keeps the link', async () => {
+    const m = await machine(MAC);
+    const real = '/Users/jane/dotfiles/claude/claude_desktop_config.json';
+    await m.write(real, BASIC);
+    await mkdir(dirname(m.real(FILE)), {recursive: true});
+    await symlink(m.real(real), m.real(FILE));
+    const result = await wrap(m);
+    expect(result.files[0]!.backup).toMatch(/^\/Users\/jane\/dotfiles\/claude\/claude_desktop_config\.json\.thoth-backup-/);
+    expect((await lstat(m.real(FILE))).isSymbolicLink()).toBe(true);
+    expect(await m.read(real)).toContain('"--agent-id"');
+    expect(await m.read(FILE)).toBe(await m.read(real));
+  });
+
+  it('a file it may not write: exit 6 naming the file, nothing written', async () => {
+    const m = await machine(MAC);
+    await m.write(FILE, BASIC);
+    const denied: ConfigHost = {
+      ...m.host,
+      fs: {...m.host.fs, writeFileAtomic: async () => Promise.reject(Object.assign(new Error('EACCES: permission denied'), {code: 'EACCES'}))},
+    };
+    const error = await failure(wrap(denied));
+    expect([error.code, error.exitCode, error.message]).toEqual(['CONFIG_UNWRITABLE', ExitCode.SECURITY, `${FILE}: permission denied (EACCES); nothing was written`]);
+    expect(await m.bytes(FILE)).toEqual(BASIC);
+    expect(await m.list(DIR)).toEqual(['claude_desktop_config.json']);
+  });
+
+  it('--output into a directory that does not exist: NOT_FOUND', async () => {
+    const m = await machine(MAC);
+    await m.write(FILE, BASIC);
+    const error = await failure(wrap(m, {file: FILE, output: '/Users/jane/missing/out.json'}));
+    expect([error.exitCode, error.message]).toEqual([ExitCode.NOT_FOUND, '/Users/jane/missing: no such directory']);
   });
 
   it('does not touch a file (not even its mtime) when nothing changes', async () => {

@@ -51,6 +51,7 @@ interface Style {
   finalNewline: boolean;
   comments: boolean; // JSONC only
   trailingCommas: boolean; // JSONC only
+  lineComments: boolean; // JSONC only: `// note` at the end of every member's line
 }
 
 type Json = string | number | boolean | null | Json[] | {[key: string]: Json};
@@ -58,8 +59,9 @@ type Json = string | number | boolean | null | Json[] | {[key: string]: Json};
 /** Serialises with a given layout; key order is the object's own order. */
 function serialise(value: Json, style: Style, depth = 0, inArray = false): string {
   const pad = (level: number) => (style.indent === '' ? '' : `${style.eol}${style.indent.repeat(level)}`);
-  const comma = style.indent === '' ? ', ' : ',';
-  const trailing = style.trailingCommas ? ',' : '';
+  const note = style.lineComments && style.indent !== '' ? ' // note' : '';
+  const comma = style.indent === '' ? ', ' : `,${note}`;
+  const trailing = style.trailingCommas ? `,${note}` : note;
   if (Array.isArray(value)) {
     if (value.length === 0) return '[]';
     if (style.inlineArrays || style.indent === '') return `[${value.map((v) => serialise(v, style, depth + 1, true)).join(', ')}]`;
@@ -86,6 +88,7 @@ const styleArb = (jsonc: boolean): fc.Arbitrary<Style> =>
     finalNewline: fc.boolean(),
     comments: jsonc ? fc.boolean() : fc.constant(false),
     trailingCommas: jsonc ? fc.boolean() : fc.constant(false),
+    lineComments: jsonc ? fc.boolean() : fc.constant(false),
   });
 
 const nameArb = fc.oneof(

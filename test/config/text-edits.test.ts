@@ -32,22 +32,26 @@ describe('property insertion follows the object\'s layout and is undone exactly'
     ['empty with a space', '{ }', '{"k": "v" }'],
     ['trailing comma (JSONC)', '{\n  "a": "1",\n}', '{\n  "a": "1",\n  "k": "v",\n}'],
     ['a comment between members is not copied', '{\n  "a": "1", // first\n  "b": "2"\n}', '{\n  "a": "1", // first\n  "b": "2",\n  "k": "v"\n}'],
+    ['the last member\'s line comment stays with it', '{\n  "a": "1" // about a\n}', '{\n  "a": "1", // about a\n  "k": "v"\n}'],
+    ['... also after a trailing comma', '{\n  "a": "1", // about a\n}', '{\n  "a": "1", // about a\n  "k": "v",\n}'],
+    ['... and a block comment', '{\r\n  "a": "1" /* about a */\r\n}', '{\r\n  "a": "1", /* about a */\n  "k": "v"\r\n}'],
+    ['a comment on the next line is left below', '{\n  "a": "1"\n  // the end\n}', '{\n  "a": "1",\n  "k": "v"\n  // the end\n}'],
   ])('%s', (_name, before, after) => {
-    const inserted = applyTextEdits(before, [insertPropertyEdit(before, root(before), 'k', 'v', LF)]);
+    const inserted = applyTextEdits(before, insertPropertyEdit(before, root(before), 'k', 'v', LF));
     expect(inserted).toBe(after);
-    expect(applyTextEdits(inserted, [removeMemberEdit(lastMember(inserted))])).toBe(before);
+    expect(applyTextEdits(inserted, removeMemberEdit(inserted, lastMember(inserted)))).toBe(before);
   });
 
   it('uses CRLF in CRLF files and lays out a new object value over several lines', () => {
     const before = '{\r\n    "a": "1"\r\n}';
-    const inserted = applyTextEdits(before, [insertPropertyEdit(before, root(before), 'env', {K: 'v', L: 'w'}, {eol: '\r\n', indentUnit: '    '})]);
+    const inserted = applyTextEdits(before, insertPropertyEdit(before, root(before), 'env', {K: 'v', L: 'w'}, {eol: '\r\n', indentUnit: '    '}));
     expect(inserted).toBe('{\r\n    "a": "1",\r\n    "env": {\r\n        "K": "v",\r\n        "L": "w"\r\n    }\r\n}');
-    expect(applyTextEdits(inserted, [removeMemberEdit(lastMember(inserted))])).toBe(before);
+    expect(applyTextEdits(inserted, removeMemberEdit(inserted, lastMember(inserted)))).toBe(before);
   });
 
   it('removes the first of several members with the separator after it', () => {
     const text = '{\n  "a": "1",\n  "b": "2"\n}';
-    expect(applyTextEdits(text, [removeMemberEdit(root(text).children![0]!)])).toBe('{\n  "b": "2"\n}');
+    expect(applyTextEdits(text, removeMemberEdit(text, root(text).children![0]!))).toBe('{\n  "b": "2"\n}');
   });
 });
 
