@@ -95,7 +95,10 @@ export async function changeConfigs(request: ChangeRequest): Promise<ChangeResul
 
 async function resolveTargets(request: ChangeRequest): Promise<{targets: ConfigTarget[]; searched?: string[]}> {
   const {host} = request;
-  if (request.file !== undefined) return {targets: [await targetForFile(host, request.file, request.client)]};
+  if (request.file !== undefined) {
+    if (request.all) throw new ThothError('USAGE', '--all and a FILE exclude each other', {exitCode: ExitCode.USAGE, suggestions: ['Pass either a config file or --all.']});
+    return {targets: [await targetForFile(host, request.file, request.client)]};
+  }
   const clients: readonly ClientId[] = request.client ? [request.client] : request.all ? CLIENT_IDS : ['claude-desktop'];
   const {found, searched} = await discoverTargets(host, clients);
   if (found.length === 0 && !request.all) {

@@ -202,9 +202,12 @@ async function judge(
   drift.push(...(await missingLauncher(host, parsed.launcher)));
 
   const mode = flagValue(parsed.flags, 'enforcement-mode');
-  const intent = flagValue(parsed.flags, 'session-intent') ?? (Object.hasOwn(intentMap, name) ? intentMap[name] : undefined);
+  const intent = flagValue(parsed.flags, 'session-intent');
   if (mode !== undefined) server.mode = mode;
   if (intent !== undefined) server.intent = intent;
+  const mapped = Object.hasOwn(intentMap, name) ? intentMap[name] : undefined;
+  // Not drift: an admin's --intent deliberately overrides the map. Worth saying, though.
+  if (mapped !== undefined && mapped !== intent) server.problems.push(`intent_map.json gives intent "${mapped}"; wrap-config writes it`);
   const env = (value['env'] ?? {}) as Record<string, unknown>;
   const tenant = flagValue(parsed.flags, 'tenant-id') ?? (Object.hasOwn(env, 'THOTH_TENANT_ID') && typeof env['THOTH_TENANT_ID'] === 'string' ? env['THOTH_TENANT_ID'] : undefined);
   if (expected?.tenantId !== undefined && tenant !== undefined && tenant !== expected.tenantId) {

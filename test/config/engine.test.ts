@@ -128,6 +128,12 @@ describe('every client, --all and --client', () => {
     expect(again.files.every((f) => !f.written)).toBe(true);
   });
 
+  it('a FILE and --all exclude each other', async () => {
+    const m = await everyClient();
+    const error = await failure(wrap(m, {all: true, file: '/Users/jane/.cursor/mcp.json'}));
+    expect([error.exitCode, error.message]).toEqual([ExitCode.USAGE, '--all and a FILE exclude each other']);
+  });
+
   it('--client picks one client', async () => {
     const m = await everyClient();
     const result = await wrap(m, {client: 'windsurf'});

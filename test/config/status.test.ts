@@ -52,8 +52,9 @@ describe('collectStatus', () => {
     const report = await collectStatus({host: m.host, client: 'claude-desktop', expected: {tenantId: 'acme', enforcementMode: 'block'}});
     const s = byName(report);
     expect(s['memory']).toMatchObject({state: 'governed', mode: 'block', intent: 'notes', problems: [], upstream: 'npx', pointer: '/mcpServers/memory'});
-    expect(s['time']).toMatchObject({state: 'governed', intent: 'calendar_management'});
+    expect(s['time']).toMatchObject({state: 'governed', problems: ['intent_map.json gives intent "calendar_management"; wrap-config writes it']});
     expect(s['time']!.mode).toBeUndefined();
+    expect(s['time']!.intent).toBeUndefined();
     expect(s['github']).toMatchObject({state: 'not-governed', upstream: 'npx'});
     expect(s['moved']).toMatchObject({state: 'drift', problems: ["/opt/old-thoth/bin/run.js (thoth's entry script) does not exist"]});
     expect(s['renamed']).toMatchObject({state: 'drift', problems: ['--agent-id is "old-name", not the server name']});
