@@ -3,7 +3,7 @@ import type {Operation} from 'fast-json-patch';
 import {ThothError, errnoCode, errorMessage} from '../cli/errors.js';
 import {ExitCode} from '../cli/exit-codes.js';
 import {loadValidator} from '../util/validators.js';
-import {lockFileFor, writePlanned, type WriteRequest} from './apply.js';
+import {lockFileFor, writePlanned} from './apply.js';
 import {ADAPTERS, CLIENT_IDS, type ClientId} from './clients/index.js';
 import {parseConfigDocument} from './document.js';
 import type {WrapSettings} from './entry-edit.js';
@@ -138,7 +138,7 @@ async function changeOne(request: ChangeRequest, target: ConfigTarget): Promise<
     if (target.inferred) change.inferred = target.inferred;
     const needsWrite = outputBytes === undefined || !sameBytes(outputBytes, plan.bytes);
     if (request.dryRun || !needsWrite) return change;
-    const written = await writeMapped(host, {input: target.file, inputBytes, output: destination, outputBytes, data: plan.bytes, ...(request.keepBackups === undefined ? {} : {keepBackups: request.keepBackups})});
+    const written = await writePlanned(host, {input: target.file, inputBytes, output: destination, outputBytes, data: plan.bytes, ...(request.keepBackups === undefined ? {} : {keepBackups: request.keepBackups})});
     change.written = true;
     if (written.backup) change.backup = written.backup;
     return change;
@@ -147,16 +147,13 @@ async function changeOne(request: ChangeRequest, target: ConfigTarget): Promise<
   if (!(await host.fs.stat(host.path.dirname(destination)))?.isDirectory) {
     throw new ThothError('CONFIG_NOT_FOUND', `${host.path.dirname(destination)}: no such directory`, {exitCode: ExitCode.NOT_FOUND});
   }
-  return host.fs.withLock(lockFileFor(destination), work);
-}
-
-/** Writes, turning permission errors into a SECURITY exit that names the file. */
-async function writeMapped(host: ConfigHost, request: WriteRequest): Promise<{backup?: string}> {
   try {
-    return await writePlanned(host, request);
+    return await host.fs.withLock(lockFileFor(destination), work);
   } catch (error) {
-    if (errnoCode(error) === 'EACCES' || errnoCode(error) === 'EPERM' || errnoCode(error) === 'EROFS') {
-      throw new ThothError('CONFIG_UNWRITABLE', `${request.output}: permission denied (${errnoCode(error)}); nothing was written`, {
+    // The lock file, the backup or the new file could not be created: say which file, exit 6.
+    const code = errnoCode(error);
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      throw new ThothError('CONFIG_UNWRITABLE', `${destination}: permission denied (${code}); nothing was written`, {
         exitCode: ExitCode.SECURITY,
         suggestions: ['Run as the user who owns the file, or as root for another user.'],
         cause: error,

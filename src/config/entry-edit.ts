@@ -11,7 +11,6 @@ import {
 } from './text-edits.js';
 import {WRAP_RECORD_KEY, decodeRecord, emptyRecord, encodeRecord, isEmptyRecord, type WrapRecord} from './wrap-record.js';
 import {
-  flagValue,
   parseCommand,
   runPrefix,
   sameFlags,
@@ -210,15 +209,18 @@ export function unwrapEntryOnce(text: string, layout: EntryLayout): string {
   return next;
 }
 
+/** More levels of wrapping than anyone writes by hand: stop there rather than loop. */
+const MAX_DEPTH = 16;
+
 /** Unwraps until the entry no longer runs thoth (collapses entries wrapped more than once). */
-export function unwrapEntry(text: string, layout: EntryLayout): {text: string; depth: number} {
+export function unwrapEntry(text: string, layout: EntryLayout): string {
   let current = text;
-  for (let depth = 0; depth < 16; depth++) {
-    const parsed = parseEntryCommand(viewEntry(current, layout.jsonc).value);
-    if (parsed.kind !== 'wrapped') return {text: current, depth};
-    current = unwrapEntryOnce(current, layout);
+  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+    const next = unwrapEntryOnce(current, layout);
+    if (next === current) return current;
+    current = next;
   }
-  return {text: current, depth: 16};
+  return current;
 }
 
 /** How many times an entry is wrapped (0 for a plain one). */
@@ -226,7 +228,7 @@ export function wrapDepth(value: Record<string, unknown>): number {
   let command = value['command'];
   let args = value['args'];
   let depth = 0;
-  while (typeof command === 'string' && depth < 16) {
+  while (typeof command === 'string' && depth < MAX_DEPTH) {
     const parsed = parseCommand(command, Array.isArray(args) ? (args as unknown[]).filter((a): a is string => typeof a === 'string') : []);
     if (parsed.kind !== 'wrapped') break;
     depth++;
@@ -271,7 +273,6 @@ export function isWrappedAs(value: Record<string, unknown>, target: WrapTarget):
   if (parsed.kind !== 'wrapped') return false;
   if (wrapDepth(value) !== 1) return false;
   if (!sameLauncher(parsed.launcher, target.launcher) || !sameFlags(parsed.flags, target.flags)) return false;
-  if (flagValue(parsed.flags, 'agent-id') !== flagValue(target.flags, 'agent-id')) return false;
   const env = (value['env'] ?? {}) as Record<string, unknown>;
   return Object.entries(target.env).every(([key, wanted]) => Object.hasOwn(env, key) && env[key] === wanted);
 }
@@ -286,7 +287,7 @@ export function governEntry(text: string, server: string, settings: WrapSettings
   const parsed = parseEntryCommand(value);
   if (parsed.kind === 'wrapped' && isWrappedAs(value, target)) return {text, action: 'unchanged'};
   if (parsed.kind === 'wrapped') {
-    const plain = unwrapEntry(text, layout).text;
+    const plain = unwrapEntry(text, layout);
     return {text: wrapEntry(plain, target, layout), action: 'rewrapped'};
   }
   return {text: wrapEntry(text, target, layout), action: 'wrapped'};

@@ -31,7 +31,6 @@ export interface ServerChange {
 
 export interface FilePlan {
   changed: boolean;
-  text: string;
   bytes: Uint8Array;
   patch: Operation[];
   servers: ServerChange[];
@@ -126,7 +125,7 @@ export function planChange(document: ConfigDocument, adapter: ClientAdapter, val
       change.action = result.action;
       if (result.action === 'unchanged') change.reason = 'already governed with these settings';
     } else if (parsed.kind === 'wrapped') {
-      updated = unwrapEntry(original, layout).text;
+      updated = unwrapEntry(original, layout);
       change.action = 'unwrapped';
     } else {
       change.reason = 'not wrapped';
@@ -134,21 +133,21 @@ export function planChange(document: ConfigDocument, adapter: ClientAdapter, val
     if (updated !== original) edits.push({offset: entry.node.offset, length: entry.node.length, content: updated});
   }
   const text = applyTextEdits(document.text, edits);
+  if (text === document.text) return {changed: false, bytes: document.bytes, patch: [], servers};
   const bytes = new TextEncoder().encode(document.bom + text);
-  if (text === document.text) return {changed: false, text, bytes: document.bytes, patch: [], servers};
 
-  const after = {value: parseAfter(document, text)};
-  if (!validate(after.value)) {
+  const after = parseAfter(document, text);
+  if (!validate(after)) {
     throw new ThothError('CONFIG_PLAN_INVALID', `${document.file}: the planned change does not match the ${adapter.label} format; nothing was written`, {
       exitCode: ExitCode.UNEXPECTED,
       suggestions: ['This is a bug in thoth: report it with the file (remove secrets first).'],
     });
   }
-  const patch = diffJson(document.value, after.value);
+  const patch = diffJson(document.value, after);
   // The patch is what --dry-run shows and scripts diff: prove it leads to exactly the planned document.
   const patched = fastJsonPatch.applyPatch(structuredClone(document.value), patch, false, false).newDocument;
-  if (!deepEqual(patched, after.value)) throw new Error(`${document.file}: the planned patch does not reproduce the planned document`);
-  return {changed: true, text, bytes, patch, servers};
+  if (!deepEqual(patched, after)) throw new Error(`${document.file}: the planned patch does not reproduce the planned document`);
+  return {changed: true, bytes, patch, servers};
 }
 
 /** The planned text must still be valid for the client: strict JSON stays strict (no comment, no trailing comma). */
