@@ -11,6 +11,11 @@ export interface AtomicWriteOptions {
   preserveOwner?: boolean;
   /** fsync the file and its directory before returning (default true). */
   durable?: boolean;
+  /**
+   * Runs after the new content is on disk and just before the rename; throwing aborts the write
+   * (the temporary file is removed). Callers use it to refuse when the target changed meanwhile.
+   */
+  beforeRename?: () => Promise<void>;
 }
 
 /**
@@ -41,6 +46,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     if (existing && (options.preserveOwner ?? true) && typeof process.getuid === 'function' && process.getuid() === 0) {
       await chown(temp, existing.uid, existing.gid);
     }
+    if (options.beforeRename) await options.beforeRename();
     await rename(temp, path);
   } catch (error) {
     await rm(temp, {force: true});

@@ -1,0 +1,46 @@
+import {Args, Flags} from '@oclif/core';
+
+import {BaseCommand} from '../cli/base-command.js';
+import {ExitCode} from '../cli/exit-codes.js';
+import {ENFORCEMENT_MODES} from '../enforcer/types.js';
+import {CLIENT_IDS, type ClientId} from '../config/clients/index.js';
+import {formatStatus} from '../config/format.js';
+import {collectStatus, type StatusReport} from '../config/status.js';
+
+export type StatusResult = StatusReport;
+
+export default class Status extends BaseCommand<StatusResult> {
+  static override summary = 'Show, for every MCP client and server on this machine, whether thoth governs it.';
+  static override description = [
+    'One line per server: ✓ governed (with mode and intent), ✗ not governed, ! drift (wrapped with other settings than expected, thoth missing at the written path) or not governable (remote), - disabled in the client.',
+    'Exit codes: 0 when every enabled server is governed, 11 otherwise.',
+  ].join('\n');
+
+  static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json', '<%= config.bin %> status --tenant-id acme --enforcement-mode block'];
+
+  static override args = {
+    file: Args.string({description: 'Only this config file (client inferred unless --client).', required: false}),
+  };
+
+  static override flags = {
+    client: Flags.string({options: [...CLIENT_IDS], description: 'Only this client.'}),
+    'tenant-id': Flags.string({description: 'Expected tenant: a wrapped entry with another tenant is drift.'}),
+    'enforcement-mode': Flags.string({options: [...ENFORCEMENT_MODES], description: 'Expected mode: a wrapped entry with another mode is drift.'}),
+  };
+
+  async run(): Promise<StatusResult> {
+    const {args, flags} = await this.parse(Status);
+    const expected: {tenantId?: string; enforcementMode?: string} = {};
+    if (flags['tenant-id'] !== undefined) expected.tenantId = flags['tenant-id'];
+    if (flags['enforcement-mode'] !== undefined) expected.enforcementMode = flags['enforcement-mode'];
+    const report = await collectStatus({
+      expected,
+      ...(args.file === undefined ? {} : {files: [args.file]}),
+      ...(flags.client === undefined ? {} : {client: flags.client as ClientId}),
+      ...(flags['thoth-home'] === undefined ? {} : {profileDir: flags['thoth-home']}),
+    });
+    this.setExitCode(report.allGoverned ? ExitCode.OK : ExitCode.NOT_GOVERNED);
+    for (const line of formatStatus(report)) this.log(line);
+    return report;
+  }
+}

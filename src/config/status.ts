@@ -1,0 +1,256 @@
+import {errnoCode, errorMessage} from '../cli/errors.js';
+import {thothHome} from '../profile/paths.js';
+import {loadValidator} from '../util/validators.js';
+import {ADAPTERS, CLIENT_IDS, type ClientAdapter} from './clients/index.js';
+import type {ClientId} from './clients/types.js';
+import {parseConfigDocument} from './document.js';
+import {entryRecord, parseEntryCommand, wrapDepth} from './entry-edit.js';
+import {createConfigHost, type ConfigHost} from './host.js';
+import {assertValid, serverEntries} from './plan.js';
+import {readIntentMap} from './settings.js';
+import {discoverTargets, targetForFile, type ConfigTarget} from './targets.js';
+import {WRAP_RECORD_KEY} from './wrap-record.js';
+import {flagValue, type Launcher} from './wrapped-command.js';
+
+export type {ClientId} from './clients/types.js';
+
+/**
+ * `thoth status` as a library: what every MCP server of every client on this machine runs, and
+ * whether thoth governs it. `thoth health` (fleet) builds on `collectStatus`.
+ *
+ * - governed: wrapped once, by a thoth that exists, with the expected settings;
+ * - not-governed: the client starts the server directly;
+ * - drift: wrapped, but not as it should be (thoth missing at the written path, other tenant or
+ *   mode than expected, wrapped twice, a form thoth does not understand);
+ * - ungovernable: remote (url) or disabled entries, which thoth cannot sit in front of.
+ */
+export type ServerState = 'governed' | 'not-governed' | 'drift' | 'ungovernable';
+
+export interface ServerStatus {
+  client: ClientId;
+  file: string;
+  server: string;
+  state: ServerState;
+  mode?: string;
+  intent?: string;
+  problems: string[];
+  /** JSON pointer of the entry in `file`. */
+  pointer: string;
+  /** Claude Code's per-project servers: `local:<project path>`. */
+  scope?: string;
+  /** The server's own command (inside the wrapping when governed). */
+  upstream?: string;
+  /** Disabled in the client: reported, but not counted against `allGoverned`. */
+  disabled?: boolean;
+}
+
+export interface ClientStatus {
+  client: ClientId;
+  file: string;
+  found: boolean;
+  error?: string;
+  servers: ServerStatus[];
+  /** `user`, `project`, `msix`, `managed`, `file` ... */
+  scope: string;
+}
+
+export interface StatusReport {
+  clients: ClientStatus[];
+  counts: {governed: number; notGoverned: number; drift: number; ungovernable: number};
+  allGoverned: boolean;
+}
+
+export interface StatusOptions {
+  env?: NodeJS.ProcessEnv;
+  home?: string;
+  platform?: NodeJS.Platform;
+  cwd?: string;
+  files?: string[];
+  client?: ClientId;
+  expected?: {tenantId?: string; enforcementMode?: string};
+  /** Map logical paths below this real directory (tests). */
+  root?: string;
+  /** Profile directory (intent_map.json); default $THOTH_HOME or ~/.thoth. */
+  profileDir?: string;
+  host?: ConfigHost;
+}
+
+export async function collectStatus(options: StatusOptions = {}): Promise<StatusReport> {
+  const host = options.host ?? createConfigHost(hostOptions(options));
+  const profileDir = options.profileDir ?? thothHome(host.env, host.home);
+  const intentMap = await readIntentMap(host, host.path.join(profileDir, 'intent_map.json')).catch(() => ({}) as Record<string, string>);
+  const clients: ClientStatus[] = [];
+
+  if (options.files && options.files.length > 0) {
+    for (const file of options.files) {
+      let target: ConfigTarget;
+      try {
+        target = await targetForFile(host, file, options.client);
+      } catch (error) {
+        const absolute = host.path.resolve(host.cwd, file);
+        const missing = errnoCode(error) === 'ENOENT' || (error as {code?: string}).code === 'CONFIG_NOT_FOUND';
+        clients.push({client: options.client ?? 'claude-desktop', file: absolute, found: false, scope: 'file', servers: [], ...(missing ? {} : {error: errorMessage(error)})});
+        continue;
+      }
+      clients.push(await statusOfFile(host, target, intentMap, options.expected));
+    }
+  } else {
+    const ids = options.client ? [options.client] : CLIENT_IDS;
+    for (const id of ids) {
+      const {found} = await discoverTargets(host, [id]);
+      if (found.length === 0) {
+        const primary = (await ADAPTERS[id].locations(host))[0];
+        clients.push({client: id, file: primary?.file ?? '', found: false, scope: primary?.scope ?? 'user', servers: []});
+        continue;
+      }
+      for (const target of found) clients.push(await statusOfFile(host, target, intentMap, options.expected));
+    }
+  }
+  return summarise(clients);
+}
+
+function hostOptions(options: StatusOptions) {
+  const out: Parameters<typeof createConfigHost>[0] = {};
+  if (options.env) out.env = options.env;
+  if (options.home !== undefined) out.home = options.home;
+  if (options.platform) out.platform = options.platform;
+  if (options.cwd !== undefined) out.cwd = options.cwd;
+  if (options.root !== undefined) out.root = options.root;
+  return out;
+}
+
+function summarise(clients: ClientStatus[]): StatusReport {
+  const counts = {governed: 0, notGoverned: 0, drift: 0, ungovernable: 0};
+  let allGoverned = true;
+  for (const client of clients) {
+    if (client.error) allGoverned = false;
+    for (const server of client.servers) {
+      if (server.state === 'governed') counts.governed++;
+      else if (server.state === 'not-governed') counts.notGoverned++;
+      else if (server.state === 'drift') counts.drift++;
+      else counts.ungovernable++;
+      if (server.state !== 'governed' && !server.disabled) allGoverned = false;
+    }
+  }
+  return {clients, counts, allGoverned};
+}
+
+async function statusOfFile(
+  host: ConfigHost,
+  target: ConfigTarget,
+  intentMap: Record<string, string>,
+  expected: StatusOptions['expected'],
+): Promise<ClientStatus> {
+  const adapter = ADAPTERS[target.client];
+  const status: ClientStatus = {client: target.client, file: target.file, found: true, scope: target.scope, servers: []};
+  try {
+    const bytes = await host.fs.readFile(target.file);
+    const document = parseConfigDocument(target.file, bytes, {jsonc: adapter.jsonc});
+    assertValid(document, await loadValidator(adapter.schema));
+    for (const entry of serverEntries(document, adapter)) {
+      const server: ServerStatus = {client: target.client, file: target.file, server: entry.server, pointer: entry.pointer, state: 'not-governed', problems: []};
+      if (entry.scope !== undefined) server.scope = entry.scope;
+      await judge(host, adapter, entry.server, entry.value, server, intentMap, expected);
+      status.servers.push(server);
+    }
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') {
+      status.found = false;
+      return status;
+    }
+    status.error = errorMessage(error);
+  }
+  return status;
+}
+
+async function judge(
+  host: ConfigHost,
+  adapter: ClientAdapter,
+  name: string,
+  value: Record<string, unknown>,
+  server: ServerStatus,
+  intentMap: Record<string, string>,
+  expected: StatusOptions['expected'],
+): Promise<void> {
+  const kind = adapter.classify(value);
+  if (kind.kind !== 'stdio') {
+    server.state = 'ungovernable';
+    server.problems.push(kind.reason);
+    if (kind.kind === 'disabled') server.disabled = true;
+    return;
+  }
+  const parsed = parseEntryCommand(value);
+  if (parsed.kind === 'plain') {
+    server.state = 'not-governed';
+    server.upstream = String(value['command']);
+    server.problems.push('the client starts this server directly, without thoth');
+    const env = value['env'];
+    if (env !== null && typeof env === 'object' && Object.hasOwn(env, WRAP_RECORD_KEY)) server.problems.push(`left-over ${WRAP_RECORD_KEY} in env (from an unwrap done by hand)`);
+    return;
+  }
+  if (parsed.kind === 'unrecognised') {
+    server.state = 'drift';
+    server.problems.push(`runs thoth in a form this version does not understand: ${parsed.reason}`);
+    return;
+  }
+  server.upstream = parsed.inner.command;
+  const drift: string[] = [];
+  const depth = wrapDepth(value);
+  if (depth > 1) drift.push(`wrapped ${depth} times (wrap-config collapses it to one)`);
+  const agent = flagValue(parsed.flags, 'agent-id');
+  if (agent !== name) drift.push(agent === undefined ? 'no --agent-id' : `--agent-id is "${agent}", not the server name`);
+  drift.push(...(await missingLauncher(host, parsed.launcher)));
+
+  const mode = flagValue(parsed.flags, 'enforcement-mode');
+  const intent = flagValue(parsed.flags, 'session-intent');
+  if (mode !== undefined) server.mode = mode;
+  if (intent !== undefined) server.intent = intent;
+  const mapped = Object.hasOwn(intentMap, name) ? intentMap[name] : undefined;
+  // Not drift: an admin's --intent deliberately overrides the map. Worth saying, though.
+  if (mapped !== undefined && mapped !== intent) server.problems.push(`intent_map.json gives intent "${mapped}"; wrap-config writes it`);
+  const env = (value['env'] ?? {}) as Record<string, unknown>;
+  const tenant = flagValue(parsed.flags, 'tenant-id') ?? (Object.hasOwn(env, 'THOTH_TENANT_ID') && typeof env['THOTH_TENANT_ID'] === 'string' ? env['THOTH_TENANT_ID'] : undefined);
+  if (expected?.tenantId !== undefined && tenant !== undefined && tenant !== expected.tenantId) {
+    drift.push(`tenant is "${tenant}", expected "${expected.tenantId}"`);
+  }
+  if (expected?.enforcementMode !== undefined && mode !== undefined && mode !== expected.enforcementMode) {
+    drift.push(`enforcement mode is "${mode}", expected "${expected.enforcementMode}"`);
+  }
+  server.state = drift.length > 0 ? 'drift' : 'governed';
+  server.problems.push(...drift);
+  if (flagValue(parsed.flags, 'api-key') !== undefined) server.problems.push('an API key is embedded in the config (readable in the process list); prefer THOTH_API_KEY_FILE');
+  const record = entryRecord(value);
+  if (record && 'problem' in record) server.problems.push(`${record.problem}: unwrap-config cannot restore the env changes`);
+}
+
+/** The launcher's executable and script must still exist where the config says. */
+async function missingLauncher(host: ConfigHost, launcher: Launcher): Promise<string[]> {
+  const problems: string[] = [];
+  if (isPathLike(host, launcher.command)) {
+    if (!(await host.fs.stat(launcher.command))?.isFile) problems.push(`${launcher.command} (written as the thoth command) does not exist`);
+  } else if (!(await onPath(host, launcher.command))) {
+    problems.push(`${launcher.command} (written as the thoth command) is not on PATH`);
+  }
+  for (const item of launcher.prefix) {
+    if (host.path.isAbsolute(item) && !(await host.fs.stat(item))?.isFile) problems.push(`${item} (thoth's entry script) does not exist`);
+  }
+  return problems;
+}
+
+function isPathLike(host: ConfigHost, command: string): boolean {
+  return host.path.isAbsolute(command) || /[/\\]/.test(command);
+}
+
+async function onPath(host: ConfigHost, command: string): Promise<boolean> {
+  const pathVariable = host.env['PATH'] ?? host.env['Path'] ?? '';
+  // Windows file names are case-insensitive; check PATHEXT's usual upper case and the lower case files have.
+  const pathext = (host.env['PATHEXT'] ?? '.COM;.EXE;.BAT;.CMD').split(';').filter((e) => e !== '');
+  const extensions = host.platform === 'win32' ? ['', ...new Set(pathext.flatMap((e) => [e.toLowerCase(), e]))] : [''];
+  for (const directory of pathVariable.split(host.path.delimiter)) {
+    if (directory === '') continue;
+    for (const extension of extensions) {
+      if ((await host.fs.stat(host.path.join(directory, command + extension)))?.isFile) return true;
+    }
+  }
+  return false;
+}
