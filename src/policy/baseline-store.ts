@@ -17,6 +17,8 @@ export interface BaselineStoreOptions {
   warn?: (message: string) => void;
   /** How long learned calls wait before being merged into the shared file (default 2 s). */
   flushDelayMs?: number;
+  /** Never change the file, not even to move a damaged one aside (`policy explain`). */
+  readOnly?: boolean;
 }
 
 interface PendingCall {
@@ -39,6 +41,7 @@ export class BaselineStore {
   private readonly now: () => Date;
   private readonly warn: (message: string) => void;
   private readonly flushDelayMs: number;
+  private readonly readOnly: boolean;
   private data: BaselineData;
   private counted = false;
   private pending: PendingCall[] = [];
@@ -51,6 +54,7 @@ export class BaselineStore {
     this.now = options.now ?? (() => new Date());
     this.warn = options.warn ?? (() => undefined);
     this.flushDelayMs = options.flushDelayMs ?? 2000;
+    this.readOnly = options.readOnly ?? false;
     this.data = data;
   }
 
@@ -70,6 +74,7 @@ export class BaselineStore {
     // Keep only what learning needs, not the arguments' values.
     const slim: ToolCall = {name: call.name, arguments: Object.fromEntries(argumentNames(call).map((name) => [name, true])), argumentsJson: ''};
     learnCall(this.data, slim, at, callsInWindow);
+    if (this.readOnly) return;
     this.pending.push({call: slim, at, callsInWindow});
     if (this.pending.length > MAX_PENDING) this.pending.splice(0, this.pending.length - MAX_PENDING);
     this.schedule();
@@ -137,6 +142,10 @@ export class BaselineStore {
       parsed = undefined;
     }
     if (parsed !== undefined && validate(parsed) && (parsed as BaselineData).agentId === this.agentId) return parsed as BaselineData;
+    if (this.readOnly) {
+      this.warn(`the progressive baseline ${this.file} is unreadable; judging from an empty one`);
+      return emptyBaseline(this.agentId, this.now());
+    }
     // A damaged baseline is kept for inspection and learning starts again (stderr says so).
     const aside = `${this.file}.corrupt-${Date.now()}`;
     await rename(this.file, aside).catch(() => undefined);

@@ -3,6 +3,7 @@ import {quantify} from './matchers.js';
 import type {CompiledAgent, CompiledPolicy, CompiledRule} from './model.js';
 import {isWithin, normalisePath} from './paths.js';
 import type {ProgressiveSession} from './progressive.js';
+import {shellWord} from './shell-word.js';
 
 /**
  * The embedded decision, in the documented order (README "Policy and approvals"):
@@ -21,14 +22,14 @@ export interface EngineCall {
   agentId: string;
   mode: EnforcementMode;
   intent: string | undefined;
-  /** Tool + canonical-arguments hash; identifies a call across retries. */
-  fingerprint: string;
+  /** Tool + canonical-arguments hash; identifies a call across retries (computed only when needed). */
+  fingerprint: () => string;
   nowMs: number;
 }
 
 export interface EngineHooks {
-  /** True when the tool's definition changed since it was pinned (and was not accepted). */
-  pinChanged?(tool: string): boolean;
+  /** 'changed' when the tool's definition changed since it was pinned; another string when pins cannot be checked. */
+  pinProblem?(tool: string): string | undefined;
   /** Normalised paths no tool may touch: the profile directory and the policy file. */
   protectedPaths?: ProtectedPaths;
   /** The progressive judge; without one, progressive falls back to step_up for out-of-scope calls. */
@@ -78,7 +79,12 @@ function decideInMode(
   const {call, agentId} = input;
   const tool = call.name;
 
-  if (hooks.pinChanged?.(tool) === true) {
+  const pinProblem = hooks.pinProblem?.(tool);
+  if (pinProblem !== undefined && pinProblem !== 'changed') {
+    trace.push(`pin: ${pinProblem}`);
+    return {decision: 'block', ruleId: 'pin:unverifiable', reason: `${pinProblem}; calls are refused until the pin file is repaired or removed`};
+  }
+  if (pinProblem === 'changed') {
     trace.push(`pin: the definition of "${tool}" changed since it was pinned`);
     return {
       decision: 'block',
@@ -148,7 +154,7 @@ function decideInMode(
       scopeDeclared: agent.scopeDeclared,
       settings: policy.progressive,
       nowMs: input.nowMs,
-      fingerprint: input.fingerprint,
+      fingerprint: input.fingerprint(),
     });
     trace.push(verdict.trace);
     const decision: Decision = {decision: verdict.decision, ruleId: verdict.ruleId, reason: verdict.reason};
@@ -218,7 +224,23 @@ function collectPathLike(value: unknown, out: string[], depth: number): void {
   }
 }
 
-/** Quotes a word for the copy-paste commands in reasons when it is not plain. */
-export function shellWord(word: string): string {
-  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+/**
+ * Why `tool` can never be allowed for this agent, mode and intent, whatever its arguments; or
+ * undefined. Used to hide tools from tools/list. Observe mode never hides anything.
+ */
+export function neverAllowed(policy: CompiledPolicy, agentId: string, mode: EnforcementMode, intent: string | undefined, tool: string): string | undefined {
+  if (mode === 'observe') return undefined;
+  if (intent !== undefined) {
+    const definition = policy.intents.get(intent);
+    if (definition === undefined) return `session intent "${intent}" is not defined`;
+    if (!definition.tools.matches(tool)) return `outside session intent "${intent}"`;
+  }
+  const agent = policy.agent(agentId);
+  const applies = (rule: CompiledRule): boolean => rule.tools.matches(tool) && (rule.toolRegex === undefined || rule.toolRegex.test(tool));
+  const blocker = agent.rules.find((rule) => rule.decision === 'block' && rule.conditions.length === 0 && applies(rule));
+  if (blocker !== undefined) return `always blocked by ${blocker.ruleId}`;
+  if (mode === 'block' && !agent.scope.matches(tool) && !agent.rules.some((rule) => rule.decision === 'allow' && applies(rule))) {
+    return 'outside the approved scope in block mode';
+  }
+  return undefined;
 }
