@@ -16,7 +16,8 @@ import type {ProgressiveSettings} from './model.js';
  *  2. novel argument (established only): an argument name never seen in allowed calls of a
  *     known tool.
  *  3. burst (established only): more calls in the last 60 s of this session than
- *     max(burst_per_minute, burst_factor x the busiest minute of the baseline).
+ *     max(burst_per_minute, burst_factor x the busiest minute of the baseline as it was when
+ *     the session started; a session cannot raise its own limit).
  * Anything else is allowed, and allowed calls (and approved ones) are added to the baseline.
  *
  * Escalation: the first `step_ups_before_block` distinct escalated calls of a session (distinct
@@ -83,6 +84,7 @@ export function argumentNames(call: ToolCall): string[] {
 export class ProgressiveSession {
   private readonly window: number[] = [];
   private readonly escalated = new Map<string, DecisionKind>();
+  private startPeak: number | undefined;
 
   constructor(private readonly baseline: () => BaselineView) {}
 
@@ -111,6 +113,7 @@ export class ProgressiveSession {
     const {call, agentId, inScope, scopeDeclared, settings, nowMs} = input;
     const view = this.baseline();
     const data = view.data;
+    this.startPeak ??= data.peakPerMinute;
     const sessions = data.sessions + (view.sessionCounted ? 0 : 1);
     const learning = data.calls < settings.learning_calls || sessions < settings.learning_sessions;
     const phase = learning
@@ -134,11 +137,11 @@ export class ProgressiveSession {
       }
     }
     if (trigger === undefined && !learning) {
-      const limit = Math.max(settings.burst_per_minute, Math.ceil(settings.burst_factor * data.peakPerMinute));
+      const limit = Math.max(settings.burst_per_minute, Math.ceil(settings.burst_factor * this.startPeak));
       const count = this.callsInWindow(nowMs);
       if (count > limit) {
         trigger = 'burst';
-        why = `${count} calls in the last minute, above the limit of ${limit} (the larger of ${settings.burst_per_minute} and ${settings.burst_factor} x the busiest baseline minute, ${data.peakPerMinute})`;
+        why = `${count} calls in the last minute, above the limit of ${limit} (the larger of ${settings.burst_per_minute} and ${settings.burst_factor} x the busiest baseline minute, ${this.startPeak})`;
       }
     }
 
