@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest';
 
 import {neverAllowed, type ProtectedPaths} from '../../src/policy/engine.js';
-import type {PolicyDocument} from '../../src/policy/model.js';
+import type {MatcherDocument, PolicyDocument} from '../../src/policy/model.js';
 import {LargeNumber} from '../../src/proxy/json-rpc.js';
 import {compile, decideCall} from './policy-helpers.js';
 
@@ -71,7 +71,7 @@ describe('rules: most restrictive match wins', () => {
 });
 
 describe('argument conditions', () => {
-  const rule = (args: NonNullable<PolicyDocument['rules']>[number]['args'], decision: 'allow' | 'block' = 'block', extra = {}) =>
+  const rule = (args: Record<string, MatcherDocument>, decision: 'allow' | 'block' = 'block', extra = {}) =>
     compile({rules: [{id: 'r', tool: 't', args, decision, ...extra}], agents: {fs: {approved_scope: ['t']}}});
 
   it.each([
