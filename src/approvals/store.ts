@@ -6,7 +6,6 @@ import {ThothError, errnoCode} from '../cli/errors.js';
 import {ExitCode} from '../cli/exit-codes.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 import {withFileLock} from '../util/file-lock.js';
-import {loadValidator} from '../util/validators.js';
 
 /**
  * Pending approvals and grants, shared by every thoth process of a user: one JSON file under
@@ -197,6 +196,7 @@ export async function readApprovals(home: string): Promise<ApprovalsFile> {
   } catch (error) {
     throw damaged(path, `not JSON (${error instanceof Error ? error.message : String(error)})`);
   }
+  const {loadValidator} = await import('../util/validators.js');
   const validate = await loadValidator('approvals');
   if (!validate(parsed)) {
     const first = validate.errors?.[0];

@@ -7,7 +7,6 @@ import {agentFile} from '../policy/agent-files.js';
 import {canonicalHash} from '../policy/canonical-json.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 import {withFileLock} from '../util/file-lock.js';
-import {loadValidator} from '../util/validators.js';
 
 /**
  * Tool pinning (rug-pull defence): the first definition seen of each tool is trusted and
@@ -200,6 +199,7 @@ async function parsePinFile(text: string, file: string, agentId: string | undefi
   } catch (error) {
     throw damaged(file, `not JSON (${error instanceof Error ? error.message : String(error)})`);
   }
+  const {loadValidator} = await import('../util/validators.js');
   const validate = await loadValidator('pins');
   if (!validate(parsed)) throw damaged(file, validate.errors?.[0] ? `${validate.errors[0].instancePath || '/'} ${validate.errors[0].message ?? ''}` : 'invalid');
   const pins = parsed as PinFile;

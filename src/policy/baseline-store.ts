@@ -5,7 +5,6 @@ import {errnoCode} from '../cli/errors.js';
 import type {ToolCall} from '../enforcer/types.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 import {withFileLock} from '../util/file-lock.js';
-import {loadValidator} from '../util/validators.js';
 import {agentFile} from './agent-files.js';
 import {argumentNames, emptyBaseline, learnCall, type BaselineData, type BaselineView} from './progressive.js';
 
@@ -134,6 +133,7 @@ export class BaselineStore {
       if (errnoCode(error) === 'ENOENT') return emptyBaseline(this.agentId, this.now());
       throw error;
     }
+    const {loadValidator} = await import('../util/validators.js');
     const validate = await loadValidator('baseline');
     let parsed: unknown;
     try {

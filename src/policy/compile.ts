@@ -96,6 +96,18 @@ function buildAgent(
   ownRules: readonly CompiledRule[],
 ): CompiledAgent {
   const scope = entry?.approved_scope ?? defaults.approved_scope;
+  const rules = [...ownRules, ...globalRules];
+  // Sessions call few distinct tools: match the tool patterns once per name, not per call.
+  const byTool = new Map<string, readonly CompiledRule[]>();
+  const rulesFor = (tool: string): readonly CompiledRule[] => {
+    let found = byTool.get(tool);
+    if (found === undefined) {
+      found = rules.filter((rule) => rule.tools.matches(tool) && (rule.toolRegex === undefined || rule.toolRegex.test(tool)));
+      if (byTool.size >= MAX_CACHED_TOOLS) byTool.clear();
+      byTool.set(tool, found);
+    }
+    return found;
+  };
   return {
     name,
     mode: entry?.mode ?? defaults.mode,
@@ -104,9 +116,12 @@ function buildAgent(
     scopeDeclared: scope !== undefined,
     intent: entry?.intent ?? defaults.intent,
     maxArgumentBytes: entry?.max_argument_bytes ?? defaults.max_argument_bytes ?? DEFAULT_MAX_ARGUMENT_BYTES,
-    rules: [...ownRules, ...globalRules],
+    rules,
+    rulesFor,
   };
 }
+
+const MAX_CACHED_TOOLS = 4096;
 
 function compileRule(
   rule: RuleDocument,

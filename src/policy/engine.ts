@@ -49,9 +49,16 @@ export interface ProtectedPaths {
 const RESTRICTIVENESS: Record<DecisionKind, number> = {allow: 0, step_up: 1, block: 2};
 const MAX_PATH_CHARS = 4096;
 
+const headers = new WeakMap<CompiledPolicy, string>();
+
 export function decide(policy: CompiledPolicy, input: EngineCall, hooks: EngineHooks = {}): Decision {
   const agent = policy.agent(input.agentId);
-  const trace: string[] = [`policy ${policy.source.kind} ${policy.source.path} (version ${policy.version})`];
+  let header = headers.get(policy);
+  if (header === undefined) {
+    header = `policy ${policy.source.kind} ${policy.source.path} (version ${policy.version})`;
+    headers.set(policy, header);
+  }
+  const trace: string[] = [header];
   if (input.mode === 'observe') {
     const would = decideInMode(policy, agent, input, hooks, 'block', trace);
     const decision: Decision = {
@@ -134,7 +141,7 @@ function decideInMode(
     };
   }
 
-  const winner = matchRules(agent.rules, call, trace);
+  const winner = matchRules(agent.rulesFor(tool), call, trace);
   if (winner !== undefined) {
     return {decision: winner.decision, ruleId: winner.ruleId, reason: winner.reason, details: {rule: winner.location}};
   }
@@ -154,7 +161,7 @@ function decideInMode(
       scopeDeclared: agent.scopeDeclared,
       settings: policy.progressive,
       nowMs: input.nowMs,
-      fingerprint: input.fingerprint(),
+      fingerprint: input.fingerprint,
     });
     trace.push(verdict.trace);
     const decision: Decision = {decision: verdict.decision, ruleId: verdict.ruleId, reason: verdict.reason};
@@ -172,12 +179,10 @@ function decideInMode(
   return {decision: 'step_up', ruleId: `mode:${mode}`, reason: `${outside}, so a person must approve it`};
 }
 
-/** Every rule whose tool pattern and conditions match; the most restrictive, earliest one wins. */
+/** Of the rules for this tool, every one whose conditions hold counts; the most restrictive, earliest one wins. */
 function matchRules(rules: readonly CompiledRule[], call: ToolCall, trace: string[]): CompiledRule | undefined {
   let winner: CompiledRule | undefined;
   for (const rule of rules) {
-    if (!rule.tools.matches(call.name)) continue;
-    if (rule.toolRegex !== undefined && !rule.toolRegex.test(call.name)) continue;
     if (!conditionsHold(rule, call.arguments)) continue;
     trace.push(`${rule.ruleId} (${rule.location}) matches → ${rule.decision}`);
     if (winner === undefined || RESTRICTIVENESS[rule.decision] > RESTRICTIVENESS[winner.decision]) winner = rule;
@@ -235,11 +240,10 @@ export function neverAllowed(policy: CompiledPolicy, agentId: string, mode: Enfo
     if (definition === undefined) return `session intent "${intent}" is not defined`;
     if (!definition.tools.matches(tool)) return `outside session intent "${intent}"`;
   }
-  const agent = policy.agent(agentId);
-  const applies = (rule: CompiledRule): boolean => rule.tools.matches(tool) && (rule.toolRegex === undefined || rule.toolRegex.test(tool));
-  const blocker = agent.rules.find((rule) => rule.decision === 'block' && rule.conditions.length === 0 && applies(rule));
+  const rules = policy.agent(agentId).rulesFor(tool);
+  const blocker = rules.find((rule) => rule.decision === 'block' && rule.conditions.length === 0);
   if (blocker !== undefined) return `always blocked by ${blocker.ruleId}`;
-  if (mode === 'block' && !agent.scope.matches(tool) && !agent.rules.some((rule) => rule.decision === 'allow' && applies(rule))) {
+  if (mode === 'block' && !policy.agent(agentId).scope.matches(tool) && !rules.some((rule) => rule.decision === 'allow')) {
     return 'outside the approved scope in block mode';
   }
   return undefined;

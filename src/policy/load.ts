@@ -2,11 +2,11 @@ import {readFile, stat} from 'node:fs/promises';
 import {join, resolve, win32} from 'node:path';
 
 import type {ErrorObject} from 'ajv';
-import {parse, printParseErrorCode, type ParseError} from 'jsonc-parser';
+import type {ParseError} from 'jsonc-parser';
 
 import {errnoCode} from '../cli/errors.js';
 import {thothHome} from '../profile/paths.js';
-import {describeSchemaErrors, formatSchemaProblem, loadValidator, offsetToPosition} from '../util/validators.js';
+import type {SchemaProblem} from '../util/validators.js';
 import {BUILTIN_POLICY} from './builtin-policy.js';
 import {compilePolicy, type CompileOptions} from './compile.js';
 import type {CompiledPolicy, PolicyDocument, PolicyProblem, PolicySource, PolicySourceKind} from './model.js';
@@ -115,11 +115,16 @@ export async function loadPolicyFile(path: string, kind: PolicySourceKind = 'fla
 
 /** Parses (JSONC), validates (schema) and compiles policy text. */
 export async function parsePolicyText(text: string, source: PolicySource, compileOptions?: CompileOptions): Promise<PolicyLoadResult> {
+  // Loaded here, not at import: the built-in policy (no file) never needs them.
+  const [{parse, printParseErrorCode}, {describeSchemaErrors, loadValidator, offsetToPosition}] = await Promise.all([
+    import('jsonc-parser'),
+    import('../util/validators.js'),
+  ]);
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const errors: ParseError[] = [];
   const document = parse(body, errors, {allowTrailingComma: true, disallowComments: false, allowEmptyContent: false}) as unknown;
   if (errors.length > 0) {
-    const problems = errors.map((error): PolicyProblem => ({file: source.path, pointer: '', ...offsetToPosition(body, error.offset), message: `invalid JSON: ${describeParseError(error)}`}));
+    const problems = errors.map((error): PolicyProblem => ({file: source.path, pointer: '', ...offsetToPosition(body, error.offset), message: `invalid JSON: ${describeParseError(printParseErrorCode(error.error))}`}));
     return failWith(source, problems, 'fix the syntax (JSON with comments and trailing commas is accepted)');
   }
   const validate = await loadValidator('policy');
@@ -136,8 +141,10 @@ export async function parsePolicyText(text: string, source: PolicySource, compil
   return {ok: true, policy: compiled.policy};
 }
 
-export function formatPolicyProblem(problem: PolicyProblem): string {
-  return formatSchemaProblem(problem.file, problem);
+/** One line: `file:line:column at /pointer: message` (as formatSchemaProblem). */
+export function formatPolicyProblem(problem: PolicyProblem | (SchemaProblem & {file: string})): string {
+  const where = problem.line === undefined ? problem.file : `${problem.file}:${problem.line}:${problem.column ?? 1}`;
+  return `${where} at ${problem.pointer === '' ? '/' : problem.pointer}: ${problem.message}`;
 }
 
 function fail(source: PolicySource, pointer: string, what: string, fix: string): {ok: false; failure: PolicyFailure} {
@@ -162,7 +169,7 @@ function dedupe(problems: PolicyProblem[]): PolicyProblem[] {
   });
 }
 
-function describeParseError(error: ParseError): string {
-  const words = printParseErrorCode(error.error).replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
-  return words;
+function describeParseError(code: string): string {
+  return code.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
 }
+

@@ -132,6 +132,8 @@ export interface CompiledAgent {
   maxArgumentBytes: number;
   /** Agent rules first, then the global rules. */
   rules: readonly CompiledRule[];
+  /** The rules whose tool pattern matches `tool`, in order (cached per tool name). */
+  rulesFor(tool: string): readonly CompiledRule[];
 }
 
 export interface CompiledIntent {

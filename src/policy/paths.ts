@@ -35,6 +35,20 @@ export function pathEnvironment(
  * URL). Callers treat undefined in the restrictive direction.
  */
 export function normalisePath(raw: string, env: PathEnvironment): string | undefined {
+  // Several rules usually check the same argument: remember the last answer.
+  if (lastRaw === raw && lastEnv === env) return lastResult;
+  const result = normaliseUncached(raw, env);
+  lastRaw = raw;
+  lastEnv = env;
+  lastResult = result;
+  return result;
+}
+
+let lastRaw: string | undefined;
+let lastEnv: PathEnvironment | undefined;
+let lastResult: string | undefined;
+
+function normaliseUncached(raw: string, env: PathEnvironment): string | undefined {
   if (raw.length === 0 || raw.includes('\0')) return undefined;
   let value = raw;
   if (/^file:/i.test(value)) {

@@ -107,8 +107,8 @@ export class ProgressiveSession {
     scopeDeclared: boolean;
     settings: ProgressiveSettings;
     nowMs: number;
-    /** Identifies the call for escalation counting (tool + canonical-arguments hash). */
-    fingerprint: string;
+    /** Identifies the call for escalation counting (tool + canonical-arguments hash); computed only when escalating. */
+    fingerprint: () => string;
   }): ProgressiveVerdict {
     const {call, agentId, inScope, scopeDeclared, settings, nowMs} = input;
     const view = this.baseline();
@@ -155,11 +155,12 @@ export class ProgressiveSession {
       return {decision: 'allow', ruleId, reason, trace: `progressive: ${phase}; no novelty → allow`};
     }
 
-    let level = this.escalated.get(input.fingerprint);
+    const fingerprint = input.fingerprint();
+    let level = this.escalated.get(fingerprint);
     if (level === undefined) {
       const distinct = this.escalated.size + 1;
       level = distinct > settings.step_ups_before_block ? 'block' : 'step_up';
-      this.escalated.set(input.fingerprint, level);
+      this.escalated.set(fingerprint, level);
     }
     const count = this.escalated.size;
     const reason =
