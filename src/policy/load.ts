@@ -152,7 +152,9 @@ function fail(source: PolicySource, pointer: string, what: string, fix: string):
   return {ok: false, failure: {source, problems: [problem], message: `policy ${source.path} ${what}: ${fix}`}};
 }
 
-function failWith(source: PolicySource, problems: PolicyProblem[], fix: string): {ok: false; failure: PolicyFailure} {
+function failWith(source: PolicySource, unsorted: PolicyProblem[], fix: string): {ok: false; failure: PolicyFailure} {
+  // In file order, so the first one reported is the first one a reader meets.
+  const problems = [...unsorted].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0));
   const first = problems[0];
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
   const where = first ? formatPolicyProblem(first) : source.path;

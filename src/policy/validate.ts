@@ -4,6 +4,8 @@ import type {PolicyProblem} from './model.js';
 export interface PolicyValidation {
   file: string;
   valid: boolean;
+  /** False when the file does not exist (exit code 4 rather than 3). */
+  exists: boolean;
   /** `label@sha256:…`: what approvals are bound to. */
   version: string | null;
   agents: string[];
@@ -19,6 +21,7 @@ export async function validatePolicy(file: string): Promise<PolicyValidation> {
     return {
       file,
       valid: false,
+      exists: !loaded.failure.problems.some((problem) => problem.message === 'does not exist'),
       version: null,
       agents: [],
       intents: [],
@@ -27,5 +30,5 @@ export async function validatePolicy(file: string): Promise<PolicyValidation> {
     };
   }
   const {policy} = loaded;
-  return {file, valid: true, version: policy.version, agents: [...policy.agentNames], intents: [...policy.intents.keys()], rules: policy.ruleCount, problems: []};
+  return {file, valid: true, exists: true, version: policy.version, agents: [...policy.agentNames], intents: [...policy.intents.keys()], rules: policy.ruleCount, problems: []};
 }
