@@ -44,6 +44,12 @@ export interface ProtectedPaths {
    * contain to be worth normalising; `%` is always checked (file:// URLs can encode anything).
    */
   tokens: readonly string[];
+  /**
+   * Matches text that mentions a protected location or a thoth approval command anywhere in a
+   * string (a shell command such as `cat ~/.thoth/approvals.json` or `thoth approve ID`): a
+   * model must not read or grant its own approvals.
+   */
+  mentions?: RegExp;
 }
 
 const RESTRICTIVENESS: Record<DecisionKind, number> = {allow: 0, step_up: 1, block: 2};
@@ -133,11 +139,12 @@ function decideInMode(
 
   const touched = hooks.protectedPaths ? touchesProtected(call.arguments, hooks.protectedPaths, policy) : undefined;
   if (touched !== undefined) {
-    trace.push(`thoth files: "${touched}" is protected`);
+    const shown = touched.length > 120 ? `${touched.slice(0, 120)}…` : touched;
+    trace.push(`thoth files: "${shown}" is protected`);
     return {
       decision: 'block',
       ruleId: 'builtin:protect-thoth-files',
-      reason: `the arguments name "${touched}", which belongs to thoth itself (its profile, approvals, audit log or policy); no tool may read or change it`,
+      reason: `the arguments name "${shown}", which belongs to thoth itself (its profile, approvals, audit log, policy or approval commands); no tool may read or change it`,
     };
   }
 
@@ -206,11 +213,13 @@ export function conditionsHold(rule: CompiledRule, args: unknown): boolean {
   return true;
 }
 
-/** The first string argument that normalises into a protected location, if any. */
+/** The first string argument that mentions or normalises into a protected location, if any. */
 function touchesProtected(args: unknown, protectedPaths: ProtectedPaths, policy: CompiledPolicy): string | undefined {
   const strings: string[] = [];
-  collectPathLike(args, strings, 0);
+  collectStrings(args, strings, 0);
   for (const raw of strings) {
+    if (protectedPaths.mentions?.test(raw) === true) return raw;
+    if (raw.length > MAX_PATH_CHARS) continue;
     const lower = raw.toLowerCase();
     if (!lower.includes('%') && !protectedPaths.tokens.some((token) => lower.includes(token))) continue;
     const path = normalisePath(raw, policy.paths);
@@ -220,12 +229,12 @@ function touchesProtected(args: unknown, protectedPaths: ProtectedPaths, policy:
   return undefined;
 }
 
-function collectPathLike(value: unknown, out: string[], depth: number): void {
+function collectStrings(value: unknown, out: string[], depth: number): void {
   if (typeof value === 'string') {
-    if (value.length > 0 && value.length <= MAX_PATH_CHARS) out.push(value);
+    if (value.length > 0) out.push(value);
   } else if (depth < 64 && typeof value === 'object' && value !== null) {
-    if (Array.isArray(value)) for (const item of value) collectPathLike(item, out, depth + 1);
-    else for (const key of Object.keys(value)) collectPathLike((value as Record<string, unknown>)[key], out, depth + 1);
+    if (Array.isArray(value)) for (const item of value) collectStrings(item, out, depth + 1);
+    else for (const key of Object.keys(value)) collectStrings((value as Record<string, unknown>)[key], out, depth + 1);
   }
 }
 

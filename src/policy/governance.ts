@@ -1,4 +1,5 @@
-import {basename} from 'node:path';
+import {homedir} from 'node:os';
+import {basename, isAbsolute, relative} from 'node:path';
 
 import {ApprovalStepUp} from '../approvals/step-up.js';
 import {errorMessage} from '../cli/errors.js';
@@ -145,7 +146,7 @@ export async function createPolicyGovernance(input: PolicyGovernanceInput): Prom
 }
 
 /** thoth's profile directory and the policy file itself: no tool argument may point into them. */
-export function protectedPaths(policy: CompiledPolicy, home: string): ProtectedPaths {
+export function protectedPaths(policy: CompiledPolicy, home: string, userHome: string = homedir()): ProtectedPaths {
   const directories: string[] = [];
   const files: string[] = [];
   const tokens = new Set<string>();
@@ -161,5 +162,17 @@ export function protectedPaths(policy: CompiledPolicy, home: string): ProtectedP
       tokens.add(basename(file).toLowerCase());
     }
   }
-  return {directories, files, tokens: [...tokens].filter((token) => token !== '')};
+  const mentioned = [home];
+  if (policy.source.kind !== 'builtin') mentioned.push(policy.source.path);
+  const underUserHome = relative(userHome, home);
+  if (underUserHome !== '' && !underUserHome.startsWith('..') && !isAbsolute(underUserHome)) mentioned.push(`~/${underUserHome}`);
+  // A whole path component: `~/.thoth` but not `~/.thothful`.
+  const alternatives = mentioned.map((text) => `${text.replace(/[\\/]+$/, '').split(/[\\/]+/).map(escapeRegExp).join('[\\\\/]+')}(?=$|[\\\\/\\s"'\`;|&)])`);
+  // Also the commands that decide approvals and pins, as a shell tool would run them.
+  alternatives.push('\\bthoth(?:\\.cmd|\\.exe)?["\']?\\s+(?:approve|deny|pins\\s+accept)\\b');
+  return {directories, files, tokens: [...tokens].filter((token) => token !== ''), mentions: new RegExp(alternatives.join('|'), 'i')};
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -261,3 +261,24 @@ describe('neverAllowed (tools/list filtering)', () => {
     expect(decideCall(policy, 'write_file', {path: '~/x'}, {mode: 'step_up', intent: 'read_only'}).decision).toBe('block');
   });
 });
+
+describe("thoth's own files and approval commands (as thoth run protects them)", () => {
+  it('blocks paths into the profile or the policy, and shell commands that mention them or approve calls', async () => {
+    const {protectedPaths} = await import('../../src/policy/governance.js');
+    const policy = compile({agents: {sh: {approved_scope: '*'}}});
+    const hooks = {protectedPaths: protectedPaths(policy, '/home/ann/.thoth', '/home/ann')};
+    const verdict = (args: unknown) => decideCall(policy, 'run_command', args, {agentId: 'sh', hooks}).ruleId;
+    expect(verdict({command: 'cat ~/.thoth/approvals.json'})).toBe('builtin:protect-thoth-files');
+    expect(verdict({command: 'cp x /home/ann/.thoth/policy.json && echo ok'})).toBe('builtin:protect-thoth-files');
+    expect(verdict({command: 'cat "/HOME/ann/.thoth"'})).toBe('builtin:protect-thoth-files');
+    expect(verdict({command: 'thoth approve k3m9x2q7ta'})).toBe('builtin:protect-thoth-files');
+    expect(verdict({command: 'npx thoth  pins accept --agent-id fs --all'})).toBe('builtin:protect-thoth-files');
+    expect(verdict({script: `${'x'.repeat(100_000)}\nthoth deny abc`})).toBe('builtin:protect-thoth-files');
+    expect(verdict({path: '/etc/test-policy.json'})).toBe('builtin:protect-thoth-files');
+    expect(verdict({command: 'ls ~/.thothful'})).toBe('scope:approved');
+    expect(verdict({command: 'thoth status'})).toBe('scope:approved');
+    expect(verdict({text: 'I will ask you to approve it'})).toBe('scope:approved');
+    const reason = decideCall(policy, 'run_command', {script: `thoth approve x ${'y'.repeat(500)}`}, {agentId: 'sh', hooks}).reason;
+    expect(reason.length).toBeLessThan(400);
+  });
+});
