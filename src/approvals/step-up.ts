@@ -100,6 +100,8 @@ export class ApprovalStepUp implements StepUpHandler {
           details: {approvedVia: 'elicitation', stepUpRuleId: decision.ruleId},
         };
       }
+      // The client gave up on the call while the user was being asked: nothing to wait for.
+      if (signal.aborted) return {...decision, trace: [...trace, 'elicitation: call cancelled']};
       fallbackNote = ` (the prompt in the client was ${answer.why})`;
     }
 

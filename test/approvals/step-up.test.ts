@@ -141,6 +141,18 @@ describe('step-up with elicitation', () => {
     expect(result.reason).toMatch(/^writes need approval \(the prompt in the client was /);
   });
 
+  it('a call cancelled while the user is asked leaves no pending approval behind', async () => {
+    const home = await tempDir();
+    const {stepUpHandler} = handler(home);
+    const controller = new AbortController();
+    const {client} = channel({elicitation: {}}, async () => {
+      controller.abort(new Error('cancelled by the client'));
+      throw new Error('aborted');
+    });
+    expect((await stepUpHandler.resolve(call, context, stepUp, client, controller.signal)).decision).toBe('step_up');
+    expect(await listApprovals(home, {all: true})).toEqual([]);
+  });
+
   it('policy can turn the prompt off', async () => {
     const home = await tempDir();
     const {stepUpHandler} = handler(home, {settings: {...settings, elicitation: false}});
