@@ -1,6 +1,7 @@
 import {basename} from 'node:path';
 
-import {AllowAllEnforcer, isEnforcementMode, type DecisionContext, type EnforcementMode, type Enforcer} from '../enforcer/types.js';
+import {isEnforcementMode, type DecisionContext, type EnforcementMode} from '../enforcer/types.js';
+import {createPolicyGovernance} from '../policy/governance.js';
 import type {GovernanceHandle, SessionState} from '../proxy/relay.js';
 import type {RunOptions} from '../proxy/run-flags.js';
 import {Governor} from './governor.js';
@@ -22,13 +23,24 @@ export interface ComposeIo {
  */
 export async function createGovernance(options: RunOptions, session: SessionState, io: ComposeIo): Promise<GovernanceSetup> {
   const context = buildContext(options, session, io.env);
-  const enforcer: Enforcer = new AllowAllEnforcer();
-  const governor = new Governor({enforcer, warn: io.warn});
+  // The embedded enforcer: policy, intent, mode, approvals, pins (src/policy). It settles
+  // context.mode and context.intent from the flags, intent_map.json and the policy.
+  const policy = await createPolicyGovernance({
+    policyFile: options.policy,
+    mode: options.enforcementMode,
+    intent: options.sessionIntent,
+    filterTools: options.filterTools,
+    context,
+    env: io.env,
+    warn: io.warn,
+  });
+  const governor = new Governor({enforcer: policy.enforcer, ...(policy.stepUp ? {stepUp: policy.stepUp} : {}), warn: io.warn});
   return {
     governor,
     context,
+    toolsListHook: policy.toolsListHook,
     async close() {
-      await enforcer.close?.();
+      await policy.close();
       await governor.auditSink.close();
     },
   };

@@ -1,5 +1,6 @@
+import {randomBytes} from 'node:crypto';
 import {hostname} from 'node:os';
-import {open, readFile, rm} from 'node:fs/promises';
+import {link, open, readFile, rm, stat, writeFile} from 'node:fs/promises';
 import {setTimeout as sleep} from 'node:timers/promises';
 
 import {ThothError, errnoCode} from '../cli/errors.js';
@@ -30,8 +31,11 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
   for (;;) {
     const acquired = await tryAcquire(lockPath);
     if (acquired) break;
-    if (await isAbandoned(lockPath, staleMs)) {
-      await rm(lockPath, {force: true});
+    const abandoned = await abandonedContent(lockPath, staleMs);
+    if (abandoned !== undefined) {
+      // Only remove the lock we judged abandoned, not one another process took meanwhile.
+      const again = await readFile(lockPath, 'utf8').catch(() => undefined);
+      if (again === abandoned) await rm(lockPath, {force: true});
       continue;
     }
     if (Date.now() >= deadline) {
@@ -50,10 +54,32 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
   }
 }
 
+/**
+ * Creates the lock with its owner already written: the owner record goes to a temporary file
+ * that is then hard-linked to the lock path (fails if it exists). A lock file is therefore never
+ * seen empty, which other processes would take for one abandoned by a crash.
+ */
 async function tryAcquire(lockPath: string): Promise<boolean> {
+  const owner: LockOwner = {pid: process.pid, host: hostname(), created: Date.now()};
+  const temp = `${lockPath}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(temp, JSON.stringify(owner), {mode: 0o600, flag: 'wx'});
+  try {
+    await link(temp, lockPath);
+    return true;
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'EEXIST') return false;
+    // File systems without hard links: create exclusively, then write.
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS' || code === 'EXDEV') return tryAcquireExclusive(lockPath, owner);
+    throw error;
+  } finally {
+    await rm(temp, {force: true});
+  }
+}
+
+async function tryAcquireExclusive(lockPath: string, owner: LockOwner): Promise<boolean> {
   try {
     const handle = await open(lockPath, 'wx', 0o600);
-    const owner: LockOwner = {pid: process.pid, host: hostname(), created: Date.now()};
     await handle.writeFile(JSON.stringify(owner));
     await handle.close();
     return true;
@@ -63,17 +89,24 @@ async function tryAcquire(lockPath: string): Promise<boolean> {
   }
 }
 
-async function isAbandoned(lockPath: string, staleMs: number): Promise<boolean> {
+/** The lock's content when its owner is gone (so it may be removed), else undefined. */
+async function abandonedContent(lockPath: string, staleMs: number): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(lockPath, 'utf8');
+  } catch {
+    return undefined;
+  }
   let owner: Partial<LockOwner>;
   try {
-    owner = JSON.parse(await readFile(lockPath, 'utf8')) as Partial<LockOwner>;
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return false;
-    // Half-written by an owner that died between create and write.
-    return true;
+    owner = JSON.parse(text) as Partial<LockOwner>;
+  } catch {
+    // Unreadable: abandoned only once it is old (a live owner on the fallback path writes it right after creating it).
+    const age = await stat(lockPath).then((info) => Date.now() - info.mtimeMs, () => 0);
+    return age > Math.min(staleMs, 5000) ? text : undefined;
   }
-  if (owner.host === hostname() && typeof owner.pid === 'number') return !isProcessAlive(owner.pid);
-  return typeof owner.created !== 'number' || Date.now() - owner.created > staleMs;
+  if (owner.host === hostname() && typeof owner.pid === 'number') return isProcessAlive(owner.pid) ? undefined : text;
+  return typeof owner.created !== 'number' || Date.now() - owner.created > staleMs ? text : undefined;
 }
 
 function isProcessAlive(pid: number): boolean {

@@ -1,0 +1,234 @@
+import {randomBytes} from 'node:crypto';
+import {mkdir, readFile} from 'node:fs/promises';
+import {join} from 'node:path';
+
+import {ThothError, errnoCode} from '../cli/errors.js';
+import {ExitCode} from '../cli/exit-codes.js';
+import {writeFileAtomic} from '../util/atomic-write.js';
+import {withFileLock} from '../util/file-lock.js';
+
+/**
+ * Pending approvals and grants, shared by every thoth process of a user: one JSON file under
+ * the profile directory, changed only under a lock and replaced atomically. A grant is bound to
+ * the agent, the tool, the sha256 of the canonical arguments and the policy version; it is used
+ * once and expires.
+ */
+
+export interface ApprovalBinding {
+  agentId: string;
+  tool: string;
+  /** `sha256:<hex>` of the canonical JSON of the arguments. */
+  argumentsHash: string;
+  policyVersion: string;
+}
+
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'used';
+
+export interface ApprovalRecord extends ApprovalBinding {
+  id: string;
+  status: ApprovalStatus;
+  requestedAt: string;
+  /** pending: when the request lapses; approved: when the grant lapses; denied: until when retries are refused. */
+  expiresAt: string;
+  ttlMs: number;
+  sessionId: string;
+  intent: string | null;
+  ruleId: string;
+  reason: string;
+  /** The start of the arguments, so the approver sees what they approve. */
+  argumentsPreview: string;
+  decidedAt?: string;
+  decidedBy?: string;
+  note?: string;
+  usedAt?: string;
+}
+
+export interface ApprovalsFile {
+  version: 1;
+  approvals: ApprovalRecord[];
+}
+
+export interface ApprovalView extends ApprovalRecord {
+  /** `expired` when the record's time is up (a pending request or an unused grant). */
+  state: ApprovalStatus | 'expired';
+}
+
+const ID_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+/** Decided and expired records stay listed for a day, then are dropped. */
+const KEEP_AFTER_EXPIRY_MS = 24 * 60 * 60 * 1000;
+const PREVIEW_CHARS = 400;
+
+export function approvalsFile(home: string): string {
+  return join(home, 'approvals.json');
+}
+
+export function newApprovalId(): string {
+  const bytes = randomBytes(10);
+  let id = '';
+  for (const byte of bytes) id += ID_ALPHABET[byte & 31];
+  return id;
+}
+
+export function argumentsPreview(argumentsJson: string): string {
+  return argumentsJson.length > PREVIEW_CHARS ? `${argumentsJson.slice(0, PREVIEW_CHARS)}…` : argumentsJson;
+}
+
+export function sameBinding(a: ApprovalBinding, b: ApprovalBinding): boolean {
+  return a.agentId === b.agentId && a.tool === b.tool && a.argumentsHash === b.argumentsHash && a.policyVersion === b.policyVersion;
+}
+
+export interface RequestInfo {
+  sessionId: string;
+  intent: string | null;
+  ruleId: string;
+  reason: string;
+  argumentsJson: string;
+  ttlMs: number;
+}
+
+/** Records a pending approval, or returns the one already pending for the same call. */
+export async function requestApproval(home: string, binding: ApprovalBinding, info: RequestInfo, now: Date = new Date()): Promise<{record: ApprovalRecord; created: boolean}> {
+  return update(home, now, (file) => {
+    const existing = file.approvals.find((record) => record.status === 'pending' && sameBinding(record, binding) && Date.parse(record.expiresAt) > now.getTime());
+    if (existing) return {record: existing, created: false};
+    const record: ApprovalRecord = {
+      id: uniqueId(file),
+      status: 'pending',
+      ...binding,
+      requestedAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + info.ttlMs).toISOString(),
+      ttlMs: info.ttlMs,
+      sessionId: info.sessionId,
+      intent: info.intent,
+      ruleId: info.ruleId,
+      reason: info.reason,
+      argumentsPreview: argumentsPreview(info.argumentsJson),
+    };
+    file.approvals.push(record);
+    return {record, created: true};
+  });
+}
+
+export type TakenDecision = {kind: 'granted'; record: ApprovalRecord} | {kind: 'denied'; record: ApprovalRecord};
+
+/**
+ * For a call about to be stepped up: uses a live grant for exactly this call (single use), or
+ * reports a live denial. Undefined when there is neither.
+ */
+export async function takeDecision(home: string, binding: ApprovalBinding, now: Date = new Date()): Promise<TakenDecision | undefined> {
+  // Most calls have nothing waiting: look without the lock first.
+  const snapshot = await readApprovals(home);
+  const live = (record: ApprovalRecord): boolean =>
+    (record.status === 'approved' || record.status === 'denied') && sameBinding(record, binding) && Date.parse(record.expiresAt) > now.getTime();
+  if (!snapshot.approvals.some(live)) return undefined;
+  return update(home, now, (file) => {
+    const grant = file.approvals.find((record) => record.status === 'approved' && live(record));
+    if (grant) {
+      grant.status = 'used';
+      grant.usedAt = now.toISOString();
+      return {kind: 'granted', record: {...grant}};
+    }
+    const denial = file.approvals.find((record) => record.status === 'denied' && live(record));
+    return denial ? {kind: 'denied', record: {...denial}} : undefined;
+  });
+}
+
+/** `thoth approve ID` / `thoth deny ID`. */
+export async function decideApproval(
+  home: string,
+  id: string,
+  verdict: 'approved' | 'denied',
+  options: {by: string; note?: string; now?: Date},
+): Promise<ApprovalRecord> {
+  const now = options.now ?? new Date();
+  const wanted = id.trim().toLowerCase();
+  return update(home, now, (file) => {
+    const record = file.approvals.find((candidate) => candidate.id === wanted);
+    if (!record) {
+      throw new ThothError('APPROVAL_NOT_FOUND', `no approval with id "${id}" in ${approvalsFile(home)}`, {
+        exitCode: ExitCode.NOT_FOUND,
+        suggestions: ['List pending approvals with: thoth approvals list'],
+      });
+    }
+    if (record.status !== 'pending') {
+      throw new ThothError('APPROVAL_ALREADY_DECIDED', `approval ${record.id} was already ${record.status}${record.decidedBy ? ` by ${record.decidedBy}` : ''}${record.decidedAt ? ` at ${record.decidedAt}` : ''}`, {
+        exitCode: ExitCode.CONFLICT,
+        suggestions: ['Retry the tool call to get a new approval id.'],
+      });
+    }
+    if (Date.parse(record.expiresAt) <= now.getTime()) {
+      throw new ThothError('APPROVAL_EXPIRED', `approval ${record.id} expired at ${record.expiresAt}`, {
+        exitCode: ExitCode.NOT_FOUND,
+        suggestions: ['Retry the tool call to get a new approval id, then approve it within the time limit.'],
+      });
+    }
+    record.status = verdict;
+    record.decidedAt = now.toISOString();
+    record.decidedBy = options.by;
+    if (options.note !== undefined) record.note = options.note;
+    // The grant (or the refusal of retries) lasts as long again from now.
+    record.expiresAt = new Date(now.getTime() + record.ttlMs).toISOString();
+    return {...record};
+  });
+}
+
+export async function listApprovals(home: string, options: {all?: boolean; now?: Date} = {}): Promise<ApprovalView[]> {
+  const now = (options.now ?? new Date()).getTime();
+  const file = await readApprovals(home);
+  return file.approvals
+    .map((record): ApprovalView => ({...record, state: (record.status === 'pending' || record.status === 'approved') && Date.parse(record.expiresAt) <= now ? 'expired' : record.status}))
+    .filter((view) => options.all === true || view.state === 'pending')
+    .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
+}
+
+export async function readApprovals(home: string): Promise<ApprovalsFile> {
+  const path = approvalsFile(home);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return {version: 1, approvals: []};
+    throw error;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw damaged(path, `not JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const {loadValidator} = await import('../util/validators.js');
+  const validate = await loadValidator('approvals');
+  if (!validate(parsed)) {
+    const first = validate.errors?.[0];
+    throw damaged(path, first ? `${first.instancePath || '/'} ${first.message ?? 'is invalid'}` : 'invalid');
+  }
+  return parsed as ApprovalsFile;
+}
+
+async function update<T>(home: string, now: Date, change: (file: ApprovalsFile) => T): Promise<T> {
+  await mkdir(home, {recursive: true, mode: 0o700});
+  const path = approvalsFile(home);
+  return withFileLock(`${path}.lock`, async () => {
+    const file = await readApprovals(home);
+    const before = JSON.stringify(file);
+    const result = change(file);
+    file.approvals = file.approvals.filter((record) => Date.parse(record.expiresAt) + KEEP_AFTER_EXPIRY_MS > now.getTime());
+    const after = JSON.stringify(file);
+    if (after !== before) await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, {mode: 0o600});
+    return result;
+  });
+}
+
+function uniqueId(file: ApprovalsFile): string {
+  for (;;) {
+    const id = newApprovalId();
+    if (!file.approvals.some((record) => record.id === id)) return id;
+  }
+}
+
+function damaged(path: string, why: string): ThothError {
+  return new ThothError('APPROVALS_INVALID', `${path}: ${why}`, {
+    exitCode: ExitCode.INVALID_INPUT,
+    suggestions: [`Inspect ${path}; removing it discards every pending approval and grant.`],
+  });
+}

@@ -1,0 +1,34 @@
+import {userInfo} from 'node:os';
+
+import {Args, Flags} from '@oclif/core';
+
+import {decideApproval, type ApprovalRecord} from '../approvals/store.js';
+import {BaseCommand} from '../cli/base-command.js';
+import {thothHome} from '../profile/paths.js';
+
+export type ApproveResult = ApprovalRecord;
+
+export default class Approve extends BaseCommand<ApproveResult> {
+  static override summary = 'Approve a pending tool call: the identical call may then run once.';
+  static override description =
+    'The grant is bound to the agent, the tool, the exact arguments and the policy version; it is used by the first identical retry and expires ' +
+    '(10 minutes by default, approvals.ttl_seconds in the policy).';
+  static override examples = ['<%= config.bin %> approve k3m9x2q7ta'];
+  static override args = {id: Args.string({description: 'the approval id from the error message or `thoth approvals list`', required: true})};
+  static override flags = {note: Flags.string({description: 'why (kept with the approval)'})};
+
+  async run(): Promise<ApproveResult> {
+    const {args, flags} = await this.parse(Approve);
+    const record = await decideApproval(flags['thoth-home'] ?? thothHome(process.env), args.id, 'approved', {by: approver(), ...(flags.note ? {note: flags.note} : {})});
+    this.log(`Approved ${record.id}: ${record.agentId} may call ${record.tool} with these arguments once, until ${record.expiresAt}. Retry the call now.`);
+    return record;
+  }
+}
+
+export function approver(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown user';
+  }
+}

@@ -1,0 +1,34 @@
+import {Flags} from '@oclif/core';
+
+import {BaseCommand} from '../../cli/base-command.js';
+import {ThothError} from '../../cli/errors.js';
+import {ExitCode} from '../../cli/exit-codes.js';
+import {acceptChanges, type AcceptResult} from '../../pins/store.js';
+import {thothHome} from '../../profile/paths.js';
+
+export type PinsAcceptResult = AcceptResult;
+
+export default class PinsAccept extends BaseCommand<PinsAcceptResult> {
+  static override summary = 'Accept the changed definition of a pinned tool, so calls to it are allowed again.';
+  static override description = 'Review the new definition first (it is in the pin file shown by `thoth pins list --json`). Running sessions pick the change up on the next call.';
+  static override examples = ['<%= config.bin %> pins accept --agent-id filesystem --tool read_file', '<%= config.bin %> pins accept --agent-id filesystem --all'];
+  static override flags = {
+    'agent-id': Flags.string({description: 'the agent (server name)', required: true}),
+    tool: Flags.string({description: 'the tool to accept (repeatable)', multiple: true}),
+    all: Flags.boolean({description: 'accept every changed tool of the agent'}),
+  };
+
+  async run(): Promise<PinsAcceptResult> {
+    const {flags} = await this.parse(PinsAccept);
+    if ((flags.tool === undefined || flags.tool.length === 0) === !flags.all) {
+      throw new ThothError('USAGE', 'pins accept needs either --tool NAME (repeatable) or --all', {
+        exitCode: ExitCode.USAGE,
+        suggestions: ['See the changed tools with: thoth pins list'],
+      });
+    }
+    const result = await acceptChanges(flags['thoth-home'] ?? thothHome(process.env), flags['agent-id'], flags.all ? undefined : flags.tool);
+    if (result.accepted.length === 0) this.log(`Agent "${result.agentId}" has no changed tools.`);
+    for (const tool of result.accepted) this.log(`Accepted the new definition of ${tool.name} (${tool.to.slice(0, 19)}…).`);
+    return result;
+  }
+}

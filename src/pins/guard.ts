@@ -1,0 +1,83 @@
+import {errorMessage} from '../cli/errors.js';
+import {shellWord} from '../policy/shell-word.js';
+import {checkTools, readPinFile, type ToolDefinition} from './store.js';
+
+export interface PinGuardOptions {
+  home: string;
+  agentId: string;
+  now?: () => Date;
+  /** PIN_RECORDED / PIN_CHANGED / PIN_ACCEPTED for the audit trail. */
+  event?: (type: string, fields: Record<string, unknown>) => void;
+  warn?: (message: string) => void;
+}
+
+/**
+ * One session's view of the pins: which tools showed a definition that differs from the pinned
+ * one. The enforcer asks it before every call; a refused tool is re-checked against the file so
+ * that `thoth pins accept` takes effect without restarting the session.
+ */
+export class PinGuard {
+  private readonly options: PinGuardOptions;
+  /** Tool → the hash seen in this session, for tools whose pin does not match. */
+  private readonly mismatched = new Map<string, string>();
+  private damaged: string | undefined;
+
+  constructor(options: PinGuardOptions) {
+    this.options = options;
+  }
+
+  /** Why a call to `tool` must be refused, or undefined. */
+  problem(tool: string): string | undefined {
+    if (this.damaged !== undefined) return this.damaged;
+    return this.mismatched.has(tool) ? 'changed' : undefined;
+  }
+
+  /** Re-reads the pin file for a refused tool: accepted since? */
+  async recheck(tool: string): Promise<void> {
+    const seen = this.mismatched.get(tool);
+    if (seen === undefined) return;
+    try {
+      const pins = await readPinFile(this.options.home, this.options.agentId);
+      const pinned = Object.hasOwn(pins.tools, tool) ? pins.tools[tool] : undefined;
+      if (pinned?.hash === seen) {
+        this.mismatched.delete(tool);
+        this.options.event?.('PIN_ACCEPTED', {tool, hash: seen, acceptedAt: pinned.acceptedAt ?? null});
+      }
+    } catch (error) {
+      this.options.warn?.(`tool pins could not be re-read: ${errorMessage(error)}`);
+    }
+  }
+
+  /**
+   * Checks a tools/list page against the pins. Returns the pinned definitions to show instead
+   * of changed ones: the model keeps seeing what was approved, not a swapped-in description.
+   */
+  async observe(tools: readonly ToolDefinition[]): Promise<Map<string, ToolDefinition>> {
+    let check;
+    try {
+      check = await checkTools(this.options.home, this.options.agentId, tools, (this.options.now ?? (() => new Date()))());
+    } catch (error) {
+      // Without readable pins nothing can be verified: refuse every call until it is repaired.
+      this.damaged = `the tool pins of agent "${this.options.agentId}" cannot be checked (${errorMessage(error)})`;
+      this.options.warn?.(`${this.damaged}; every tool call is refused until the pin file is repaired or removed`);
+      return new Map();
+    }
+    this.damaged = undefined;
+    const alreadyKnown = new Set(this.mismatched.keys());
+    for (const [name, hash] of check.seen) {
+      if (!check.changed.some((change) => change.name === name)) this.mismatched.delete(name);
+      else this.mismatched.set(name, hash);
+    }
+    if (check.pinned.length > 0) this.options.event?.('PIN_RECORDED', {tools: check.pinned});
+    for (const change of check.changed) {
+      if (change.newlyChanged) {
+        this.options.event?.('PIN_CHANGED', {tool: change.name, pinnedHash: change.pinnedHash, seenHash: change.seenHash});
+      }
+      if (alreadyKnown.has(change.name) && !change.newlyChanged) continue;
+      this.options.warn?.(
+        `the definition of tool "${change.name}" changed since it was pinned; calls to it are refused until someone reviews it and runs: thoth pins accept --agent-id ${shellWord(this.options.agentId)} --tool ${shellWord(change.name)}`,
+      );
+    }
+    return check.pinnedDefinitions;
+  }
+}

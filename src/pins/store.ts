@@ -1,0 +1,220 @@
+import {mkdir, readFile, readdir} from 'node:fs/promises';
+import {join} from 'node:path';
+
+import {ThothError, errnoCode} from '../cli/errors.js';
+import {ExitCode} from '../cli/exit-codes.js';
+import {agentFile} from '../policy/agent-files.js';
+import {canonicalHash} from '../policy/canonical-json.js';
+import {writeFileAtomic} from '../util/atomic-write.js';
+import {withFileLock} from '../util/file-lock.js';
+
+/**
+ * Tool pinning (rug-pull defence): the first definition seen of each tool is trusted and
+ * recorded; a later, different definition is kept aside as `changed` until a person accepts
+ * it. One file per agent under `<home>/pins/`, shared by every thoth process, changed only
+ * under a lock and written atomically.
+ */
+
+/** The parts of a tool definition the model reads or relies on: what a rug pull would change. */
+export const PINNED_FIELDS = ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations'] as const;
+
+export type ToolDefinition = Record<string, unknown> & {name: string};
+
+export interface PinnedTool {
+  hash: string;
+  definition: ToolDefinition;
+  pinnedAt: string;
+  /** Set when a person accepted a change (`thoth pins accept`). */
+  acceptedAt?: string;
+  /** A definition seen later that differs from the pinned one, awaiting review. */
+  changed?: {hash: string; definition: ToolDefinition; seenAt: string};
+}
+
+export interface PinFile {
+  version: 1;
+  agentId: string;
+  tools: Record<string, PinnedTool>;
+}
+
+export interface PinCheck {
+  /** Tools seen for the first time and pinned now. */
+  pinned: string[];
+  /** Tools whose definition differs from the pinned one (newly or still). */
+  changed: Array<{name: string; pinnedHash: string; seenHash: string; newlyChanged: boolean}>;
+  /** The pinned definition of each changed tool (what the client should keep seeing). */
+  pinnedDefinitions: Map<string, ToolDefinition>;
+  /** The hash of every tool in the list, as seen. */
+  seen: Map<string, string>;
+}
+
+export function pinsDirectory(home: string): string {
+  return join(home, 'pins');
+}
+
+export function pinFilePath(home: string, agentId: string): string {
+  return agentFile(pinsDirectory(home), agentId);
+}
+
+/** The pinned subset of a tool definition and its hash. */
+export function pinDefinition(tool: Record<string, unknown>): {definition: ToolDefinition; hash: string} {
+  const definition: Record<string, unknown> = {};
+  for (const field of PINNED_FIELDS) if (tool[field] !== undefined) definition[field] = tool[field];
+  return {definition: definition as ToolDefinition, hash: canonicalHash(definition)};
+}
+
+export async function readPinFile(home: string, agentId: string): Promise<PinFile> {
+  const file = pinFilePath(home, agentId);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return {version: 1, agentId, tools: {}};
+    throw error;
+  }
+  return parsePinFile(text, file, agentId);
+}
+
+/** Compares a tools/list page with the pins, pinning new tools and recording changes. */
+export async function checkTools(home: string, agentId: string, tools: readonly ToolDefinition[], now: Date = new Date()): Promise<PinCheck> {
+  const result: PinCheck = {pinned: [], changed: [], pinnedDefinitions: new Map(), seen: new Map()};
+  const file = pinFilePath(home, agentId);
+  await mkdir(pinsDirectory(home), {recursive: true, mode: 0o700});
+  await withFileLock(`${file}.lock`, async () => {
+    const pins = await readPinFile(home, agentId);
+    let dirty = false;
+    for (const tool of tools) {
+      const {definition, hash} = pinDefinition(tool);
+      result.seen.set(tool.name, hash);
+      const pinned = Object.hasOwn(pins.tools, tool.name) ? pins.tools[tool.name] : undefined;
+      if (pinned === undefined) {
+        setOwn(pins.tools, tool.name, {hash, definition, pinnedAt: now.toISOString()});
+        result.pinned.push(tool.name);
+        dirty = true;
+      } else if (pinned.hash !== hash) {
+        const newlyChanged = pinned.changed?.hash !== hash;
+        if (newlyChanged) {
+          pinned.changed = {hash, definition, seenAt: now.toISOString()};
+          dirty = true;
+        }
+        result.changed.push({name: tool.name, pinnedHash: pinned.hash, seenHash: hash, newlyChanged});
+        result.pinnedDefinitions.set(tool.name, pinned.definition);
+      } else if (pinned.changed !== undefined) {
+        // The server went back to the approved definition.
+        delete pinned.changed;
+        dirty = true;
+      }
+    }
+    if (dirty) await writeFileAtomic(file, `${JSON.stringify(pins, null, 2)}\n`, {mode: 0o600});
+  });
+  return result;
+}
+
+export interface AcceptResult {
+  agentId: string;
+  accepted: Array<{name: string; from: string; to: string}>;
+}
+
+/** Makes the changed definitions of `tools` (all changed tools when undefined) the pinned ones. */
+export async function acceptChanges(home: string, agentId: string, tools: readonly string[] | undefined, now: Date = new Date()): Promise<AcceptResult> {
+  const file = pinFilePath(home, agentId);
+  await mkdir(pinsDirectory(home), {recursive: true, mode: 0o700});
+  return withFileLock(`${file}.lock`, async () => {
+    const pins = await readPinFile(home, agentId);
+    const names = tools ?? Object.keys(pins.tools).filter((name) => pins.tools[name]?.changed !== undefined);
+    const accepted: AcceptResult['accepted'] = [];
+    for (const name of names) {
+      const pinned = Object.hasOwn(pins.tools, name) ? pins.tools[name] : undefined;
+      if (pinned === undefined) {
+        throw new ThothError('PIN_NOT_FOUND', `agent "${agentId}" has no pinned tool "${name}"`, {
+          exitCode: ExitCode.NOT_FOUND,
+          suggestions: [`List the pins with: thoth pins list --agent-id ${agentId}`],
+        });
+      }
+      if (pinned.changed === undefined) {
+        if (tools !== undefined) {
+          throw new ThothError('PIN_UNCHANGED', `tool "${name}" of agent "${agentId}" has no changed definition to accept`, {
+            exitCode: ExitCode.NOT_FOUND,
+            suggestions: ['A change is recorded when a session sees the new definition in tools/list.'],
+          });
+        }
+        continue;
+      }
+      accepted.push({name, from: pinned.hash, to: pinned.changed.hash});
+      setOwn(pins.tools, name, {hash: pinned.changed.hash, definition: pinned.changed.definition, pinnedAt: pinned.pinnedAt, acceptedAt: now.toISOString()});
+    }
+    if (accepted.length > 0) await writeFileAtomic(file, `${JSON.stringify(pins, null, 2)}\n`, {mode: 0o600});
+    return {agentId, accepted};
+  });
+}
+
+export interface PinListing {
+  agentId: string;
+  file: string;
+  tools: Array<{name: string; hash: string; pinnedAt: string; acceptedAt?: string; status: 'pinned' | 'changed'; changedHash?: string; changedAt?: string}>;
+}
+
+/** Every agent's pins (or one agent's). */
+export async function listPins(home: string, agentId?: string): Promise<PinListing[]> {
+  const files: string[] = [];
+  if (agentId !== undefined) files.push(pinFilePath(home, agentId));
+  else {
+    const entries = await readdir(pinsDirectory(home)).catch((error: unknown) => {
+      if (errnoCode(error) === 'ENOENT') return [] as string[];
+      throw error;
+    });
+    for (const entry of entries.sort()) if (entry.endsWith('.json')) files.push(join(pinsDirectory(home), entry));
+  }
+  const listings: PinListing[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') continue;
+      throw error;
+    }
+    const pins = await parsePinFile(text, file, agentId);
+    listings.push({
+      agentId: pins.agentId,
+      file,
+      tools: Object.entries(pins.tools)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, tool]) => ({
+          name,
+          hash: tool.hash,
+          pinnedAt: tool.pinnedAt,
+          ...(tool.acceptedAt === undefined ? {} : {acceptedAt: tool.acceptedAt}),
+          status: tool.changed === undefined ? 'pinned' : 'changed',
+          ...(tool.changed === undefined ? {} : {changedHash: tool.changed.hash, changedAt: tool.changed.seenAt}),
+        })),
+    });
+  }
+  return listings;
+}
+
+async function parsePinFile(text: string, file: string, agentId: string | undefined): Promise<PinFile> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw damaged(file, `not JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const {loadValidator} = await import('../util/validators.js');
+  const validate = await loadValidator('pins');
+  if (!validate(parsed)) throw damaged(file, validate.errors?.[0] ? `${validate.errors[0].instancePath || '/'} ${validate.errors[0].message ?? ''}` : 'invalid');
+  const pins = parsed as PinFile;
+  if (agentId !== undefined && pins.agentId !== agentId) throw damaged(file, `it belongs to agent "${pins.agentId}", not "${agentId}"`);
+  return pins;
+}
+
+function damaged(file: string, why: string): ThothError {
+  // Fail closed: a pin file nobody can read must not silently re-pin whatever the server says now.
+  return new ThothError('PINS_INVALID', `${file}: ${why}`, {
+    exitCode: ExitCode.INVALID_INPUT,
+    suggestions: [`Inspect ${file}; delete it to pin the tools again from the next session (trust on first use).`],
+  });
+}
+
+function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, {value, enumerable: true, writable: true, configurable: true});
+}

@@ -1,0 +1,159 @@
+import {mkdir, readFile, rename} from 'node:fs/promises';
+import {join} from 'node:path';
+
+import {errnoCode} from '../cli/errors.js';
+import type {ToolCall} from '../enforcer/types.js';
+import {writeFileAtomic} from '../util/atomic-write.js';
+import {withFileLock} from '../util/file-lock.js';
+import {agentFile} from './agent-files.js';
+import {argumentNames, emptyBaseline, learnCall, type BaselineData, type BaselineView} from './progressive.js';
+
+export interface BaselineStoreOptions {
+  /** The profile directory; the baseline lives in `<home>/baselines/`. */
+  home: string;
+  agentId: string;
+  now?: () => Date;
+  warn?: (message: string) => void;
+  /** How long learned calls wait before being merged into the shared file (default 2 s). */
+  flushDelayMs?: number;
+  /** Never change the file, not even to move a damaged one aside (`policy explain`). */
+  readOnly?: boolean;
+}
+
+interface PendingCall {
+  call: ToolCall;
+  at: Date;
+  callsInWindow: number;
+}
+
+const MAX_PENDING = 5000;
+
+/**
+ * The per-agent baseline, shared by every thoth process that runs the same agent. Each process
+ * keeps the calls it learned since its last save and merges them into the file under a lock
+ * (read, add, write atomically), so concurrent sessions never lose each other's learning. The
+ * in-memory view is what decisions read: no file I/O on the decision path.
+ */
+export class BaselineStore {
+  readonly file: string;
+  private readonly agentId: string;
+  private readonly now: () => Date;
+  private readonly warn: (message: string) => void;
+  private readonly flushDelayMs: number;
+  private readonly readOnly: boolean;
+  private data: BaselineData;
+  private counted = false;
+  private pending: PendingCall[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+
+  private constructor(options: BaselineStoreOptions, data: BaselineData) {
+    this.file = agentFile(join(options.home, 'baselines'), options.agentId);
+    this.agentId = options.agentId;
+    this.now = options.now ?? (() => new Date());
+    this.warn = options.warn ?? (() => undefined);
+    this.flushDelayMs = options.flushDelayMs ?? 2000;
+    this.readOnly = options.readOnly ?? false;
+    this.data = data;
+  }
+
+  static async open(options: BaselineStoreOptions): Promise<BaselineStore> {
+    const store = new BaselineStore(options, emptyBaseline(options.agentId, (options.now ?? (() => new Date()))()));
+    store.data = await store.readFile();
+    return store;
+  }
+
+  view(): BaselineView {
+    return {data: this.data, sessionCounted: this.counted};
+  }
+
+  /** Learns an allowed (or approved) call; saved shortly after, and on close. */
+  record(call: ToolCall, callsInWindow: number): void {
+    const at = this.now();
+    // Keep only what learning needs, not the arguments' values.
+    const slim: ToolCall = {name: call.name, arguments: Object.fromEntries(argumentNames(call).map((name) => [name, true])), argumentsJson: ''};
+    learnCall(this.data, slim, at, callsInWindow);
+    if (this.readOnly) return;
+    this.pending.push({call: slim, at, callsInWindow});
+    if (this.pending.length > MAX_PENDING) this.pending.splice(0, this.pending.length - MAX_PENDING);
+    this.schedule();
+  }
+
+  /** Merges what this session learned into the shared file. */
+  async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    while (this.flushing) await this.flushing;
+    if (this.pending.length === 0) return;
+    this.flushing = this.save().finally(() => (this.flushing = undefined));
+    await this.flushing;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush().catch((error: unknown) => this.warn(`could not save the progressive baseline ${this.file}: ${describe(error)}`));
+    }, this.flushDelayMs);
+    this.timer.unref();
+  }
+
+  private async save(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      await mkdir(join(this.file, '..'), {recursive: true, mode: 0o700});
+      await withFileLock(`${this.file}.lock`, async () => {
+        const current = await this.readFile();
+        for (const item of batch) learnCall(current, item.call, item.at, item.callsInWindow);
+        if (!this.counted) current.sessions += 1;
+        await writeFileAtomic(this.file, `${JSON.stringify(current, null, 2)}\n`, {mode: 0o600});
+        this.counted = true;
+        // Pick up what other sessions learned, plus anything learned while saving.
+        for (const item of this.pending) learnCall(current, item.call, item.at, item.callsInWindow);
+        this.data = current;
+      });
+    } catch (error) {
+      this.pending = [...batch, ...this.pending].slice(-MAX_PENDING);
+      throw error;
+    }
+  }
+
+  private async readFile(): Promise<BaselineData> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return emptyBaseline(this.agentId, this.now());
+      throw error;
+    }
+    const {loadValidator} = await import('../util/validators.js');
+    const validate = await loadValidator('baseline');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed !== undefined && validate(parsed) && (parsed as BaselineData).agentId === this.agentId) return parsed as BaselineData;
+    if (this.readOnly) {
+      this.warn(`the progressive baseline ${this.file} is unreadable; judging from an empty one`);
+      return emptyBaseline(this.agentId, this.now());
+    }
+    // A damaged baseline is kept for inspection and learning starts again (stderr says so).
+    const aside = `${this.file}.corrupt-${Date.now()}`;
+    await rename(this.file, aside).catch(() => undefined);
+    this.warn(`the progressive baseline ${this.file} was unreadable; moved it to ${aside} and started a new one`);
+    return emptyBaseline(this.agentId, this.now());
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

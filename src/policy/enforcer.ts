@@ -1,0 +1,89 @@
+import type {Decision, DecisionContext, Enforcer, ToolCall} from '../enforcer/types.js';
+import type {PinGuard} from '../pins/guard.js';
+import type {BaselineStore} from './baseline-store.js';
+import {canonicalHash} from './canonical-json.js';
+import {decide, type ProtectedPaths} from './engine.js';
+import type {CompiledPolicy} from './model.js';
+import {emptyBaseline, ProgressiveSession, type BaselineView} from './progressive.js';
+
+export interface EmbeddedEnforcerOptions {
+  policy: CompiledPolicy;
+  /** The shared per-agent baseline; without one, progressive mode judges from an empty baseline kept in memory. */
+  baseline?: BaselineStore | undefined;
+  pins?: PinGuard | undefined;
+  protectedPaths?: ProtectedPaths | undefined;
+  now?: () => Date;
+}
+
+/**
+ * The embedded enforcer: decides by the local policy, offline, in microseconds. Allowed calls
+ * (outside observe mode) are learned by the baseline that progressive mode judges from.
+ */
+export class EmbeddedEnforcer implements Enforcer {
+  readonly policy: CompiledPolicy;
+  private readonly baseline: BaselineStore | undefined;
+  private readonly pins: PinGuard | undefined;
+  private readonly protectedPaths: ProtectedPaths | undefined;
+  private readonly now: () => Date;
+  private readonly progressive: ProgressiveSession;
+
+  constructor(options: EmbeddedEnforcerOptions) {
+    this.policy = options.policy;
+    this.baseline = options.baseline;
+    this.pins = options.pins;
+    this.protectedPaths = options.protectedPaths;
+    this.now = options.now ?? (() => new Date());
+    let memory: BaselineView | undefined;
+    this.progressive = new ProgressiveSession(() => {
+      if (this.baseline) return this.baseline.view();
+      memory ??= {data: emptyBaseline('', this.now()), sessionCounted: false};
+      return memory;
+    });
+  }
+
+  async decide(call: ToolCall, context: DecisionContext): Promise<Decision> {
+    const nowMs = this.now().getTime();
+    this.progressive.noteCall(nowMs);
+    if (this.pins?.problem(call.name) === 'changed') await this.pins.recheck(call.name);
+    const pins = this.pins;
+    const decision = decide(
+      this.policy,
+      {
+        call,
+        agentId: context.agentId,
+        mode: context.mode,
+        intent: context.intent,
+        nowMs,
+        fingerprint: () => `${call.name}\u0000${canonicalHash(call.arguments)}`,
+      },
+      {
+        ...(pins ? {pinProblem: (tool: string) => pins.problem(tool)} : {}),
+        ...(this.protectedPaths ? {protectedPaths: this.protectedPaths} : {}),
+        progressive: this.progressive,
+      },
+    );
+    if (decision.decision === 'allow' && decision.observed === undefined) this.learn(call);
+    return decision;
+  }
+
+  /** Adds an allowed or approved call to the baseline. */
+  learn(call: ToolCall): void {
+    this.baseline?.record(call, this.progressive.callsInWindow(this.now().getTime()));
+  }
+
+  async close(): Promise<void> {
+    await this.baseline?.close();
+  }
+}
+
+/** What `thoth run` uses when the policy (or the intent map) cannot be loaded: refuse every call. */
+export class FailClosedEnforcer implements Enforcer {
+  constructor(
+    private readonly message: string,
+    private readonly ruleId: string = 'policy:invalid',
+  ) {}
+
+  async decide(): Promise<Decision> {
+    return {decision: 'block', ruleId: this.ruleId, reason: `${this.message}; until it is fixed every tool call is refused`};
+  }
+}

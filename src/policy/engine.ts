@@ -1,0 +1,259 @@
+import type {Decision, DecisionKind, EnforcementMode, ToolCall} from '../enforcer/types.js';
+import {quantify} from './matchers.js';
+import type {CompiledAgent, CompiledPolicy, CompiledRule} from './model.js';
+import {isWithin, normalisePath} from './paths.js';
+import type {ProgressiveSession} from './progressive.js';
+import {shellWord} from './shell-word.js';
+
+/**
+ * The embedded decision, in the documented order (README "Policy and approvals"):
+ *   1. tool pins: a tool whose definition changed since it was pinned is blocked
+ *   2. session intent: a tool outside the intent is blocked (an undefined intent allows nothing)
+ *   3. argument size: over max_argument_bytes is blocked
+ *   4. thoth's own files: a path argument inside the profile directory or the policy is blocked
+ *   5. rules: every matching rule counts, the most restrictive wins (block > step_up > allow)
+ *   6. approved scope: in scope is allowed
+ *   7. the mode, for what is left: block / step_up / progressive
+ * `observe` runs the same steps as `block` and then allows, recording what would have happened.
+ */
+
+export interface EngineCall {
+  call: ToolCall;
+  agentId: string;
+  mode: EnforcementMode;
+  intent: string | undefined;
+  /** Tool + canonical-arguments hash; identifies a call across retries (computed only when needed). */
+  fingerprint: () => string;
+  nowMs: number;
+}
+
+export interface EngineHooks {
+  /** 'changed' when the tool's definition changed since it was pinned; another string when pins cannot be checked. */
+  pinProblem?(tool: string): string | undefined;
+  /** Normalised paths no tool may touch: the profile directory and the policy file. */
+  protectedPaths?: ProtectedPaths;
+  /** The progressive judge; without one, progressive falls back to step_up for out-of-scope calls. */
+  progressive?: ProgressiveSession;
+}
+
+export interface ProtectedPaths {
+  directories: readonly string[];
+  files: readonly string[];
+  /**
+   * Lower-case fragments (the protected names' last components) one of which a string must
+   * contain to be worth normalising; `%` is always checked (file:// URLs can encode anything).
+   */
+  tokens: readonly string[];
+  /**
+   * Matches text that mentions a protected location or a thoth approval command anywhere in a
+   * string (a shell command such as `cat ~/.thoth/approvals.json` or `thoth approve ID`): a
+   * model must not read or grant its own approvals.
+   */
+  mentions?: RegExp;
+}
+
+const RESTRICTIVENESS: Record<DecisionKind, number> = {allow: 0, step_up: 1, block: 2};
+const MAX_PATH_CHARS = 4096;
+
+const headers = new WeakMap<CompiledPolicy, string>();
+
+export function decide(policy: CompiledPolicy, input: EngineCall, hooks: EngineHooks = {}): Decision {
+  const agent = policy.agent(input.agentId);
+  let header = headers.get(policy);
+  if (header === undefined) {
+    header = `policy ${policy.source.kind} ${policy.source.path} (version ${policy.version})`;
+    headers.set(policy, header);
+  }
+  const trace: string[] = [header];
+  if (input.mode === 'observe') {
+    const would = decideInMode(policy, agent, input, hooks, 'block', trace);
+    const decision: Decision = {
+      decision: 'allow',
+      observed: would.decision,
+      reason: would.decision === 'allow' ? `observe mode: ${would.reason}` : `observe mode: allowed, but block mode would have refused it: ${would.reason}`,
+      ruleId: would.ruleId,
+      trace: [...trace, `observe: allow (would have been ${would.decision})`],
+    };
+    if (would.details) decision.details = would.details;
+    return decision;
+  }
+  const decision = decideInMode(policy, agent, input, hooks, input.mode, trace);
+  return {...decision, trace: [...trace, `→ ${decision.decision} (${decision.ruleId})`]};
+}
+
+function decideInMode(
+  policy: CompiledPolicy,
+  agent: CompiledAgent,
+  input: EngineCall,
+  hooks: EngineHooks,
+  mode: Exclude<EnforcementMode, 'observe'>,
+  trace: string[],
+): Decision {
+  const {call, agentId} = input;
+  const tool = call.name;
+
+  const pinProblem = hooks.pinProblem?.(tool);
+  if (pinProblem !== undefined && pinProblem !== 'changed') {
+    trace.push(`pin: ${pinProblem}`);
+    return {decision: 'block', ruleId: 'pin:unverifiable', reason: `${pinProblem}; calls are refused until the pin file is repaired or removed`};
+  }
+  if (pinProblem === 'changed') {
+    trace.push(`pin: the definition of "${tool}" changed since it was pinned`);
+    return {
+      decision: 'block',
+      ruleId: 'pin:changed',
+      reason: `the definition of tool "${tool}" changed since it was first approved (a possible rug pull); calls are refused until someone reviews it and runs: thoth pins accept --agent-id ${shellWord(agentId)} --tool ${shellWord(tool)}`,
+    };
+  }
+
+  if (input.intent !== undefined) {
+    const intent = policy.intents.get(input.intent);
+    if (intent === undefined) {
+      trace.push(`intent "${input.intent}": not defined in the policy`);
+      return {
+        decision: 'block',
+        ruleId: 'intent:undefined',
+        reason: `session intent "${input.intent}" is not defined in the policy (${policy.source.path}), so no tool is allowed: define it under "intents" or fix the intent in intent_map.json / --session-intent`,
+      };
+    }
+    if (!intent.tools.matches(tool)) {
+      trace.push(`intent "${intent.name}": "${tool}" is not among its tools (${intent.tools.patterns.join(', ')})`);
+      return {
+        decision: 'block',
+        ruleId: `intent:${intent.name}`,
+        reason: `tool "${tool}" is outside session intent "${intent.name}" (minimum necessary: only ${intent.tools.patterns.join(', ')})`,
+      };
+    }
+    trace.push(`intent "${intent.name}": "${tool}" is allowed`);
+  }
+
+  const bytes = Buffer.byteLength(call.argumentsJson, 'utf8');
+  if (bytes > agent.maxArgumentBytes) {
+    trace.push(`size: ${bytes} bytes > ${agent.maxArgumentBytes}`);
+    return {
+      decision: 'block',
+      ruleId: 'limit:max_argument_bytes',
+      reason: `the arguments are ${bytes} bytes, more than the ${agent.maxArgumentBytes} allowed for agent "${agentId}" (max_argument_bytes)`,
+    };
+  }
+
+  const touched = hooks.protectedPaths ? touchesProtected(call.arguments, hooks.protectedPaths, policy) : undefined;
+  if (touched !== undefined) {
+    const shown = touched.length > 120 ? `${touched.slice(0, 120)}…` : touched;
+    trace.push(`thoth files: "${shown}" is protected`);
+    return {
+      decision: 'block',
+      ruleId: 'builtin:protect-thoth-files',
+      reason: `the arguments name "${shown}", which belongs to thoth itself (its profile, approvals, audit log, policy or approval commands); no tool may read or change it`,
+    };
+  }
+
+  const winner = matchRules(agent.rulesFor(tool), call, trace);
+  if (winner !== undefined) {
+    return {decision: winner.decision, ruleId: winner.ruleId, reason: winner.reason, details: {rule: winner.location}};
+  }
+
+  const inScope = agent.scope.matches(tool);
+  trace.push(
+    agent.scopeDeclared
+      ? `scope: "${tool}" is ${inScope ? '' : 'not '}in the approved scope of agent "${agentId}" (${agent.scope.patterns.join(', ') || 'empty'})`
+      : `scope: agent "${agentId}" has no approved scope`,
+  );
+
+  if (mode === 'progressive' && hooks.progressive) {
+    const verdict = hooks.progressive.judge({
+      call,
+      agentId,
+      inScope,
+      scopeDeclared: agent.scopeDeclared,
+      settings: policy.progressive,
+      nowMs: input.nowMs,
+      fingerprint: input.fingerprint,
+    });
+    trace.push(verdict.trace);
+    const decision: Decision = {decision: verdict.decision, ruleId: verdict.ruleId, reason: verdict.reason};
+    if (verdict.details) decision.details = verdict.details;
+    return decision;
+  }
+
+  if (inScope) {
+    return {decision: 'allow', ruleId: 'scope:approved', reason: `"${tool}" is in the approved scope of agent "${agentId}"`};
+  }
+  const outside = agent.scopeDeclared
+    ? `"${tool}" is outside the approved scope of agent "${agentId}" (${agent.scope.patterns.join(', ') || 'empty'})`
+    : `agent "${agentId}" has no approved scope in the policy`;
+  if (mode === 'block') return {decision: 'block', ruleId: 'mode:block', reason: `${outside} and the enforcement mode is block`};
+  return {decision: 'step_up', ruleId: `mode:${mode}`, reason: `${outside}, so a person must approve it`};
+}
+
+/** Of the rules for this tool, every one whose conditions hold counts; the most restrictive, earliest one wins. */
+function matchRules(rules: readonly CompiledRule[], call: ToolCall, trace: string[]): CompiledRule | undefined {
+  let winner: CompiledRule | undefined;
+  for (const rule of rules) {
+    if (!conditionsHold(rule, call.arguments)) continue;
+    trace.push(`${rule.ruleId} (${rule.location}) matches → ${rule.decision}`);
+    if (winner === undefined || RESTRICTIVENESS[rule.decision] > RESTRICTIVENESS[winner.decision]) winner = rule;
+  }
+  if (winner !== undefined && trace.length > 0) trace.push(`most restrictive: ${winner.ruleId} → ${winner.decision}`);
+  return winner;
+}
+
+export function conditionsHold(rule: CompiledRule, args: unknown): boolean {
+  // Unknown values resolve in the restrictive direction: they do not help an allow rule.
+  const unknownAs = rule.decision !== 'allow';
+  for (const condition of rule.conditions) {
+    const values = condition.select(args);
+    if (values === undefined) {
+      if (condition.present === false) continue;
+      return false;
+    }
+    if (condition.present === false) return false;
+    if (condition.check !== undefined && !quantify(values, condition.check, rule.quantifier, unknownAs)) return false;
+  }
+  return true;
+}
+
+/** The first string argument that mentions or normalises into a protected location, if any. */
+function touchesProtected(args: unknown, protectedPaths: ProtectedPaths, policy: CompiledPolicy): string | undefined {
+  const strings: string[] = [];
+  collectStrings(args, strings, 0);
+  for (const raw of strings) {
+    if (protectedPaths.mentions?.test(raw) === true) return raw;
+    if (raw.length > MAX_PATH_CHARS) continue;
+    const lower = raw.toLowerCase();
+    if (!lower.includes('%') && !protectedPaths.tokens.some((token) => lower.includes(token))) continue;
+    const path = normalisePath(raw, policy.paths);
+    if (path === undefined) continue;
+    if (protectedPaths.directories.some((dir) => isWithin(path, dir)) || protectedPaths.files.includes(path)) return raw;
+  }
+  return undefined;
+}
+
+function collectStrings(value: unknown, out: string[], depth: number): void {
+  if (typeof value === 'string') {
+    if (value.length > 0) out.push(value);
+  } else if (depth < 64 && typeof value === 'object' && value !== null) {
+    if (Array.isArray(value)) for (const item of value) collectStrings(item, out, depth + 1);
+    else for (const key of Object.keys(value)) collectStrings((value as Record<string, unknown>)[key], out, depth + 1);
+  }
+}
+
+/**
+ * Why `tool` can never be allowed for this agent, mode and intent, whatever its arguments; or
+ * undefined. Used to hide tools from tools/list. Observe mode never hides anything.
+ */
+export function neverAllowed(policy: CompiledPolicy, agentId: string, mode: EnforcementMode, intent: string | undefined, tool: string): string | undefined {
+  if (mode === 'observe') return undefined;
+  if (intent !== undefined) {
+    const definition = policy.intents.get(intent);
+    if (definition === undefined) return `session intent "${intent}" is not defined`;
+    if (!definition.tools.matches(tool)) return `outside session intent "${intent}"`;
+  }
+  const rules = policy.agent(agentId).rulesFor(tool);
+  const blocker = rules.find((rule) => rule.decision === 'block' && rule.conditions.length === 0);
+  if (blocker !== undefined) return `always blocked by ${blocker.ruleId}`;
+  if (mode === 'block' && !policy.agent(agentId).scope.matches(tool) && !rules.some((rule) => rule.decision === 'allow')) {
+    return 'outside the approved scope in block mode';
+  }
+  return undefined;
+}

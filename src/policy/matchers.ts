@@ -1,0 +1,224 @@
+import picomatch from 'picomatch';
+
+import {LargeNumber} from '../proxy/json-rpc.js';
+import {canonicalJson} from './canonical-json.js';
+import type {Check, CompiledArgCondition, MatcherDocument} from './model.js';
+import {isAnchored, isWithin, normalisePath, normalisePolicyPath, type PathEnvironment} from './paths.js';
+
+/** A problem found while compiling, located by JSON pointer into the policy document. */
+export interface CompileProblem {
+  pointer: string;
+  message: string;
+}
+
+/** Compiles one `args` entry of a rule. */
+export function compileArgCondition(
+  selector: string,
+  doc: MatcherDocument,
+  pointer: string,
+  env: PathEnvironment,
+  problems: CompileProblem[],
+): CompiledArgCondition {
+  const select = compileSelector(selector, pointer, problems);
+  const check = compileMatcher(doc, pointer, env, problems, false);
+  return {selector, select, present: doc.present, check, describe: `${selector} ${describeMatcher(doc)}`};
+}
+
+/** Combines per-element results: `any` or `all`, unknown resolved as `unknownAs`. */
+export function quantify(values: readonly unknown[], check: Check, quantifier: 'any' | 'all', unknownAs: boolean): boolean {
+  if (quantifier === 'any') {
+    for (const value of values) if (check(value) ?? unknownAs) return true;
+    return false;
+  }
+  for (const value of values) if (!(check(value) ?? unknownAs)) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function compileSelector(selector: string, pointer: string, problems: CompileProblem[]): (args: unknown) => readonly unknown[] | undefined {
+  if (selector === '*') {
+    return (args) => {
+      const strings: string[] = [];
+      collectStrings(args, strings, 0);
+      return strings.length === 0 ? undefined : strings;
+    };
+  }
+  if (selector.startsWith('/')) {
+    const segments = selector
+      .slice(1)
+      .split('/')
+      .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'));
+    if (selector.includes('~') && /~[^01]/.test(selector)) problems.push({pointer, message: `"${selector}" is not a valid JSON pointer (use ~0 for ~ and ~1 for /)`});
+    return (args) => {
+      let current: unknown = args;
+      for (const segment of segments) {
+        if (Array.isArray(current)) {
+          if (!/^(0|[1-9]\d*)$/.test(segment)) return undefined;
+          current = current[Number(segment)];
+        } else if (isPlainObject(current) && Object.hasOwn(current, segment)) {
+          current = current[segment];
+        } else {
+          return undefined;
+        }
+        if (current === undefined) return undefined;
+      }
+      return flatten(current);
+    };
+  }
+  return (args) => {
+    if (!isPlainObject(args) || !Object.hasOwn(args, selector)) return undefined;
+    const value = args[selector];
+    return value === undefined ? undefined : flatten(value);
+  };
+}
+
+function compileMatcher(doc: MatcherDocument, pointer: string, env: PathEnvironment, problems: CompileProblem[], nested: boolean): Check | undefined {
+  const checks: Check[] = [];
+  if (nested && doc.present !== undefined) problems.push({pointer: `${pointer}/present`, message: '"present" cannot be used inside "not" (use present: false on the argument instead)'});
+
+  if (doc.equals !== undefined) {
+    const expected = canonicalJson(doc.equals);
+    checks.push((value) => canonicalJson(value) === expected);
+  }
+  if (doc.one_of !== undefined) {
+    const allowed = new Set(doc.one_of.map((item) => canonicalJson(item)));
+    checks.push((value) => allowed.has(canonicalJson(value)));
+  }
+  if (doc.glob !== undefined) {
+    const regexes = list(doc.glob).map((glob) => picomatch.makeRe(glob, {bash: true, dot: true, nocase: doc.ignore_case === true}));
+    checks.push(stringCheck((value) => regexes.some((regex) => regex.test(value))));
+  }
+  if (doc.regex !== undefined) {
+    const regexes: RegExp[] = [];
+    list(doc.regex).forEach((source, index) => {
+      try {
+        regexes.push(new RegExp(source, doc.ignore_case === true ? 'iu' : 'u'));
+      } catch (error) {
+        const where = typeof doc.regex === 'string' ? `${pointer}/regex` : `${pointer}/regex/${index}`;
+        problems.push({pointer: where, message: `invalid regular expression: ${error instanceof Error ? error.message : String(error)}`});
+      }
+    });
+    checks.push(stringCheck((value) => regexes.some((regex) => regex.test(value))));
+  }
+  if (doc.path_within !== undefined) {
+    const roots = compilePaths(doc.path_within, `${pointer}/path_within`, env, problems, false);
+    checks.push(pathCheck(env, (path) => roots.some((root) => isWithin(path, root))));
+  }
+  if (doc.path_glob !== undefined) {
+    const globs = compilePaths(doc.path_glob, `${pointer}/path_glob`, env, problems, true).map((glob) =>
+      picomatch.makeRe(glob, {dot: true, nocase: env.caseInsensitive}),
+    );
+    checks.push(pathCheck(env, (path) => globs.some((glob) => glob.test(path))));
+  }
+  if (doc.min !== undefined || doc.max !== undefined) {
+    const min = doc.min ?? -Infinity;
+    const max = doc.max ?? Infinity;
+    if (min > max) problems.push({pointer: `${pointer}/min`, message: `min (${min}) is greater than max (${max}): nothing can match`});
+    checks.push((value) => {
+      const number = toNumber(value);
+      return number === undefined ? undefined : number >= min && number <= max;
+    });
+  }
+  if (doc.max_length !== undefined) {
+    const limit = doc.max_length;
+    checks.push((value) => (typeof value === 'string' ? value.length : canonicalJson(value).length) <= limit);
+  }
+  if (doc.not !== undefined) {
+    const inner = compileMatcher(doc.not, `${pointer}/not`, env, problems, true);
+    if (inner === undefined) problems.push({pointer: `${pointer}/not`, message: '"not" needs at least one check'});
+    else checks.push((value) => {
+      const result = inner(value);
+      return result === undefined ? undefined : !result;
+    });
+  }
+  if (checks.length === 0) return undefined;
+  if (checks.length === 1) return checks[0]!;
+  return (value) => {
+    let unknown = false;
+    for (const check of checks) {
+      const result = check(value);
+      if (result === false) return false;
+      if (result === undefined) unknown = true;
+    }
+    return unknown ? undefined : true;
+  };
+}
+
+function compilePaths(input: string | string[], pointer: string, env: PathEnvironment, problems: CompileProblem[], glob: boolean): string[] {
+  const out: string[] = [];
+  list(input).forEach((raw, index) => {
+    const where = typeof input === 'string' ? pointer : `${pointer}/${index}`;
+    if (!isAnchored(raw, env.flavour)) {
+      problems.push({pointer: where, message: `"${raw}" must be an absolute path or start with ~/`});
+      return;
+    }
+    const normalised = normalisePolicyPath(raw, env, glob);
+    if (normalised === undefined) problems.push({pointer: where, message: `"${raw}" cannot be normalised (use ~/ for your own home, not ~user)`});
+    else out.push(normalised);
+  });
+  return out;
+}
+
+function stringCheck(test: (value: string) => boolean): Check {
+  return (value) => (typeof value === 'string' ? test(value) : undefined);
+}
+
+/** Longer strings cannot name a file on any supported system (Windows long paths: 32 767). */
+const MAX_PATH_CHARS = 32_768;
+
+function pathCheck(env: PathEnvironment, test: (path: string) => boolean): Check {
+  return (value) => {
+    if (typeof value !== 'string') return undefined;
+    if (value.length > MAX_PATH_CHARS) return false;
+    const normalised = normalisePath(value, env);
+    return normalised === undefined ? undefined : test(normalised);
+  };
+}
+
+const NUMERIC_STRING = /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i;
+
+/** Numbers, large integers and numeric strings (servers often coerce them) as a number. */
+export function toNumber(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isNaN(value) ? undefined : value;
+  if (value instanceof LargeNumber) return Number(value.text);
+  if (typeof value === 'string' && NUMERIC_STRING.test(value)) return Number(value);
+  return undefined;
+}
+
+function flatten(value: unknown): unknown[] {
+  if (!Array.isArray(value)) return [value];
+  const out: unknown[] = [];
+  const walk = (items: unknown[], depth: number): void => {
+    for (const item of items) {
+      if (Array.isArray(item) && depth < 32) walk(item, depth + 1);
+      else out.push(item);
+    }
+  };
+  walk(value, 0);
+  return out;
+}
+
+function collectStrings(value: unknown, out: string[], depth: number): void {
+  if (typeof value === 'string') out.push(value);
+  else if (depth >= 64) return;
+  else if (Array.isArray(value)) for (const item of value) collectStrings(item, out, depth + 1);
+  else if (isPlainObject(value)) for (const key of Object.keys(value)) collectStrings(value[key], out, depth + 1);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof LargeNumber);
+}
+
+function list(input: string | string[]): string[] {
+  return typeof input === 'string' ? [input] : input;
+}
+
+function describeMatcher(doc: MatcherDocument): string {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(doc)) {
+    if (key === 'not') parts.push(`not(${describeMatcher(value as MatcherDocument)})`);
+    else parts.push(`${key} ${JSON.stringify(value)}`);
+  }
+  return parts.join(', ');
+}

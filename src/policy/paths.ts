@@ -1,0 +1,147 @@
+import {homedir} from 'node:os';
+import path from 'node:path';
+
+/**
+ * Path arguments are compared after the same normalisation a server's file system would apply,
+ * so `~/work/../.ssh/id_rsa`, `/home/u//.ssh/./id_rsa` and (on macOS) `/Users/U/.SSH/ID_RSA`
+ * all hit a rule written for `~/.ssh`. Everything the answer depends on is injected.
+ */
+export interface PathEnvironment {
+  /** Expands `~`. */
+  home: string;
+  /** Resolves relative paths (the server inherits thoth's working directory). */
+  cwd: string;
+  /** Path syntax: drive letters and backslashes on win32. */
+  flavour: 'posix' | 'win32';
+  /** Fold case (and Unicode composition) as macOS and Windows file systems do by default. */
+  caseInsensitive: boolean;
+}
+
+export type CaseSetting = 'auto' | boolean;
+
+export function pathEnvironment(
+  caseSetting: CaseSetting = 'auto',
+  overrides: Partial<PathEnvironment> = {},
+  platform: NodeJS.Platform = process.platform,
+): PathEnvironment {
+  const flavour = overrides.flavour ?? (platform === 'win32' ? 'win32' : 'posix');
+  const caseInsensitive = overrides.caseInsensitive ?? (caseSetting === 'auto' ? platform === 'darwin' || platform === 'win32' : caseSetting);
+  return {home: overrides.home ?? homedir(), cwd: overrides.cwd ?? process.cwd(), flavour, caseInsensitive};
+}
+
+/**
+ * The absolute, normalised form of a path argument, with `/` as separator on every platform;
+ * undefined when it cannot be interpreted safely (NUL byte, `~otheruser`, a malformed file:
+ * URL). Callers treat undefined in the restrictive direction.
+ */
+export function normalisePath(raw: string, env: PathEnvironment): string | undefined {
+  // Several rules usually check the same argument: remember the last answer.
+  if (lastRaw === raw && lastEnv === env) return lastResult;
+  const result = normaliseUncached(raw, env);
+  lastRaw = raw;
+  lastEnv = env;
+  lastResult = result;
+  return result;
+}
+
+let lastRaw: string | undefined;
+let lastEnv: PathEnvironment | undefined;
+let lastResult: string | undefined;
+
+function normaliseUncached(raw: string, env: PathEnvironment): string | undefined {
+  if (raw.length === 0 || raw.includes('\0')) return undefined;
+  let value = raw;
+  if (/^file:/i.test(value)) {
+    const fromUrl = fileUrlToPath(value, env.flavour);
+    if (fromUrl === undefined) return undefined;
+    value = fromUrl;
+  }
+  const expanded = expandHome(value, env);
+  if (expanded === undefined) return undefined;
+  const absolute = env.flavour === 'win32' ? resolveWin32(expanded, env.cwd) : path.posix.resolve(toPosixCwd(env.cwd), expanded);
+  return env.caseInsensitive ? foldCase(absolute) : absolute;
+}
+
+/** Normalises a directory or glob written in the policy (must be absolute or start with `~`). */
+export function normalisePolicyPath(raw: string, env: PathEnvironment, keepGlob = false): string | undefined {
+  if (!isAnchored(raw, env.flavour)) return undefined;
+  if (!keepGlob) return normalisePath(raw, env);
+  // Globs keep their wildcards; only `~`, separators and case are normalised.
+  const expanded = expandHome(raw, env);
+  if (expanded === undefined) return undefined;
+  let glob = env.flavour === 'win32' ? expanded.replaceAll('\\', '/') : expanded;
+  glob = glob.replace(/\/{2,}/g, '/');
+  if (env.flavour === 'win32' && /^[a-z]:/i.test(glob)) glob = glob[0]!.toUpperCase() + glob.slice(1);
+  return env.caseInsensitive ? foldCase(glob) : glob;
+}
+
+export function isAnchored(raw: string, flavour: PathEnvironment['flavour']): boolean {
+  if (raw === '~' || raw.startsWith('~/') || (flavour === 'win32' && raw.startsWith('~\\'))) return true;
+  if (flavour === 'win32') return /^[a-z]:[\\/]/i.test(raw) || raw.startsWith('\\\\') || raw.startsWith('//');
+  return raw.startsWith('/');
+}
+
+/** True when `candidate` is `root` or inside it (both normalised). */
+export function isWithin(candidate: string, root: string): boolean {
+  if (candidate === root) return true;
+  const prefix = root.endsWith('/') ? root : `${root}/`;
+  return candidate.startsWith(prefix);
+}
+
+function foldCase(value: string): string {
+  return value.normalize('NFC').toLowerCase();
+}
+
+function expandHome(value: string, env: PathEnvironment): string | undefined {
+  if (!value.startsWith('~')) return value;
+  if (value === '~') return env.home;
+  const separator = value[1];
+  if (separator === '/' || (env.flavour === 'win32' && separator === '\\')) return `${env.home}${env.flavour === 'win32' ? '\\' : '/'}${value.slice(2)}`;
+  // `~user/...`: another user's home, which thoth cannot resolve reliably.
+  return undefined;
+}
+
+function toPosixCwd(cwd: string): string {
+  return cwd.startsWith('/') ? cwd : '/';
+}
+
+function resolveWin32(value: string, cwd: string): string {
+  let input = value;
+  // Win32 device and long-path prefixes name the same files.
+  if (/^[\\/][\\/][?.][\\/]/.test(input)) {
+    input = input.slice(4);
+    if (/^unc[\\/]/i.test(input)) input = `\\\\${input.slice(4)}`;
+  }
+  const resolved = path.win32.resolve(/^[a-z]:[\\/]/i.test(cwd) ? cwd : 'C:\\', input);
+  // Windows ignores trailing dots and spaces in each component: `secret. ` is `secret`.
+  const cleaned = resolved
+    .split('\\')
+    .map((segment, index) => (index === 0 ? segment : segment.replace(/[. ]+$/, '')))
+    .join('\\');
+  let slashed = cleaned.replaceAll('\\', '/');
+  if (/^[a-z]:/i.test(slashed)) slashed = slashed[0]!.toUpperCase() + slashed.slice(1);
+  return slashed.length > 3 && slashed.endsWith('/') ? slashed.slice(0, -1) : slashed;
+}
+
+function fileUrlToPath(value: string, flavour: PathEnvironment['flavour']): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'file:') return undefined;
+  let pathname: string;
+  try {
+    pathname = decodeURIComponent(url.pathname);
+  } catch {
+    return undefined;
+  }
+  if (pathname.includes('\0')) return undefined;
+  if (flavour === 'win32') {
+    if (url.hostname !== '' && url.hostname !== 'localhost') return `\\\\${url.hostname}${pathname.replaceAll('/', '\\')}`;
+    return /^\/[a-z]:/i.test(pathname) ? pathname.slice(1) : pathname;
+  }
+  if (url.hostname !== '' && url.hostname !== 'localhost') return undefined;
+  return pathname;
+}

@@ -1,0 +1,163 @@
+import {describe, expect, it} from 'vitest';
+
+import {ApprovalStepUp, approveCommandFor, supportsFormElicitation, type ApprovalSettings} from '../../src/approvals/step-up.js';
+import {decideApproval, listApprovals} from '../../src/approvals/store.js';
+import type {Decision, DecisionContext, ToolCall} from '../../src/enforcer/types.js';
+import type {ClientChannel} from '../../src/governance/types.js';
+import type {JsonObject} from '../../src/proxy/json-rpc.js';
+import {stringifyJson} from '../../src/proxy/json-rpc.js';
+import {tempDir} from '../helpers/tmp.js';
+
+const settings: ApprovalSettings = {policyVersion: 'v1@sha256:aa', ttlMs: 600_000, elicitation: true, elicitationTimeoutMs: 5000};
+const context: DecisionContext = {agentId: 'fs', sessionId: 'session-1', mode: 'step_up', sessionToolCalls: [], client: {name: 'test-client'}};
+const call: ToolCall = {name: 'write_file', arguments: {path: '/w/a', content: 'x'}, argumentsJson: stringifyJson({path: '/w/a', content: 'x'})};
+const stepUp: Decision = {decision: 'step_up', ruleId: 'rule:writes', reason: 'writes need approval', trace: ['rule:writes matches']};
+
+/** A client channel that records requests and answers them as a client would. */
+function channel(capabilities: Record<string, unknown> | undefined, answer: (method: string, params: JsonObject) => Promise<unknown>) {
+  const requests: Array<{method: string; params: JsonObject; timeoutMs: number}> = [];
+  const client: ClientChannel = {
+    capabilities,
+    request: (method, params, options) => {
+      requests.push({method, params, timeoutMs: options.timeoutMs});
+      return answer(method, params);
+    },
+  };
+  return {client, requests};
+}
+
+function handler(home: string, extra: Partial<ConstructorParameters<typeof ApprovalStepUp>[0]> = {}) {
+  const events: Array<{type: string; fields: Record<string, unknown>}> = [];
+  const approved: string[] = [];
+  const stepUpHandler = new ApprovalStepUp({
+    home,
+    settings,
+    event: (type, _context, fields) => events.push({type, fields}),
+    onApproved: (approvedCall) => approved.push(approvedCall.name),
+    ...extra,
+  });
+  return {stepUpHandler, events, approved};
+}
+
+const signal = new AbortController().signal;
+
+describe('step-up without elicitation: approval id and thoth approve', () => {
+  it('refuses with an approval id and the exact command, then lets the approved identical retry through once', async () => {
+    const home = await tempDir();
+    const {stepUpHandler, events, approved} = handler(home);
+    const {client, requests} = channel({}, async () => ({}));
+    // `elicitation` not declared: the client is never asked.
+    const {client: noElicitation} = channel({sampling: {}}, async () => ({}));
+
+    const first = await stepUpHandler.resolve(call, context, stepUp, noElicitation, signal);
+    expect(first.decision).toBe('step_up');
+    const approvalId = first.details?.['approvalId'] as string;
+    expect(first.details).toMatchObject({approvalId: expect.stringMatching(/^[0-9a-z]{10}$/), approveCommand: `thoth approve ${approvalId} --thoth-home ${home}`});
+    expect(events).toEqual([{type: 'APPROVAL_REQUESTED', fields: expect.objectContaining({approvalId, tool: 'write_file', policyVersion: 'v1@sha256:aa'})}]);
+    expect((await listApprovals(home))[0]).toMatchObject({id: approvalId, agentId: 'fs', tool: 'write_file', argumentsPreview: '{"path":"/w/a","content":"x"}', intent: null});
+
+    await decideApproval(home, approvalId, 'approved', {by: 'ann'});
+    const retry = await stepUpHandler.resolve(call, context, stepUp, client, signal);
+    expect(retry).toMatchObject({decision: 'allow', ruleId: `approval:${approvalId}`, details: {approvalId, stepUpRuleId: 'rule:writes'}});
+    expect(retry.reason).toMatch(/^approved by ann at .*used now\): writes need approval$/);
+    expect(approved).toEqual(['write_file']);
+    expect(requests).toEqual([]);
+
+    const again = await stepUpHandler.resolve(call, context, stepUp, noElicitation, signal);
+    expect(again.decision).toBe('step_up');
+    expect(again.details?.['approvalId']).not.toBe(approvalId);
+  });
+
+  it('a denied call is blocked on retry, with who denied it and why', async () => {
+    const home = await tempDir();
+    const {stepUpHandler} = handler(home);
+    const {client} = channel(undefined, async () => ({}));
+    const first = await stepUpHandler.resolve(call, context, stepUp, client, signal);
+    await decideApproval(home, first.details?.['approvalId'] as string, 'denied', {by: 'sec', note: 'no writes today'});
+    const retry = await stepUpHandler.resolve(call, context, stepUp, client, signal);
+    expect(retry).toMatchObject({decision: 'block', ruleId: `approval:${first.details?.['approvalId'] as string}`});
+    expect(retry.reason).toContain('denied by sec');
+    expect(retry.reason).toContain('"no writes today"');
+  });
+
+  it('names the default profile without --thoth-home', () => {
+    expect(approveCommandFor('abc', '/home/ann/.thoth', '/home/ann/.thoth')).toBe('thoth approve abc');
+    expect(approveCommandFor('abc', '/srv/my thoth', '/home/ann/.thoth')).toBe("thoth approve abc --thoth-home '/srv/my thoth'");
+  });
+});
+
+describe('step-up with elicitation', () => {
+  it.each([
+    [{}, true],
+    [{form: {}}, true],
+    [{url: {}}, false],
+    [{form: {}, url: {}}, true],
+    [undefined, false],
+    [true, false],
+  ])('capability elicitation=%j supports the form prompt: %s', (elicitation, supported) => {
+    expect(supportsFormElicitation(elicitation === undefined ? {} : {elicitation})).toBe(supported);
+  });
+
+  it('asks the user, within the configured timeout, and forwards only on an explicit accept', async () => {
+    const home = await tempDir();
+    const {stepUpHandler, events, approved} = handler(home);
+    const {client, requests} = channel({elicitation: {}}, async () => ({action: 'accept', content: {approve: true}}));
+    const result = await stepUpHandler.resolve(call, context, stepUp, client, signal);
+    expect(result).toMatchObject({decision: 'allow', ruleId: 'approval:elicitation', details: {approvedVia: 'elicitation'}});
+    expect(result.reason).toBe('approved by the user in test-client: writes need approval');
+    expect(requests).toHaveLength(1);
+    expect(requests[0]!.method).toBe('elicitation/create');
+    expect(requests[0]!.timeoutMs).toBe(5000);
+    expect(requests[0]!.params['message']).toContain('"fs" wants to run the tool "write_file" with {"path":"/w/a","content":"x"}');
+    expect(requests[0]!.params['requestedSchema']).toMatchObject({type: 'object', properties: {approve: {type: 'boolean'}}});
+    expect(events.map((event) => event.type)).toEqual(['APPROVAL_GRANTED']);
+    expect(approved).toEqual(['write_file']);
+    expect(await listApprovals(home, {all: true})).toEqual([]);
+  });
+
+  it.each([
+    ['decline', {action: 'decline'}, 'block', 'approval:declined'],
+    ['accept with approve=false', {action: 'accept', content: {approve: false}}, 'block', 'approval:declined'],
+  ] as const)('%s blocks the call', async (_name, answer, decision, ruleId) => {
+    const home = await tempDir();
+    const {stepUpHandler, events} = handler(home);
+    const {client} = channel({elicitation: {}}, async () => answer);
+    expect(await stepUpHandler.resolve(call, context, stepUp, client, signal)).toMatchObject({decision, ruleId});
+    expect(events.map((event) => event.type)).toEqual(['APPROVAL_DENIED']);
+  });
+
+  it.each([
+    ['dismissed', async () => ({action: 'cancel'})],
+    ['not answered in time', async () => Promise.reject(new Error('the client did not answer elicitation/create within 5000 ms'))],
+    ['answered nonsense', async () => ({action: 'maybe'})],
+  ])('a prompt that is %s falls back to an approval id', async (_name, answer) => {
+    const home = await tempDir();
+    const warnings: string[] = [];
+    const {stepUpHandler} = handler(home, {warn: (message) => warnings.push(message)});
+    const {client} = channel({elicitation: {}}, answer);
+    const result = await stepUpHandler.resolve(call, context, stepUp, client, signal);
+    expect(result.decision).toBe('step_up');
+    expect(result.details?.['approveCommand']).toMatch(/^thoth approve [0-9a-z]{10}/);
+    expect(result.reason).toMatch(/^writes need approval \(the prompt in the client was /);
+  });
+
+  it('a call cancelled while the user is asked leaves no pending approval behind', async () => {
+    const home = await tempDir();
+    const {stepUpHandler} = handler(home);
+    const controller = new AbortController();
+    const {client} = channel({elicitation: {}}, async () => {
+      controller.abort(new Error('cancelled by the client'));
+      throw new Error('aborted');
+    });
+    expect((await stepUpHandler.resolve(call, context, stepUp, client, controller.signal)).decision).toBe('step_up');
+    expect(await listApprovals(home, {all: true})).toEqual([]);
+  });
+
+  it('policy can turn the prompt off', async () => {
+    const home = await tempDir();
+    const {stepUpHandler} = handler(home, {settings: {...settings, elicitation: false}});
+    const {client, requests} = channel({elicitation: {}}, async () => ({action: 'accept'}));
+    expect((await stepUpHandler.resolve(call, context, stepUp, client, signal)).decision).toBe('step_up');
+    expect(requests).toEqual([]);
+  });
+});
