@@ -71,13 +71,14 @@ export class FileAuditSink implements AuditSink {
 
   toolCallPost(record: PostCallRecord): void {
     this.lastContext = record.context;
-    const eventId = this.ids.next();
-    const time = this.clock();
+    // Everything but the content is taken now: the session's tool list keeps growing meanwhile.
+    const event = postCallEvent(record, undefined, this.ids.next(), this.clock());
     this.track(async () => {
       // Off the relay's critical path: the response has already gone to the client.
       await yieldToEventLoop();
       const content = await this.outcomeContent(record.outcome);
-      await this.append(postCallEvent(record, content, eventId, time));
+      if (content) Object.assign(event, content);
+      await this.append(event);
     }, `TOOL_CALL_POST for tool "${record.call.name}"`);
   }
 

@@ -1,5 +1,8 @@
 import {basename} from 'node:path';
 
+import {FileAuditSink} from '../audit/sink.js';
+import {resolveAuditSettings} from '../audit/settings.js';
+
 import {AllowAllEnforcer, isEnforcementMode, type DecisionContext, type EnforcementMode, type Enforcer} from '../enforcer/types.js';
 import type {GovernanceHandle, SessionState} from '../proxy/relay.js';
 import type {RunOptions} from '../proxy/run-flags.js';
@@ -23,7 +26,8 @@ export interface ComposeIo {
 export async function createGovernance(options: RunOptions, session: SessionState, io: ComposeIo): Promise<GovernanceSetup> {
   const context = buildContext(options, session, io.env);
   const enforcer: Enforcer = new AllowAllEnforcer();
-  const governor = new Governor({enforcer, warn: io.warn});
+  const audit = createAuditSink(options, context, io);
+  const governor = new Governor({enforcer, warn: io.warn, ...(audit ? {audit} : {})});
   return {
     governor,
     context,
@@ -32,6 +36,19 @@ export async function createGovernance(options: RunOptions, session: SessionStat
       await governor.auditSink.close();
     },
   };
+}
+
+/**
+ * The audit trail (src/audit): this session's own hash chain under --audit-dir / THOTH_AUDIT_DIR.
+ * Invalid THOTH_AUDIT_* settings throw, so governance fails to start and every call is refused.
+ */
+function createAuditSink(options: RunOptions, context: DecisionContext, io: ComposeIo): FileAuditSink | undefined {
+  const settings = resolveAuditSettings(io.env, {dir: options.auditDir});
+  if (!settings.enabled) {
+    io.warn('the audit trail is off (THOTH_AUDIT=off): tool calls are not recorded');
+    return undefined;
+  }
+  return new FileAuditSink({settings, context, warn: io.warn, sessionStart: {upstream: {command: options.command, args: options.args}}});
 }
 
 export function buildContext(options: RunOptions, session: SessionState, env: NodeJS.ProcessEnv): DecisionContext {
