@@ -20,7 +20,7 @@ const NORMALISE = /[^a-z0-9]/g;
 /** Property names (lower-cased, punctuation removed) whose values are secrets. */
 const SENSITIVE_KEY = /(?:passw(?:or)?d|passwd|passphrase|^pwd$|^pass$|secret|token|apikey|^key$|privatekey|accesskey|signingkey|encryptionkey|authorization|^auth$|authheader|cookie|credential|sessionid|^sid$|^jwt$|bearer|connectionstring|^dsn$)/;
 /** Names that match the pattern above but hold no secret (token counts, tokenizer names). */
-const NOT_SENSITIVE_KEY = /^(?:max|min|num|total|input|output|prompt|completion|cached|reasoning)?tokens?(?:count|limit|used|type|usage)?$|tokenizer|^maxtokens|^tokencount|^nexttoken$|^keyid$|^publickey$/;
+const NOT_SENSITIVE_KEY = /^(?:(?:max|min|num|total|input|output|prompt|completion|cached|reasoning)tokens?|tokens?(?:count|limit|used|type|usage)|tokens)$|tokenizer|^keyid$|^publickey$/;
 
 export function isSensitiveKey(name: string): boolean {
   const key = name.toLowerCase().replace(NORMALISE, '');
