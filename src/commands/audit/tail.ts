@@ -25,6 +25,13 @@ export default class AuditTail extends BaseCommand<AuditTailResult> {
     interval: Flags.integer({description: 'Polling interval in milliseconds with --follow.', default: 250, min: 10, hidden: true}),
   };
 
+  /** With --follow the events went out one per line as they came: no envelope at the end. */
+  private following = false;
+
+  protected override logJson(json: unknown): void {
+    if (!this.following) super.logJson(json);
+  }
+
   async run(): Promise<AuditTailResult> {
     const {flags} = await this.parse(AuditTail);
     const location = locationOf(flags);
@@ -35,6 +42,7 @@ export default class AuditTail extends BaseCommand<AuditTailResult> {
       if (!this.jsonEnabled()) for (const stored of kept) this.log(formatEventLine(stored));
       return {events: kept.map((stored) => stored.event), count: kept.length};
     }
+    this.following = true;
     const controller = new AbortController();
     const stop = (): void => controller.abort();
     process.once('SIGINT', stop);
@@ -46,8 +54,6 @@ export default class AuditTail extends BaseCommand<AuditTailResult> {
     const count = await followAudit(location, filter, flags.lines, print, {intervalMs: flags.interval, signal: controller.signal});
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    // The events went out as they came; exit without an envelope.
-    this.exit(count >= 0 ? 0 : 1);
     return {events: [], count};
   }
 }
