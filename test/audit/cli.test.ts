@@ -51,19 +51,23 @@ describe('thoth audit verify', () => {
     expect(human.stdout).toContain(`${first}:${line}:`);
   });
 
-  it('exits 13 when the only defect is a torn last line, and verifies a single file', async () => {
+  it('exits 13 when a writer was killed mid-session (crash, not tampering), and verifies a single file', async () => {
     const home = await tempDir();
+    const writer = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test', 'audit', 'writer-process.ts'), '3', '--no-close'], {
+      cwd: REPO_ROOT,
+      env: {...process.env, THOTH_HOME: home},
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve) => writer.stdout.once('data', () => resolve()));
+    writer.kill('SIGKILL');
+    await new Promise((resolve) => writer.on('close', resolve));
     const dir = join(home, 'audit');
-    const key = await loadOrCreateKey(join(home, 'audit_hmac_key.json'));
-    await writeSession(dir, key, 2, {close: false});
     const [name] = await segmentNames(dir);
     await appendFile(join(dir, name!), '{"v":1,"chain":"');
-    // Make the writer look dead: verify runs in another process, and this pid is the test's.
-    const registry = join(dir, 'registry.jsonl');
-    await writeFile(registry, await readFile(registry, 'utf8'));
     const result = await runThoth(['audit', 'verify', '--json'], {env: {THOTH_HOME: home}});
-    // The writer (this test process) is alive: an open chain with a partial line is "in progress".
-    expect(result.code).toBe(0);
+    expect(result.code).toBe(13);
+    const envelope = parseEnvelope<{status: string; problems: Array<{kind: string; file: string}>}>(result.stdout);
+    expect(envelope.result).toMatchObject({status: 'torn-tail', problems: [{kind: 'torn-tail', file: name}]});
     const file = await runThoth(['audit', 'verify', join(dir, name!)], {env: {THOTH_HOME: home}});
     expect(file.code).toBe(13);
     expect(file.stdout).toMatch(/not a complete record/);
