@@ -1,3 +1,4 @@
+import {writeSync} from 'node:fs';
 import {hostname} from 'node:os';
 import {mkdir, open, type FileHandle} from 'node:fs/promises';
 import {join} from 'node:path';
@@ -40,22 +41,25 @@ interface Segment {
   bytes: number;
 }
 
-const MAX_BATCH = 256;
-
 /**
  * Appends the records of one chain (one `thoth run` session) to its own segment files. Only this
  * process writes these files, so lines never interleave and no lock is needed on the hot path.
  *
- * Group commit: records queue while a write is in flight and go out together in the next write
- * (one write(2) per batch), in the order `append` was called. `append` resolves once its line
- * has been handed to the OS; with fsync `always` only after fdatasync. A failed or short write
- * rejects the records that did not make it (the governor then fails closed); a partial line left
- * behind is acknowledged by a `torn` record before anything else is written.
+ * The hot path is one synchronous write(2) per record: on a local disk that is a few
+ * microseconds (measured: ~2 µs into the page cache), far less than a round trip through
+ * libuv's thread pool, and it keeps records in call order without a queue. `append` resolves
+ * once its line has been handed to the OS; with fsync `always` only after an fdatasync that
+ * started after the write (one fdatasync covers every record written before it: group commit).
+ * Slow paths (opening, registering, rotating, recovering from a short write) run asynchronously
+ * while later records wait in a queue. A failed or short write rejects the records that did not
+ * make it (the governor then fails closed); a partial line left behind is acknowledged by a
+ * `torn` record before anything else is written.
  */
 export class ChainWriter {
   private readonly clock: () => number;
   private readonly queue: Pending[] = [];
   private draining: Promise<void> | undefined;
+  private scheduled = false;
   private segment: Segment | undefined;
   /** Set once a segment was sealed for rotation but its successor could not be created yet. */
   private nextSegment: {name: string; index: number} | undefined;
@@ -67,6 +71,12 @@ export class ChainWriter {
   private closed = false;
   private fsyncTimer: NodeJS.Timeout | undefined;
   private syncFailure: unknown;
+  /** Records written so far, and how many of them an fdatasync has covered. */
+  private written = 0;
+  private synced = 0;
+  private syncInFlight: Promise<void> | undefined;
+  /** Batches written whose durability step (fsync always) has not finished. */
+  private readonly inFlight = new Set<Promise<void>>();
   private readonly host = hostname();
 
   constructor(private readonly options: ChainWriterOptions) {
@@ -87,8 +97,65 @@ export class ChainWriter {
     if (this.closed) return Promise.reject(new Error('the audit chain is closed'));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({json, resolve, reject});
+      this.schedule();
+    });
+  }
+
+  /**
+   * Records appended during one turn of the event loop go out together at its end (a microtask
+   * later): one write(2) for all of them, so a burst of calls costs one system call.
+   */
+  private schedule(): void {
+    if (this.scheduled || this.draining) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      if (this.draining || this.queue.length === 0) return;
+      const segment = this.segment;
+      if (segment && this.ready(segment)) {
+        void this.writeBatch(segment, this.queue.splice(0, this.queue.length));
+        return;
+      }
       this.kick();
     });
+  }
+
+  /** Nothing to settle before the next record: no fragment, no failed sync, no rotation due. */
+  private ready(segment: Segment): boolean {
+    return !this.garbage && this.syncFailure === undefined && !this.rotationDue(segment);
+  }
+
+  private rotationDue(segment: Segment): boolean {
+    return segment.bytes >= this.options.rotateBytes || this.clock() - segment.openedAt >= this.options.rotateAgeMs;
+  }
+
+  /** Durability after a successful write: a batched fdatasync, or (always) one that covers it. */
+  private afterWrite(segment: Segment): Promise<void> {
+    if (this.options.fsync === 'always') return this.syncUpTo(segment, this.written);
+    this.scheduleFsync(segment);
+    return Promise.resolve();
+  }
+
+  /** Waits for an fdatasync that started after record number `target` was written. */
+  private async syncUpTo(segment: Segment, target: number): Promise<void> {
+    while (this.synced < target) {
+      if (!this.syncInFlight) {
+        const covers = this.written;
+        this.syncInFlight = segment.handle
+          .datasync()
+          .then(() => {
+            this.synced = Math.max(this.synced, covers);
+          })
+          .catch((error: unknown) => {
+            this.syncFailure = error;
+            throw error;
+          })
+          .finally(() => {
+            this.syncInFlight = undefined;
+          });
+      }
+      await this.syncInFlight;
+    }
   }
 
   /** Writes what is queued, seals the chain, records the seal in the registry. */
@@ -119,20 +186,25 @@ export class ChainWriter {
 
   /** Resolves when nothing is queued or being written. */
   async idle(): Promise<void> {
-    while (this.draining) await this.draining;
+    for (;;) {
+      if (this.draining) await this.draining;
+      else if (this.scheduled || this.queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      else if (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+      else return;
+    }
   }
 
   private kick(): void {
     if (this.draining) return;
     this.draining = this.drain().finally(() => {
       this.draining = undefined;
-      if (this.queue.length > 0) this.kick();
+      if (this.queue.length > 0) this.schedule();
     });
   }
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
+      const batch = this.queue.splice(0, this.queue.length);
       let segment: Segment;
       try {
         segment = await this.prepare();
@@ -165,10 +237,9 @@ export class ChainWriter {
     if (this.syncFailure !== undefined) {
       await segment.handle.datasync();
       this.syncFailure = undefined;
+      this.synced = this.written;
     }
-    if (segment.bytes >= this.options.rotateBytes || this.clock() - segment.openedAt >= this.options.rotateAgeMs) {
-      segment = await this.rotate(segment);
-    }
+    if (this.rotationDue(segment)) segment = await this.rotate(segment);
     return segment;
   }
 
@@ -218,7 +289,9 @@ export class ChainWriter {
   private async rotate(segment: Segment): Promise<Segment> {
     const next = {index: segment.index + 1, name: segmentFileName(this.options.chain, segment.index + 1, this.clock())};
     await this.writeControl(segment, {kind: 'seal', reason: 'rotate', next: next.name, sealedAt: new Date(this.clock()).toISOString()});
+    await this.syncInFlight?.catch(() => undefined);
     await segment.handle.datasync();
+    this.synced = this.written;
     await segment.handle.close();
     this.segment = undefined;
     this.nextSegment = next;
@@ -262,42 +335,59 @@ export class ChainWriter {
     return {seq, hash: line.hash};
   }
 
-  private async writeBatch(segment: Segment, batch: Pending[]): Promise<void> {
-    const parts: Buffer[] = [];
+  /**
+   * Seals and writes records with one synchronous write(2) (more if the kernel writes short).
+   * Throws on failure after committing the lines that reached the file whole; `complete` on the
+   * error says how many.
+   */
+  private writeRecords(segment: Segment, jsons: readonly string[]): void {
     const lines: Array<{end: number; hash: string}> = [];
     let seq = this.nextSeq;
     let prev = this.lastHash;
+    let text = '';
     let total = 0;
-    for (const pending of batch) {
-      const line = sealLine(this.options.key, this.options.chain, seq, prev, 'event' as PayloadKind, pending.json);
-      const buf = Buffer.from(`${line.text}\n`);
-      parts.push(buf);
-      total += buf.length;
+    for (const json of jsons) {
+      const line = sealLine(this.options.key, this.options.chain, seq, prev, 'event' as PayloadKind, json);
+      text += `${line.text}\n`;
+      total += Buffer.byteLength(line.text) + 1;
       lines.push({end: total, hash: line.hash});
       seq++;
       prev = line.hash;
     }
-    const buffer = parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
-    const {written, error} = await writeFully(segment.handle, buffer);
+    const buffer = Buffer.from(text);
+    const {written, error} = writeFullySync(segment.handle.fd, buffer);
     segment.bytes += written;
     if (error) {
       const complete = this.recordShortWrite(buffer, written, lines);
+      this.written += complete;
+      throw Object.assign(error instanceof Error ? error : new Error(String(error)), {complete});
+    }
+    this.nextSeq = seq;
+    this.lastHash = prev;
+    this.written += jsons.length;
+  }
+
+  private writeBatch(segment: Segment, batch: Pending[]): Promise<void> {
+    const done = this.writeAndSettle(segment, batch);
+    this.inFlight.add(done);
+    void done.finally(() => this.inFlight.delete(done));
+    return done;
+  }
+
+  private async writeAndSettle(segment: Segment, batch: Pending[]): Promise<void> {
+    try {
+      this.writeRecords(segment, batch.map((pending) => pending.json));
+    } catch (error) {
+      const complete = (error as {complete?: number}).complete ?? 0;
       // Lines that reached the file whole are in the log: their callers may proceed.
       batch.forEach((pending, index) => (index < complete ? pending.resolve() : pending.reject(error)));
       return;
     }
-    this.nextSeq = seq;
-    this.lastHash = prev;
-    if (this.options.fsync === 'always') {
-      try {
-        await segment.handle.datasync();
-      } catch (syncError) {
-        this.syncFailure = syncError;
-        for (const pending of batch) pending.reject(syncError);
-        return;
-      }
-    } else {
-      this.scheduleFsync(segment);
+    try {
+      await this.afterWrite(segment);
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+      return;
     }
     for (const pending of batch) pending.resolve();
   }
@@ -321,10 +411,16 @@ export class ChainWriter {
     const run = (): void => {
       this.fsyncTimer = undefined;
       if (this.segment !== segment) return;
-      segment.handle.datasync().catch((error: unknown) => {
-        this.syncFailure = error;
-        this.options.onBackgroundError?.(error);
-      });
+      const covers = this.written;
+      segment.handle.datasync().then(
+        () => {
+          this.synced = Math.max(this.synced, covers);
+        },
+        (error: unknown) => {
+          this.syncFailure = error;
+          this.options.onBackgroundError?.(error);
+        },
+      );
     };
     if (this.options.fsyncWindowMs === 0) {
       run();
@@ -333,4 +429,19 @@ export class ChainWriter {
     this.fsyncTimer = setTimeout(run, this.options.fsyncWindowMs);
     this.fsyncTimer.unref();
   }
+}
+
+/** write(2) until everything is written; on failure reports how many bytes reached the file. */
+function writeFullySync(fd: number, buffer: Buffer): {written: number; error?: unknown} {
+  let written = 0;
+  while (written < buffer.length) {
+    try {
+      const n = writeSync(fd, buffer, written, buffer.length - written);
+      if (n === 0) return {written, error: Object.assign(new Error('write made no progress'), {code: 'EIO'})};
+      written += n;
+    } catch (error) {
+      return {written, error};
+    }
+  }
+  return {written};
 }

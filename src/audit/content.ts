@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto';
 import {setImmediate as yieldToEventLoop} from 'node:timers/promises';
 
 import {parseJson, stringifyJson} from '../proxy/json-rpc.js';
-import {redactJsonText, redactValue} from './redact.js';
+import {mayHoldSecrets, redactJsonText, redactValue} from './redact.js';
 
 /**
  * The `content` of TOOL_CALL_PRE (the arguments) and TOOL_CALL_POST (the result): redacted,
@@ -37,27 +37,37 @@ export interface ContentOptions {
 
 /** Content from JSON text (a Buffer as received, or a string as forwarded), optionally already parsed. */
 export async function buildContent(raw: Buffer | string, options: ContentOptions, parsed?: {value: unknown}): Promise<ContentFields> {
+  return buildContentSync(raw, options, parsed) ?? buildLargeContent(raw, options);
+}
+
+/** The same for content up to STRUCTURED_LIMIT bytes, synchronously; undefined when larger. */
+export function buildContentSync(raw: Buffer | string, options: ContentOptions, parsed?: {value: unknown}): ContentFields | undefined {
   const bytes = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
-  if (bytes <= STRUCTURED_LIMIT) {
-    const text = typeof raw === 'string' ? raw : raw.toString('utf8');
-    let value: {value: unknown} | undefined = parsed;
-    if (!value) {
-      try {
-        value = {value: parseJson(text)};
-      } catch {
-        value = undefined;
-      }
+  if (bytes > STRUCTURED_LIMIT) return undefined;
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+  // Most arguments and results hold nothing any rule could match: no need to parse them.
+  if (!mayHoldSecrets(text)) return capped(text, bytes, sha256(raw), 'original', 0, options);
+  let value: {value: unknown} | undefined = parsed;
+  if (!value) {
+    try {
+      value = {value: parseJson(text)};
+    } catch {
+      value = undefined;
     }
-    if (value) {
-      const redacted = redactValue(value.value);
-      if (redacted.count === 0) return capped(text, bytes, sha256(raw), 'original', 0, options);
-      const full = stringifyJson(redacted.value);
-      return capped(full, bytes, sha256(full), 'redacted', redacted.count, options);
-    }
-    const redacted = redactJsonText(text);
-    if (redacted.count === 0) return capped(text, bytes, sha256(raw), 'original', 0, options);
-    return capped(redacted.value, bytes, sha256(redacted.value), 'redacted', redacted.count, options);
   }
+  if (value) {
+    const redacted = redactValue(value.value);
+    if (redacted.count === 0) return capped(text, bytes, sha256(raw), 'original', 0, options);
+    const full = stringifyJson(redacted.value);
+    return capped(full, bytes, sha256(full), 'redacted', redacted.count, options);
+  }
+  const redacted = redactJsonText(text);
+  if (redacted.count === 0) return capped(text, bytes, sha256(raw), 'original', 0, options);
+  return capped(redacted.value, bytes, sha256(redacted.value), 'redacted', redacted.count, options);
+}
+
+async function buildLargeContent(raw: Buffer | string, options: ContentOptions): Promise<ContentFields> {
+  const bytes = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
   const hash = await sha256Chunked(raw);
   const head = typeof raw === 'string' ? raw.slice(0, options.maxBytes + REDACTION_MARGIN) : raw.subarray(0, options.maxBytes + REDACTION_MARGIN).toString('utf8');
   const redacted = redactJsonText(head);

@@ -1,6 +1,7 @@
 import type {Decision, DecisionContext} from '../enforcer/types.js';
 import type {CallOutcome, PostCallRecord, PreCallRecord} from '../governance/types.js';
 import type {ContentFields} from './content.js';
+import {stringifyJson} from '../proxy/json-rpc.js';
 import {redactText, redactValue} from './redact.js';
 
 /**
@@ -26,8 +27,12 @@ export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 /** Other event names are accepted too (written with the common fields), if they look like these. */
 export const EVENT_TYPE_PATTERN = /^[A-Z][A-Z0-9_]{1,63}$/;
 
-/** At most this many names are kept in `sessionToolCalls`; `sessionToolCallCount` has the total. */
-export const SESSION_TOOL_CALLS_KEPT = 256;
+/**
+ * At most this many names (the latest) are kept in `sessionToolCalls`; `sessionToolCallCount` has
+ * the total. The complete sequence is in the chain itself (every TOOL_CALL_PRE, in order); copying
+ * all of it into every event would make a long session's log grow with the square of its calls.
+ */
+export const SESSION_TOOL_CALLS_KEPT = 32;
 
 export interface CommonEventFields {
   eventId: string;
@@ -46,8 +51,18 @@ export interface CommonEventFields {
 
 export type AuditEvent = CommonEventFields & Record<string, unknown>;
 
-export function commonFields(type: string, context: DecisionContext, eventId: string, timeMs: number): CommonEventFields {
-  const common: CommonEventFields = {
+/**
+ * Events that carry integers beyond 2^53 (from decision details or an emitter's fields) and so
+ * need stringifyJson; every other event takes the much faster plain JSON.stringify.
+ */
+const withLargeNumbers = new WeakSet<AuditEvent>();
+
+export function serialiseEvent(event: AuditEvent): string {
+  return withLargeNumbers.has(event) ? stringifyJson(event) : JSON.stringify(event);
+}
+
+export function commonFields(type: string, context: DecisionContext, eventId: string, timeMs: number): AuditEvent {
+  const common: AuditEvent = {
     eventId,
     type,
     timestamp: new Date(timeMs).toISOString(),
@@ -63,57 +78,51 @@ export function commonFields(type: string, context: DecisionContext, eventId: st
   return common;
 }
 
-function decisionFields(decision: Decision): Record<string, unknown> {
-  const fields: Record<string, unknown> = {
-    decision: decision.decision,
-    reason: redactText(decision.reason).value,
-    ruleId: decision.ruleId,
-  };
-  if (decision.observed !== undefined) fields['observed'] = decision.observed;
-  if (decision.trace !== undefined) fields['trace'] = decision.trace.map((step) => redactText(step).value);
-  if (decision.details !== undefined) fields['details'] = redactValue(decision.details).value;
-  return fields;
+function addDecision(event: AuditEvent, decision: Decision): void {
+  event['decision'] = decision.decision;
+  event['reason'] = redactText(decision.reason).value;
+  event['ruleId'] = decision.ruleId;
+  if (decision.observed !== undefined) event['observed'] = decision.observed;
+  if (decision.trace !== undefined) event['trace'] = decision.trace.map((step) => redactText(step).value);
+  if (decision.details !== undefined) {
+    const details = redactValue(decision.details);
+    event['details'] = details.value;
+    if (details.largeNumbers) withLargeNumbers.add(event);
+  }
 }
 
-function sessionFields(context: DecisionContext): Record<string, unknown> {
+function addSession(event: AuditEvent, context: DecisionContext): void {
   const calls = context.sessionToolCalls;
-  const fields: Record<string, unknown> = {
-    sessionToolCalls: calls.length > SESSION_TOOL_CALLS_KEPT ? calls.slice(calls.length - SESSION_TOOL_CALLS_KEPT) : [...calls],
-    sessionToolCallCount: calls.length,
-  };
+  event['sessionToolCalls'] = calls.length > SESSION_TOOL_CALLS_KEPT ? calls.slice(calls.length - SESSION_TOOL_CALLS_KEPT) : [...calls];
+  event['sessionToolCallCount'] = calls.length;
   const client = context.client;
   if (client && (client.name !== undefined || client.version !== undefined || client.protocolVersion !== undefined)) {
     const out: Record<string, string> = {};
     if (client.name !== undefined) out['name'] = client.name;
     if (client.version !== undefined) out['version'] = client.version;
     if (client.protocolVersion !== undefined) out['protocolVersion'] = client.protocolVersion;
-    fields['client'] = out;
+    event['client'] = out;
   }
-  return fields;
 }
 
 export function preCallEvent(record: PreCallRecord, content: ContentFields, eventId: string, timeMs: number): AuditEvent {
-  return {
-    ...commonFields('TOOL_CALL_PRE', record.context, eventId, timeMs),
-    toolName: record.call.name,
-    requestId: record.requestId,
-    ...decisionFields(record.decision),
-    ...sessionFields(record.context),
-    ...content,
-  };
+  const event: AuditEvent = commonFields('TOOL_CALL_PRE', record.context, eventId, timeMs);
+  event['toolName'] = record.call.name;
+  event['requestId'] = record.requestId;
+  addDecision(event, record.decision);
+  addSession(event, record.context);
+  return Object.assign(event, content);
 }
 
 export function postCallEvent(record: PostCallRecord, content: ContentFields | undefined, eventId: string, timeMs: number): AuditEvent {
-  const event: AuditEvent = {
-    ...commonFields('TOOL_CALL_POST', record.context, eventId, timeMs),
-    toolName: record.call.name,
-    requestId: record.requestId,
-    preEventId: record.preEventId,
-    ...decisionFields(record.decision),
-    outcome: record.outcome.kind,
-    durationMs: Math.max(0, Math.round(record.durationMs)),
-    ...sessionFields(record.context),
-  };
+  const event: AuditEvent = commonFields('TOOL_CALL_POST', record.context, eventId, timeMs);
+  event['toolName'] = record.call.name;
+  event['requestId'] = record.requestId;
+  event['preEventId'] = record.preEventId;
+  addDecision(event, record.decision);
+  event['outcome'] = record.outcome.kind;
+  event['durationMs'] = Math.max(0, Math.round(record.durationMs));
+  addSession(event, record.context);
   const error = outcomeError(record.outcome);
   if (error) event['error'] = error;
   if (record.outcome.kind === 'result' && record.outcome.isError !== undefined) event['isError'] = record.outcome.isError;
@@ -128,11 +137,12 @@ function outcomeError(outcome: CallOutcome): {code: number; message: string} | u
 
 /** Any other event: the caller's fields (redacted), then the common fields, which cannot be overridden. */
 export function genericEvent(type: string, context: DecisionContext, fields: Record<string, unknown>, eventId: string, timeMs: number): AuditEvent {
-  const redacted = redactValue(fields).value as Record<string, unknown>;
-  const common = commonFields(type, context, eventId, timeMs);
-  const event: AuditEvent = {...common};
-  for (const [key, value] of Object.entries(redacted)) {
-    if (!(key in common) && value !== undefined) event[key] = value;
+  const redacted = redactValue(fields);
+  const event = commonFields(type, context, eventId, timeMs);
+  const common = new Set(Object.keys(event));
+  for (const [key, value] of Object.entries(redacted.value as Record<string, unknown>)) {
+    if (!common.has(key) && value !== undefined) event[key] = value;
   }
+  if (redacted.largeNumbers) withLargeNumbers.add(event);
   return event;
 }

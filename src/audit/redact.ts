@@ -14,6 +14,8 @@ export interface Redacted<T> {
   value: T;
   /** How many values or substrings were replaced. */
   count: number;
+  /** The value holds integers beyond 2^53 (LargeNumber): serialise it with stringifyJson. */
+  largeNumbers?: boolean;
 }
 
 const NORMALISE = /[^a-z0-9]/g;
@@ -65,8 +67,16 @@ const TOKEN_RULES: TokenRule[] = [
   },
 ];
 
-/** A cheap test that lets ordinary strings skip every rule. */
-const TRIGGER = /-----BEGIN|eyJ|earer|A3T|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA|sk-|sk_|rk_|gh[pousr]_|github_pat_|glpat-|xox|AIza|npm_|SG\.|hf_|:\/\/|key|token|secret|passw|pwd|auth/i;
+/**
+ * A cheap test that lets ordinary text skip every rule: it matches wherever a token shape or a
+ * credential-like property name (SENSITIVE_KEY) could start.
+ */
+const TRIGGER = /-----BEGIN|eyJ|earer|A3T|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA|sk-|sk_|rk_|gh[pousr]_|github_pat_|glpat-|xox|AIza|npm_|SG\.|hf_|:\/\/|key|token|secret|pass|pwd|auth|cookie|credential|session|sid|jwt|dsn|connection/i;
+
+/** False when no rule (by shape or by property name) can possibly apply to this text. */
+export function mayHoldSecrets(text: string): boolean {
+  return TRIGGER.test(text);
+}
 
 /** Replaces every token-shaped substring. */
 export function redactText(text: string): Redacted<string> {
@@ -86,19 +96,20 @@ export function redactText(text: string): Redacted<string> {
 
 /** A deep copy of a JSON value with secrets replaced (by key name and by shape). */
 export function redactValue(value: unknown): Redacted<unknown> {
-  const state = {count: 0};
+  const state = {count: 0, large: false};
   const result = walk(value, state, 0);
-  return {value: result, count: state.count};
+  return state.large ? {value: result, count: state.count, largeNumbers: true} : {value: result, count: state.count};
 }
 
 const MAX_DEPTH = 64;
 
-function walk(value: unknown, state: {count: number}, depth: number): unknown {
+function walk(value: unknown, state: {count: number; large: boolean}, depth: number): unknown {
   if (typeof value === 'string') {
     const redacted = redactText(value);
     state.count += redacted.count;
     return redacted.value;
   }
+  if (value instanceof LargeNumber) state.large = true;
   if (value === null || typeof value !== 'object' || value instanceof LargeNumber) return value;
   if (depth >= MAX_DEPTH) {
     state.count++;

@@ -3,11 +3,10 @@ import {setImmediate as yieldToEventLoop} from 'node:timers/promises';
 import {errorMessage} from '../cli/errors.js';
 import type {DecisionContext} from '../enforcer/types.js';
 import type {AuditSink, CallOutcome, PostCallRecord, PreCallRecord} from '../governance/types.js';
-import {stringifyJson} from '../proxy/json-rpc.js';
 import {ChainWriter} from './chain-writer.js';
-import {buildContent, buildValueContent, type ContentFields} from './content.js';
+import {buildContent, buildContentSync, buildValueContent, type ContentFields} from './content.js';
 import {EventIdGenerator} from './event-id.js';
-import {EVENT_TYPE_PATTERN, genericEvent, postCallEvent, preCallEvent, type AuditEvent} from './events.js';
+import {EVENT_TYPE_PATTERN, genericEvent, postCallEvent, preCallEvent, serialiseEvent, type AuditEvent} from './events.js';
 import {loadOrCreateKey, type AuditKey} from './key.js';
 import {Registry} from './registry.js';
 import type {AuditSettings} from './settings.js';
@@ -40,11 +39,14 @@ export class FileAuditSink implements AuditSink {
   private readonly ids: EventIdGenerator;
   private readonly warnRaw: (message: string) => void;
   private writer: Promise<ChainWriter> | undefined;
+  private openWriterNow: ChainWriter | undefined;
   private readonly background = new Set<Promise<void>>();
   private lastContext: DecisionContext;
   private readonly startedAt: number;
   private readonly counts = {total: 0, allow: 0, block: 0, step_up: 0};
   private closing: Promise<void> | undefined;
+  private readonly posts: Array<{record: PostCallRecord; event: AuditEvent}> = [];
+  private postsScheduled = false;
   private readonly recentWarnings = new Map<string, number>();
 
   constructor(private readonly options: FileAuditSinkOptions) {
@@ -72,14 +74,30 @@ export class FileAuditSink implements AuditSink {
   toolCallPost(record: PostCallRecord): void {
     this.lastContext = record.context;
     // Everything but the content is taken now: the session's tool list keeps growing meanwhile.
-    const event = postCallEvent(record, undefined, this.ids.next(), this.clock());
-    this.track(async () => {
-      // Off the relay's critical path: the response has already gone to the client.
-      await yieldToEventLoop();
-      const content = await this.outcomeContent(record.outcome);
-      if (content) Object.assign(event, content);
-      await this.append(event);
-    }, `TOOL_CALL_POST for tool "${record.call.name}"`);
+    this.posts.push({record, event: postCallEvent(record, undefined, this.ids.next(), this.clock())});
+    if (this.postsScheduled) return;
+    this.postsScheduled = true;
+    this.track(() => this.processPosts(), 'TOOL_CALL_POST');
+  }
+
+  /**
+   * Off the relay's critical path (the response has already gone to the client), once per turn
+   * of the event loop for all the calls that ended in it: small results synchronously, so that
+   * their records share one write; large ones hashed in chunks that yield to the relay.
+   */
+  private async processPosts(): Promise<void> {
+    await yieldToEventLoop();
+    while (this.posts.length > 0) {
+      const {record, event} = this.posts.shift()!;
+      try {
+        const content = this.outcomeContentSync(record.outcome) ?? (await this.outcomeContent(record.outcome));
+        if (content) Object.assign(event, content);
+        this.appendInBackground(event, `TOOL_CALL_POST for tool "${record.call.name}"`);
+      } catch (error) {
+        this.warn(`audit: TOOL_CALL_POST for tool "${record.call.name}" could not be prepared: ${errorMessage(error)}`);
+      }
+    }
+    this.postsScheduled = false;
   }
 
   event(type: string, context: DecisionContext, fields: Record<string, unknown>): void {
@@ -88,13 +106,14 @@ export class FileAuditSink implements AuditSink {
       return;
     }
     this.lastContext = context;
-    const event = genericEvent(type, context, fields, this.ids.next(), this.clock());
-    this.track(() => this.append(event), type);
+    this.appendInBackground(genericEvent(type, context, fields, this.ids.next(), this.clock()), type);
   }
 
   /** Waits for every event handed over so far to be written (or to have failed). */
   async flush(): Promise<void> {
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
+    // Events handed to a writer that is still opening wait behind `this.writer`.
+    await this.writer?.then((writer) => writer.idle()).catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -127,6 +146,10 @@ export class FileAuditSink implements AuditSink {
     }
   }
 
+  private outcomeContentSync(outcome: CallOutcome): ContentFields | undefined {
+    return outcome.kind === 'result' ? buildContentSync(outcome.resultJson, {maxBytes: this.settings.contentMaxBytes}) : undefined;
+  }
+
   private async outcomeContent(outcome: CallOutcome): Promise<ContentFields | undefined> {
     const options = {maxBytes: this.settings.contentMaxBytes};
     switch (outcome.kind) {
@@ -140,9 +163,10 @@ export class FileAuditSink implements AuditSink {
     }
   }
 
-  private async append(event: AuditEvent): Promise<void> {
-    const writer = await this.getWriter();
-    await writer.append(stringifyJson(event));
+  private append(event: AuditEvent): Promise<void> {
+    // Once open, straight to the writer: records of one turn then share a write.
+    if (this.openWriterNow) return this.openWriterNow.append(serialiseEvent(event));
+    return this.getWriter().then((writer) => writer.append(serialiseEvent(event)));
   }
 
   /** Opens lazily; a failed attempt (key, directory) is retried by the next event. */
@@ -150,9 +174,14 @@ export class FileAuditSink implements AuditSink {
     if (!this.writer) {
       const attempt = this.openWriter();
       this.writer = attempt;
-      attempt.catch(() => {
-        if (this.writer === attempt) this.writer = undefined;
-      });
+      attempt.then(
+        (writer) => {
+          this.openWriterNow = writer;
+        },
+        () => {
+          if (this.writer === attempt) this.writer = undefined;
+        },
+      );
     }
     return this.writer;
   }
@@ -173,6 +202,11 @@ export class FileAuditSink implements AuditSink {
       clock: this.clock,
       onBackgroundError: (error) => this.warn(`audit: fsync failed: ${errorMessage(error)}`),
     });
+  }
+
+  /** Fire and forget: the writer keeps the order, flush() waits for it, failures go to stderr. */
+  private appendInBackground(event: AuditEvent, what: string): void {
+    this.append(event).catch((error: unknown) => this.warn(`audit: ${what} could not be written: ${errorMessage(error)}`));
   }
 
   private track(job: () => Promise<void>, what: string): void {

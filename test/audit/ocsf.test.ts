@@ -1,7 +1,7 @@
 import {readFile} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import Ajv from 'ajv';
+import {Ajv} from 'ajv';
 import {describe, expect, it} from 'vitest';
 
 import {AUDIT_EVENT_TYPES, type AuditEvent} from '../../src/audit/events.js';
