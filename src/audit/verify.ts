@@ -345,6 +345,13 @@ async function verifyChain(
       }
       expectedName = last.seal.next;
       if (i === segments.length - 1) {
+        // A live writer may have rotated after the directory was listed.
+        if (open && isAlive(Number(open['pid']), String(open['host']))) {
+          notes.push(`chain ${chain} rotated to ${last.seal.next} while it was being verified`);
+          report.state = 'active';
+          report.lastSeq = state.nextSeq - 1;
+          return report;
+        }
         problems.push({kind: 'tampered', file: last.seal.next, chain, message: `segment ${last.seal.next} (named by ${segment.name}) is missing: it was deleted`});
       }
       continue;

@@ -247,3 +247,18 @@ describe('verify: crash artefacts are not tampering', () => {
     expect((await verifyAuditDir(dir, key, dead)).status).toBe('torn-tail');
   });
 });
+
+describe('verify: a live writer', () => {
+  it('is not accused when it rotated after the directory was listed', async () => {
+    const {dir, key} = await (async () => {
+      const d = join(await tempDir(), 'audit');
+      const k = testKey();
+      await writeSession(d, k, 40, {settings: {rotateBytes: 4096}, close: false});
+      return {dir: d, key: k};
+    })();
+    const names = await segmentNames(dir);
+    await rm(join(dir, names[names.length - 1]!));
+    expect((await verifyAuditDir(dir, key, {isWriterAlive: () => true})).status).toBe('intact');
+    expect((await verifyAuditDir(dir, key, dead)).status).toBe('tampered');
+  });
+});
