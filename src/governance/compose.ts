@@ -1,5 +1,7 @@
 import {basename} from 'node:path';
 
+import {FileAuditSink} from '../audit/sink.js';
+import {resolveAuditSettings} from '../audit/settings.js';
 import {isEnforcementMode, type DecisionContext, type EnforcementMode} from '../enforcer/types.js';
 import {createPolicyGovernance} from '../policy/governance.js';
 import type {GovernanceHandle, SessionState} from '../proxy/relay.js';
@@ -23,6 +25,7 @@ export interface ComposeIo {
  */
 export async function createGovernance(options: RunOptions, session: SessionState, io: ComposeIo): Promise<GovernanceSetup> {
   const context = buildContext(options, session, io.env);
+  const audit = createAuditSink(options, context, io);
   // The embedded enforcer: policy, intent, mode, approvals, pins (src/policy). It settles
   // context.mode and context.intent from the flags, intent_map.json and the policy.
   const policy = await createPolicyGovernance({
@@ -33,8 +36,14 @@ export async function createGovernance(options: RunOptions, session: SessionStat
     context,
     env: io.env,
     warn: io.warn,
+    audit,
   });
-  const governor = new Governor({enforcer: policy.enforcer, ...(policy.stepUp ? {stepUp: policy.stepUp} : {}), warn: io.warn});
+  const governor = new Governor({
+    enforcer: policy.enforcer,
+    ...(policy.stepUp ? {stepUp: policy.stepUp} : {}),
+    ...(audit ? {audit} : {}),
+    warn: io.warn,
+  });
   return {
     governor,
     context,
@@ -44,6 +53,19 @@ export async function createGovernance(options: RunOptions, session: SessionStat
       await governor.auditSink.close();
     },
   };
+}
+
+/**
+ * The audit trail (src/audit): this session's own hash chain under --audit-dir / THOTH_AUDIT_DIR.
+ * Invalid THOTH_AUDIT_* settings throw, so governance fails to start and every call is refused.
+ */
+function createAuditSink(options: RunOptions, context: DecisionContext, io: ComposeIo): FileAuditSink | undefined {
+  const settings = resolveAuditSettings(io.env, {dir: options.auditDir});
+  if (!settings.enabled) {
+    io.warn('the audit trail is off (THOTH_AUDIT=off): tool calls are not recorded');
+    return undefined;
+  }
+  return new FileAuditSink({settings, context, warn: io.warn, sessionStart: {upstream: {command: options.command, args: options.args}}});
 }
 
 export function buildContext(options: RunOptions, session: SessionState, env: NodeJS.ProcessEnv): DecisionContext {

@@ -19,6 +19,7 @@ export const RUN_FLAGS = {
   'no-filter-tools': {type: 'boolean', description: 'Keep tools that policy can never allow in tools/list results.'},
   'max-message-bytes': {type: 'string', description: `Largest JSON-RPC message relayed, in bytes (default ${DEFAULT_MAX_MESSAGE_BYTES}).`},
   'log-file': {type: 'string', description: "Also append thoth's own diagnostics to this file (env THOTH_LOG_FILE)."},
+  'audit-dir': {type: 'string', description: 'Audit trail directory (env THOTH_AUDIT_DIR; default ~/.thoth/audit).'},
   'shutdown-grace-ms': {type: 'string', description: 'How long the server gets after stdin closes, and again after SIGTERM (default 2000).'},
 } as const satisfies Record<string, {type: 'string' | 'boolean'; description: string}>;
 
@@ -32,6 +33,7 @@ export interface RunOptions {
   filterTools: boolean;
   maxMessageBytes: number;
   logFile?: string;
+  auditDir?: string;
   shutdownGraceMs: number;
   /** The upstream command and its arguments, exactly as given after `--`. */
   command: string;
@@ -68,6 +70,7 @@ export function parseRunArgs(argv: readonly string[]): RunOptions {
   assignString(options, 'apiKey', values['api-key']);
   assignString(options, 'policy', values['policy']);
   assignString(options, 'logFile', values['log-file']);
+  assignString(options, 'auditDir', values['audit-dir']);
   if (mode !== undefined) options.enforcementMode = mode as EnforcementMode;
   return options;
 }
@@ -90,7 +93,7 @@ function splitAtCommand(argv: readonly string[]): {own: string[]; command: strin
   return {own: argv.slice(0, index), command: argv.slice(index)};
 }
 
-function assignString<K extends 'agentId' | 'tenantId' | 'sessionIntent' | 'apiKey' | 'policy' | 'logFile'>(
+function assignString<K extends 'agentId' | 'tenantId' | 'sessionIntent' | 'apiKey' | 'policy' | 'logFile' | 'auditDir'>(
   options: RunOptions,
   key: K,
   value: string | boolean | undefined,

@@ -1,0 +1,226 @@
+import {setImmediate as yieldToEventLoop} from 'node:timers/promises';
+
+import {errorMessage} from '../cli/errors.js';
+import type {DecisionContext} from '../enforcer/types.js';
+import type {AuditSink, CallOutcome, PostCallRecord, PreCallRecord} from '../governance/types.js';
+import {ChainWriter} from './chain-writer.js';
+import {buildContent, buildContentSync, buildValueContent, type ContentFields} from './content.js';
+import {EventIdGenerator} from './event-id.js';
+import {EVENT_TYPE_PATTERN, genericEvent, postCallEvent, preCallEvent, serialiseEvent, type AuditEvent} from './events.js';
+import {loadOrCreateKey, type AuditKey} from './key.js';
+import {Registry} from './registry.js';
+import type {AuditSettings} from './settings.js';
+
+export interface FileAuditSinkOptions {
+  settings: AuditSettings;
+  /** The session as known at start-up (agent, session id, mode...). */
+  context: DecisionContext;
+  /** thoth's diagnostics (stderr); never stdout. */
+  warn?: (message: string) => void;
+  /** Extra fields of SESSION_START (upstream command, thoth version...), redacted like any event. */
+  sessionStart?: Record<string, unknown>;
+  clock?: () => number;
+  /** The chain id (a UUIDv7 by default); tests pass their own. */
+  chain?: string;
+  key?: AuditKey;
+}
+
+/**
+ * The AuditSink of `thoth run`: every event goes to this session's own hash chain in the audit
+ * directory. TOOL_CALL_PRE is awaited (and rejects when the line cannot be written, so the
+ * governor refuses the call); TOOL_CALL_POST is prepared off the relay's path (results may be
+ * many MB) and appended in the background; close() waits for all of it, writes SESSION_END and
+ * seals the chain.
+ */
+export class FileAuditSink implements AuditSink {
+  readonly chain: string;
+  private readonly settings: AuditSettings;
+  private readonly clock: () => number;
+  private readonly ids: EventIdGenerator;
+  private readonly warnRaw: (message: string) => void;
+  private writer: Promise<ChainWriter> | undefined;
+  private openWriterNow: ChainWriter | undefined;
+  private readonly background = new Set<Promise<void>>();
+  private lastContext: DecisionContext;
+  private readonly startedAt: number;
+  private readonly counts = {total: 0, allow: 0, block: 0, step_up: 0};
+  private closing: Promise<void> | undefined;
+  private readonly posts: Array<{record: PostCallRecord; event: AuditEvent}> = [];
+  private postsScheduled = false;
+  private readonly recentWarnings = new Map<string, number>();
+
+  constructor(private readonly options: FileAuditSinkOptions) {
+    this.settings = options.settings;
+    this.clock = options.clock ?? Date.now;
+    this.ids = new EventIdGenerator(this.clock);
+    this.chain = options.chain ?? this.ids.next();
+    this.warnRaw = options.warn ?? (() => undefined);
+    this.lastContext = options.context;
+    this.startedAt = this.clock();
+    this.event('SESSION_START', options.context, {pid: process.pid, ...options.sessionStart});
+  }
+
+  async toolCallPre(record: PreCallRecord): Promise<string> {
+    this.lastContext = record.context;
+    const eventId = this.ids.next();
+    const time = this.clock();
+    const content = await buildContent(record.call.argumentsJson, {maxBytes: this.settings.contentMaxBytes}, {value: record.call.arguments});
+    await this.append(preCallEvent(record, content, eventId, time));
+    this.counts.total++;
+    this.counts[record.decision.decision]++;
+    return eventId;
+  }
+
+  toolCallPost(record: PostCallRecord): void {
+    this.lastContext = record.context;
+    // Everything but the content is taken now: the session's tool list keeps growing meanwhile.
+    this.posts.push({record, event: postCallEvent(record, undefined, this.ids.next(), this.clock())});
+    if (this.postsScheduled) return;
+    this.postsScheduled = true;
+    this.track(() => this.processPosts(), 'TOOL_CALL_POST');
+  }
+
+  /**
+   * Off the relay's critical path (the response has already gone to the client), once per turn
+   * of the event loop for all the calls that ended in it: small results synchronously, so that
+   * their records share one write; large ones hashed in chunks that yield to the relay.
+   */
+  private async processPosts(): Promise<void> {
+    await yieldToEventLoop();
+    while (this.posts.length > 0) {
+      const {record, event} = this.posts.shift()!;
+      try {
+        const content = this.outcomeContentSync(record.outcome) ?? (await this.outcomeContent(record.outcome));
+        if (content) Object.assign(event, content);
+        this.appendInBackground(event, `TOOL_CALL_POST for tool "${record.call.name}"`);
+      } catch (error) {
+        this.warn(`audit: TOOL_CALL_POST for tool "${record.call.name}" could not be prepared: ${errorMessage(error)}`);
+      }
+    }
+    this.postsScheduled = false;
+  }
+
+  event(type: string, context: DecisionContext, fields: Record<string, unknown>): void {
+    if (!EVENT_TYPE_PATTERN.test(type)) {
+      this.warn(`audit: ignored an event with an invalid type ${JSON.stringify(type)}`);
+      return;
+    }
+    this.lastContext = context;
+    this.appendInBackground(genericEvent(type, context, fields, this.ids.next(), this.clock()), type);
+  }
+
+  /** Waits for every event handed over so far to be written (or to have failed). */
+  async flush(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+    // Events handed to a writer that is still opening wait behind `this.writer`.
+    await this.writer?.then((writer) => writer.idle()).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    await this.flush();
+    const end = genericEvent(
+      'SESSION_END',
+      this.lastContext,
+      {
+        durationMs: this.clock() - this.startedAt,
+        toolCalls: {total: this.counts.total, allowed: this.counts.allow, blocked: this.counts.block, stepUp: this.counts.step_up},
+      },
+      this.ids.next(),
+      this.clock(),
+    );
+    try {
+      await this.append(end);
+    } catch (error) {
+      this.warn(`audit: SESSION_END could not be written: ${errorMessage(error)}`);
+    }
+    try {
+      const writer = await this.writer;
+      await writer?.close();
+    } catch (error) {
+      this.warn(`audit: the chain could not be sealed: ${errorMessage(error)}`);
+    }
+  }
+
+  private outcomeContentSync(outcome: CallOutcome): ContentFields | undefined {
+    return outcome.kind === 'result' ? buildContentSync(outcome.resultJson, {maxBytes: this.settings.contentMaxBytes}) : undefined;
+  }
+
+  private async outcomeContent(outcome: CallOutcome): Promise<ContentFields | undefined> {
+    const options = {maxBytes: this.settings.contentMaxBytes};
+    switch (outcome.kind) {
+      case 'result':
+        return buildContent(outcome.resultJson, options);
+      case 'error':
+      case 'refused':
+        return buildValueContent(outcome.error, options);
+      default:
+        return undefined;
+    }
+  }
+
+  private append(event: AuditEvent): Promise<void> {
+    // Once open, straight to the writer: records of one turn then share a write.
+    if (this.openWriterNow) return this.openWriterNow.append(serialiseEvent(event));
+    return this.getWriter().then((writer) => writer.append(serialiseEvent(event)));
+  }
+
+  /** Opens lazily; a failed attempt (key, directory) is retried by the next event. */
+  private getWriter(): Promise<ChainWriter> {
+    if (!this.writer) {
+      const attempt = this.openWriter();
+      this.writer = attempt;
+      attempt.then(
+        (writer) => {
+          this.openWriterNow = writer;
+        },
+        () => {
+          if (this.writer === attempt) this.writer = undefined;
+        },
+      );
+    }
+    return this.writer;
+  }
+
+  private async openWriter(): Promise<ChainWriter> {
+    const key = this.options.key ?? (await loadOrCreateKey(this.settings.keyFile, (message) => this.warn(message)));
+    return new ChainWriter({
+      dir: this.settings.dir,
+      key,
+      chain: this.chain,
+      registry: new Registry(this.settings.dir, key),
+      agentId: this.options.context.agentId,
+      sessionId: this.options.context.sessionId,
+      fsync: this.settings.fsync,
+      fsyncWindowMs: this.settings.fsyncWindowMs,
+      rotateBytes: this.settings.rotateBytes,
+      rotateAgeMs: this.settings.rotateAgeMs,
+      clock: this.clock,
+      onBackgroundError: (error) => this.warn(`audit: fsync failed: ${errorMessage(error)}`),
+    });
+  }
+
+  /** Fire and forget: the writer keeps the order, flush() waits for it, failures go to stderr. */
+  private appendInBackground(event: AuditEvent, what: string): void {
+    this.append(event).catch((error: unknown) => this.warn(`audit: ${what} could not be written: ${errorMessage(error)}`));
+  }
+
+  private track(job: () => Promise<void>, what: string): void {
+    const promise = job().catch((error: unknown) => this.warn(`audit: ${what} could not be written: ${errorMessage(error)}`));
+    this.background.add(promise);
+    void promise.finally(() => this.background.delete(promise));
+  }
+
+  /** The same failure repeats for every call while a disk is full: say it once every 10 s. */
+  private warn(message: string): void {
+    const now = this.clock();
+    const last = this.recentWarnings.get(message);
+    if (last !== undefined && now - last < 10_000) return;
+    this.recentWarnings.set(message, now);
+    this.warnRaw(message);
+  }
+}
