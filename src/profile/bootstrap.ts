@@ -29,7 +29,11 @@ export async function bootstrapProfile(profileDir: string, options: {platform?: 
   const platform = options.platform ?? process.platform;
   const result: BootstrapResult = {profileDir, created: [], tightened: [], warnings: []};
   try {
-    const made = await mkdir(profileDir, {recursive: true, mode: DIR_MODE});
+    // mkdir -p fails with EEXIST when the path is a file: the stat below says so in plain words.
+    const made = await mkdir(profileDir, {recursive: true, mode: DIR_MODE}).catch((error: unknown) => {
+      if (errnoCode(error) === 'EEXIST') return undefined;
+      throw error;
+    });
     if (made !== undefined) {
       result.created.push(profileDir);
       // mkdir applies the umask to the mode; say exactly what we mean.

@@ -1,4 +1,4 @@
-import {isAbsolute, resolve} from 'node:path';
+import {posix, win32} from 'node:path';
 
 /** Thrown by a parser: the message says what is wrong and what is expected, never the secret. */
 export class SettingValueError extends Error {}
@@ -8,6 +8,8 @@ export interface ParseContext {
   home: string;
   /** Relative paths (flags only, in practice) resolve against it. */
   cwd: string;
+  /** Paths follow the rules of the platform they are for (C:\\ is absolute only on Windows). */
+  platform?: NodeJS.Platform;
 }
 
 export type Parser<V> = (raw: string, context: ParseContext) => V;
@@ -78,8 +80,9 @@ export function integer(min: number, max: number): Parser<number> {
 /** `~` and `~/…` expand to the user's home; relative paths resolve against the working directory. */
 export function path(raw: string, context: ParseContext): string {
   const value = text(raw);
-  const expanded = value === '~' ? context.home : /^~[\\/]/.test(value) ? resolve(context.home, value.slice(2)) : value;
-  return isAbsolute(expanded) ? expanded : resolve(context.cwd, expanded);
+  const paths = (context.platform ?? process.platform) === 'win32' ? win32 : posix;
+  const expanded = value === '~' ? context.home : /^~[\\/]/.test(value) ? paths.resolve(context.home, value.slice(2)) : value;
+  return paths.isAbsolute(expanded) ? expanded : paths.resolve(context.cwd, expanded);
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);

@@ -64,7 +64,7 @@ export async function resolveSettings(options: ResolveSettingsOptions = {}): Pro
   const home = options.home ?? homedir();
   const cwd = options.cwd ?? process.cwd();
   const profileDir = options.profileDir ?? thothHome(env, home);
-  const parseContext: ParseContext = {home, cwd};
+  const parseContext: ParseContext = {home, cwd, platform};
 
   const readManaged = options.readManagedPreferences ?? defaultManagedReader(platform, options, env);
   const [managed, profile] = await Promise.all([readManaged(), readProfileSettings(profileDir)]);
