@@ -2,8 +2,9 @@ import {Command, Flags, type Interfaces} from '@oclif/core';
 
 import {bootstrapProfile} from '../profile/bootstrap.js';
 import {thothHome} from '../profile/paths.js';
+import {describeError, formatErrorLine} from './error-format.js';
 import {ExitCode} from './exit-codes.js';
-import {ThothError, errorMessage} from './errors.js';
+import {ThothError} from './errors.js';
 
 /**
  * The stable `--json` envelope of every command. Scripts can rely on `ok`, `status` (the exit
@@ -92,43 +93,4 @@ function profileDirFromArgv(argv: readonly string[]): string | undefined {
     if (arg.startsWith('--thoth-home=')) return arg.slice('--thoth-home='.length);
   }
   return undefined;
-}
-
-interface DescribedError {
-  code: string;
-  message: string;
-  suggestions: string[];
-  exitCode: number;
-}
-
-export function describeError(error: unknown): DescribedError {
-  if (error instanceof ThothError) {
-    return {code: error.code, message: error.message, suggestions: [...error.suggestions], exitCode: error.exitCode};
-  }
-  const oclifExit = (error as {oclif?: {exit?: unknown}} | undefined)?.oclif?.exit;
-  if (typeof oclifExit === 'number') {
-    // oclif's own parse errors (unknown flag, missing argument) exit 2: usage errors.
-    const usage = oclifExit === ExitCode.USAGE;
-    return {
-      code: usage ? 'USAGE' : 'ERROR',
-      message: firstLine(errorMessage(error)),
-      suggestions: usage ? ['Run the command with --help to see its flags and arguments.'] : [],
-      exitCode: oclifExit,
-    };
-  }
-  return {
-    code: 'UNEXPECTED',
-    message: firstLine(errorMessage(error)),
-    suggestions: ['This is probably a bug in thoth; run again with DEBUG=thoth* and report the output.'],
-    exitCode: ExitCode.UNEXPECTED,
-  };
-}
-
-function firstLine(message: string): string {
-  return message.split('\n').find((line) => line.trim() !== '')?.trim() ?? message;
-}
-
-export function formatErrorLine(error: DescribedError): string {
-  const hint = error.suggestions.length > 0 ? `\n  Try this: ${error.suggestions.join(' ')}` : '';
-  return `thoth: error: ${error.message}${hint}\n`;
 }

@@ -22,6 +22,14 @@ export interface ToolCall {
   argumentsJson: string;
 }
 
+/** What the MCP client said about itself in `initialize`. */
+export interface ClientInfo {
+  name?: string;
+  version?: string;
+  protocolVersion?: string;
+  capabilities?: Record<string, unknown>;
+}
+
 /** Who is calling, and under which settings. One per `thoth run` session. */
 export interface DecisionContext {
   agentId: string;
@@ -34,7 +42,7 @@ export interface DecisionContext {
   /** Names of the tools already called in this session, in order (seed 002 `sessionToolCalls`). */
   sessionToolCalls: readonly string[];
   /** From the client's `initialize`, once seen. */
-  client?: {name?: string; version?: string; protocolVersion?: string; capabilities?: Record<string, unknown>};
+  client?: ClientInfo | undefined;
 }
 
 export interface Decision {

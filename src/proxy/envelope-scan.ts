@@ -31,6 +31,10 @@ export interface EnvelopeScan {
   members: Map<string, MemberRange>;
   /** A top-level key appeared twice: parsers may disagree about such a message. */
   duplicateKeys: boolean;
+  /** Every top-level key read, including one whose value was cut off (partial scans). */
+  keysSeen: Set<string>;
+  /** A partial scan ran out of input before the value was complete. */
+  truncated?: boolean;
 }
 
 const enum Expect {
@@ -48,9 +52,14 @@ const enum Container {
   Array,
 }
 
-export function scanEnvelope(buf: Buffer): EnvelopeScan {
+/**
+ * With `partial`, the buffer is only the beginning of a message (an oversized line's head): running
+ * out of input is not an error, and the result lists what was seen so far.
+ */
+export function scanEnvelope(buf: Buffer, options: {partial?: boolean} = {}): EnvelopeScan {
   const members = new Map<string, MemberRange>();
-  const result: EnvelopeScan = {kind: 'invalid', members, duplicateKeys: false};
+  const keysSeen = new Set<string>();
+  const result: EnvelopeScan = {kind: 'invalid', members, duplicateKeys: false, keysSeen};
   const stack: Container[] = [];
   let expect: Expect = Expect.Value;
   let pos = 0;
@@ -60,6 +69,10 @@ export function scanEnvelope(buf: Buffer): EnvelopeScan {
   let sawTopValue = false;
 
   const fail = (problem: string): EnvelopeScan => {
+    if (options.partial && (problem === 'unterminated string' || problem === 'unexpected end of message')) {
+      result.truncated = true;
+      return result;
+    }
     result.kind = 'invalid';
     result.problem = `${problem} at byte ${pos}`;
     return result;
@@ -100,7 +113,10 @@ export function scanEnvelope(buf: Buffer): EnvelopeScan {
         if (byte !== QUOTE) return fail('expected a property name');
         const close = findStringEnd(buf, pos + 1);
         if (close === -1) return fail('unterminated string');
-        if (stack.length === 1) topKey = decodeKey(buf, pos, close + 1);
+        if (stack.length === 1) {
+          topKey = decodeKey(buf, pos, close + 1);
+          keysSeen.add(topKey);
+        }
         pos = close + 1;
         expect = Expect.Colon;
         continue;
@@ -168,6 +184,10 @@ export function scanEnvelope(buf: Buffer): EnvelopeScan {
           continue;
         }
         const tokenEnd = scanToken(buf, pos);
+        if (options.partial && tokenEnd === end) {
+          result.truncated = true;
+          return result;
+        }
         if (!isValidScalarToken(buf, pos, tokenEnd)) return fail('invalid literal or number');
         pos = tokenEnd;
         expect = valueDone(pos);
@@ -176,7 +196,7 @@ export function scanEnvelope(buf: Buffer): EnvelopeScan {
     }
   }
   if (stack.length > 0) return fail('unexpected end of message');
-  if (!sawTopValue) return fail('empty message');
+  if (!sawTopValue) return options.partial ? result : fail('empty message');
   if (result.kind === 'invalid') result.kind = 'scalar';
   return result;
 }

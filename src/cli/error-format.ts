@@ -1,0 +1,42 @@
+import {ExitCode} from './exit-codes.js';
+import {ThothError, errorMessage} from './errors.js';
+
+/** Kept apart from base-command.ts so that `thoth run` can format errors without loading oclif. */
+export interface DescribedError {
+  code: string;
+  message: string;
+  suggestions: string[];
+  exitCode: number;
+}
+
+export function describeError(error: unknown): DescribedError {
+  if (error instanceof ThothError) {
+    return {code: error.code, message: error.message, suggestions: [...error.suggestions], exitCode: error.exitCode};
+  }
+  const oclifExit = (error as {oclif?: {exit?: unknown}} | undefined)?.oclif?.exit;
+  if (typeof oclifExit === 'number') {
+    // oclif's own parse errors (unknown flag, missing argument) exit 2: usage errors.
+    const usage = oclifExit === ExitCode.USAGE;
+    return {
+      code: usage ? 'USAGE' : 'ERROR',
+      message: firstLine(errorMessage(error)),
+      suggestions: usage ? ['Run the command with --help to see its flags and arguments.'] : [],
+      exitCode: oclifExit,
+    };
+  }
+  return {
+    code: 'UNEXPECTED',
+    message: firstLine(errorMessage(error)),
+    suggestions: ['This is probably a bug in thoth; run again with DEBUG=thoth* and report the output.'],
+    exitCode: ExitCode.UNEXPECTED,
+  };
+}
+
+function firstLine(message: string): string {
+  return message.split('\n').find((line) => line.trim() !== '')?.trim() ?? message;
+}
+
+export function formatErrorLine(error: DescribedError): string {
+  const hint = error.suggestions.length > 0 ? `\n  Try this: ${error.suggestions.join(' ')}` : '';
+  return `thoth: error: ${error.message}${hint}\n`;
+}

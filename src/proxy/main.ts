@@ -1,0 +1,92 @@
+import {randomUUID} from 'node:crypto';
+
+import {describeError, formatErrorLine} from '../cli/error-format.js';
+import {createDiagnostics} from './diagnostics.js';
+import {Relay, type SessionState} from './relay.js';
+import {planSpawn} from './resolve-executable.js';
+import {parseRunArgs, type RunOptions} from './run-flags.js';
+import {describeExit, exitCodeOf, startUpstream} from './upstream.js';
+
+/** Secrets meant for thoth are not passed on to a third-party server. */
+const THOTH_SECRETS = ['THOTH_API_KEY', 'THOTH_GOVAPI_BEARER_TOKEN', 'THOTH_GOVAPI_API_KEY'];
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * `thoth run`: spawn the server first (the client is waiting for it), then load governance,
+ * relay until either side ends, and exit with the server's exit code.
+ */
+export async function runMain(argv: readonly string[]): Promise<void> {
+  let options: RunOptions;
+  let plan;
+  try {
+    options = parseRunArgs(argv);
+    plan = planSpawn(options.command, options.args);
+  } catch (error) {
+    const described = describeError(error);
+    process.stderr.write(formatErrorLine(described).replace(/^thoth: /, '[thoth] '));
+    process.exitCode = described.exitCode;
+    return;
+  }
+
+  const upstream = startUpstream(plan, {env: upstreamEnvironment(process.env)});
+  const diagnostics = createDiagnostics(logFileOption(options));
+  const session: SessionState = {sessionId: randomUUID(), sessionToolCalls: []};
+  const governance = import('../governance/compose.js').then((compose) =>
+    compose.createGovernance(options, session, {env: process.env, warn: (message) => diagnostics.warn(message)}),
+  );
+  governance.catch((error: unknown) => diagnostics.warn(`governance failed to start; every tool call will be refused: ${String(error)}`));
+
+  const relay = new Relay({
+    client: {input: process.stdin, output: process.stdout},
+    upstream: {input: upstream.stdin, output: upstream.stdout},
+    governance,
+    session,
+    diagnostics,
+    maxMessageBytes: options.maxMessageBytes,
+  });
+  relay.start();
+
+  for (const signal of FORWARDED_SIGNALS) {
+    process.on(signal, () => {
+      upstream.forwardSignal(signal);
+      // A server that ignores the signal is stopped the hard way.
+      void upstream.shutdown(options.shutdownGraceMs);
+    });
+  }
+  void relay.clientDone.then(() => upstream.shutdown(options.shutdownGraceMs));
+
+  const exit = await upstream.exited;
+  if (exit.spawnError) diagnostics.warn(`the server could not be started: ${exit.spawnError.message}`);
+  await upstream.outputClosed(1000);
+  relay.upstreamExited(describeExit(exit));
+  await withTimeout(relay.settle(), 2000);
+  const setup = await withTimeout(governance.catch(() => undefined), 2000);
+  if (setup) await withTimeout(setup.close(), 2000);
+  await withTimeout(relay.flushClient(), 2000);
+  await diagnostics.close();
+  process.exit(exitCodeOf(exit));
+}
+
+export function upstreamEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = {...env};
+  for (const name of THOTH_SECRETS) delete copy[name];
+  return copy;
+}
+
+function logFileOption(options: RunOptions): {logFile?: string} {
+  const logFile = options.logFile ?? process.env['THOTH_LOG_FILE'];
+  return logFile ? {logFile} : {};
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
