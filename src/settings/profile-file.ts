@@ -3,7 +3,6 @@ import {join} from 'node:path';
 
 import {errnoCode, errorMessage} from '../cli/errors.js';
 import {PROFILE_FILES} from '../profile/paths.js';
-import {describeSchemaErrors, formatSchemaProblem, loadValidator, offsetToPosition} from '../util/validators.js';
 
 export interface ProfileSettings {
   file: string;
@@ -26,6 +25,8 @@ export async function readProfileSettings(profileDir: string): Promise<ProfileSe
     if (errnoCode(error) !== 'ENOENT' && errnoCode(error) !== 'ENOTDIR') result.problems.push(`${file}: cannot be read (${errnoCode(error) ?? errorMessage(error)})`);
     return result;
   }
+  // Only now: the validator helpers pull in jsonc-parser, which `thoth run` should not pay for.
+  const {describeSchemaErrors, formatSchemaProblem, loadValidator, offsetToPosition} = await import('../util/validators.js');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

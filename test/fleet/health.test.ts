@@ -197,8 +197,13 @@ describe('thoth health (the built CLI)', () => {
     expect(run.stdout).toBe('');
   });
 
-  it('rejects --json with --format jamf-ea', async () => {
-    const run = await runThoth(['health', '--json', '--format', 'jamf-ea'], {env: {THOTH_HOME: await tempDir()}});
+  it.each([
+    [['--json', '--format', 'jamf-ea'], '--format jamf-ea cannot be combined with --json or --intune-detect'],
+    [['--json', '--intune-detect'], '--intune-detect cannot be combined with --json'],
+    [['--field', 'governed'], '--field needs --format jamf-ea'],
+  ])('rejects %j with a one-line usage error', async (args, message) => {
+    const run = await runThoth(['health', ...args], {env: {THOTH_HOME: await tempDir()}});
     expect(run.code).toBe(2);
+    expect(run.stderr.split('\n')[0]).toBe(`thoth: error: ${message}`);
   });
 });
