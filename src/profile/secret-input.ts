@@ -33,9 +33,10 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 
 function promptWithoutEcho(prompt: string, streams: SecretInputStreams): Promise<string> {
   const {stdin, stderr} = streams;
-  stderr.write(prompt);
+  // Echo off before the prompt shows: whatever is typed once it is visible is never echoed.
   stdin.setRawMode!(true);
   stdin.resume();
+  stderr.write(prompt);
   return new Promise((resolve, reject) => {
     let value = '';
     const finish = (error?: Error) => {

@@ -68,3 +68,22 @@ describe('thoth api-key set | show', () => {
     expect(env.stdout).not.toContain(KEY);
   });
 });
+
+describe('thoth api-key set at a terminal', () => {
+  it('prompts without echoing the key (run under a real pseudo-terminal with script(1))', async () => {
+    const {spawn} = await import('node:child_process');
+    const {THOTH_BIN} = await import('../helpers/cli.js');
+    const home = join(await tempDir(), 'profile');
+    const child = spawn('script', ['-qfec', `${process.execPath} ${THOTH_BIN} api-key set`, '/dev/null'], {env: {PATH: process.env['PATH'], HOME: process.env['HOME'], THOTH_HOME: home}, stdio: ['pipe', 'pipe', 'pipe']});
+    let screen = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      screen += chunk;
+      if (screen.includes('API key (input hidden): ') && !child.stdin.writableEnded) child.stdin.end(`${KEY}\r`);
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect(screen).toContain(`stored API key ${apiKeyFingerprint(KEY)}`);
+    expect(screen).not.toContain(KEY);
+    expect(JSON.parse(await readFile(join(home, 'proxy_api_key.json'), 'utf8'))).toEqual({api_key: KEY});
+  });
+});
