@@ -184,7 +184,8 @@ function managedText(value: unknown): string | undefined {
   return undefined;
 }
 
-const IGNORED_MANAGED_KEYS = /^(Payload|mcx_|PayloadUUID$)/;
+/** Keys of the profile machinery itself, not settings: never worth a warning. */
+const IGNORED_MANAGED_KEYS = /^(Payload|mcx_)/;
 
 function unknownKeyWarnings(managed: ManagedPreferences, profile: ProfileSettings): string[] {
   const warnings: string[] = [];
