@@ -1,0 +1,12 @@
+import {createRequire} from 'node:module';
+import {fileURLToPath} from 'node:url';
+
+const require = createRequire(import.meta.url);
+
+export const THOTH_BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+export const EVERYTHING = [process.execPath, require.resolve('@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'];
+
+/** The command line of `server` behind `thoth run` with `thothArgs`. */
+export function viaThoth(server: readonly string[], thothArgs: readonly string[] = ['--agent-id', 'bench']): string[] {
+  return [process.execPath, THOTH_BIN, 'run', ...thothArgs, '--', ...server];
+}
