@@ -1,5 +1,7 @@
 import {Command, Flags, type Interfaces} from '@oclif/core';
 
+import {bootstrapProfile} from '../profile/bootstrap.js';
+import {thothHome} from '../profile/paths.js';
 import {describeError, formatErrorLine} from './error-format.js';
 import {ExitCode} from './exit-codes.js';
 import {ThothError} from './errors.js';
@@ -30,6 +32,16 @@ export abstract class BaseCommand<T> extends Command {
   };
 
   private readonly warnings: string[] = [];
+
+  /**
+   * First run of any command bootstraps the profile (seed 000/001). Cheap once it exists (a few
+   * stat calls), and never fatal: what it could not do becomes a warning.
+   */
+  protected override async init(): Promise<void> {
+    await super.init();
+    const result = await bootstrapProfile(profileDirFromArgv(this.argv) ?? thothHome());
+    for (const warning of result.warnings) this.note(warning);
+  }
 
   protected get commandName(): string {
     return this.id ?? this.ctor.id ?? 'thoth';
@@ -70,4 +82,15 @@ export abstract class BaseCommand<T> extends Command {
     Object.assign(silent, {skipOclifErrorHandling: true});
     throw silent;
   }
+}
+
+/** `--thoth-home DIR` / `--thoth-home=DIR` before any `--` (read before oclif parses the flags). */
+function profileDirFromArgv(argv: readonly string[]): string | undefined {
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index]!;
+    if (arg === '--') break;
+    if (arg === '--thoth-home') return argv[index + 1];
+    if (arg.startsWith('--thoth-home=')) return arg.slice('--thoth-home='.length);
+  }
+  return undefined;
 }

@@ -1,6 +1,16 @@
 import {homedir} from 'node:os';
 import {join} from 'node:path';
 
+/** File names inside the profile directory (seed 000/001). */
+export const PROFILE_FILES = {
+  /** Server name → session intent. */
+  intentMap: 'intent_map.json',
+  /** `{"api_key": "..."}`, mode 0600: written by `thoth api-key set`. */
+  apiKey: 'proxy_api_key.json',
+  /** Per-user settings, the lowest layer above the defaults (keys are the THOTH_* variable names). */
+  settings: 'settings.json',
+} as const;
+
 /**
  * The profile directory: `$THOTH_HOME` when set (tests, shared machines), else `~/.thoth`.
  * Every file thoth keeps for a user lives under it.

@@ -1,0 +1,142 @@
+import type {ResolvedSettings} from '../settings/resolve.js';
+
+/**
+ * The facts `thoth health` reports come from small providers, one per area, so each area's owner
+ * can plug in the real check and tests can drive every combination. A provider that has nothing
+ * real to say returns `unknown`: never a made-up `ok`.
+ */
+export type FactState = 'ok' | 'warn' | 'fail' | 'unknown';
+
+export interface HealthContext {
+  settings: ResolvedSettings;
+  env: NodeJS.ProcessEnv;
+  home: string;
+  platform: NodeJS.Platform;
+  cwd: string;
+  now: () => Date;
+}
+
+export interface ClientGovernance {
+  client: string;
+  file: string;
+  found: boolean;
+  governed: number;
+  notGoverned: number;
+  drift: number;
+  ungovernable: number;
+  error: string | null;
+}
+
+export interface GovernanceTotals {
+  governed: number;
+  notGoverned: number;
+  drift: number;
+  ungovernable: number;
+}
+
+export interface GovernanceFact {
+  state: FactState;
+  summary: string;
+  /** True when every server found is governed; null when unknown. */
+  allGoverned: boolean | null;
+  totals: GovernanceTotals | null;
+  clients: ClientGovernance[];
+}
+
+export interface PolicyFact {
+  state: FactState;
+  summary: string;
+  /** The policy file in force, or null for the built-in default / unknown. */
+  file: string | null;
+}
+
+export interface AuditFact {
+  state: FactState;
+  summary: string;
+  /** The audit log directory or file that was checked. */
+  path: string | null;
+}
+
+export interface HeartbeatFact {
+  state: FactState;
+  summary: string;
+  /** Null when enrollment cannot be known in this build. */
+  enrolled: boolean | null;
+  /** ISO 8601, when enrolled and a heartbeat succeeded. */
+  lastHeartbeatAt: string | null;
+}
+
+export interface HealthProviders {
+  governance: (context: HealthContext) => Promise<GovernanceFact>;
+  policy: (context: HealthContext) => Promise<PolicyFact>;
+  audit: (context: HealthContext) => Promise<AuditFact>;
+  heartbeat: (context: HealthContext) => Promise<HeartbeatFact>;
+}
+
+/**
+ * The shape of `collectStatus()` (src/config/status.ts, the config engine). Declared here
+ * structurally so that health does not depend on the module being present.
+ */
+export interface StatusReportLike {
+  clients: {
+    client: string;
+    file: string;
+    found: boolean;
+    error?: string;
+    servers: {state: 'governed' | 'not-governed' | 'drift' | 'ungovernable'}[];
+  }[];
+  counts: GovernanceTotals;
+  allGoverned: boolean;
+}
+
+/** Turns the config engine's status report into the governance fact. */
+export function governanceFromStatus(report: StatusReportLike): GovernanceFact {
+  const clients: ClientGovernance[] = report.clients.map((entry) => {
+    const count = (state: string) => entry.servers.filter((server) => server.state === state).length;
+    return {
+      client: entry.client,
+      file: entry.file,
+      found: entry.found,
+      governed: count('governed'),
+      notGoverned: count('not-governed'),
+      drift: count('drift'),
+      ungovernable: count('ungovernable'),
+      error: entry.error ?? null,
+    };
+  });
+  const {governed, notGoverned, drift, ungovernable} = report.counts;
+  const unreadable = clients.filter((client) => client.error !== null);
+  const problems: string[] = [];
+  if (notGoverned > 0) problems.push(`${notGoverned} not governed (${perClient(clients, 'notGoverned')})`);
+  if (drift > 0) problems.push(`${drift} drifted (${perClient(clients, 'drift')})`);
+  if (ungovernable > 0) problems.push(`${ungovernable} cannot be governed (${perClient(clients, 'ungovernable')})`);
+  for (const client of unreadable) problems.push(`${client.client}: ${client.error}`);
+  const total = governed + notGoverned + drift + ungovernable;
+  const state: FactState = !report.allGoverned || unreadable.length > 0 ? 'fail' : 'ok';
+  const summary = problems.length === 0 ? `${governed} of ${total} server${total === 1 ? '' : 's'} governed` : `servers: ${problems.join('; ')}`;
+  return {state, summary, allGoverned: report.allGoverned && unreadable.length === 0, totals: {governed, notGoverned, drift, ungovernable}, clients};
+}
+
+function perClient(clients: ClientGovernance[], field: 'notGoverned' | 'drift' | 'ungovernable'): string {
+  return clients.filter((client) => client[field] > 0).map((client) => `${client.client}: ${client[field]}`).join(', ');
+}
+
+/** What a provider reports until its area lands in this build. */
+export function notAvailable(what: string): {state: 'unknown'; summary: string} {
+  return {state: 'unknown', summary: `${what} is not available in this build of thoth`};
+}
+
+/**
+ * The providers wired into `thoth health`. Replace an entry when its area lands (see the report
+ * of the fleet-device branch): governance ← collectStatus(), policy ← the policy loader,
+ * audit ← the audit chain verifier, heartbeat ← enrollment state.
+ */
+export const DEFAULT_HEALTH_PROVIDERS: HealthProviders = {
+  governance: async () => ({...notAvailable('governance status (thoth status)'), allGoverned: null, totals: null, clients: []}),
+  policy: async () => ({...notAvailable('policy status'), file: null}),
+  audit: async () => ({...notAvailable('audit chain verification'), path: null}),
+  heartbeat: async ({settings}) =>
+    settings.values.tenantId === undefined
+      ? {state: 'ok', summary: 'not enrolled: no tenant configured (local use)', enrolled: false, lastHeartbeatAt: null}
+      : {...notAvailable('enrollment and heartbeat state'), enrolled: null, lastHeartbeatAt: null},
+};

@@ -1,0 +1,197 @@
+import {join} from 'node:path';
+
+import {ENFORCEMENT_MODES, type EnforcementMode} from '../enforcer/types.js';
+import {keyProblem} from '../profile/api-key.js';
+import {PROFILE_FILES} from '../profile/paths.js';
+import * as p from './parsers.js';
+import {SettingValueError, type Parser} from './parsers.js';
+
+/**
+ * thoth's own managed-preference domain (macOS) and policy keys (Windows). thoth reads only
+ * these, and `thoth mdm profile` writes only this domain: never another vendor's.
+ */
+export const THOTH_PREFERENCE_DOMAIN = 'io.thoth.agent';
+export const WINDOWS_POLICY_KEYS = ['HKLM\\SOFTWARE\\Policies\\Thoth', 'HKCU\\SOFTWARE\\Policies\\Thoth'] as const;
+
+/** Seed 000 (newest, wins) says atensecurity.com; seed 001 said aten.security: set THOTH_APEX_DOMAIN for that. */
+export const DEFAULT_APEX_DOMAIN = 'atensecurity.com';
+
+export type ThothEnv = 'dev' | 'staging' | 'prod';
+export type FailureDecision = 'block' | 'step_up' | 'allow';
+export type EnrollmentSource = 'jamf' | 'intune' | 'manual' | 'unmanaged';
+
+/** Every effective setting, typed. Optional ones are absent when no layer sets them. */
+export interface Settings {
+  tenantId?: string;
+  userId?: string;
+  fleetId?: string;
+  env: ThothEnv;
+  apexDomain: string;
+  apiKeyFile: string;
+  apiKey?: string;
+  endpointId?: string;
+  intuneDeviceId?: string;
+  jamfComputerId?: string;
+  enrollmentSource: EnrollmentSource;
+  enforcementMode?: EnforcementMode;
+  enforcerUrl?: string;
+  govapiUrl?: string;
+  govapiBearerToken?: string;
+  govapiApiKey?: string;
+  enforcerFailureDecision: FailureDecision;
+  enforcerAllowFallbackOverride: boolean;
+  heartbeatIntervalSeconds: number;
+  tlsVerify: boolean;
+  tlsCaBundle?: string;
+  tlsPinnedCertSha256?: string[];
+  tlsPinCacheSeconds: number;
+  tlsRequireAwsBackedCerts: boolean;
+  tlsAwsAcmCertArn?: string;
+  tlsAwsPrivateCaArn?: string;
+  requireNonRoot: boolean;
+  expectedProxyUser?: string;
+  expectedProxyUid?: number;
+  minVersion?: string;
+  policyFile?: string;
+  logFile?: string;
+}
+
+export type SettingKey = keyof Settings;
+export type SettingValue<K extends SettingKey> = NonNullable<Settings[K]>;
+
+export interface DefaultContext {
+  profileDir: string;
+  /** Settings resolved so far (the table is resolved in order, so earlier keys are final). */
+  resolved: Partial<Settings>;
+  /** Where each earlier key came from. */
+  sourceOf(key: SettingKey): string;
+}
+
+export interface SettingDefinition<V> {
+  /** The canonical environment variable; also the key in managed preferences and settings.json. */
+  name: string;
+  /** Other environment variables accepted for the same setting (older names), lower priority. */
+  aliases?: readonly string[];
+  /** Other keys accepted in managed preferences (Jamf's `jssID`). */
+  managedAliases?: readonly string[];
+  /** The command-line flag, when commands have one. */
+  flag?: string;
+  description: string;
+  /** Masked in every output; never read from managed preferences or settings.json (world-readable). */
+  secret?: boolean;
+  parse: Parser<V>;
+  fallback?: (context: DefaultContext) => {value: V; origin: string} | undefined;
+}
+
+function fixed<V>(value: V): () => {value: V; origin: string} {
+  return () => ({value, origin: 'default'});
+}
+
+/** Secrets: validated without ever quoting the value in a message. */
+function secret(raw: string): string {
+  const value = raw.trim();
+  const problem = keyProblem(value);
+  if (problem) throw new SettingValueError(problem.replace('the API key', 'the value'));
+  return value;
+}
+
+function jamfId(raw: string): string {
+  const value = p.token(raw);
+  if (value === '$JSSID') throw new SettingValueError('is the literal "$JSSID": the profile was not delivered by Jamf Pro, which substitutes the computer ID');
+  return value;
+}
+
+function derivedUrl(host: 'enforce' | 'grid') {
+  return ({resolved, sourceOf}: DefaultContext) => {
+    if (resolved.tenantId === undefined) return undefined;
+    return {
+      value: `https://${host}.${resolved.tenantId}.${resolved.apexDomain ?? DEFAULT_APEX_DOMAIN}`,
+      origin: `derived from THOTH_TENANT_ID (${sourceOf('tenantId')}) and THOTH_APEX_DOMAIN (${sourceOf('apexDomain')})`,
+    };
+  };
+}
+
+/**
+ * The settings table, in resolution order (defaults may read settings above them). Names follow
+ * seeds 000 and 001; where they disagree the seed-000 name is canonical and the other an alias.
+ */
+export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>} = {
+  tenantId: {name: 'THOTH_TENANT_ID', flag: '--tenant-id', description: 'Tenant for governance scope and derived control-plane URLs.', parse: p.dnsLabel},
+  userId: {name: 'THOTH_USER_ID', description: 'Per-user identifier for the audit trail (email, or LDAP uid).', parse: p.token},
+  fleetId: {name: 'THOTH_FLEET_ID', description: 'Fleet used for endpoint registration and check-ins.', parse: p.token},
+  env: {name: 'THOTH_ENV', description: 'Endpoint environment: dev, staging or prod.', parse: p.oneOf(['dev', 'staging', 'prod'] as const), fallback: fixed('prod' as const)},
+  apexDomain: {name: 'THOTH_APEX_DOMAIN', description: `Apex domain of the derived URLs (default ${DEFAULT_APEX_DOMAIN}, seed 000; seed 001 used aten.security).`, parse: p.hostname, fallback: fixed(DEFAULT_APEX_DOMAIN)},
+  apiKeyFile: {
+    name: 'THOTH_API_KEY_FILE',
+    description: 'API key file, {"api_key": "..."} with mode 0600.',
+    parse: p.path,
+    fallback: ({profileDir}) => ({value: join(profileDir, PROFILE_FILES.apiKey), origin: 'default'}),
+  },
+  apiKey: {name: 'THOTH_API_KEY', flag: '--api-key', secret: true, description: 'API key (fallback: prefer the key file).', parse: secret},
+  endpointId: {name: 'THOTH_ENDPOINT_ID', description: 'Endpoint identity override (wins over every detected identity).', parse: p.token},
+  intuneDeviceId: {name: 'THOTH_INTUNE_DEVICE_ID', aliases: ['INTUNE_DEVICE_ID'], description: 'Intune device ID (endpoint identity).', parse: p.token},
+  jamfComputerId: {name: 'THOTH_JAMF_COMPUTER_ID', aliases: ['JAMF_COMPUTER_ID'], managedAliases: ['jssID'], description: 'Jamf Pro computer ID (endpoint identity); `jssID` = $JSSID in the profile.', parse: jamfId},
+  enrollmentSource: {
+    name: 'THOTH_ENROLLMENT_SOURCE',
+    description: 'How this endpoint is managed: jamf, intune, manual or unmanaged.',
+    parse: p.oneOf(['jamf', 'intune', 'manual', 'unmanaged'] as const),
+    fallback: ({resolved}) => {
+      if (resolved.jamfComputerId !== undefined) return {value: 'jamf', origin: 'derived from the Jamf computer ID'};
+      if (resolved.intuneDeviceId !== undefined) return {value: 'intune', origin: 'derived from the Intune device ID'};
+      return {value: 'unmanaged', origin: 'default'};
+    },
+  },
+  enforcementMode: {name: 'THOTH_ENFORCEMENT_MODE', flag: '--enforcement-mode', description: 'Default enforcement mode: progressive, step_up, block or observe.', parse: p.oneOf(ENFORCEMENT_MODES)},
+  enforcerUrl: {name: 'THOTH_ENFORCER_URL', description: 'Remote enforcer URL (default derived: https://enforce.<tenant>.<apex>).', parse: p.url, fallback: derivedUrl('enforce')},
+  govapiUrl: {name: 'THOTH_GOVAPI_URL', aliases: ['THOTH_GOV_API_URL'], description: 'GovAPI URL for registration and check-ins (default derived: https://grid.<tenant>.<apex>).', parse: p.url, fallback: derivedUrl('grid')},
+  govapiBearerToken: {name: 'THOTH_GOVAPI_BEARER_TOKEN', secret: true, description: 'Optional bearer token for GovAPI.', parse: secret},
+  govapiApiKey: {name: 'THOTH_GOVAPI_API_KEY', secret: true, description: 'Optional API key header for GovAPI.', parse: secret},
+  enforcerFailureDecision: {
+    name: 'THOTH_ENFORCER_FAILURE_DECISION',
+    description: 'Decision when the enforcer cannot be reached: block, step_up or allow (allow needs the override in staging/prod).',
+    parse: p.oneOf(['block', 'step_up', 'allow'] as const),
+    fallback: fixed('block' as const),
+  },
+  enforcerAllowFallbackOverride: {name: 'THOTH_ENFORCER_ALLOW_FALLBACK_OVERRIDE', description: 'Emergency override that lets the failure decision be allow in staging/prod.', parse: p.boolean, fallback: fixed(false)},
+  heartbeatIntervalSeconds: {
+    name: 'THOTH_ENDPOINT_CHECKIN_INTERVAL_SEC',
+    aliases: ['THOTH_HEARTBEAT_INTERVAL_SECONDS'],
+    description: 'Heartbeat (check-in) interval in seconds.',
+    parse: p.integer(5, 86_400),
+    fallback: fixed(60),
+  },
+  tlsVerify: {name: 'THOTH_TLS_VERIFY', description: 'Strict TLS certificate validation for outbound HTTPS.', parse: p.boolean, fallback: fixed(true)},
+  tlsCaBundle: {name: 'THOTH_TLS_CA_BUNDLE', description: 'Custom CA bundle (PEM) for the enforcer and GovAPI.', parse: p.path},
+  tlsPinnedCertSha256: {name: 'THOTH_TLS_PINNED_CERT_SHA256', description: 'Comma-separated leaf certificate SHA-256 pins (sha256:<hex> or 64 hex).', parse: p.sha256List},
+  tlsPinCacheSeconds: {name: 'THOTH_TLS_PIN_CACHE_SECONDS', description: 'Pin verification cache lifetime in seconds.', parse: p.integer(0, 86_400), fallback: fixed(300)},
+  tlsRequireAwsBackedCerts: {name: 'THOTH_TLS_REQUIRE_AWS_BACKED_CERTS', description: 'Require AWS-backed certificate trust metadata (an ACM or Private CA ARN).', parse: p.boolean, fallback: fixed(false)},
+  tlsAwsAcmCertArn: {name: 'THOTH_TLS_AWS_ACM_CERT_ARN', description: 'ACM certificate ARN used for TLS trust attestation.', parse: p.arn},
+  tlsAwsPrivateCaArn: {name: 'THOTH_TLS_AWS_PRIVATE_CA_ARN', description: 'ACM Private CA ARN used for TLS trust attestation.', parse: p.arn},
+  requireNonRoot: {
+    name: 'THOTH_REQUIRE_NON_ROOT',
+    description: '`thoth run` refuses to run as root (default: true in staging/prod when a tenant is set).',
+    parse: p.boolean,
+    fallback: ({resolved}) => {
+      if (resolved.tenantId !== undefined && (resolved.env === 'staging' || resolved.env === 'prod')) {
+        return {value: true, origin: `default (tenant set, env ${resolved.env})`};
+      }
+      return {value: false, origin: resolved.tenantId === undefined ? 'default (no tenant: local use)' : `default (env ${resolved.env ?? 'prod'})`};
+    },
+  },
+  expectedProxyUser: {name: 'THOTH_EXPECTED_PROXY_USER', description: 'OS user `thoth run` must run as.', parse: p.token},
+  expectedProxyUid: {name: 'THOTH_EXPECTED_PROXY_UID', description: 'OS uid `thoth run` must run as.', parse: p.integer(0, 4_294_967_294)},
+  minVersion: {name: 'THOTH_MIN_VERSION', flag: '--min-version', description: 'Minimum thoth version `thoth health` accepts.', parse: p.version},
+  policyFile: {name: 'THOTH_POLICY_FILE', flag: '--policy', description: 'Policy file (JSON or JSONC).', parse: p.path},
+  logFile: {name: 'THOTH_LOG_FILE', flag: '--log-file', description: "File that also receives thoth's own diagnostics.", parse: p.path},
+};
+
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+/** Canonical name (and managed alias) → key: the vocabulary of managed preferences and settings.json. */
+export function settingKeyForName(name: string): SettingKey | undefined {
+  for (const key of SETTING_KEYS) {
+    const definition = SETTINGS[key] as SettingDefinition<unknown>;
+    if (definition.name === name || definition.managedAliases?.includes(name)) return key;
+  }
+  return undefined;
+}
