@@ -23,8 +23,8 @@ describe('audit trail of a real thoth run session (official SDK client, server-e
     expect(JSON.stringify(second)).toContain('again');
 
     const events = (await readEvents(dir)).map((e) => e.event);
-    expect(events.map((e) => e.type)).toEqual(['SESSION_START', 'TOOL_CALL_PRE', 'TOOL_CALL_POST', 'TOOL_CALL_PRE', 'TOOL_CALL_POST', 'SESSION_END']);
-    const [, pre1, post1, pre2, post2] = events;
+    expect(events.map((e) => e.type)).toEqual(['SESSION_START', 'POLICY_LOADED', 'TOOL_CALL_PRE', 'TOOL_CALL_POST', 'TOOL_CALL_PRE', 'TOOL_CALL_POST', 'SESSION_END']);
+    const [, , pre1, post1, pre2, post2] = events;
     expect(pre1).toMatchObject({
       sourceType: 'agent_tool_call',
       agentId: 'everything',
@@ -33,7 +33,7 @@ describe('audit trail of a real thoth run session (official SDK client, server-e
       endpointId: 'ep-7',
       toolName: 'echo',
       decision: 'allow',
-      ruleId: 'default-allow',
+      ruleId: 'progressive:learning',
       sessionToolCalls: [],
       client: {name: 'thoth-test-client', version: '1.0.0'},
     });
@@ -47,7 +47,7 @@ describe('audit trail of a real thoth run session (official SDK client, server-e
     const key = await readKeyFile(join(home, 'audit_hmac_key.json'));
     const report = await verifyAuditDir(dir, key!);
     expect(report.problems).toEqual([]);
-    expect(report.chainReports[0]).toMatchObject({state: 'sealed', agentId: 'everything', events: 6});
+    expect(report.chainReports[0]).toMatchObject({state: 'sealed', agentId: 'everything', events: 7});
     const cli = await runThoth(['audit', 'verify', dir, '--json'], {env: {THOTH_HOME: home}});
     expect(parseEnvelope<{status: string}>(cli.stdout).result?.status).toBe('intact');
   });

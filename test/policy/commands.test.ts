@@ -81,6 +81,8 @@ describe('thoth policy explain', () => {
     }
     await checkTools(home, 'fs', [{name: 'read_file', description: 'v1'}]);
     await checkTools(home, 'fs', [{name: 'read_file', description: 'v2'}]);
+    // Every command bootstraps the profile first (intent_map.json, proxy_api_key.json): do it now.
+    await thoth(home, ['policy', 'explain', '--agent-id', 'other', '--tool', 't']);
     const before = await Promise.all((await readdir(home, {recursive: true})).sort().map(async (name) => [name, await readFile(join(home, name)).catch(() => null)]));
 
     const novel = await thoth(home, ['policy', 'explain', '--agent-id', 'fs', '--tool', 'write_file', '--args', '{"path": "x"}']);
