@@ -6,7 +6,7 @@ import {join} from 'node:path';
 import {syncDirectory, writeFully} from './file-io.js';
 import type {AuditKey} from './key.js';
 import {APPEND_FLAGS, segmentFileName} from './layout.js';
-import {genesisHash, sealLine, sha256Hex, type PayloadKind} from './record.js';
+import {genesisHash, RecordSealer, sealLine, sha256Hex, type SealedRange} from './record.js';
 import type {Registry} from './registry.js';
 import type {FsyncMode} from './settings.js';
 
@@ -27,10 +27,15 @@ export interface ChainWriterOptions {
 }
 
 interface Pending {
-  json: string;
-  resolve: () => void;
+  /** The event's JSON, as UTF-8 bytes or as text. */
+  json: Buffer | string;
+  /** Absent for records nobody waits for (appendDetached). */
+  resolve: (() => void) | undefined;
   reject: (error: unknown) => void;
 }
+
+/** The batch buffer is kept between writes up to this size; a larger batch gets its own. */
+const KEPT_BATCH_BUFFER = 1024 * 1024;
 
 
 interface Segment {
@@ -78,10 +83,14 @@ export class ChainWriter {
   /** Batches written whose durability step (fsync always) has not finished. */
   private readonly inFlight = new Set<Promise<void>>();
   private readonly host = hostname();
+  private readonly sealer: RecordSealer;
+  /** Reused for every batch: write(2) is synchronous, so it is free again once writeRecords returns. */
+  private batchBuffer = Buffer.allocUnsafe(64 * 1024);
 
   constructor(private readonly options: ChainWriterOptions) {
     this.clock = options.clock ?? Date.now;
     this.lastHash = genesisHash(options.chain);
+    this.sealer = new RecordSealer(options.key, options.chain);
   }
 
   get chain(): string {
@@ -93,12 +102,28 @@ export class ChainWriter {
     return this.segment?.name;
   }
 
-  append(json: string): Promise<void> {
+  append(json: Buffer | string): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the audit chain is closed'));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({json, resolve, reject});
       this.schedule();
     });
+  }
+
+  /**
+   * A record nobody waits for (TOOL_CALL_POST): same queue, same order, no promise; `onError`
+   * hears of a failure. With batched fsync it is not written at once but with the next record
+   * that is awaited (the next TOOL_CALL_PRE), or when the fsync window closes, just before the
+   * fdatasync: the same durability as every other record, and usually no write(2) of its own.
+   */
+  appendDetached(json: Buffer | string, onError: (error: unknown) => void): void {
+    if (this.closed) {
+      onError(new Error('the audit chain is closed'));
+      return;
+    }
+    this.queue.push({json, resolve: undefined, reject: onError});
+    if (this.options.fsync === 'always' || this.options.fsyncWindowMs === 0 || !this.segment) this.schedule();
+    else this.scheduleFsync();
   }
 
   /**
@@ -132,7 +157,7 @@ export class ChainWriter {
   /** Durability after a successful write: a batched fdatasync, or (always) one that covers it. */
   private afterWrite(segment: Segment): Promise<void> {
     if (this.options.fsync === 'always') return this.syncUpTo(segment, this.written);
-    this.scheduleFsync(segment);
+    this.scheduleFsync();
     return Promise.resolve();
   }
 
@@ -188,7 +213,11 @@ export class ChainWriter {
   async idle(): Promise<void> {
     for (;;) {
       if (this.draining) await this.draining;
-      else if (this.scheduled || this.queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      else if (this.scheduled || this.queue.length > 0) {
+        // Records waiting for the fsync window (appendDetached) go out now.
+        this.schedule();
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       else if (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
       else return;
     }
@@ -340,31 +369,39 @@ export class ChainWriter {
    * Throws on failure after committing the lines that reached the file whole; `complete` on the
    * error says how many.
    */
-  private writeRecords(segment: Segment, jsons: readonly string[]): void {
-    const lines: Array<{end: number; hash: string}> = [];
+  private writeRecords(segment: Segment, batch: readonly Pending[]): void {
+    let size = 0;
+    for (const {json} of batch) size += this.sealer.maxBytes(typeof json === 'string' ? Buffer.byteLength(json) : json.length);
+    const buffer = this.batchBufferFor(size);
+    const lines: SealedRange[] = [];
     let seq = this.nextSeq;
     let prev = this.lastHash;
-    let text = '';
-    let total = 0;
-    for (const json of jsons) {
-      const line = sealLine(this.options.key, this.options.chain, seq, prev, 'event' as PayloadKind, json);
-      text += `${line.text}\n`;
-      total += Buffer.byteLength(line.text) + 1;
-      lines.push({end: total, hash: line.hash});
+    let end = 0;
+    for (const pending of batch) {
+      const line = this.sealer.seal(buffer, end, seq, prev, pending.json);
+      lines.push(line);
+      end = line.end;
       seq++;
       prev = line.hash;
     }
-    const buffer = Buffer.from(text);
-    const {written, error} = writeFullySync(segment.handle.fd, buffer);
+    const bytes = buffer.subarray(0, end);
+    const {written, error} = writeFullySync(segment.handle.fd, bytes);
     segment.bytes += written;
     if (error) {
-      const complete = this.recordShortWrite(buffer, written, lines);
+      const complete = this.recordShortWrite(bytes, written, lines);
       this.written += complete;
       throw Object.assign(error instanceof Error ? error : new Error(String(error)), {complete});
     }
     this.nextSeq = seq;
     this.lastHash = prev;
-    this.written += jsons.length;
+    this.written += batch.length;
+  }
+
+  private batchBufferFor(size: number): Buffer {
+    if (size <= this.batchBuffer.length) return this.batchBuffer;
+    const buffer = Buffer.allocUnsafe(Math.max(size, this.batchBuffer.length * 2));
+    if (buffer.length <= KEPT_BATCH_BUFFER) this.batchBuffer = buffer;
+    return buffer;
   }
 
   private writeBatch(segment: Segment, batch: Pending[]): Promise<void> {
@@ -376,11 +413,11 @@ export class ChainWriter {
 
   private async writeAndSettle(segment: Segment, batch: Pending[]): Promise<void> {
     try {
-      this.writeRecords(segment, batch.map((pending) => pending.json));
+      this.writeRecords(segment, batch);
     } catch (error) {
       const complete = (error as {complete?: number}).complete ?? 0;
       // Lines that reached the file whole are in the log: their callers may proceed.
-      batch.forEach((pending, index) => (index < complete ? pending.resolve() : pending.reject(error)));
+      batch.forEach((pending, index) => (index < complete ? pending.resolve?.() : pending.reject(error)));
       return;
     }
     try {
@@ -389,7 +426,7 @@ export class ChainWriter {
       for (const pending of batch) pending.reject(error);
       return;
     }
-    for (const pending of batch) pending.resolve();
+    for (const pending of batch) pending.resolve?.();
   }
 
   /** Commits the lines that were written whole and keeps the fragment; returns how many were whole. */
@@ -406,11 +443,20 @@ export class ChainWriter {
     return complete;
   }
 
-  private scheduleFsync(segment: Segment): void {
+  /** An fdatasync at the end of the window; records still queued then are written just before it. */
+  private scheduleFsync(): void {
     if (this.fsyncTimer) return;
     const run = (): void => {
+      const segment = this.segment;
+      if (segment && this.queue.length > 0 && !this.scheduled && !this.draining && this.ready(segment)) {
+        // Synchronous up to the write, so `written` covers these records when the sync starts
+        // (and the timer, still set, keeps that write from arming another one).
+        void this.writeBatch(segment, this.queue.splice(0, this.queue.length));
+      } else if (this.queue.length > 0) {
+        this.schedule();
+      }
       this.fsyncTimer = undefined;
-      if (this.segment !== segment) return;
+      if (!segment || this.synced >= this.written) return;
       const covers = this.written;
       segment.handle.datasync().then(
         () => {

@@ -1,4 +1,4 @@
-import {createHash} from 'node:crypto';
+import {createHash, hash as oneShotHash} from 'node:crypto';
 import {setImmediate as yieldToEventLoop} from 'node:timers/promises';
 
 import {parseJson, stringifyJson} from '../proxy/json-rpc.js';
@@ -91,7 +91,7 @@ function capped(text: string, bytes: number, hash: string, hashOf: 'original' | 
 }
 
 export function sha256(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
+  return oneShotHash('sha256', data, 'hex');
 }
 
 /** SHA-256 of a large buffer or string, yielding to the event loop between 1 MiB chunks. */

@@ -1,4 +1,4 @@
-import type {Decision, DecisionContext} from '../enforcer/types.js';
+import type {ClientInfo, Decision, DecisionContext} from '../enforcer/types.js';
 import type {CallOutcome, PostCallRecord, PreCallRecord} from '../governance/types.js';
 import type {ContentFields} from './content.js';
 import {stringifyJson} from '../proxy/json-rpc.js';
@@ -95,14 +95,18 @@ function addSession(event: AuditEvent, context: DecisionContext): void {
   const calls = context.sessionToolCalls;
   event['sessionToolCalls'] = calls.length > SESSION_TOOL_CALLS_KEPT ? calls.slice(calls.length - SESSION_TOOL_CALLS_KEPT) : [...calls];
   event['sessionToolCallCount'] = calls.length;
-  const client = context.client;
-  if (client && (client.name !== undefined || client.version !== undefined || client.protocolVersion !== undefined)) {
-    const out: Record<string, string> = {};
-    if (client.name !== undefined) out['name'] = client.name;
-    if (client.version !== undefined) out['version'] = client.version;
-    if (client.protocolVersion !== undefined) out['protocolVersion'] = client.protocolVersion;
-    event['client'] = out;
-  }
+  const client = clientSummary(context.client);
+  if (client) event['client'] = client;
+}
+
+/** What the client said about itself, without its capabilities; undefined when it said nothing. */
+function clientSummary(client: ClientInfo | undefined): Record<string, string> | undefined {
+  if (!client || (client.name === undefined && client.version === undefined && client.protocolVersion === undefined)) return undefined;
+  const out: Record<string, string> = {};
+  if (client.name !== undefined) out['name'] = client.name;
+  if (client.version !== undefined) out['version'] = client.version;
+  if (client.protocolVersion !== undefined) out['protocolVersion'] = client.protocolVersion;
+  return out;
 }
 
 export function preCallEvent(record: PreCallRecord, content: ContentFields, eventId: string, timeMs: number): AuditEvent {
@@ -145,4 +149,178 @@ export function genericEvent(type: string, context: DecisionContext, fields: Rec
   }
   if (redacted.largeNumbers) withLargeNumbers.add(event);
   return event;
+}
+
+
+
+/** What TOOL_CALL_POST takes from the session when the call ends (its content may come later). */
+export interface PostSnapshot {
+  eventId: string;
+  timeMs: number;
+  /** `,"agentId":...` through endpointId. */
+  context: string;
+  /** `,"sessionToolCalls":[...],"sessionToolCallCount":n` and `,"client":{...}` if known. */
+  session: string;
+}
+
+interface DecisionEntry {
+  decision: Decision['decision'];
+  ruleId: string;
+  observed: Decision['observed'];
+  trace: readonly string[] | undefined;
+  json: string;
+}
+
+/** Distinct decisions kept; a policy has few, but a reason can name a counter (progressive). */
+const DECISIONS_KEPT = 64;
+
+/**
+ * Writes TOOL_CALL_PRE and TOOL_CALL_POST as JSON text with one template per event, instead of
+ * building the event object and stringifying all of it for every call: the members that rarely
+ * change between calls (the session's context, the decision, the recent tool names, the client)
+ * are kept serialised and reused while they stay the same. The text is exactly
+ * `serialiseEvent(preCallEvent(...))` / `serialiseEvent(postCallEvent(...))` (tests compare the
+ * two on many inputs): same members, same order, same redaction.
+ */
+export class EventEncoder {
+  private timeMs = Number.NaN;
+  private time = '';
+  /** Matches no key (they have seven items): the first event computes the context members. */
+  private contextKey: readonly unknown[] = [];
+  private contextJson = '';
+  private windowKey: readonly string[] | undefined;
+  private windowJson = '';
+  /** Matches no key (they have four items): the first event computes the client members. */
+  private clientKey: readonly unknown[] = [];
+  private clientJson = '';
+  private readonly decisions = new Map<string, DecisionEntry>();
+
+  pre(record: PreCallRecord, content: ContentFields, eventId: string, timeMs: number): string {
+    const context = record.context;
+    return (
+      `{"eventId":${JSON.stringify(eventId)},"type":"TOOL_CALL_PRE","timestamp":${this.timestamp(timeMs)},"sourceType":"agent_tool_call"${this.context(context)}` +
+      `${member('toolName', record.call.name)}${member('requestId', record.requestId)}${this.decision(record.decision)}${this.session(context)}` +
+      `,${contentMembers(content)}}`
+    );
+  }
+
+  /** What TOOL_CALL_POST takes when the call ends (the session's tool list keeps growing). */
+  snapshot(context: DecisionContext, eventId: string, timeMs: number): PostSnapshot {
+    return {eventId, timeMs, context: this.context(context), session: this.session(context)};
+  }
+
+  post(record: PostCallRecord, content: ContentFields | undefined, at: PostSnapshot): string {
+    const outcome = record.outcome;
+    const error = outcomeError(outcome);
+    return (
+      `{"eventId":${JSON.stringify(at.eventId)},"type":"TOOL_CALL_POST","timestamp":${this.timestamp(at.timeMs)},"sourceType":"agent_tool_call"${at.context}` +
+      `${member('toolName', record.call.name)}${member('requestId', record.requestId)}${member('preEventId', record.preEventId)}${this.decision(record.decision)}` +
+      `${member('outcome', outcome.kind)}${member('durationMs', Math.max(0, Math.round(record.durationMs)))}${at.session}` +
+      `${error ? member('error', error) : ''}${outcome.kind === 'result' && outcome.isError !== undefined ? member('isError', outcome.isError) : ''}` +
+      `${content ? `,${contentMembers(content)}` : ''}}`
+    );
+  }
+
+  private timestamp(timeMs: number): string {
+    if (timeMs !== this.timeMs) {
+      this.time = JSON.stringify(new Date(timeMs).toISOString());
+      this.timeMs = timeMs;
+    }
+    return this.time;
+  }
+
+  /** agentId through endpointId, as commonFields has them (stringify leaves out undefined ones). */
+  private context(context: DecisionContext): string {
+    const key = [context.agentId, context.sessionId, context.mode, context.intent, context.tenantId, context.userId, context.endpointId] as const;
+    if (!sameItems(this.contextKey, key)) {
+      this.contextJson = members({agentId: key[0], sessionId: key[1], mode: key[2], intent: key[3], tenantId: key[4], userId: key[5], endpointId: key[6]});
+      this.contextKey = key;
+    }
+    return this.contextJson;
+  }
+
+  /**
+   * decision through details, as addDecision has them. Kept by content (enforcers build a new
+   * object per call): the reason is the key, the other members must match too.
+   */
+  private decision(decision: Decision): string {
+    const cacheable = decision.details === undefined && typeof decision.reason === 'string';
+    if (cacheable) {
+      const cached = this.decisions.get(decision.reason);
+      if (cached && cached.decision === decision.decision && cached.ruleId === decision.ruleId && cached.observed === decision.observed && sameTrace(cached.trace, decision.trace)) {
+        return cached.json;
+      }
+    }
+    const fields = {} as AuditEvent;
+    addDecision(fields, decision);
+    const json = withLargeNumbers.has(fields) ? membersOf(stringifyJson(fields)) : members(fields);
+    if (cacheable) {
+      if (this.decisions.size >= DECISIONS_KEPT) this.decisions.clear();
+      const trace = decision.trace === undefined ? undefined : [...decision.trace];
+      this.decisions.set(decision.reason, {decision: decision.decision, ruleId: decision.ruleId, observed: decision.observed, trace, json});
+    }
+    return json;
+  }
+
+  /** sessionToolCalls, sessionToolCallCount and client, as addSession has them. */
+  private session(context: DecisionContext): string {
+    const calls = context.sessionToolCalls;
+    const kept = Math.min(calls.length, SESSION_TOOL_CALLS_KEPT);
+    if (!this.windowKey || !sameTail(this.windowKey, calls, kept)) {
+      const window = calls.slice(calls.length - kept);
+      this.windowJson = `,"sessionToolCalls":${JSON.stringify(window)}`;
+      this.windowKey = window;
+    }
+    const client = context.client;
+    const clientKey = [client, client?.name, client?.version, client?.protocolVersion] as const;
+    if (!sameItems(this.clientKey, clientKey)) {
+      const summary = clientSummary(client);
+      this.clientJson = summary === undefined ? '' : `,"client":${JSON.stringify(summary)}`;
+      this.clientKey = clientKey;
+    }
+    return `${this.windowJson},"sessionToolCallCount":${JSON.stringify(calls.length)}${this.clientJson}`;
+  }
+}
+
+/** The content members in the order ContentFields declares them (`Object.assign` kept that order). */
+function contentMembers(content: ContentFields): string {
+  return (
+    `"content":${JSON.stringify(content.content)},"contentBytes":${JSON.stringify(content.contentBytes)},` +
+    `"contentSha256":${JSON.stringify(content.contentSha256)},"contentHashOf":${JSON.stringify(content.contentHashOf)},` +
+    `"contentTruncated":${JSON.stringify(content.contentTruncated)},"redactions":${JSON.stringify(content.redactions)}`
+  );
+}
+
+/** `,"name":<value>`, or nothing for an undefined value (JSON.stringify leaves such a member out). */
+function member(name: string, value: unknown): string {
+  const json = JSON.stringify(value) as string | undefined;
+  return json === undefined ? '' : `,"${name}":${json}`;
+}
+
+function sameItems(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameTrace(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return sameItems(a, b);
+}
+
+/** True when `window` equals the last `kept` names of `calls`. */
+function sameTail(window: readonly string[], calls: readonly string[], kept: number): boolean {
+  if (window.length !== kept) return false;
+  const offset = calls.length - kept;
+  for (let i = 0; i < kept; i++) if (window[i] !== calls[offset + i]) return false;
+  return true;
+}
+
+/** `,"a":1,"b":2` for `{a: 1, b: 2}` (empty for an object without members). */
+function members(value: object): string {
+  return membersOf(JSON.stringify(value));
+}
+
+function membersOf(objectJson: string): string {
+  return objectJson.length > 2 ? `,${objectJson.slice(1, -1)}` : '';
 }

@@ -1,4 +1,4 @@
-import {createHash, createHmac, timingSafeEqual} from 'node:crypto';
+import {createHmac, hash, timingSafeEqual} from 'node:crypto';
 
 import type {AuditKey} from './key.js';
 
@@ -31,7 +31,8 @@ export function genesisHash(chain: string): string {
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  // The one-shot hash skips creating a Hash object: about a third cheaper on a record-sized input.
+  return hash('sha256', data, 'hex');
 }
 
 /** Builds and authenticates one line. `payloadJson` must already be JSON text. */
@@ -40,6 +41,96 @@ export function sealLine(key: AuditKey, chain: string, seq: number, prev: string
   const mac = createHmac('sha256', key.secret).update(body).digest('hex');
   const text = `${body},"mac":"${mac}"}`;
   return {text, hash: sha256Hex(text)};
+}
+
+const MAC_OPEN = ',"mac":"';
+const MAC_CLOSE = '"}';
+/** Bytes a sealed line adds after its body: `,"mac":"<64 hex>"}` and the newline. */
+const SEAL_BYTES = MAC_OPEN.length + 64 + MAC_CLOSE.length + 1;
+/** The longest `seq` (2^53) and everything of the header that follows the chain id. */
+const HEADER_EXTRA_BYTES = '{"v":1,"chain":'.length + ',"seq":'.length + 16 + ',"prev":"'.length + 64 + '","event":'.length;
+const SHA256_BLOCK = 64;
+const MAX_KEPT_INNER = 256 * 1024;
+
+/** Where one sealed line ends in a batch buffer, and its hash (the next record's `prev`). */
+export interface SealedRange {
+  end: number;
+  hash: string;
+}
+
+/**
+ * Seals the event records of one chain straight into the bytes that go to the file, with the
+ * same result as `sealLine` (tests compare the two) at about half the cost on the hot path:
+ *
+ * - each body is encoded to UTF-8 once, into the output buffer; the HMAC and the line hash read
+ *   those bytes instead of encoding the string again;
+ * - HMAC-SHA256 is computed as RFC 2104 defines it, H((K ^ opad) || H((K ^ ipad) || m)), with two
+ *   one-shot hashes over buffers prepared once per key, instead of instantiating an Hmac object
+ *   (and its key handling) for every record.
+ */
+export class RecordSealer {
+  /** `{"v":1,"chain":"<chain>","seq":` */
+  private readonly headerStart: Buffer;
+  private readonly headerBytes: number;
+  /** `K ^ ipad` followed by room for the body: the inner hash's input. */
+  private inner: Buffer;
+  /** `K ^ opad` followed by the 32-byte inner digest: the outer hash's input. */
+  private readonly outer: Buffer;
+
+  constructor(key: AuditKey, chain: string) {
+    this.headerStart = Buffer.from(`{"v":${RECORD_VERSION},"chain":${JSON.stringify(chain)},"seq":`);
+    this.headerBytes = HEADER_EXTRA_BYTES + Buffer.byteLength(JSON.stringify(chain));
+    // Keys longer than a block are hashed first (RFC 2104 section 2); shorter ones are zero-padded.
+    const block = Buffer.alloc(SHA256_BLOCK);
+    (key.secret.length > SHA256_BLOCK ? hash('sha256', key.secret, 'buffer') : key.secret).copy(block);
+    this.inner = Buffer.allocUnsafe(SHA256_BLOCK + 4096);
+    this.outer = Buffer.allocUnsafe(SHA256_BLOCK + 32);
+    for (let i = 0; i < SHA256_BLOCK; i++) {
+      this.inner[i] = block[i]! ^ 0x36;
+      this.outer[i] = block[i]! ^ 0x5c;
+    }
+  }
+
+  /** An upper bound of the bytes `seal` writes for a payload of `payloadBytes` UTF-8 bytes. */
+  maxBytes(payloadBytes: number): number {
+    return this.headerBytes + payloadBytes + SEAL_BYTES;
+  }
+
+  /**
+   * Writes the sealed line for `payload` (the JSON of an `event`, as UTF-8 bytes or text), newline
+   * included, into `out` at `offset`; `out` must have `maxBytes(<payload bytes>)` bytes free there.
+   */
+  seal(out: Buffer, offset: number, seq: number, prev: string, payload: Buffer | string): SealedRange {
+    out.set(this.headerStart, offset);
+    let pos = offset + this.headerStart.length;
+    pos += out.write(`${seq},"prev":"${prev}","event":`, pos, 'latin1');
+    if (typeof payload === 'string') {
+      pos += out.write(payload, pos, 'utf8');
+    } else {
+      out.set(payload, pos);
+      pos += payload.length;
+    }
+    const inner = this.innerFor(pos - offset);
+    out.copy(inner, SHA256_BLOCK, offset, pos);
+    // A 'binary' (latin1) string is the cheapest way out of a one-shot hash for raw bytes: a Buffer result costs more.
+    this.outer.write(hash('sha256', inner.subarray(0, SHA256_BLOCK + pos - offset), 'binary'), SHA256_BLOCK, 'latin1');
+    const mac = hash('sha256', this.outer, 'hex');
+    pos += out.write(`${MAC_OPEN}${mac}${MAC_CLOSE}`, pos, 'latin1');
+    const lineHash = hash('sha256', out.subarray(offset, pos), 'hex');
+    out[pos] = 0x0a;
+    return {end: pos + 1, hash: lineHash};
+  }
+
+  /** The inner hash's input buffer, with room for a body of `bodyBytes`. */
+  private innerFor(bodyBytes: number): Buffer {
+    const size = SHA256_BLOCK + bodyBytes;
+    if (size <= this.inner.length) return this.inner;
+    const grown = Buffer.allocUnsafe(Math.max(size, this.inner.length * 2));
+    this.inner.copy(grown, 0, 0, SHA256_BLOCK);
+    // Keep records of ordinary size in a reusable buffer; a rare huge one gets its own.
+    if (size <= MAX_KEPT_INNER) this.inner = grown;
+    return grown;
+  }
 }
 
 export interface ParsedRecord {

@@ -6,7 +6,7 @@ import type {AuditSink, CallOutcome, PostCallRecord, PreCallRecord} from '../gov
 import {ChainWriter} from './chain-writer.js';
 import {buildContent, buildContentSync, buildValueContent, type ContentFields} from './content.js';
 import {EventIdGenerator} from './event-id.js';
-import {EVENT_TYPE_PATTERN, genericEvent, postCallEvent, preCallEvent, serialiseEvent, type AuditEvent} from './events.js';
+import {EVENT_TYPE_PATTERN, EventEncoder, genericEvent, serialiseEvent, type AuditEvent, type PostSnapshot} from './events.js';
 import {loadOrCreateKey, type AuditKey} from './key.js';
 import {Registry} from './registry.js';
 import type {AuditSettings} from './settings.js';
@@ -45,7 +45,9 @@ export class FileAuditSink implements AuditSink {
   private readonly startedAt: number;
   private readonly counts = {total: 0, allow: 0, block: 0, step_up: 0};
   private closing: Promise<void> | undefined;
-  private readonly posts: Array<{record: PostCallRecord; event: AuditEvent}> = [];
+  private readonly encoder = new EventEncoder();
+  /** TOOL_CALL_POSTs waiting behind one whose content is large (prepared in chunks, in order). */
+  private posts: Array<{record: PostCallRecord; at: PostSnapshot}> = [];
   private postsScheduled = false;
   private readonly recentWarnings = new Map<string, number>();
 
@@ -64,40 +66,66 @@ export class FileAuditSink implements AuditSink {
     this.lastContext = record.context;
     const eventId = this.ids.next();
     const time = this.clock();
-    const content = await buildContent(record.call.argumentsJson, {maxBytes: this.settings.contentMaxBytes}, {value: record.call.arguments});
-    await this.append(preCallEvent(record, content, eventId, time));
+    const options = {maxBytes: this.settings.contentMaxBytes};
+    const parsed = {value: record.call.arguments};
+    // Arguments up to STRUCTURED_LIMIT (nearly all) are prepared without leaving this turn.
+    const content = buildContentSync(record.call.argumentsJson, options, parsed) ?? (await buildContent(record.call.argumentsJson, options, parsed));
+    await this.appendJson(this.encoder.pre(record, content, eventId, time));
     this.counts.total++;
     this.counts[record.decision.decision]++;
     return eventId;
   }
 
+  /**
+   * The response has already been handed to the client. A small result is recorded right away
+   * (its record shares the turn's write); a large one is hashed in chunks that yield to the relay,
+   * and the calls that end meanwhile queue behind it so that POSTs keep their order.
+   */
   toolCallPost(record: PostCallRecord): void {
     this.lastContext = record.context;
     // Everything but the content is taken now: the session's tool list keeps growing meanwhile.
-    this.posts.push({record, event: postCallEvent(record, undefined, this.ids.next(), this.clock())});
+    const at = this.encoder.snapshot(record.context, this.ids.next(), this.clock());
+    if (this.posts.length === 0) {
+      const content = this.outcomeContentSync(record.outcome);
+      if (content !== 'large') {
+        this.appendPost(record, content, at);
+        return;
+      }
+    }
+    this.posts.push({record, at});
     if (this.postsScheduled) return;
     this.postsScheduled = true;
     this.track(() => this.processPosts(), 'TOOL_CALL_POST');
   }
 
-  /**
-   * Off the relay's critical path (the response has already gone to the client), once per turn
-   * of the event loop for all the calls that ended in it: small results synchronously, so that
-   * their records share one write; large ones hashed in chunks that yield to the relay.
-   */
   private async processPosts(): Promise<void> {
     await yieldToEventLoop();
     while (this.posts.length > 0) {
-      const {record, event} = this.posts.shift()!;
+      const {record, at} = this.posts[0]!;
       try {
-        const content = this.outcomeContentSync(record.outcome) ?? (await this.outcomeContent(record.outcome));
-        if (content) Object.assign(event, content);
-        this.appendInBackground(event, `TOOL_CALL_POST for tool "${record.call.name}"`);
+        const sync = this.outcomeContentSync(record.outcome);
+        const content = sync === 'large' ? await this.outcomeContent(record.outcome) : sync;
+        this.appendPost(record, content, at);
       } catch (error) {
         this.warn(`audit: TOOL_CALL_POST for tool "${record.call.name}" could not be prepared: ${errorMessage(error)}`);
       }
+      this.posts.shift();
     }
     this.postsScheduled = false;
+  }
+
+  private appendPost(record: PostCallRecord, content: ContentFields | undefined, at: PostSnapshot): void {
+    const onError = (error: unknown): void => this.warn(`audit: TOOL_CALL_POST for tool "${record.call.name}" could not be written: ${errorMessage(error)}`);
+    let json: string;
+    try {
+      json = this.encoder.post(record, content, at);
+    } catch (error) {
+      this.warn(`audit: TOOL_CALL_POST for tool "${record.call.name}" could not be prepared: ${errorMessage(error)}`);
+      return;
+    }
+    // Nobody waits for a POST: once the writer is open, no promise per record.
+    if (this.openWriterNow) this.openWriterNow.appendDetached(json, onError);
+    else this.appendJson(json).catch(onError);
   }
 
   event(type: string, context: DecisionContext, fields: Record<string, unknown>): void {
@@ -146,15 +174,12 @@ export class FileAuditSink implements AuditSink {
     }
   }
 
-  private outcomeContentSync(outcome: CallOutcome): ContentFields | undefined {
-    return outcome.kind === 'result' ? buildContentSync(outcome.resultJson, {maxBytes: this.settings.contentMaxBytes}) : undefined;
-  }
-
-  private async outcomeContent(outcome: CallOutcome): Promise<ContentFields | undefined> {
+  /** The content of TOOL_CALL_POST when it can be had at once; 'large' for a result over STRUCTURED_LIMIT. */
+  private outcomeContentSync(outcome: CallOutcome): ContentFields | undefined | 'large' {
     const options = {maxBytes: this.settings.contentMaxBytes};
     switch (outcome.kind) {
       case 'result':
-        return buildContent(outcome.resultJson, options);
+        return buildContentSync(outcome.resultJson, options) ?? 'large';
       case 'error':
       case 'refused':
         return buildValueContent(outcome.error, options);
@@ -163,10 +188,18 @@ export class FileAuditSink implements AuditSink {
     }
   }
 
+  private async outcomeContent(outcome: CallOutcome): Promise<ContentFields | undefined> {
+    return outcome.kind === 'result' ? buildContent(outcome.resultJson, {maxBytes: this.settings.contentMaxBytes}) : undefined;
+  }
+
   private append(event: AuditEvent): Promise<void> {
+    return this.appendJson(serialiseEvent(event));
+  }
+
+  private appendJson(json: Buffer | string): Promise<void> {
     // Once open, straight to the writer: records of one turn then share a write.
-    if (this.openWriterNow) return this.openWriterNow.append(serialiseEvent(event));
-    return this.getWriter().then((writer) => writer.append(serialiseEvent(event)));
+    if (this.openWriterNow) return this.openWriterNow.append(json);
+    return this.getWriter().then((writer) => writer.append(json));
   }
 
   /** Opens lazily; a failed attempt (key, directory) is retried by the next event. */
