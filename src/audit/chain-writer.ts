@@ -50,14 +50,16 @@ interface Segment {
  * Appends the records of one chain (one `thoth run` session) to its own segment files. Only this
  * process writes these files, so lines never interleave and no lock is needed on the hot path.
  *
- * The hot path is one synchronous write(2) per record: on a local disk that is a few
- * microseconds (measured: ~2 µs into the page cache), far less than a round trip through
- * libuv's thread pool, and it keeps records in call order without a queue. `append` resolves
- * once its line has been handed to the OS; with fsync `always` only after an fdatasync that
- * started after the write (one fdatasync covers every record written before it: group commit).
+ * Records appended during one turn of the event loop are sealed into one reused buffer and go
+ * out with one synchronous write(2) at its end (a microtask later): a few microseconds into the
+ * page cache, far less than a round trip through libuv's thread pool, and it keeps records in
+ * call order without a queue. `append` resolves once its line has been handed to the OS; with
+ * fsync `always` only after an fdatasync that started after the write (one fdatasync covers
+ * every record written before it: group commit). Records nobody waits for (`appendDetached`,
+ * TOOL_CALL_POST) ride along with the next write, or go out just before the window's fdatasync.
  * Slow paths (opening, registering, rotating, recovering from a short write) run asynchronously
- * while later records wait in a queue. A failed or short write rejects the records that did not
- * make it (the governor then fails closed); a partial line left behind is acknowledged by a
+ * while later records wait in the queue. A failed or short write rejects the records that did
+ * not make it (the governor then fails closed); a partial line left behind is acknowledged by a
  * `torn` record before anything else is written.
  */
 export class ChainWriter {
@@ -152,13 +154,6 @@ export class ChainWriter {
 
   private rotationDue(segment: Segment): boolean {
     return segment.bytes >= this.options.rotateBytes || this.clock() - segment.openedAt >= this.options.rotateAgeMs;
-  }
-
-  /** Durability after a successful write: a batched fdatasync, or (always) one that covers it. */
-  private afterWrite(segment: Segment): Promise<void> {
-    if (this.options.fsync === 'always') return this.syncUpTo(segment, this.written);
-    this.scheduleFsync();
-    return Promise.resolve();
   }
 
   /** Waits for an fdatasync that started after record number `target` was written. */
@@ -404,29 +399,31 @@ export class ChainWriter {
     return buffer;
   }
 
-  private writeBatch(segment: Segment, batch: Pending[]): Promise<void> {
-    const done = this.writeAndSettle(segment, batch);
-    this.inFlight.add(done);
-    void done.finally(() => this.inFlight.delete(done));
-    return done;
-  }
-
-  private async writeAndSettle(segment: Segment, batch: Pending[]): Promise<void> {
+  /**
+   * Writes a batch and settles its callers: at once with batched fsync (the line is with the OS),
+   * after an fdatasync that covers it with fsync "always" (the promise returned then).
+   */
+  private writeBatch(segment: Segment, batch: Pending[]): Promise<void> | undefined {
     try {
       this.writeRecords(segment, batch);
     } catch (error) {
       const complete = (error as {complete?: number}).complete ?? 0;
       // Lines that reached the file whole are in the log: their callers may proceed.
       batch.forEach((pending, index) => (index < complete ? pending.resolve?.() : pending.reject(error)));
-      return;
+      return undefined;
     }
-    try {
-      await this.afterWrite(segment);
-    } catch (error) {
-      for (const pending of batch) pending.reject(error);
-      return;
+    if (this.options.fsync === 'always') {
+      const done = this.syncUpTo(segment, this.written).then(
+        () => batch.forEach((pending) => pending.resolve?.()),
+        (error: unknown) => batch.forEach((pending) => pending.reject(error)),
+      );
+      this.inFlight.add(done);
+      void done.finally(() => this.inFlight.delete(done));
+      return done;
     }
+    this.scheduleFsync();
     for (const pending of batch) pending.resolve?.();
+    return undefined;
   }
 
   /** Commits the lines that were written whole and keeps the fragment; returns how many were whole. */

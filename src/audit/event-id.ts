@@ -9,8 +9,8 @@ import {randomFillSync} from 'node:crypto';
 export class EventIdGenerator {
   private lastMs = -1;
   private counter = 0;
-  private readonly pool = Buffer.alloc(256);
-  private poolOffset = 256;
+  private readonly pool = Buffer.alloc(4096);
+  private poolOffset = 4096;
 
   constructor(private readonly now: () => number = Date.now) {}
 

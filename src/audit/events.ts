@@ -284,10 +284,10 @@ export class EventEncoder {
 
 /** The content members in the order ContentFields declares them (`Object.assign` kept that order). */
 function contentMembers(content: ContentFields): string {
+  // Only `content` needs escaping: the others are integers, a hex digest, a literal and a boolean.
   return (
-    `"content":${JSON.stringify(content.content)},"contentBytes":${JSON.stringify(content.contentBytes)},` +
-    `"contentSha256":${JSON.stringify(content.contentSha256)},"contentHashOf":${JSON.stringify(content.contentHashOf)},` +
-    `"contentTruncated":${JSON.stringify(content.contentTruncated)},"redactions":${JSON.stringify(content.redactions)}`
+    `"content":${JSON.stringify(content.content)},"contentBytes":${content.contentBytes},"contentSha256":"${content.contentSha256}",` +
+    `"contentHashOf":"${content.contentHashOf}","contentTruncated":${content.contentTruncated},"redactions":${content.redactions}`
   );
 }
 
