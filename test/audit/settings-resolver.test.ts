@@ -1,10 +1,17 @@
+import {mkdir, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
 
 import {auditSettingsFromResolved, resolveAuditSettings, type AuditSettings} from '../../src/audit/settings.js';
+import {loadOrCreateKey} from '../../src/audit/key.js';
+import type {VerifyReport} from '../../src/audit/verify.js';
+import type {HealthReport} from '../../src/fleet/health.js';
 import {resolveSettings} from '../../src/settings/resolve.js';
+import {parseEnvelope, runThoth} from '../helpers/cli.js';
+import {tempDir} from '../helpers/tmp.js';
+import {writeSession} from './helpers.js';
 
 /**
  * The audit trail's settings through the one settings resolver must mean what they mean through
@@ -77,5 +84,31 @@ describe('audit settings through the settings resolver', () => {
       expect(viaAuditModule(env).ok).toBe(false);
       expect((await viaResolver(env)).ok).toBe(true);
     }
+  });
+});
+
+describe('the audit commands and thoth health find the trail through the same settings', () => {
+  it('THOTH_AUDIT_DIR / THOTH_AUDIT_KEY_FILE from settings.json; --dir still wins', async () => {
+    const home = await tempDir();
+    const profile = join(home, '.thoth');
+    const trail = join(home, 'elsewhere', 'trail');
+    const keyFile = join(home, 'elsewhere', 'key.json');
+    await mkdir(profile, {recursive: true});
+    await writeFile(join(profile, 'settings.json'), JSON.stringify({THOTH_AUDIT_DIR: trail, THOTH_AUDIT_KEY_FILE: keyFile}));
+    await writeSession(trail, await loadOrCreateKey(keyFile), 3);
+    const env = {HOME: home, THOTH_HOME: profile};
+
+    const verify = await runThoth(['audit', 'verify', '--json'], {env});
+    expect(verify.code).toBe(0);
+    expect(parseEnvelope<VerifyReport>(verify.stdout).result).toMatchObject({status: 'intact', path: trail, chains: 1});
+    const show = await runThoth(['audit', 'show', '--json'], {env});
+    expect(parseEnvelope<{count: number}>(show.stdout).result!.count).toBeGreaterThan(0);
+    const health = await runThoth(['health', '--json'], {env});
+    expect(parseEnvelope<HealthReport>(health.stdout).result!.audit).toMatchObject({state: 'ok', path: trail});
+
+    const other = join(home, 'empty');
+    await mkdir(other);
+    const flagged = await runThoth(['audit', 'show', '--json', '--dir', other], {env});
+    expect(parseEnvelope<{count: number}>(flagged.stdout).result!.count).toBe(0);
   });
 });
