@@ -54,15 +54,7 @@ export type SettingsIo = Pick<ResolveSettingsOptions, 'readManagedPreferences' |
  * error: a wrong tenant or mode written into every config would make `thoth run` refuse them.
  */
 export async function resolveWrapSettings(flags: WrapFlags, host: ConfigHost, io: SettingsIo = {}): Promise<ResolvedWrapSettings> {
-  const resolved = await resolveSettings({
-    ...io,
-    env: host.env,
-    home: host.home,
-    cwd: host.cwd,
-    platform: host.platform,
-    ...(flags.profileDir === undefined ? {} : {profileDir: flags.profileDir}),
-    flags: {tenantId: flags.tenantId, enforcementMode: flags.enforcementMode},
-  });
+  const resolved = await resolveFor(flags, host, io);
   assertUsable(resolved, ['THOTH_TENANT_ID', 'THOTH_ENFORCEMENT_MODE']);
   const {values} = resolved;
   const settings: WrapSettings = {
@@ -91,7 +83,17 @@ export async function resolveExpectedSettings(
   host: ConfigHost,
   io: SettingsIo = {},
 ): Promise<{expected: {tenantId?: string; enforcementMode?: string}; profileDir: string; warnings: string[]}> {
-  const resolved = await resolveSettings({
+  const resolved = await resolveFor(flags, host, io);
+  const expected: {tenantId?: string; enforcementMode?: string} = {};
+  if (resolved.values.tenantId !== undefined) expected.tenantId = resolved.values.tenantId;
+  if (resolved.values.enforcementMode !== undefined) expected.enforcementMode = resolved.values.enforcementMode;
+  const warnings = problemsOf(resolved, ['THOTH_TENANT_ID', 'THOTH_ENFORCEMENT_MODE']).map((problem) => `invalid setting ignored: ${problem}`);
+  return {expected, profileDir: resolved.profileDir, warnings};
+}
+
+/** The one settings resolver, on the host's machine, with the config commands' flags on top. */
+function resolveFor(flags: {tenantId?: string | undefined; enforcementMode?: string | undefined; profileDir?: string | undefined}, host: ConfigHost, io: SettingsIo): Promise<ResolvedSettings> {
+  return resolveSettings({
     ...io,
     env: host.env,
     home: host.home,
@@ -100,11 +102,6 @@ export async function resolveExpectedSettings(
     ...(flags.profileDir === undefined ? {} : {profileDir: flags.profileDir}),
     flags: {tenantId: flags.tenantId, enforcementMode: flags.enforcementMode},
   });
-  const expected: {tenantId?: string; enforcementMode?: string} = {};
-  if (resolved.values.tenantId !== undefined) expected.tenantId = resolved.values.tenantId;
-  if (resolved.values.enforcementMode !== undefined) expected.enforcementMode = resolved.values.enforcementMode;
-  const warnings = problemsOf(resolved, ['THOTH_TENANT_ID', 'THOTH_ENFORCEMENT_MODE']).map((problem) => `invalid setting ignored: ${problem}`);
-  return {expected, profileDir: resolved.profileDir, warnings};
 }
 
 function problemsOf(resolved: ResolvedSettings, names: readonly string[]): string[] {
