@@ -55,7 +55,7 @@ export type SettingsIo = Pick<ResolveSettingsOptions, 'readManagedPreferences' |
  */
 export async function resolveWrapSettings(flags: WrapFlags, host: ConfigHost, io: SettingsIo = {}): Promise<ResolvedWrapSettings> {
   const resolved = await resolveFor(flags, host, io);
-  assertUsable(resolved, ['THOTH_TENANT_ID', 'THOTH_ENFORCEMENT_MODE']);
+  assertUsable(problemsOf(resolved, ['THOTH_TENANT_ID', 'THOTH_ENFORCEMENT_MODE']), 'wrap-config');
   const {values} = resolved;
   const settings: WrapSettings = {
     launcher: flags.thothBin === undefined ? ownLauncher() : launcherFromFlag(flags.thothBin, host),
@@ -76,7 +76,8 @@ export async function resolveWrapSettings(flags: WrapFlags, host: ConfigHost, io
 
 /**
  * The tenant and mode `thoth status` and `thoth health` expect a wrapped entry to carry, from the
- * settings resolver (flags win). An invalid value is left out and reported in `warnings`.
+ * settings resolver (flags win). An invalid flag is a usage error; an invalid value from another
+ * layer is left out and reported in `warnings`.
  */
 export async function resolveExpectedSettings(
   flags: {tenantId?: string | undefined; enforcementMode?: string | undefined; profileDir?: string | undefined},
@@ -87,7 +88,10 @@ export async function resolveExpectedSettings(
   const expected: {tenantId?: string; enforcementMode?: string} = {};
   if (resolved.values.tenantId !== undefined) expected.tenantId = resolved.values.tenantId;
   if (resolved.values.enforcementMode !== undefined) expected.enforcementMode = resolved.values.enforcementMode;
-  const warnings = problemsOf(resolved, ['THOTH_TENANT_ID', 'THOTH_ENFORCEMENT_MODE']).map((problem) => `invalid setting ignored: ${problem}`);
+  const problems = problemsOf(resolved, ['THOTH_TENANT_ID', 'THOTH_ENFORCEMENT_MODE']);
+  // A flag is what the user typed now: refuse it. A lower layer is reported, and the next one used.
+  assertUsable(problems.filter(fromFlag), 'status');
+  const warnings = problems.map((problem) => `invalid setting ignored: ${problem}`);
   return {expected, profileDir: resolved.profileDir, warnings};
 }
 
@@ -108,13 +112,15 @@ function problemsOf(resolved: ResolvedSettings, names: readonly string[]): strin
   return resolved.problems.filter((problem) => names.some((name) => problem.startsWith(`${name} from `)));
 }
 
-function assertUsable(resolved: ResolvedSettings, names: readonly string[]): void {
-  const [first, ...rest] = problemsOf(resolved, names);
+const fromFlag = (problem: string): boolean => / from --[a-z-]+: /.test(problem);
+
+function assertUsable(problems: readonly string[], command: 'wrap-config' | 'status'): void {
+  const [first, ...rest] = problems;
   if (first === undefined) return;
-  const fromFlag = / from --[a-z-]+: /.test(first);
+  const flag = fromFlag(first);
   throw new ThothError('SETTINGS_INVALID', `invalid setting: ${first}${rest.length > 0 ? ` (and ${rest.length} more)` : ''}`, {
-    exitCode: fromFlag ? ExitCode.USAGE : ExitCode.INVALID_INPUT,
-    suggestions: fromFlag ? ['Run `thoth wrap-config --help` for the flags.'] : ['Fix or remove the value named above (`thoth config show` lists every setting and where it comes from), or pass the flag.'],
+    exitCode: flag ? ExitCode.USAGE : ExitCode.INVALID_INPUT,
+    suggestions: flag ? [`Run \`thoth ${command} --help\` for the flags.`] : ['Fix or remove the value named above (`thoth config show` lists every setting and where it comes from), or pass the flag.'],
   });
 }
 

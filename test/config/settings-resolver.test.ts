@@ -126,7 +126,7 @@ describe('the Intune remediation on Windows: `thoth wrap-config --all` with the 
 });
 
 describe('status: the expected tenant and mode come from the resolver', () => {
-  it('flags win; an invalid layer is a warning, not a crash', async () => {
+  it('flags win; an invalid lower layer is a warning, an invalid flag a usage error', async () => {
     const s = await setup();
     const {settings} = await resolveWrapSettings({enforcementMode: 'block'}, s.host, s.io);
     await changeConfigs({action: 'wrap', host: s.host, settings});
@@ -139,6 +139,7 @@ describe('status: the expected tenant and mode come from the resolver', () => {
     expect(managedProgressive.warnings).toEqual(['invalid setting ignored: THOTH_ENFORCEMENT_MODE from THOTH_ENFORCEMENT_MODE: must be one of progressive, step_up, block, observe (got "lenient")']);
     const flagged = await statusWithSettings({flags: {enforcementMode: 'block'}, host, settingsIo: s.io});
     expect(flagged.report.allGoverned).toBe(true);
+    await expect(statusWithSettings({flags: {tenantId: 'acme corp'}, host, settingsIo: s.io})).rejects.toMatchObject({code: 'SETTINGS_INVALID', exitCode: 2});
   });
 });
 
