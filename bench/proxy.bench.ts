@@ -4,7 +4,7 @@ import {join} from 'node:path';
 
 import type {BenchContext, BenchSection} from './main.js';
 import {RpcClient} from './lib/rpc-client.js';
-import {EVERYTHING, viaThoth} from './lib/servers.js';
+import {BYTE_PIPE, EVERYTHING, viaThoth} from './lib/servers.js';
 import {fixed, median, percentile, since} from './lib/stats.js';
 
 /**
@@ -25,6 +25,9 @@ export interface ProxyMeasurements {
   roundTrip1MbMs: number[];
   roundTrip10MbMs: number[];
   peakRssSmallBytes: number[];
+  /** CPU µs per call of the spawned process (thoth itself when proxied): [sequential, 64 in flight]. */
+  cpuPerCallSequential: number[];
+  cpuPerCallConcurrent: number[];
 }
 
 const emptyMeasurements = (): ProxyMeasurements => ({
@@ -34,6 +37,8 @@ const emptyMeasurements = (): ProxyMeasurements => ({
   roundTrip1MbMs: [],
   roundTrip10MbMs: [],
   peakRssSmallBytes: [],
+  cpuPerCallSequential: [],
+  cpuPerCallConcurrent: [],
 });
 
 // Decimal megabytes: the SDK's stdio transport refuses messages over 10 MiB (STDIO_DEFAULT_MAX_BUFFER_SIZE).
@@ -54,11 +59,14 @@ async function workload(variant: Variant, into: ProxyMeasurements, sizes: {seque
   await client.initialize();
   for (let i = 0; i < 50; i++) await client.callTool('echo', {message: `warm ${i}`});
 
+  let cpuBefore = client.cpuMicros();
   for (let i = 0; i < sizes.sequential; i++) {
     const started = performance.now();
     await client.callTool('echo', {message: `call ${i}`});
     into.latencyMs.push(since(started));
   }
+  let cpuAfter = client.cpuMicros();
+  if (cpuBefore !== undefined && cpuAfter !== undefined) into.cpuPerCallSequential.push((cpuAfter - cpuBefore) / sizes.sequential);
 
   const inFlight = 64;
   let issued = 0;
@@ -69,8 +77,11 @@ async function workload(variant: Variant, into: ProxyMeasurements, sizes: {seque
       await client.callTool('echo', {message: `t${issued}`});
     }
   };
+  cpuBefore = client.cpuMicros();
   await Promise.all(Array.from({length: inFlight}, worker));
   into.throughputPerSecond.push(sizes.throughputCalls / (since(started) / 1000));
+  cpuAfter = client.cpuMicros();
+  if (cpuBefore !== undefined && cpuAfter !== undefined) into.cpuPerCallConcurrent.push((cpuAfter - cpuBefore) / sizes.throughputCalls);
 
   const rss = client.peakRss();
   if (rss !== undefined) into.peakRssSmallBytes.push(rss);
@@ -108,6 +119,8 @@ export interface Summary {
   roundTrip1MbMs: number;
   roundTrip10MbMs: number;
   peakRssMiB: number;
+  cpuPerCallSequentialMicros: number;
+  cpuPerCallConcurrentMicros: number;
 }
 
 export function summarise(m: ProxyMeasurements): Summary {
@@ -119,6 +132,8 @@ export function summarise(m: ProxyMeasurements): Summary {
     roundTrip1MbMs: median(m.roundTrip1MbMs),
     roundTrip10MbMs: median(m.roundTrip10MbMs),
     peakRssMiB: Math.max(...m.peakRssSmallBytes) / (1024 * 1024),
+    cpuPerCallSequentialMicros: median(m.cpuPerCallSequential),
+    cpuPerCallConcurrentMicros: median(m.cpuPerCallConcurrent),
   };
 }
 
@@ -137,6 +152,7 @@ export function comparisonRows(baseline: Summary, variants: Array<[string, Summa
   row('1 MB round trip (median ms, speed ratio)', 'report', fixed(baseline.roundTrip1MbMs, 1), variants.map(([n, s]) => [n, `${fixed(s.roundTrip1MbMs, 1)} (${fixed(baseline.roundTrip1MbMs / s.roundTrip1MbMs)}×)`, true]));
   row('10 MB round trip (median ms, speed ratio)', '≥ 0.9×', fixed(baseline.roundTrip10MbMs, 1), variants.map(([n, s]) => [n, `${fixed(s.roundTrip10MbMs, 1)} (${fixed(baseline.roundTrip10MbMs / s.roundTrip10MbMs)}×)`, baseline.roundTrip10MbMs / s.roundTrip10MbMs >= 0.9]));
   row("peak RSS, small messages (MiB; thoth's own process)", '≤ 60 MiB', fixed(baseline.peakRssMiB, 1) + ' (server)', variants.map(([n, s]) => [n, fixed(s.peakRssMiB, 1), s.peakRssMiB <= 60]));
+  row('CPU per call of the spawned process (µs: sequential / 64 in flight)', 'report (load-independent)', `${fixed(baseline.cpuPerCallSequentialMicros, 0)} / ${fixed(baseline.cpuPerCallConcurrentMicros, 0)} (server)`, variants.map(([n, s]) => [n, `${fixed(s.cpuPerCallSequentialMicros, 0)} / ${fixed(s.cpuPerCallConcurrentMicros, 0)} (thoth)`, true]));
   return rows;
 }
 
@@ -146,17 +162,23 @@ export default async function proxyBench(context: BenchContext): Promise<BenchSe
   try {
     const variants: Variant[] = [
       {name: 'direct', command: EVERYTHING, env},
-      {name: 'thoth run', command: viaThoth(EVERYTHING, ['--agent-id', 'bench', '--enforcement-mode', 'observe']), env},
+      {name: 'byte pipe', command: [process.execPath, BYTE_PIPE, ...EVERYTHING], env},
+      {name: 'thoth (audit off)', command: viaThoth(EVERYTHING, ['--agent-id', 'bench']), env: {...env, THOTH_AUDIT: 'off'}},
+      {name: 'thoth (defaults)', command: viaThoth(EVERYTHING, ['--agent-id', 'bench']), env},
     ];
     const results = await measureVariants(variants, context);
     const baseline = summarise(results.get('direct')!);
-    const proxied = summarise(results.get('thoth run')!);
     return {
       title: 'thoth run vs direct (server-everything, same run, interleaved)',
-      rows: comparisonRows(baseline, [['thoth run', proxied]]),
+      rows: comparisonRows(
+        baseline,
+        variants.slice(1).map((v) => [v.name, summarise(results.get(v.name)!)]),
+      ),
       notes: [
         `${context.quick ? 2 : 5} interleaved rounds; latency from ${results.get('direct')!.latencyMs.length} sequential echo calls per side; ✗ marks a missed target.`,
-        'RSS is the VmHWM of the process the client spawned: server-everything for direct, thoth itself (not its child) for thoth run.',
+        '"byte pipe" is a Node process that only pipes bytes (bench/lib/byte-pipe.mjs): the floor for any stdio proxy on this machine today.',
+        '"thoth (defaults)" is what a fresh install runs: the built-in policy in progressive mode and the audit trail on; "audit off" sets THOTH_AUDIT=off.',
+        'RSS is the VmHWM of the process the client spawned: server-everything for direct, the proxy itself (not its child) otherwise.',
       ],
     };
   } finally {

@@ -1,6 +1,9 @@
 import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process';
 import {readFileSync} from 'node:fs';
 
+/** USER_HZ: 100 on every Linux architecture Node supports. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /**
  * A minimal JSON-RPC client over a child's stdio: no SDK validation in the loop, so the bench
  * measures the transport and the proxy, not the client library.
@@ -59,6 +62,18 @@ export class RpcClient {
 
   callTool(name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
     return this.request('tools/call', {name, arguments: args});
+  }
+
+  /** CPU time (user + system) the child process has used so far, in microseconds (Linux). */
+  cpuMicros(): number | undefined {
+    try {
+      const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      return (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Peak resident set size of the child process (Linux VmHWM), in bytes. */

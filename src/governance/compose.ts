@@ -1,9 +1,10 @@
 import {basename} from 'node:path';
 
 import {FileAuditSink} from '../audit/sink.js';
-import {resolveAuditSettings} from '../audit/settings.js';
-import {isEnforcementMode, type DecisionContext, type EnforcementMode} from '../enforcer/types.js';
+import {auditSettingsFromResolved} from '../audit/settings.js';
+import type {DecisionContext} from '../enforcer/types.js';
 import {createPolicyGovernance} from '../policy/governance.js';
+import type {ResolvedSettings} from '../settings/resolve.js';
 import type {GovernanceHandle, SessionState} from '../proxy/relay.js';
 import type {RunOptions} from '../proxy/run-flags.js';
 import {Governor} from './governor.js';
@@ -15,6 +16,8 @@ export interface GovernanceSetup extends GovernanceHandle {
 
 export interface ComposeIo {
   env: NodeJS.ProcessEnv;
+  /** The resolved settings (flags > env > managed preferences > profile > defaults). */
+  settings: ResolvedSettings;
   warn(message: string): void;
 }
 
@@ -24,13 +27,18 @@ export interface ComposeIo {
  * so whatever loads here does not delay the server's start.
  */
 export async function createGovernance(options: RunOptions, session: SessionState, io: ComposeIo): Promise<GovernanceSetup> {
-  const context = buildContext(options, session, io.env);
+  const context = buildContext(options, session, io.settings);
+  context.endpointId = await endpointId(io);
   const audit = createAuditSink(options, context, io);
   // The embedded enforcer: policy, intent, mode, approvals, pins (src/policy). It settles
   // context.mode and context.intent from the flags, intent_map.json and the policy.
+  const {values, origins} = io.settings;
+  // The policy decides the mode unless a layer above it chose one (flag, env, managed, profile).
+  const modeSource = origins.enforcementMode?.source;
   const policy = await createPolicyGovernance({
-    policyFile: options.policy,
-    mode: options.enforcementMode,
+    policyFile: values.policyFile,
+    mode: modeSource === undefined || modeSource === 'default' ? undefined : values.enforcementMode,
+    modeSource: modeSource === 'default' ? undefined : modeSource,
     intent: options.sessionIntent,
     filterTools: options.filterTools,
     context,
@@ -60,7 +68,7 @@ export async function createGovernance(options: RunOptions, session: SessionStat
  * Invalid THOTH_AUDIT_* settings throw, so governance fails to start and every call is refused.
  */
 function createAuditSink(options: RunOptions, context: DecisionContext, io: ComposeIo): FileAuditSink | undefined {
-  const settings = resolveAuditSettings(io.env, {dir: options.auditDir});
+  const settings = auditSettingsFromResolved(io.settings, {dir: options.auditDir});
   if (!settings.enabled) {
     io.warn('the audit trail is off (THOTH_AUDIT=off): tool calls are not recorded');
     return undefined;
@@ -68,26 +76,32 @@ function createAuditSink(options: RunOptions, context: DecisionContext, io: Comp
   return new FileAuditSink({settings, context, warn: io.warn, sessionStart: {upstream: {command: options.command, args: options.args}}});
 }
 
-export function buildContext(options: RunOptions, session: SessionState, env: NodeJS.ProcessEnv): DecisionContext {
-  const envMode = env['THOTH_ENFORCEMENT_MODE'];
-  const mode: EnforcementMode = options.enforcementMode ?? (isEnforcementMode(envMode) ? envMode : 'progressive');
+export function buildContext(options: RunOptions, session: SessionState, settings: ResolvedSettings): DecisionContext {
+  const {values} = settings;
   const context: DecisionContext = {
-    agentId: options.agentId ?? nonEmpty(env['THOTH_AGENT_ID']) ?? deriveAgentId(options.command, options.args),
+    agentId: options.agentId ?? deriveAgentId(options.command, options.args),
     sessionId: session.sessionId,
-    mode,
+    // Provisional: createPolicyGovernance settles mode and intent with the policy.
+    mode: values.enforcementMode ?? 'progressive',
     sessionToolCalls: session.sessionToolCalls,
   };
-  const intent = options.sessionIntent;
-  const tenantId = options.tenantId ?? nonEmpty(env['THOTH_TENANT_ID']);
-  const userId = nonEmpty(env['THOTH_USER_ID']);
-  const endpointId = nonEmpty(env['THOTH_ENDPOINT_ID']);
-  if (intent !== undefined) context.intent = intent;
-  if (tenantId !== undefined) context.tenantId = tenantId;
-  if (userId !== undefined) context.userId = userId;
-  if (endpointId !== undefined) context.endpointId = endpointId;
+  if (options.sessionIntent !== undefined) context.intent = options.sessionIntent;
+  if (values.tenantId !== undefined) context.tenantId = values.tenantId;
+  if (values.userId !== undefined) context.userId = values.userId;
   // The client introduces itself in `initialize`, possibly before governance is ready.
   Object.defineProperty(context, 'client', {get: () => session.client, enumerable: true});
   return context;
+}
+
+/** Seed 000's identity order; on macOS/Windows this runs ioreg/reg.exe, so never before the spawn. */
+async function endpointId(io: ComposeIo): Promise<string> {
+  const {resolveEndpointIdentity} = await import('../fleet/identity.js');
+  try {
+    return (await resolveEndpointIdentity({settings: io.settings, env: io.env})).endpointId;
+  } catch (error) {
+    io.warn(`endpoint identity could not be resolved (${error instanceof Error ? error.message : String(error)}); recording "unknown"`);
+    return 'unknown';
+  }
 }
 
 /** Without --agent-id: the package an `npx`/`uvx` runs, else the executable's name. */
@@ -98,8 +112,4 @@ export function deriveAgentId(command: string, args: readonly string[]): string 
     if (target) return target.replace(/@[^@/]+$/, '');
   }
   return basename(command).replace(/\.(exe|cmd|bat)$/i, '');
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value;
 }

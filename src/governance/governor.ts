@@ -1,5 +1,6 @@
 import type {Decision, DecisionContext, Enforcer, ToolCall} from '../enforcer/types.js';
 import {ErrorCode, type JsonRpcErrorObject} from '../proxy/json-rpc.js';
+import type {CallCancellation} from './cancellation.js';
 import {passThroughStepUp, noopAudit, type AuditSink, type CallOutcome, type ClientChannel, type StepUpHandler} from './types.js';
 
 export interface GovernorOptions {
@@ -49,10 +50,22 @@ export class Governor {
     return this.audit;
   }
 
-  async govern(call: ToolCall, context: DecisionContext, requestId: string, client: ClientChannel, signal: AbortSignal): Promise<GovernOutcome> {
+  /**
+   * `cancellation` may be a plain AbortSignal; the relay passes a LazyCancellation so that no
+   * AbortSignal is created for the calls (nearly all) that never need one.
+   */
+  async govern(
+    call: ToolCall,
+    context: DecisionContext,
+    requestId: string,
+    client: ClientChannel,
+    cancellation: AbortSignal | CallCancellation,
+  ): Promise<GovernOutcome> {
     const startedAt = Date.now();
-    let decision = await this.decide(call, context, signal);
-    if (decision.decision === 'step_up' && !signal.aborted) {
+    const eagerSignal = cancellation instanceof AbortSignal ? cancellation : undefined;
+    let decision = await this.decide(call, context, eagerSignal);
+    if (decision.decision === 'step_up' && !cancellation.aborted) {
+      const signal = eagerSignal ?? (cancellation as CallCancellation).signal;
       try {
         decision = await this.stepUp.resolve(call, context, decision, client, signal);
       } catch (error) {
@@ -97,7 +110,7 @@ export class Governor {
     }
   }
 
-  private async decide(call: ToolCall, context: DecisionContext, signal: AbortSignal): Promise<Decision> {
+  private async decide(call: ToolCall, context: DecisionContext, signal: AbortSignal | undefined): Promise<Decision> {
     try {
       return await this.enforcer.decide(call, context, signal);
     } catch (error) {

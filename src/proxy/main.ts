@@ -1,14 +1,18 @@
 import {randomUUID} from 'node:crypto';
 
 import {describeError, formatErrorLine} from '../cli/error-format.js';
+import type {RunSettings} from '../settings/for-run.js';
 import {createDiagnostics} from './diagnostics.js';
 import {Relay, type SessionState} from './relay.js';
 import {planSpawn} from './resolve-executable.js';
 import {parseRunArgs, type RunOptions} from './run-flags.js';
 import {describeExit, exitCodeOf, startUpstream} from './upstream.js';
 
-/** Secrets meant for thoth are not passed on to a third-party server. */
-const THOTH_SECRETS = ['THOTH_API_KEY', 'THOTH_GOVAPI_BEARER_TOKEN', 'THOTH_GOVAPI_API_KEY'];
+/**
+ * Secrets meant for thoth are not passed on to a third-party server, nor is wrap-config's record
+ * of the entry's original env (it may hold the values thoth replaced).
+ */
+const NOT_FOR_UPSTREAM = ['THOTH_API_KEY', 'THOTH_GOVAPI_BEARER_TOKEN', 'THOTH_GOVAPI_API_KEY', 'THOTH_WRAP_ORIGINAL'];
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
@@ -18,8 +22,13 @@ const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 export async function runMain(argv: readonly string[]): Promise<void> {
   let options: RunOptions;
   let plan;
+  let runSettings: RunSettings;
   try {
     options = parseRunArgs(argv);
+    // Settings come before the spawn: a forbidden user (root in fleet use) must not start the
+    // server at all, and an invalid managed setting fails closed here.
+    const {prepareRunSettings} = await import('../settings/for-run.js');
+    runSettings = await prepareRunSettings(options);
     plan = planSpawn(options.command, options.args);
   } catch (error) {
     const described = describeError(error);
@@ -29,10 +38,12 @@ export async function runMain(argv: readonly string[]): Promise<void> {
   }
 
   const upstream = startUpstream(plan, {env: upstreamEnvironment(process.env)});
-  const diagnostics = createDiagnostics(logFileOption(options));
+  const {settings} = runSettings;
+  const diagnostics = createDiagnostics(settings.values.logFile ? {logFile: settings.values.logFile} : {});
+  for (const warning of runSettings.warnings) diagnostics.warn(warning);
   const session: SessionState = {sessionId: randomUUID(), sessionToolCalls: []};
   const governance = import('../governance/compose.js').then((compose) =>
-    compose.createGovernance(options, session, {env: process.env, warn: (message) => diagnostics.warn(message)}),
+    compose.createGovernance(options, session, {env: process.env, settings, warn: (message) => diagnostics.warn(message)}),
   );
   governance.catch((error: unknown) => diagnostics.warn(`governance failed to start; every tool call will be refused: ${String(error)}`));
 
@@ -69,13 +80,8 @@ export async function runMain(argv: readonly string[]): Promise<void> {
 
 export function upstreamEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy = {...env};
-  for (const name of THOTH_SECRETS) delete copy[name];
+  for (const name of NOT_FOR_UPSTREAM) delete copy[name];
   return copy;
-}
-
-function logFileOption(options: RunOptions): {logFile?: string} {
-  const logFile = options.logFile ?? process.env['THOTH_LOG_FILE'];
-  return logFile ? {logFile} : {};
 }
 
 async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefined> {

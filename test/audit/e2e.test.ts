@@ -14,7 +14,7 @@ describe('audit trail of a real thoth run session (official SDK client, server-e
     const home = await tempDir();
     const dir = join(home, 'trail');
     const connection = await connect(throughThoth(SERVER_EVERYTHING, ['--agent-id', 'everything', '--audit-dir', dir, '--tenant-id', 'acme']), {
-      env: {THOTH_HOME: home, THOTH_USER_ID: 'ada@example.com', THOTH_ENDPOINT_ID: 'ep-7'},
+      env: {THOTH_HOME: home, THOTH_USER_ID: 'ada@example.com', THOTH_ENDPOINT_ID: 'ep-7', THOTH_REQUIRE_NON_ROOT: 'false'},
     });
     const first = await connection.client.callTool({name: 'echo', arguments: {message: 'hello with token=abcd1234efgh'}});
     const second = await connection.client.callTool({name: 'echo', arguments: {message: 'again'}});
