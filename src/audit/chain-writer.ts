@@ -27,8 +27,8 @@ export interface ChainWriterOptions {
 }
 
 interface Pending {
-  /** The event's JSON, as UTF-8 bytes or as text. */
-  json: Buffer | string;
+  /** The event's JSON text, whole or in consecutive parts. */
+  json: string | readonly string[];
   /** Absent for records nobody waits for (appendDetached). */
   resolve: (() => void) | undefined;
   reject: (error: unknown) => void;
@@ -104,7 +104,7 @@ export class ChainWriter {
     return this.segment?.name;
   }
 
-  append(json: Buffer | string): Promise<void> {
+  append(json: string | readonly string[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the audit chain is closed'));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({json, resolve, reject});
@@ -118,7 +118,7 @@ export class ChainWriter {
    * that is awaited (the next TOOL_CALL_PRE), or when the fsync window closes, just before the
    * fdatasync: the same durability as every other record, and usually no write(2) of its own.
    */
-  appendDetached(json: Buffer | string, onError: (error: unknown) => void): void {
+  appendDetached(json: string | readonly string[], onError: (error: unknown) => void): void {
     if (this.closed) {
       onError(new Error('the audit chain is closed'));
       return;
@@ -366,7 +366,7 @@ export class ChainWriter {
    */
   private writeRecords(segment: Segment, batch: readonly Pending[]): void {
     let size = 0;
-    for (const {json} of batch) size += this.sealer.maxBytes(typeof json === 'string' ? Buffer.byteLength(json) : json.length);
+    for (const {json} of batch) size += this.sealer.maxBytes(utf8Length(json));
     const buffer = this.batchBufferFor(size);
     const lines: SealedRange[] = [];
     let seq = this.nextSeq;
@@ -472,6 +472,13 @@ export class ChainWriter {
     this.fsyncTimer = setTimeout(run, this.options.fsyncWindowMs);
     this.fsyncTimer.unref();
   }
+}
+
+function utf8Length(json: string | readonly string[]): number {
+  if (typeof json === 'string') return Buffer.byteLength(json);
+  let bytes = 0;
+  for (const part of json) bytes += Buffer.byteLength(part);
+  return bytes;
 }
 
 /** write(2) until everything is written; on failure reports how many bytes reached the file. */

@@ -165,14 +165,57 @@ export interface PostSnapshot {
 
 interface DecisionEntry {
   decision: Decision['decision'];
+  reason: string;
   ruleId: string;
   observed: Decision['observed'];
   trace: readonly string[] | undefined;
-  json: string;
+  fragment: DecisionFragment;
 }
 
-/** Distinct decisions kept; a policy has few, but a reason can name a counter (progressive). */
+/** The decision's members, and whether they are ASCII (then one string can carry the whole event). */
+interface DecisionFragment {
+  json: string;
+  ascii: boolean;
+}
+
+function fragment(json: string): DecisionFragment {
+  return {json, ascii: Buffer.byteLength(json) === json.length};
+}
+
+/**
+ * An event as JSON text: one string, or parts to be written one after the other. A decision
+ * with non-ASCII text (a trace's "→") stays a part of its own, so that the rest of the event is
+ * not turned into a two-byte string that costs twice the memory and a slower UTF-8 encoding.
+ */
+export type EncodedEvent = string | readonly string[];
+
+function joined(head: string, decision: DecisionFragment, tail: string): EncodedEvent {
+  return decision.ascii ? head + decision.json + tail : [head, decision.json, tail];
+}
+
+/** Distinct decisions kept: a policy has few, but a reason can name a counter (progressive). */
 const DECISIONS_KEPT = 64;
+const TRACE_STEPS_KEPT = 256;
+
+/** No details, and every member a string: the members addDecision writes can be cached by value. */
+function isPlainDecision(decision: Decision): boolean {
+  if (decision.details !== undefined || typeof decision.decision !== 'string' || typeof decision.reason !== 'string' || typeof decision.ruleId !== 'string') return false;
+  if (decision.observed !== undefined && typeof decision.observed !== 'string') return false;
+  if (decision.trace === undefined) return true;
+  if (!Array.isArray(decision.trace)) return false;
+  for (const step of decision.trace) if (typeof step !== 'string') return false;
+  return true;
+}
+
+function sameDecision(entry: DecisionEntry, decision: Decision): boolean {
+  return (
+    entry.decision === decision.decision &&
+    entry.reason === decision.reason &&
+    entry.ruleId === decision.ruleId &&
+    entry.observed === decision.observed &&
+    sameTrace(entry.trace, decision.trace)
+  );
+}
 
 /**
  * Writes TOOL_CALL_PRE and TOOL_CALL_POST as JSON text with one template per event, instead of
@@ -193,15 +236,16 @@ export class EventEncoder {
   /** Matches no key (they have four items): the first event computes the client members. */
   private clientKey: readonly unknown[] = [];
   private clientJson = '';
-  private readonly decisions = new Map<string, DecisionEntry>();
+  private readonly decisionsByReason = new Map<string, DecisionEntry>();
+  private readonly traceSteps = new Map<string, string>();
 
-  pre(record: PreCallRecord, content: ContentFields, eventId: string, timeMs: number): string {
+  pre(record: PreCallRecord, content: ContentFields, eventId: string, timeMs: number): EncodedEvent {
     const context = record.context;
-    return (
+    const decision = this.decision(record.decision);
+    const head =
       `{"eventId":${JSON.stringify(eventId)},"type":"TOOL_CALL_PRE","timestamp":${this.timestamp(timeMs)},"sourceType":"agent_tool_call"${this.context(context)}` +
-      `${member('toolName', record.call.name)}${member('requestId', record.requestId)}${this.decision(record.decision)}${this.session(context)}` +
-      `,${contentMembers(content)}}`
-    );
+      `${member('toolName', record.call.name)}${member('requestId', record.requestId)}`;
+    return joined(head, decision, `${this.session(context)},${contentMembers(content)}}`);
   }
 
   /** What TOOL_CALL_POST takes when the call ends (the session's tool list keeps growing). */
@@ -209,16 +253,18 @@ export class EventEncoder {
     return {eventId, timeMs, context: this.context(context), session: this.session(context)};
   }
 
-  post(record: PostCallRecord, content: ContentFields | undefined, at: PostSnapshot): string {
+  post(record: PostCallRecord, content: ContentFields | undefined, at: PostSnapshot): EncodedEvent {
     const outcome = record.outcome;
     const error = outcomeError(outcome);
-    return (
+    const decision = this.decision(record.decision);
+    const head =
       `{"eventId":${JSON.stringify(at.eventId)},"type":"TOOL_CALL_POST","timestamp":${this.timestamp(at.timeMs)},"sourceType":"agent_tool_call"${at.context}` +
-      `${member('toolName', record.call.name)}${member('requestId', record.requestId)}${member('preEventId', record.preEventId)}${this.decision(record.decision)}` +
+      `${member('toolName', record.call.name)}${member('requestId', record.requestId)}${member('preEventId', record.preEventId)}`;
+    const tail =
       `${member('outcome', outcome.kind)}${member('durationMs', Math.max(0, Math.round(record.durationMs)))}${at.session}` +
       `${error ? member('error', error) : ''}${outcome.kind === 'result' && outcome.isError !== undefined ? member('isError', outcome.isError) : ''}` +
-      `${content ? `,${contentMembers(content)}` : ''}}`
-    );
+      `${content ? `,${contentMembers(content)}` : ''}}`;
+    return joined(head, decision, tail);
   }
 
   private timestamp(timeMs: number): string {
@@ -240,24 +286,52 @@ export class EventEncoder {
   }
 
   /**
-   * decision through details, as addDecision has them. Kept by content (enforcers build a new
-   * object per call): the reason is the key, the other members must match too.
+   * decision through details, as addDecision has them. The PRE and the POST of a call share their
+   * Decision object; across calls a decision is found by its reason (enforcers build a new object
+   * per call), and every other member must match too. Decisions with details (objects the caller
+   * could change) are serialised each time.
    */
-  private decision(decision: Decision): string {
-    const cacheable = decision.details === undefined && typeof decision.reason === 'string';
-    if (cacheable) {
-      const cached = this.decisions.get(decision.reason);
-      if (cached && cached.decision === decision.decision && cached.ruleId === decision.ruleId && cached.observed === decision.observed && sameTrace(cached.trace, decision.trace)) {
-        return cached.json;
-      }
+  private decision(decision: Decision): DecisionFragment {
+    if (!isPlainDecision(decision)) {
+      const fields = {} as AuditEvent;
+      addDecision(fields, decision);
+      return fragment(withLargeNumbers.has(fields) ? membersOf(stringifyJson(fields)) : members(fields));
     }
-    const fields = {} as AuditEvent;
-    addDecision(fields, decision);
-    const json = withLargeNumbers.has(fields) ? membersOf(stringifyJson(fields)) : members(fields);
-    if (cacheable) {
-      if (this.decisions.size >= DECISIONS_KEPT) this.decisions.clear();
-      const trace = decision.trace === undefined ? undefined : [...decision.trace];
-      this.decisions.set(decision.reason, {decision: decision.decision, ruleId: decision.ruleId, observed: decision.observed, trace, json});
+    let entry = this.decisionsByReason.get(decision.reason);
+    if (!entry || !sameDecision(entry, decision)) {
+      entry = {
+        decision: decision.decision,
+        reason: decision.reason,
+        ruleId: decision.ruleId,
+        observed: decision.observed,
+        trace: decision.trace === undefined ? undefined : [...decision.trace],
+        fragment: fragment(this.plainDecisionJson(decision)),
+      };
+      if (this.decisionsByReason.size >= DECISIONS_KEPT) this.decisionsByReason.clear();
+      this.decisionsByReason.set(decision.reason, entry);
+    }
+    return entry.fragment;
+  }
+
+  /** What JSON.stringify writes for addDecision's members when all of them are strings. */
+  private plainDecisionJson(decision: Decision): string {
+    let json = `,"decision":${JSON.stringify(decision.decision)},"reason":${JSON.stringify(redactText(decision.reason).value)},"ruleId":${JSON.stringify(decision.ruleId)}`;
+    if (decision.observed !== undefined) json += `,"observed":${JSON.stringify(decision.observed)}`;
+    if (decision.trace !== undefined) {
+      json += ',"trace":[';
+      for (let i = 0; i < decision.trace.length; i++) json += `${i > 0 ? ',' : ''}${this.traceStep(decision.trace[i]!)}`;
+      json += ']';
+    }
+    return json;
+  }
+
+  /** A trace step, redacted and quoted: most steps are the same from call to call. */
+  private traceStep(step: string): string {
+    let json = this.traceSteps.get(step);
+    if (json === undefined) {
+      json = JSON.stringify(redactText(step).value);
+      if (this.traceSteps.size >= TRACE_STEPS_KEPT) this.traceSteps.clear();
+      this.traceSteps.set(step, json);
     }
     return json;
   }

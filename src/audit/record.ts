@@ -97,19 +97,16 @@ export class RecordSealer {
   }
 
   /**
-   * Writes the sealed line for `payload` (the JSON of an `event`, as UTF-8 bytes or text), newline
-   * included, into `out` at `offset`; `out` must have `maxBytes(<payload bytes>)` bytes free there.
+   * Writes the sealed line for `payload` (the JSON text of an `event`, whole or in consecutive
+   * parts), newline included, into `out` at `offset`; `out` must have `maxBytes(<payload bytes>)`
+   * bytes free there.
    */
-  seal(out: Buffer, offset: number, seq: number, prev: string, payload: Buffer | string): SealedRange {
+  seal(out: Buffer, offset: number, seq: number, prev: string, payload: string | readonly string[]): SealedRange {
     out.set(this.headerStart, offset);
     let pos = offset + this.headerStart.length;
     pos += out.write(`${seq},"prev":"${prev}","event":`, pos, 'latin1');
-    if (typeof payload === 'string') {
-      pos += out.write(payload, pos, 'utf8');
-    } else {
-      out.set(payload, pos);
-      pos += payload.length;
-    }
+    if (typeof payload === 'string') pos += out.write(payload, pos, 'utf8');
+    else for (const part of payload) pos += out.write(part, pos, 'utf8');
     const inner = this.innerFor(pos - offset);
     out.copy(inner, SHA256_BLOCK, offset, pos);
     // A 'binary' (latin1) string is the cheapest way out of a one-shot hash for raw bytes: a Buffer result costs more.

@@ -6,7 +6,7 @@ import type {AuditSink, CallOutcome, PostCallRecord, PreCallRecord} from '../gov
 import {ChainWriter} from './chain-writer.js';
 import {buildContent, buildContentSync, buildValueContent, type ContentFields} from './content.js';
 import {EventIdGenerator} from './event-id.js';
-import {EVENT_TYPE_PATTERN, EventEncoder, genericEvent, serialiseEvent, type AuditEvent, type PostSnapshot} from './events.js';
+import {EVENT_TYPE_PATTERN, EventEncoder, genericEvent, serialiseEvent, type AuditEvent, type EncodedEvent, type PostSnapshot} from './events.js';
 import {loadOrCreateKey, type AuditKey} from './key.js';
 import {Registry} from './registry.js';
 import type {AuditSettings} from './settings.js';
@@ -116,7 +116,7 @@ export class FileAuditSink implements AuditSink {
 
   private appendPost(record: PostCallRecord, content: ContentFields | undefined, at: PostSnapshot): void {
     const onError = (error: unknown): void => this.warn(`audit: TOOL_CALL_POST for tool "${record.call.name}" could not be written: ${errorMessage(error)}`);
-    let json: string;
+    let json: EncodedEvent;
     try {
       json = this.encoder.post(record, content, at);
     } catch (error) {
@@ -196,7 +196,7 @@ export class FileAuditSink implements AuditSink {
     return this.appendJson(serialiseEvent(event));
   }
 
-  private appendJson(json: Buffer | string): Promise<void> {
+  private appendJson(json: EncodedEvent): Promise<void> {
     // Once open, straight to the writer: records of one turn then share a write.
     if (this.openWriterNow) return this.openWriterNow.append(json);
     return this.getWriter().then((writer) => writer.append(json));
