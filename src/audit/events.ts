@@ -193,8 +193,11 @@ function joined(head: string, decision: DecisionFragment, tail: string): Encoded
   return decision.ascii ? head + decision.json + tail : [head, decision.json, tail];
 }
 
-/** Distinct decisions kept: a policy has few, but a reason can name a counter (progressive). */
-const DECISIONS_KEPT = 64;
+/**
+ * Distinct decisions kept: a policy has few, but a reason can name a counter (progressive mode),
+ * and the POST of a call should still find its PRE's decision with many calls in flight.
+ */
+const DECISIONS_KEPT = 256;
 const TRACE_STEPS_KEPT = 256;
 
 /** No details, and every member a string: the members addDecision writes can be cached by value. */

@@ -91,7 +91,7 @@ export class RecordSealer {
     }
   }
 
-  /** An upper bound of the bytes `seal` writes for a payload of `payloadBytes` UTF-8 bytes. */
+  /** An upper bound of the bytes `seal` writes for a payload of at most `payloadBytes` UTF-8 bytes. */
   maxBytes(payloadBytes: number): number {
     return this.headerBytes + payloadBytes + SEAL_BYTES;
   }
