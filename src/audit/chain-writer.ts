@@ -366,7 +366,7 @@ export class ChainWriter {
    */
   private writeRecords(segment: Segment, batch: readonly Pending[]): void {
     let size = 0;
-    for (const {json} of batch) size += this.sealer.maxBytes(utf8Length(json));
+    for (const {json} of batch) size += this.sealer.maxBytes(maxUtf8Bytes(json));
     const buffer = this.batchBufferFor(size);
     const lines: SealedRange[] = [];
     let seq = this.nextSeq;
@@ -474,11 +474,15 @@ export class ChainWriter {
   }
 }
 
-function utf8Length(json: string | readonly string[]): number {
-  if (typeof json === 'string') return Buffer.byteLength(json);
-  let bytes = 0;
-  for (const part of json) bytes += Buffer.byteLength(part);
-  return bytes;
+/**
+ * Room the UTF-8 of `json` can take, without reading it: no UTF-16 code unit takes more than 3
+ * bytes (a surrogate pair: 4 for 2). Measuring it exactly would read every record once more.
+ */
+function maxUtf8Bytes(json: string | readonly string[]): number {
+  if (typeof json === 'string') return json.length * 3;
+  let units = 0;
+  for (const part of json) units += part.length;
+  return units * 3;
 }
 
 /** write(2) until everything is written; on failure reports how many bytes reached the file. */

@@ -242,16 +242,20 @@ export class EventEncoder {
   private readonly decisionsByReason = new Map<string, DecisionEntry>();
   private readonly traceSteps = new Map<string, string>();
 
+  /** `eventId` comes from EventIdGenerator (hex digits and dashes: nothing to escape). */
   pre(record: PreCallRecord, content: ContentFields, eventId: string, timeMs: number): EncodedEvent {
     const context = record.context;
     const decision = this.decision(record.decision);
     const head =
-      `{"eventId":${JSON.stringify(eventId)},"type":"TOOL_CALL_PRE","timestamp":${this.timestamp(timeMs)},"sourceType":"agent_tool_call"${this.context(context)}` +
+      `{"eventId":"${eventId}","type":"TOOL_CALL_PRE","timestamp":${this.timestamp(timeMs)},"sourceType":"agent_tool_call"${this.context(context)}` +
       `${member('toolName', record.call.name)}${member('requestId', record.requestId)}`;
     return joined(head, decision, `${this.session(context)},${contentMembers(content)}}`);
   }
 
-  /** What TOOL_CALL_POST takes when the call ends (the session's tool list keeps growing). */
+  /**
+   * What TOOL_CALL_POST takes when the call ends (the session's tool list keeps growing meanwhile);
+   * `eventId` comes from EventIdGenerator.
+   */
   snapshot(context: DecisionContext, eventId: string, timeMs: number): PostSnapshot {
     return {eventId, timeMs, context: this.context(context), session: this.session(context)};
   }
@@ -261,7 +265,7 @@ export class EventEncoder {
     const error = outcomeError(outcome);
     const decision = this.decision(record.decision);
     const head =
-      `{"eventId":${JSON.stringify(at.eventId)},"type":"TOOL_CALL_POST","timestamp":${this.timestamp(at.timeMs)},"sourceType":"agent_tool_call"${at.context}` +
+      `{"eventId":"${at.eventId}","type":"TOOL_CALL_POST","timestamp":${this.timestamp(at.timeMs)},"sourceType":"agent_tool_call"${at.context}` +
       `${member('toolName', record.call.name)}${member('requestId', record.requestId)}${member('preEventId', record.preEventId)}`;
     const tail =
       `${member('outcome', outcome.kind)}${member('durationMs', Math.max(0, Math.round(record.durationMs)))}${at.session}` +
