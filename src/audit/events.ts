@@ -194,11 +194,19 @@ function joined(head: string, decision: DecisionFragment, tail: string): Encoded
 }
 
 /**
- * Distinct decisions kept: a policy has few, but a reason can name a counter (progressive mode),
- * and the POST of a call should still find its PRE's decision with many calls in flight.
+ * Small caches, emptied when full: a policy has few distinct decisions and trace steps, but a
+ * reason or a step can name a counter (progressive mode), and entries that live long enough to
+ * survive a garbage collection cost more than recomputing them.
  */
-const DECISIONS_KEPT = 256;
-const TRACE_STEPS_KEPT = 256;
+const DECISIONS_KEPT = 32;
+const TRACE_STEPS_KEPT = 32;
+/** PRE → POST: the calls in flight (an entry is dropped when its POST is written). */
+const DECISIONS_IN_FLIGHT_KEPT = 4096;
+
+function keep<K, V>(cache: Map<K, V>, key: K, value: V, limit: number): void {
+  if (cache.size >= limit) cache.clear();
+  cache.set(key, value);
+}
 
 /** No details, and every member a string: the members addDecision writes can be cached by value. */
 function isPlainDecision(decision: Decision): boolean {
@@ -240,12 +248,13 @@ export class EventEncoder {
   private clientKey: readonly unknown[] = [];
   private clientJson = '';
   private readonly decisionsByReason = new Map<string, DecisionEntry>();
+  private readonly decisionsInFlight = new Map<Decision, DecisionEntry>();
   private readonly traceSteps = new Map<string, string>();
 
   /** `eventId` comes from EventIdGenerator (hex digits and dashes: nothing to escape). */
   pre(record: PreCallRecord, content: ContentFields, eventId: string, timeMs: number): EncodedEvent {
     const context = record.context;
-    const decision = this.decision(record.decision);
+    const decision = this.decision(record.decision, 'pre');
     const head =
       `{"eventId":"${eventId}","type":"TOOL_CALL_PRE","timestamp":${this.timestamp(timeMs)},"sourceType":"agent_tool_call"${this.context(context)}` +
       `${member('toolName', record.call.name)}${member('requestId', record.requestId)}`;
@@ -263,7 +272,7 @@ export class EventEncoder {
   post(record: PostCallRecord, content: ContentFields | undefined, at: PostSnapshot): EncodedEvent {
     const outcome = record.outcome;
     const error = outcomeError(outcome);
-    const decision = this.decision(record.decision);
+    const decision = this.decision(record.decision, 'post');
     const head =
       `{"eventId":"${at.eventId}","type":"TOOL_CALL_POST","timestamp":${this.timestamp(at.timeMs)},"sourceType":"agent_tool_call"${at.context}` +
       `${member('toolName', record.call.name)}${member('requestId', record.requestId)}${member('preEventId', record.preEventId)}`;
@@ -298,11 +307,17 @@ export class EventEncoder {
    * per call), and every other member must match too. Decisions with details (objects the caller
    * could change) are serialised each time.
    */
-  private decision(decision: Decision): DecisionFragment {
+  private decision(decision: Decision, phase: 'pre' | 'post'): DecisionFragment {
     if (!isPlainDecision(decision)) {
       const fields = {} as AuditEvent;
       addDecision(fields, decision);
       return fragment(withLargeNumbers.has(fields) ? membersOf(stringifyJson(fields)) : members(fields));
+    }
+    // The POST of a call comes with the Decision object of its PRE.
+    const pending = this.decisionsInFlight.get(decision);
+    if (pending !== undefined) {
+      if (phase === 'post') this.decisionsInFlight.delete(decision);
+      if (sameDecision(pending, decision)) return pending.fragment;
     }
     let entry = this.decisionsByReason.get(decision.reason);
     if (!entry || !sameDecision(entry, decision)) {
@@ -314,9 +329,9 @@ export class EventEncoder {
         trace: decision.trace === undefined ? undefined : [...decision.trace],
         fragment: fragment(this.plainDecisionJson(decision)),
       };
-      if (this.decisionsByReason.size >= DECISIONS_KEPT) this.decisionsByReason.clear();
-      this.decisionsByReason.set(decision.reason, entry);
+      keep(this.decisionsByReason, decision.reason, entry, DECISIONS_KEPT);
     }
+    if (phase === 'pre') keep(this.decisionsInFlight, decision, entry, DECISIONS_IN_FLIGHT_KEPT);
     return entry.fragment;
   }
 
@@ -337,8 +352,7 @@ export class EventEncoder {
     let json = this.traceSteps.get(step);
     if (json === undefined) {
       json = JSON.stringify(redactText(step).value);
-      if (this.traceSteps.size >= TRACE_STEPS_KEPT) this.traceSteps.clear();
-      this.traceSteps.set(step, json);
+      keep(this.traceSteps, step, json, TRACE_STEPS_KEPT);
     }
     return json;
   }
