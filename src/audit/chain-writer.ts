@@ -34,6 +34,8 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+const RESOLVED = Promise.resolve();
+
 /** The batch buffer is kept between writes up to this size; a larger batch gets its own. */
 const KEPT_BATCH_BUFFER = 1024 * 1024;
 
@@ -64,7 +66,7 @@ interface Segment {
  */
 export class ChainWriter {
   private readonly clock: () => number;
-  private readonly queue: Pending[] = [];
+  private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
   private scheduled = false;
   private segment: Segment | undefined;
@@ -135,16 +137,26 @@ export class ChainWriter {
   private schedule(): void {
     if (this.scheduled || this.draining) return;
     this.scheduled = true;
-    queueMicrotask(() => {
-      this.scheduled = false;
-      if (this.draining || this.queue.length === 0) return;
-      const segment = this.segment;
-      if (segment && this.ready(segment)) {
-        void this.writeBatch(segment, this.queue.splice(0, this.queue.length));
-        return;
-      }
-      this.kick();
-    });
+    // A plain promise reaction: queueMicrotask would add an AsyncResource per batch.
+    void RESOLVED.then(this.flushScheduled);
+  }
+
+  private readonly flushScheduled = (): void => {
+    this.scheduled = false;
+    if (this.draining || this.queue.length === 0) return;
+    const segment = this.segment;
+    if (segment && this.ready(segment)) {
+      void this.writeBatch(segment, this.takeQueue());
+      return;
+    }
+    this.kick();
+  };
+
+  /** Everything queued, in order; the queue starts afresh. */
+  private takeQueue(): Pending[] {
+    const batch = this.queue;
+    this.queue = [];
+    return batch;
   }
 
   /** Nothing to settle before the next record: no fragment, no failed sync, no rotation due. */
@@ -228,7 +240,7 @@ export class ChainWriter {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.queue.length);
+      const batch = this.takeQueue();
       let segment: Segment;
       try {
         segment = await this.prepare();
@@ -448,7 +460,7 @@ export class ChainWriter {
       if (segment && this.queue.length > 0 && !this.scheduled && !this.draining && this.ready(segment)) {
         // Synchronous up to the write, so `written` covers these records when the sync starts
         // (and the timer, still set, keeps that write from arming another one).
-        void this.writeBatch(segment, this.queue.splice(0, this.queue.length));
+        void this.writeBatch(segment, this.takeQueue());
       } else if (this.queue.length > 0) {
         this.schedule();
       }
