@@ -136,6 +136,15 @@ describe('EventEncoder writes exactly what serialiseEvent(preCallEvent/postCallE
     // Many distinct reasons (a counter, as progressive mode writes), then the first again.
     for (let i = 0; i < 300; i++) check({...decision, reason: `learning (${i}/50 calls) token=abc${i}`});
     check(decision);
+    // A POST takes its PRE's decision members, unless the decision changed in between.
+    const changing: Decision = {decision: 'allow', reason: 'before', ruleId: 'r', trace: ['x']};
+    const record: PreCallRecord = {call: toolCall('t', {}), context, decision: changing, requestId: '1'};
+    encoder.pre(record, content, 'id', 0);
+    changing.reason = 'after: password=hunter2';
+    const post: PostCallRecord = {...record, preEventId: 'id', outcome: {kind: 'cancelled'}, durationMs: 1};
+    const at = encoder.snapshot(context, 'id2', 0);
+    expect(text(encoder.post(post, undefined, at))).toBe(serialiseEvent(postCallEvent(post, undefined, 'id2', 0)));
+    expect(text(encoder.post(post, undefined, at))).not.toContain('hunter2');
   });
 
   it('keeps a decision with non-ASCII text as a part of its own, and the parts still join to the exact text', () => {
