@@ -86,7 +86,13 @@ export class FileAuditSink implements AuditSink {
     // Everything but the content is taken now: the session's tool list keeps growing meanwhile.
     const at = this.encoder.snapshot(record.context, this.ids.next(), this.clock());
     if (this.posts.length === 0) {
-      const content = this.outcomeContentSync(record.outcome);
+      let content: ContentFields | undefined | 'large';
+      try {
+        content = this.outcomeContentSync(record.outcome);
+      } catch (error) {
+        this.warn(`audit: TOOL_CALL_POST for tool "${record.call.name}" could not be prepared: ${errorMessage(error)}`);
+        return;
+      }
       if (content !== 'large') {
         this.appendPost(record, content, at);
         return;
@@ -98,6 +104,7 @@ export class FileAuditSink implements AuditSink {
     this.track(() => this.processPosts(), 'TOOL_CALL_POST');
   }
 
+  /** The queued POSTs in order, once the relay has had its turn: large contents hashed in chunks. */
   private async processPosts(): Promise<void> {
     await yieldToEventLoop();
     while (this.posts.length > 0) {
