@@ -159,8 +159,13 @@ export interface PostSnapshot {
   timeMs: number;
   /** `,"agentId":...` through endpointId. */
   context: string;
-  /** `,"sessionToolCalls":[...],"sessionToolCallCount":n` and `,"client":{...}` if known. */
-  session: string;
+  session: SessionMembers;
+}
+
+/** `,"sessionToolCalls":[...]` (kept from call to call), then `,"sessionToolCallCount":n` and `,"client":{...}` if known. */
+interface SessionMembers {
+  window: string;
+  rest: string;
 }
 
 interface DecisionEntry {
@@ -169,29 +174,16 @@ interface DecisionEntry {
   ruleId: string;
   observed: Decision['observed'];
   trace: readonly string[] | undefined;
-  fragment: DecisionFragment;
-}
-
-/** The decision's members, and whether they are ASCII (then one string can carry the whole event). */
-interface DecisionFragment {
   json: string;
-  ascii: boolean;
-}
-
-function fragment(json: string): DecisionFragment {
-  return {json, ascii: Buffer.byteLength(json) === json.length};
 }
 
 /**
- * An event as JSON text: one string, or parts to be written one after the other. A decision
- * with non-ASCII text (a trace's "→") stays a part of its own, so that the rest of the event is
- * not turned into a two-byte string that costs twice the memory and a slower UTF-8 encoding.
+ * An event as JSON text: one string, or consecutive parts written one after the other.
+ * TOOL_CALL_PRE/POST are parts: the long members kept from call to call (the decision, the recent
+ * tool names) are then copied once, into the write buffer, rather than into a new string for
+ * every event as well (what a young generation of fixed size pays for in garbage collections).
  */
 export type EncodedEvent = string | readonly string[];
-
-function joined(head: string, decision: DecisionFragment, tail: string): EncodedEvent {
-  return decision.ascii ? head + decision.json + tail : [head, decision.json, tail];
-}
 
 /**
  * Small caches, emptied when full: a policy has few distinct decisions and trace steps, but a
@@ -254,11 +246,14 @@ export class EventEncoder {
   /** `eventId` comes from EventIdGenerator (hex digits and dashes: nothing to escape). */
   pre(record: PreCallRecord, content: ContentFields, eventId: string, timeMs: number): EncodedEvent {
     const context = record.context;
-    const decision = this.decision(record.decision, 'pre');
-    const head =
+    const session = this.session(context);
+    return [
       `{"eventId":"${eventId}","type":"TOOL_CALL_PRE","timestamp":${this.timestamp(timeMs)},"sourceType":"agent_tool_call"${this.context(context)}` +
-      `${member('toolName', record.call.name)}${member('requestId', record.requestId)}`;
-    return joined(head, decision, `${this.session(context)},${contentMembers(content)}}`);
+        `${member('toolName', record.call.name)}${member('requestId', record.requestId)}`,
+      this.decision(record.decision, 'pre'),
+      session.window,
+      `${session.rest},${contentMembers(content)}}`,
+    ];
   }
 
   /**
@@ -272,15 +267,15 @@ export class EventEncoder {
   post(record: PostCallRecord, content: ContentFields | undefined, at: PostSnapshot): EncodedEvent {
     const outcome = record.outcome;
     const error = outcomeError(outcome);
-    const decision = this.decision(record.decision, 'post');
-    const head =
+    return [
       `{"eventId":"${at.eventId}","type":"TOOL_CALL_POST","timestamp":${this.timestamp(at.timeMs)},"sourceType":"agent_tool_call"${at.context}` +
-      `${member('toolName', record.call.name)}${member('requestId', record.requestId)}${member('preEventId', record.preEventId)}`;
-    const tail =
-      `${member('outcome', outcome.kind)}${member('durationMs', Math.max(0, Math.round(record.durationMs)))}${at.session}` +
-      `${error ? member('error', error) : ''}${outcome.kind === 'result' && outcome.isError !== undefined ? member('isError', outcome.isError) : ''}` +
-      `${content ? `,${contentMembers(content)}` : ''}}`;
-    return joined(head, decision, tail);
+        `${member('toolName', record.call.name)}${member('requestId', record.requestId)}${member('preEventId', record.preEventId)}`,
+      this.decision(record.decision, 'post'),
+      `${member('outcome', outcome.kind)}${member('durationMs', Math.max(0, Math.round(record.durationMs)))}`,
+      at.session.window,
+      `${at.session.rest}${error ? member('error', error) : ''}${outcome.kind === 'result' && outcome.isError !== undefined ? member('isError', outcome.isError) : ''}` +
+        `${content ? `,${contentMembers(content)}` : ''}}`,
+    ];
   }
 
   private timestamp(timeMs: number): string {
@@ -307,17 +302,17 @@ export class EventEncoder {
    * per call), and every other member must match too. Decisions with details (objects the caller
    * could change) are serialised each time.
    */
-  private decision(decision: Decision, phase: 'pre' | 'post'): DecisionFragment {
+  private decision(decision: Decision, phase: 'pre' | 'post'): string {
     if (!isPlainDecision(decision)) {
       const fields = {} as AuditEvent;
       addDecision(fields, decision);
-      return fragment(withLargeNumbers.has(fields) ? membersOf(stringifyJson(fields)) : members(fields));
+      return withLargeNumbers.has(fields) ? membersOf(stringifyJson(fields)) : members(fields);
     }
     // The POST of a call comes with the Decision object of its PRE.
     const pending = this.decisionsInFlight.get(decision);
     if (pending !== undefined) {
       if (phase === 'post') this.decisionsInFlight.delete(decision);
-      if (sameDecision(pending, decision)) return pending.fragment;
+      if (sameDecision(pending, decision)) return pending.json;
     }
     let entry = this.decisionsByReason.get(decision.reason);
     if (!entry || !sameDecision(entry, decision)) {
@@ -327,12 +322,12 @@ export class EventEncoder {
         ruleId: decision.ruleId,
         observed: decision.observed,
         trace: decision.trace === undefined ? undefined : [...decision.trace],
-        fragment: fragment(this.plainDecisionJson(decision)),
+        json: this.plainDecisionJson(decision),
       };
       keep(this.decisionsByReason, decision.reason, entry, DECISIONS_KEPT);
     }
     if (phase === 'pre') keep(this.decisionsInFlight, decision, entry, DECISIONS_IN_FLIGHT_KEPT);
-    return entry.fragment;
+    return entry.json;
   }
 
   /** What JSON.stringify writes for addDecision's members when all of them are strings. */
@@ -358,7 +353,7 @@ export class EventEncoder {
   }
 
   /** sessionToolCalls, sessionToolCallCount and client, as addSession has them. */
-  private session(context: DecisionContext): string {
+  private session(context: DecisionContext): SessionMembers {
     const calls = context.sessionToolCalls;
     const kept = Math.min(calls.length, SESSION_TOOL_CALLS_KEPT);
     if (!this.windowKey || !sameTail(this.windowKey, calls, kept)) {
@@ -373,7 +368,7 @@ export class EventEncoder {
       this.clientJson = summary === undefined ? '' : `,"client":${JSON.stringify(summary)}`;
       this.clientKey = clientKey;
     }
-    return `${this.windowJson},"sessionToolCallCount":${JSON.stringify(calls.length)}${this.clientJson}`;
+    return {window: this.windowJson, rest: `,"sessionToolCallCount":${calls.length}${this.clientJson}`};
   }
 }
 

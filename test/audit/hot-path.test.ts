@@ -147,16 +147,16 @@ describe('EventEncoder writes exactly what serialiseEvent(preCallEvent/postCallE
     expect(text(encoder.post(post, undefined, at))).not.toContain('hunter2');
   });
 
-  it('keeps a decision with non-ASCII text as a part of its own, and the parts still join to the exact text', () => {
+  it('writes TOOL_CALL_PRE/POST as parts (the kept members on their own) that join to the exact text', () => {
     const encoder = new EventEncoder();
-    const context = testContext();
+    const context = testContext({sessionToolCalls: ['read_file']});
     const content = buildContentSync('{"a":1}', {maxBytes: 1024})!;
     const decision: Decision = {decision: 'allow', reason: 'learning', ruleId: 'progressive:learning', trace: ['no novelty → allow']};
     const record: PreCallRecord = {call: toolCall('t', {a: 1}), context, decision, requestId: '1'};
     const encoded = encoder.pre(record, content, 'id', 0);
     expect(Array.isArray(encoded)).toBe(true);
+    expect(encoded).toContain(',"sessionToolCalls":["read_file"]');
     expect(text(encoded)).toBe(serialiseEvent(preCallEvent(record, content, 'id', 0)));
-    expect(typeof encoder.pre({...record, decision: ALLOW}, content, 'id', 0)).toBe('string');
   });
 });
 
