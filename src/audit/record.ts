@@ -50,6 +50,26 @@ const SEAL_BYTES = MAC_OPEN.length + 64 + MAC_CLOSE.length + 1;
 /** The longest `seq` (2^53) and everything of the header that follows the chain id. */
 const HEADER_EXTRA_BYTES = '{"v":1,"chain":'.length + ',"seq":'.length + 16 + ',"prev":"'.length + 64 + '","event":'.length;
 const SHA256_BLOCK = 64;
+const PREV_OPEN = Buffer.from(',"prev":"', 'latin1');
+const EVENT_OPEN = Buffer.from('","event":', 'latin1');
+const MAC_OPEN_BYTES = Buffer.from(MAC_OPEN, 'latin1');
+
+/** Writes a non-negative safe integer in decimal; returns the number of bytes. */
+function writeDecimal(out: Buffer, at: number, value: number): number {
+  if (value < 10) {
+    out[at] = 0x30 + value;
+    return 1;
+  }
+  let digits = 0;
+  for (let rest = value; rest >= 1; rest = Math.floor(rest / 10)) digits++;
+  let rest = value;
+  for (let i = digits - 1; i >= 0; i--) {
+    const next = Math.floor(rest / 10);
+    out[at + i] = 0x30 + (rest - next * 10);
+    rest = next;
+  }
+  return digits;
+}
 const MAX_KEPT_INNER = 256 * 1024;
 
 /** Where one sealed line ends in a batch buffer, and its hash (the next record's `prev`). */
@@ -102,9 +122,16 @@ export class RecordSealer {
    * bytes free there.
    */
   seal(out: Buffer, offset: number, seq: number, prev: string, payload: string | readonly string[]): SealedRange {
+    // Constant pieces are copied from buffers and the variable ones written in place: no string
+    // is built per record just to be written.
     out.set(this.headerStart, offset);
     let pos = offset + this.headerStart.length;
-    pos += out.write(`${seq},"prev":"${prev}","event":`, pos, 'latin1');
+    pos += writeDecimal(out, pos, seq);
+    out.set(PREV_OPEN, pos);
+    pos += PREV_OPEN.length;
+    pos += out.write(prev, pos, 'latin1');
+    out.set(EVENT_OPEN, pos);
+    pos += EVENT_OPEN.length;
     if (typeof payload === 'string') pos += out.write(payload, pos, 'utf8');
     else for (const part of payload) pos += out.write(part, pos, 'utf8');
     const inner = this.innerFor(pos - offset);
@@ -112,7 +139,11 @@ export class RecordSealer {
     // A 'binary' (latin1) string is the cheapest way out of a one-shot hash for raw bytes: a Buffer result costs more.
     this.outer.write(hash('sha256', inner.subarray(0, SHA256_BLOCK + pos - offset), 'binary'), SHA256_BLOCK, 'latin1');
     const mac = hash('sha256', this.outer, 'hex');
-    pos += out.write(`${MAC_OPEN}${mac}${MAC_CLOSE}`, pos, 'latin1');
+    out.set(MAC_OPEN_BYTES, pos);
+    pos += MAC_OPEN_BYTES.length;
+    pos += out.write(mac, pos, 'latin1');
+    out[pos++] = 0x22; // "
+    out[pos++] = 0x7d; // }
     const lineHash = hash('sha256', out.subarray(offset, pos), 'hex');
     out[pos] = 0x0a;
     return {end: pos + 1, hash: lineHash};
