@@ -89,7 +89,7 @@ export class ChainWriter {
   private readonly host = hostname();
   private readonly sealer: RecordSealer;
   /** Reused for every batch: write(2) is synchronous, so it is free again once writeRecords returns. */
-  private batchBuffer = Buffer.allocUnsafe(64 * 1024);
+  private batchBuffer: Buffer = Buffer.allocUnsafe(64 * 1024);
 
   constructor(private readonly options: ChainWriterOptions) {
     this.clock = options.clock ?? Date.now;
@@ -377,14 +377,17 @@ export class ChainWriter {
    * error says how many.
    */
   private writeRecords(segment: Segment, batch: readonly Pending[]): void {
-    let size = 0;
-    for (const {json} of batch) size += this.sealer.maxBytes(maxUtf8Bytes(json));
-    const buffer = this.batchBufferFor(size);
+    let buffer = this.batchBuffer;
     const lines: SealedRange[] = [];
     let seq = this.nextSeq;
     let prev = this.lastHash;
     let end = 0;
     for (const pending of batch) {
+      // Room for the record: its UTF-8 is measured only when the quick bound does not fit.
+      if (end + this.sealer.maxBytes(maxUtf8Bytes(pending.json)) > buffer.length) {
+        const needed = end + this.sealer.maxBytes(utf8Length(pending.json));
+        if (needed > buffer.length) buffer = this.grownBatchBuffer(buffer, end, needed);
+      }
       const line = this.sealer.seal(buffer, end, seq, prev, pending.json);
       lines.push(line);
       end = line.end;
@@ -404,11 +407,12 @@ export class ChainWriter {
     this.written += batch.length;
   }
 
-  private batchBufferFor(size: number): Buffer {
-    if (size <= this.batchBuffer.length) return this.batchBuffer;
-    const buffer = Buffer.allocUnsafe(Math.max(size, this.batchBuffer.length * 2));
-    if (buffer.length <= KEPT_BATCH_BUFFER) this.batchBuffer = buffer;
-    return buffer;
+  /** A larger buffer holding the first `used` bytes of `buffer`; kept for later batches up to KEPT_BATCH_BUFFER. */
+  private grownBatchBuffer(buffer: Buffer, used: number, needed: number): Buffer {
+    const grown = Buffer.allocUnsafe(Math.max(needed, buffer.length * 2));
+    buffer.copy(grown, 0, 0, used);
+    if (grown.length <= KEPT_BATCH_BUFFER) this.batchBuffer = grown;
+    return grown;
   }
 
   /**
@@ -488,8 +492,15 @@ export class ChainWriter {
 
 /**
  * Room the UTF-8 of `json` can take, without reading it: no UTF-16 code unit takes more than 3
- * bytes (a surrogate pair: 4 for 2). Measuring it exactly would read every record once more.
+ * bytes (a surrogate pair: 4 for 2). Measuring every record exactly would read it once more.
  */
+function utf8Length(json: string | readonly string[]): number {
+  if (typeof json === 'string') return Buffer.byteLength(json);
+  let bytes = 0;
+  for (const part of json) bytes += Buffer.byteLength(part);
+  return bytes;
+}
+
 function maxUtf8Bytes(json: string | readonly string[]): number {
   if (typeof json === 'string') return json.length * 3;
   let units = 0;

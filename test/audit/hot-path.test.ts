@@ -302,6 +302,18 @@ describe('writes coalesced by the chain writer', () => {
     await sink.close();
   });
 
+  it('grows the write buffer in the middle of a batch without losing what is already in it', async () => {
+    const {dir, key, context, sink} = await sinkIn();
+    // Twelve records of 20-25 KB (one of multi-byte text) in one turn: far more than the buffer's first 64 KiB.
+    const calls = Array.from({length: 12}, (_, i) => toolCall('write_file', {path: `/f/${i}`, text: i === 5 ? 'é→'.repeat(5000) : 'x'.repeat(20_000)}));
+    const ids = await Promise.all(calls.map((call, i) => sink.toolCallPre({call, context, decision: ALLOW, requestId: String(i)})));
+    await sink.close();
+    expect((await verifyAuditDir(dir, key)).status).toBe('intact');
+    const pres = (await readEvents(dir, {type: 'TOOL_CALL_PRE'})).map((stored) => stored.event);
+    expect(pres.map((event) => event.eventId)).toEqual(ids);
+    pres.forEach((event, i) => expect(event['content']).toBe(calls[i]!.argumentsJson));
+  });
+
   it('keeps TOOL_CALL_POSTs in the order the calls ended when a large result is still being hashed', async () => {
     const {dir, key, context, sink} = await sinkIn();
     const large = Buffer.alloc(3 * 1024 * 1024, 0x61);
