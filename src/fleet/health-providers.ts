@@ -135,8 +135,5 @@ export const DEFAULT_HEALTH_PROVIDERS: HealthProviders = {
   governance: async () => ({...notAvailable('governance status (thoth status)'), allGoverned: null, totals: null, clients: []}),
   policy: async () => ({...notAvailable('policy status'), file: null}),
   audit: async () => ({...notAvailable('audit chain verification'), path: null}),
-  heartbeat: async ({settings}) =>
-    settings.values.tenantId === undefined
-      ? {state: 'ok', summary: 'not enrolled: no tenant configured (local use)', enrolled: false, lastHeartbeatAt: null}
-      : {...notAvailable('enrollment and heartbeat state'), enrolled: null, lastHeartbeatAt: null},
+  heartbeat: async (context) => (await import('./heartbeat-fact.js')).heartbeatFact(context),
 };

@@ -1,0 +1,250 @@
+import {randomUUID} from 'node:crypto';
+import type {TLSSocket} from 'node:tls';
+
+import type {Agent, Dispatcher} from 'undici';
+
+import {errorMessage} from '../cli/errors.js';
+import {loadValidator, type CompiledValidator} from '../util/validators.js';
+import type {ControlPlaneEndpoint} from './config.js';
+import {ERROR_SCHEMA, REQUEST_ID_HEADER, ROUTES, type ErrorBody, type RequestOf, type ResponseOf, type RouteName, type Warning} from './contract.js';
+import {ControlPlaneError} from './errors.js';
+import {isTlsFailure, loadTrust, PeerVerifier, TlsPolicyError, type TlsSettings} from './tls.js';
+
+export interface ControlPlaneClientOptions {
+  tls: TlsSettings;
+  /** `thoth/<version> (<platform>; <arch>)`. */
+  userAgent: string;
+  /** Connections kept per host (default 8): concurrent tool calls each get one. */
+  connectionsPerHost?: number;
+  /** How long an idle connection is kept open (default 60 s). */
+  keepAliveTimeoutMs?: number;
+  /** TCP + TLS handshake limit (default 10 s; a request's own timeout still bounds it). */
+  connectTimeoutMs?: number;
+  /** Warnings in answers (KEY_CONTEXT_MISMATCH...), each distinct one reported once. */
+  onWarning?: (warning: Warning, host: string) => void;
+  now?: () => number;
+  /** Reads THOTH_TLS_CA_BUNDLE (tests). */
+  readFile?: (path: string) => Promise<string>;
+}
+
+export interface SendOptions {
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+/** The one thing the rest of thoth needs from the client (tests and the bench pass their own). */
+export interface ControlPlaneSender {
+  send<R extends RouteName>(route: R, endpoint: ControlPlaneEndpoint, body: RequestOf<R>, options: SendOptions): Promise<ResponseOf<R>>;
+}
+
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/**
+ * HTTPS to the control plane through undici: one Agent, a kept-alive pool per host, every TLS
+ * connection checked by the PeerVerifier (pins, AWS-backed) after Node's own verification
+ * (THOTH_TLS_VERIFY, THOTH_TLS_CA_BUNDLE). undici is imported here, lazily, so `thoth run`
+ * without a control plane never loads it.
+ */
+export class ControlPlaneClient implements ControlPlaneSender {
+  private readonly warned = new Set<string>();
+
+  private constructor(
+    private readonly agent: Agent,
+    private readonly validators: Map<string, CompiledValidator>,
+    private readonly options: ControlPlaneClientOptions,
+  ) {}
+
+  static async create(options: ControlPlaneClientOptions): Promise<ControlPlaneClient> {
+    const trust = await loadTrust(options.tls, options.readFile);
+    const [undici, validators] = await Promise.all([import('undici'), loadValidators()]);
+    const verifier = new PeerVerifier(options.tls, trust, options.now);
+    const connectOptions: Parameters<typeof undici.buildConnector>[0] = {
+      rejectUnauthorized: options.tls.verify,
+      timeout: options.connectTimeoutMs ?? 10_000,
+      keepAlive: true,
+    };
+    if (trust.ca) connectOptions.ca = trust.ca;
+    const base = undici.buildConnector(connectOptions);
+    const connect: typeof base = (connectTo, callback) => {
+      base(connectTo, (error, socket) => {
+        if (error || !socket) return callback(error ?? new Error('no socket'), null);
+        if (connectTo.protocol === 'https:' && verifier.needed) {
+          const problem = verifier.check(socket as TLSSocket, connectTo.hostname);
+          if (problem) {
+            socket.destroy();
+            return callback(problem, null);
+          }
+        }
+        return callback(null, socket);
+      });
+    };
+    const agent = new undici.Agent({
+      connect,
+      connections: options.connectionsPerHost ?? 8,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 60_000,
+      keepAliveMaxTimeout: options.keepAliveTimeoutMs ?? 60_000,
+      pipelining: 1,
+    });
+    return new ControlPlaneClient(agent, validators, options);
+  }
+
+  async send<R extends RouteName>(route: R, endpoint: ControlPlaneEndpoint, body: RequestOf<R>, options: SendOptions): Promise<ResponseOf<R>> {
+    return this.sendRaw(route, endpoint, JSON.stringify(body), options);
+  }
+
+  /** As `send`, with the body already serialised (the enforcer splices the arguments in as forwarded). */
+  async sendRaw<R extends RouteName>(route: R, endpoint: ControlPlaneEndpoint, bodyJson: string, options: SendOptions): Promise<ResponseOf<R>> {
+    const spec = ROUTES[route];
+    const url = new URL(endpoint.url);
+    const path = `${url.pathname.replace(/\/+$/, '')}${spec.path}`;
+    const where = `${spec.method} ${url.origin}${path}`;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': this.options.userAgent,
+      [REQUEST_ID_HEADER]: randomUUID(),
+    };
+    for (const [name, secret] of Object.entries(endpoint.headers)) headers[name] = secret.reveal();
+
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new ControlPlaneError('timeout', `${where}: no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const onAbort = (): void => controller.abort(new ControlPlaneError('aborted', `${where}: cancelled`));
+    options.signal?.addEventListener('abort', onAbort, {once: true});
+    if (options.signal?.aborted) onAbort();
+    let status: number;
+    let text: string;
+    let retryAfterHeader: string | undefined;
+    try {
+      const answer = await this.agent.request({
+        origin: url.origin,
+        path,
+        method: spec.method,
+        headers,
+        body: bodyJson,
+        signal: controller.signal,
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+      } as Dispatcher.RequestOptions);
+      status = answer.statusCode;
+      retryAfterHeader = headerValue(answer.headers['retry-after']);
+      text = await readLimited(answer.body, MAX_ANSWER_BYTES);
+    } catch (error) {
+      throw this.describeFailure(error, controller.signal, where);
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new ControlPlaneError(status >= 200 && status < 300 ? 'invalid-response' : 'http', `${where}: HTTP ${status} with a body that is not JSON`, {status});
+    }
+    if (status >= 200 && status < 300) {
+      const validate = this.validators.get(spec.response)!;
+      if (!validate(parsed)) {
+        const first = validate.errors?.[0];
+        throw new ControlPlaneError('invalid-response', `${where}: the answer does not follow ${spec.response}.schema.json (${first ? `${first.instancePath || '/'} ${first.message ?? ''}` : 'invalid'})`, {status});
+      }
+      this.reportWarnings((parsed as {warnings?: Warning[]}).warnings, url.host);
+      return parsed as ResponseOf<R>;
+    }
+    const validError = this.validators.get(ERROR_SCHEMA)!(parsed);
+    const error = validError ? (parsed as ErrorBody).error : undefined;
+    const retryAfterMs = retryAfter(retryAfterHeader, error?.retryAfterSeconds);
+    const message = error ? `${error.code}: ${truncate(error.message, 300)}` : 'an error body that does not follow error.schema.json';
+    throw new ControlPlaneError('http', `${where}: HTTP ${status} ${message}`, {
+      status,
+      ...(error ? {code: error.code} : {}),
+      ...(retryAfterMs === undefined ? {} : {retryAfterMs}),
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close().catch(() => this.agent.destroy());
+  }
+
+  private describeFailure(error: unknown, signal: AbortSignal, where: string): ControlPlaneError {
+    if (signal.aborted && signal.reason instanceof ControlPlaneError) return signal.reason;
+    if (error instanceof ControlPlaneError) return error;
+    if (isTlsFailure(error)) {
+      const cause = tlsCause(error);
+      return new ControlPlaneError('tls', `${where}: TLS failed: ${cause}`, {cause: error});
+    }
+    const code = codeOf(error);
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+      return new ControlPlaneError('timeout', `${where}: timed out (${code})`, {cause: error});
+    }
+    return new ControlPlaneError('network', `${where}: ${code ? `${code} ` : ''}${errorMessage(error)}`, {cause: error});
+  }
+
+  private reportWarnings(warnings: Warning[] | undefined, host: string): void {
+    if (!warnings || !this.options.onWarning) return;
+    for (const warning of warnings) {
+      const key = `${host}\u0000${warning.code}\u0000${warning.message}`;
+      if (this.warned.has(key)) continue;
+      this.warned.add(key);
+      this.options.onWarning(warning, host);
+    }
+  }
+}
+
+async function loadValidators(): Promise<Map<string, CompiledValidator>> {
+  const names = [...new Set([...Object.values(ROUTES).map((route) => route.response), ERROR_SCHEMA])];
+  const loaded = await Promise.all(names.map(async (name) => [name, await loadValidator(name)] as const));
+  return new Map(loaded);
+}
+
+async function readLimited(body: AsyncIterable<Buffer | Uint8Array> & {destroy?: (error?: Error) => unknown}, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy?.();
+      throw new ControlPlaneError('invalid-response', `the answer is larger than ${limit} bytes`);
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function retryAfter(header: string | undefined, seconds: number | undefined): number | undefined {
+  if (seconds !== undefined) return seconds * 1000;
+  if (header === undefined) return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function codeOf(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    const code = (current as {code?: unknown}).code;
+    if (typeof code === 'string') return code;
+    current = (current as {cause?: unknown}).cause;
+  }
+  return undefined;
+}
+
+function tlsCause(error: unknown): string {
+  for (let current = error, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    if (current instanceof TlsPolicyError) return current.message;
+    const code = (current as {code?: unknown}).code;
+    if (typeof code === 'string') return `${code}: ${errorMessage(current)}`;
+    current = (current as {cause?: unknown}).cause;
+  }
+  return errorMessage(error);
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** `thoth/<version> (<platform>; <arch>)`. */
+export function userAgent(version: string, platform: NodeJS.Platform = process.platform, arch: string = process.arch): string {
+  return `thoth/${version} (${platform}; ${arch})`;
+}
