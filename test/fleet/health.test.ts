@@ -106,13 +106,14 @@ describe('collectHealth', () => {
     expect(invalid.settings.problems).toEqual(['THOTH_ENV from THOTH_ENV: must be one of dev, staging, prod (got "qa")']);
   });
 
-  it('by default reports heartbeat as not enrolled without a tenant, unknown with one', async () => {
+  it('by default reports heartbeat as not enrolled without a tenant, and a tenant without a credential as a failure', async () => {
     const {DEFAULT_HEALTH_PROVIDERS} = await import('../../src/fleet/health-providers.js');
     const local = await health({providers: {heartbeat: DEFAULT_HEALTH_PROVIDERS.heartbeat}});
     expect(local.heartbeat).toEqual({state: 'ok', summary: 'not enrolled: no tenant configured (local use)', enrolled: false, lastHeartbeatAt: null});
+    // The enrolled states are covered against a real control plane in test/network/heartbeat.test.ts.
     const fleet = await health({env: {THOTH_TENANT_ID: 'acme'}, providers: {heartbeat: DEFAULT_HEALTH_PROVIDERS.heartbeat}});
-    expect(fleet.heartbeat.state).toBe('unknown');
-    expect(fleet.heartbeat.enrolled).toBeNull();
+    expect(fleet.heartbeat.state).toBe('fail');
+    expect(fleet.heartbeat.enrolled).toBe(false);
   });
 });
 
