@@ -4,7 +4,7 @@ import {join} from 'node:path';
 
 import type {BenchContext, BenchSection} from './main.js';
 import {RpcClient} from './lib/rpc-client.js';
-import {EVERYTHING, viaThoth} from './lib/servers.js';
+import {BYTE_PIPE, EVERYTHING, viaThoth} from './lib/servers.js';
 import {fixed, median, percentile, since} from './lib/stats.js';
 
 /**
@@ -162,17 +162,23 @@ export default async function proxyBench(context: BenchContext): Promise<BenchSe
   try {
     const variants: Variant[] = [
       {name: 'direct', command: EVERYTHING, env},
-      {name: 'thoth run', command: viaThoth(EVERYTHING, ['--agent-id', 'bench', '--enforcement-mode', 'observe']), env},
+      {name: 'byte pipe', command: [process.execPath, BYTE_PIPE, ...EVERYTHING], env},
+      {name: 'thoth (audit off)', command: viaThoth(EVERYTHING, ['--agent-id', 'bench']), env: {...env, THOTH_AUDIT: 'off'}},
+      {name: 'thoth (defaults)', command: viaThoth(EVERYTHING, ['--agent-id', 'bench']), env},
     ];
     const results = await measureVariants(variants, context);
     const baseline = summarise(results.get('direct')!);
-    const proxied = summarise(results.get('thoth run')!);
     return {
       title: 'thoth run vs direct (server-everything, same run, interleaved)',
-      rows: comparisonRows(baseline, [['thoth run', proxied]]),
+      rows: comparisonRows(
+        baseline,
+        variants.slice(1).map((v) => [v.name, summarise(results.get(v.name)!)]),
+      ),
       notes: [
         `${context.quick ? 2 : 5} interleaved rounds; latency from ${results.get('direct')!.latencyMs.length} sequential echo calls per side; ✗ marks a missed target.`,
-        'RSS is the VmHWM of the process the client spawned: server-everything for direct, thoth itself (not its child) for thoth run.',
+        '"byte pipe" is a Node process that only pipes bytes (bench/lib/byte-pipe.mjs): the floor for any stdio proxy on this machine today.',
+        '"thoth (defaults)" is what a fresh install runs: the built-in policy in progressive mode and the audit trail on; "audit off" sets THOTH_AUDIT=off.',
+        'RSS is the VmHWM of the process the client spawned: server-everything for direct, the proxy itself (not its child) otherwise.',
       ],
     };
   } finally {

@@ -4,6 +4,7 @@ import {fileURLToPath} from 'node:url';
 const require = createRequire(import.meta.url);
 
 export const THOTH_BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+export const BYTE_PIPE = fileURLToPath(new URL('./byte-pipe.mjs', import.meta.url));
 export const EVERYTHING = [process.execPath, require.resolve('@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'];
 
 /** The command line of `server` behind `thoth run` with `thothArgs`. */

@@ -8,7 +8,7 @@ import {readKeyFile, type AuditKey} from './key.js';
 import {toOcsf} from './ocsf.js';
 import {EventFollower, parseTimeBound, readEvents, type EventFilter, type StoredEvent} from './reader.js';
 import {defaultAuditDir, defaultKeyFile} from './settings.js';
-import {isDirectory, verifyAuditDir, verifyAuditFile, type VerifyReport, type VerifyStatus} from './verify.js';
+import {isDirectory, verifyAuditDir, verifyAuditFile, type VerifyOptions, type VerifyReport, type VerifyStatus} from './verify.js';
 
 /** What the audit commands share: where the trail is and which events are wanted. */
 export interface AuditLocation {
@@ -45,8 +45,8 @@ export function filterOf(flags: FilterFlags, now: number = Date.now()): EventFil
 
 export const EXIT_FOR_STATUS: Record<VerifyStatus, number> = {intact: ExitCode.OK, 'torn-tail': ExitCode.AUDIT_TORN_TAIL, tampered: ExitCode.AUDIT_TAMPERED};
 
-/** `thoth audit verify [PATH]`: a directory (everything) or one file. */
-export async function verifyAudit(path: string | undefined, location: AuditLocation): Promise<VerifyReport> {
+/** `thoth audit verify [PATH]`: a directory (everything, unless `options.onlyChains`) or one file. */
+export async function verifyAudit(path: string | undefined, location: AuditLocation, options: VerifyOptions = {}): Promise<VerifyReport> {
   const target = path ?? auditDirOf(location);
   let directory: boolean;
   try {
@@ -59,7 +59,7 @@ export async function verifyAudit(path: string | undefined, location: AuditLocat
     });
   }
   const key = await requireKey(location);
-  return directory ? verifyAuditDir(target, key) : verifyAuditFile(target, key);
+  return directory ? verifyAuditDir(target, key, options) : verifyAuditFile(target, key);
 }
 
 async function requireKey(location: AuditLocation): Promise<AuditKey> {

@@ -1,14 +1,15 @@
 import {Flags} from '@oclif/core';
 
+import {resolveSettings} from '../settings/resolve.js';
 import type {AuditLocation, FilterFlags} from './api.js';
 
 /** Flags shared by the `thoth audit` commands (kept out of src/commands: oclif loads every file there). */
 export const locationFlags = {
-  dir: Flags.directory({description: 'Audit directory (default: $THOTH_AUDIT_DIR or ~/.thoth/audit).'}),
+  dir: Flags.directory({description: 'Audit directory (default: THOTH_AUDIT_DIR from the environment, managed preferences or settings.json, else ~/.thoth/audit).'}),
 };
 
 export const keyFlags = {
-  'key-file': Flags.file({description: 'HMAC key file (default: $THOTH_AUDIT_KEY_FILE or ~/.thoth/audit_hmac_key.json).'}),
+  'key-file': Flags.file({description: 'HMAC key file (default: THOTH_AUDIT_KEY_FILE, likewise, else ~/.thoth/audit_hmac_key.json).'}),
 };
 
 export const filterFlags = {
@@ -41,7 +42,15 @@ export function filterFlagValues(flags: {
   };
 }
 
-export function locationOf(flags: {dir?: string | undefined; 'key-file'?: string | undefined; 'thoth-home'?: string | undefined}): AuditLocation {
-  const env = flags['thoth-home'] ? {...process.env, THOTH_HOME: flags['thoth-home']} : process.env;
-  return {dir: flags.dir, keyFile: flags['key-file'], env};
+/**
+ * Where the audit commands look, from the one settings resolver: --dir / --key-file, then
+ * THOTH_AUDIT_DIR / THOTH_AUDIT_KEY_FILE from the environment, managed preferences or
+ * settings.json, then the profile (`--thoth-home`). An invalid value is a warning and the next
+ * layer is used, as `thoth health` does.
+ */
+export async function resolveAuditLocation(flags: {dir?: string | undefined; 'key-file'?: string | undefined; 'thoth-home'?: string | undefined}): Promise<{location: AuditLocation; warnings: string[]}> {
+  const settings = await resolveSettings(flags['thoth-home'] ? {profileDir: flags['thoth-home']} : {});
+  const location: AuditLocation = {dir: flags.dir ?? settings.values.auditDir, keyFile: flags['key-file'] ?? settings.values.auditKeyFile};
+  const warnings = settings.problems.filter((problem) => /^THOTH_AUDIT_(DIR|KEY_FILE) from /.test(problem)).map((problem) => `invalid setting ignored: ${problem}`);
+  return {location, warnings};
 }

@@ -3,6 +3,7 @@ import {join} from 'node:path';
 import {ThothError} from '../cli/errors.js';
 import {ExitCode} from '../cli/exit-codes.js';
 import {thothHome} from '../profile/paths.js';
+import type {ResolvedSettings} from '../settings/resolve.js';
 
 /**
  * Every knob of the audit trail, resolved once from flags and environment. The defaults are the
@@ -68,6 +69,34 @@ export function resolveAuditSettings(
     rotateAgeMs: integer(env, 'THOTH_AUDIT_ROTATE_SECONDS', AUDIT_DEFAULTS.rotateAgeMs / 1000, 1) * 1000,
     contentMaxBytes: integer(env, 'THOTH_AUDIT_CONTENT_MAX_BYTES', AUDIT_DEFAULTS.contentMaxBytes, 256),
     enabled: !['off', '0', 'false'].includes(enabledText),
+  };
+}
+
+/**
+ * The same settings taken from the one settings resolver (flags > env > managed preferences >
+ * ~/.thoth/settings.json > defaults), for callers that have resolved them already (`thoth run`
+ * once it uses prepareRunSettings, `thoth health`). The resolver accepts the values
+ * resolveAuditSettings accepts, and also treats an empty variable as unset and ignores surrounding
+ * spaces, like every other THOTH_* setting. An invalid THOTH_AUDIT_* value throws, as above.
+ */
+export function auditSettingsFromResolved(resolved: Pick<ResolvedSettings, 'values' | 'problems'>, flags: {dir?: string | undefined} = {}): AuditSettings {
+  const problem = resolved.problems.find((text) => /^THOTH_AUDIT(_[A-Z_]+)? from /.test(text));
+  if (problem !== undefined) {
+    throw new ThothError('AUDIT_SETTING_INVALID', `invalid setting: ${problem}`, {
+      exitCode: ExitCode.USAGE,
+      suggestions: ['Fix or remove the value named above; `thoth config show` lists every setting and where it comes from.'],
+    });
+  }
+  const {values} = resolved;
+  return {
+    dir: flags.dir ?? values.auditDir,
+    keyFile: values.auditKeyFile,
+    fsync: values.auditFsync,
+    fsyncWindowMs: values.auditFsyncWindowMs,
+    rotateBytes: values.auditRotateBytes,
+    rotateAgeMs: values.auditRotateSeconds * 1000,
+    contentMaxBytes: values.auditContentMaxBytes,
+    enabled: values.auditEnabled,
   };
 }
 

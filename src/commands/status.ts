@@ -5,7 +5,7 @@ import {ExitCode} from '../cli/exit-codes.js';
 import {ENFORCEMENT_MODES} from '../enforcer/types.js';
 import {CLIENT_IDS, type ClientId} from '../config/clients/index.js';
 import {formatStatus} from '../config/format.js';
-import {collectStatus, type StatusReport} from '../config/status.js';
+import {statusWithSettings, type StatusReport} from '../config/status.js';
 
 export type StatusResult = StatusReport;
 
@@ -24,21 +24,18 @@ export default class Status extends BaseCommand<StatusResult> {
 
   static override flags = {
     client: Flags.string({options: [...CLIENT_IDS], description: 'Only this client.'}),
-    'tenant-id': Flags.string({description: 'Expected tenant: a wrapped entry with another tenant is drift.'}),
-    'enforcement-mode': Flags.string({options: [...ENFORCEMENT_MODES], description: 'Expected mode: a wrapped entry with another mode is drift.'}),
+    'tenant-id': Flags.string({description: 'Expected tenant (default: THOTH_TENANT_ID from the environment, managed preferences or settings.json): a wrapped entry with another tenant is drift.'}),
+    'enforcement-mode': Flags.string({options: [...ENFORCEMENT_MODES], description: 'Expected mode (default: THOTH_ENFORCEMENT_MODE, likewise): a wrapped entry with another mode is drift.'}),
   };
 
   async run(): Promise<StatusResult> {
     const {args, flags} = await this.parse(Status);
-    const expected: {tenantId?: string; enforcementMode?: string} = {};
-    if (flags['tenant-id'] !== undefined) expected.tenantId = flags['tenant-id'];
-    if (flags['enforcement-mode'] !== undefined) expected.enforcementMode = flags['enforcement-mode'];
-    const report = await collectStatus({
-      expected,
+    const {report, warnings} = await statusWithSettings({
+      flags: {tenantId: flags['tenant-id'], enforcementMode: flags['enforcement-mode'], profileDir: flags['thoth-home']},
       ...(args.file === undefined ? {} : {files: [args.file]}),
       ...(flags.client === undefined ? {} : {client: flags.client as ClientId}),
-      ...(flags['thoth-home'] === undefined ? {} : {profileDir: flags['thoth-home']}),
     });
+    for (const warning of warnings) this.note(warning);
     this.setExitCode(report.allGoverned ? ExitCode.OK : ExitCode.NOT_GOVERNED);
     for (const line of formatStatus(report)) this.log(line);
     return report;

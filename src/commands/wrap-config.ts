@@ -33,8 +33,8 @@ export default class WrapConfig extends BaseCommand<WrapConfigResult> {
   static override flags = {
     client: Flags.string({options: [...CLIENT_IDS], description: 'Client whose config to wrap (default claude-desktop; inferred from FILE when given).'}),
     all: Flags.boolean({description: 'Wrap the configs of every client found.', exclusive: ['client']}),
-    'tenant-id': Flags.string({description: 'Tenant written as --tenant-id into each entry.'}),
-    'enforcement-mode': Flags.string({options: [...ENFORCEMENT_MODES], description: 'Enforcement mode written into each entry.'}),
+    'tenant-id': Flags.string({description: 'Tenant written as --tenant-id into each entry (default: THOTH_TENANT_ID from the environment, managed preferences or settings.json).'}),
+    'enforcement-mode': Flags.string({options: [...ENFORCEMENT_MODES], description: 'Enforcement mode written into each entry (default: THOTH_ENFORCEMENT_MODE, likewise).'}),
     env: Flags.string({multiple: true, description: 'KEY=VALUE set in each entry\'s env (repeatable); unwrap-config restores the previous env.'}),
     intent: Flags.string({description: 'Session intent for every server (default: per server from intent_map.json).'}),
     output: Flags.string({description: 'Write the result here instead of changing the input file.'}),

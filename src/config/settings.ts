@@ -2,7 +2,8 @@ import {fileURLToPath} from 'node:url';
 
 import {ThothError, errnoCode} from '../cli/errors.js';
 import {ExitCode} from '../cli/exit-codes.js';
-import {thothHome} from '../profile/paths.js';
+import {PROFILE_FILES} from '../profile/paths.js';
+import {resolveSettings, type ResolveSettingsOptions, type ResolvedSettings} from '../settings/resolve.js';
 import {invalidConfig} from './config-error.js';
 import {parseConfigDocument} from './document.js';
 import type {WrapSettings} from './entry-edit.js';
@@ -42,23 +43,100 @@ export function ownLauncher(): Launcher {
   return {command: process.execPath, prefix: [ownEntryScript()]};
 }
 
-export async function resolveWrapSettings(flags: WrapFlags, host: ConfigHost): Promise<ResolvedWrapSettings> {
-  const profileDir = flags.profileDir ?? thothHome(host.env, host.home);
+/** What the settings resolver needs besides the host: injectable managed-preference readers (tests). */
+export type SettingsIo = Pick<ResolveSettingsOptions, 'readManagedPreferences' | 'readRegistry' | 'runCommand' | 'fsRoot' | 'username'>;
+
+/**
+ * The settings of wrap-config. Tenant, enforcement mode, the API key (file) and the profile
+ * directory come from the one settings resolver, so managed preferences (macOS plist, Windows
+ * policy key) and `~/.thoth/settings.json` reach them; `--tenant-id` / `--enforcement-mode` win
+ * over every layer. An invalid value of a setting that would be written into the entries is an
+ * error: a wrong tenant or mode written into every config would make `thoth run` refuse them.
+ */
+export async function resolveWrapSettings(flags: WrapFlags, host: ConfigHost, io: SettingsIo = {}): Promise<ResolvedWrapSettings> {
+  const resolved = await resolveFor(flags, host, io);
+  assertUsable(problemsOf(resolved, ['THOTH_TENANT_ID', 'THOTH_ENFORCEMENT_MODE']), 'wrap-config');
+  const {values} = resolved;
   const settings: WrapSettings = {
     launcher: flags.thothBin === undefined ? ownLauncher() : launcherFromFlag(flags.thothBin, host),
-    intentMap: await readIntentMap(host, host.path.join(profileDir, 'intent_map.json')),
+    intentMap: await readIntentMap(host, host.path.join(resolved.profileDir, PROFILE_FILES.intentMap)),
     env: parseEnvFlags(flags.env ?? []),
   };
-  if (flags.tenantId !== undefined && flags.tenantId !== '') settings.tenantId = flags.tenantId;
-  if (flags.enforcementMode !== undefined) settings.enforcementMode = flags.enforcementMode;
+  if (values.tenantId !== undefined) settings.tenantId = values.tenantId;
+  if (values.enforcementMode !== undefined) settings.enforcementMode = values.enforcementMode;
   if (flags.intent !== undefined && flags.intent !== '') settings.intent = flags.intent;
-  const resolved: ResolvedWrapSettings = {settings};
+  const result: ResolvedWrapSettings = {settings};
   if (flags.embedApiKey) {
-    const found = await readApiKey(host, profileDir);
+    const found = apiKey(resolved);
     settings.apiKey = found.key;
-    resolved.apiKeySource = found.source;
+    result.apiKeySource = found.source;
   }
-  return resolved;
+  return result;
+}
+
+/**
+ * The tenant and mode `thoth status` and `thoth health` expect a wrapped entry to carry, from the
+ * settings resolver (flags win). An invalid flag is a usage error; an invalid value from another
+ * layer is left out and reported in `warnings`.
+ */
+export async function resolveExpectedSettings(
+  flags: {tenantId?: string | undefined; enforcementMode?: string | undefined; profileDir?: string | undefined},
+  host: ConfigHost,
+  io: SettingsIo = {},
+): Promise<{expected: {tenantId?: string; enforcementMode?: string}; profileDir: string; warnings: string[]}> {
+  const resolved = await resolveFor(flags, host, io);
+  const expected: {tenantId?: string; enforcementMode?: string} = {};
+  if (resolved.values.tenantId !== undefined) expected.tenantId = resolved.values.tenantId;
+  if (resolved.values.enforcementMode !== undefined) expected.enforcementMode = resolved.values.enforcementMode;
+  const problems = problemsOf(resolved, ['THOTH_TENANT_ID', 'THOTH_ENFORCEMENT_MODE']);
+  // A flag is what the user typed now: refuse it. A lower layer is reported, and the next one used.
+  assertUsable(problems.filter(fromFlag), 'status');
+  const warnings = problems.map((problem) => `invalid setting ignored: ${problem}`);
+  return {expected, profileDir: resolved.profileDir, warnings};
+}
+
+/** The one settings resolver, on the host's machine, with the config commands' flags on top. */
+function resolveFor(flags: {tenantId?: string | undefined; enforcementMode?: string | undefined; profileDir?: string | undefined}, host: ConfigHost, io: SettingsIo): Promise<ResolvedSettings> {
+  return resolveSettings({
+    ...io,
+    env: host.env,
+    home: host.home,
+    cwd: host.cwd,
+    platform: host.platform,
+    ...(flags.profileDir === undefined ? {} : {profileDir: flags.profileDir}),
+    flags: {tenantId: flags.tenantId, enforcementMode: flags.enforcementMode},
+  });
+}
+
+function problemsOf(resolved: ResolvedSettings, names: readonly string[]): string[] {
+  return resolved.problems.filter((problem) => names.some((name) => problem.startsWith(`${name} from `)));
+}
+
+const fromFlag = (problem: string): boolean => / from --[a-z-]+: /.test(problem);
+
+function assertUsable(problems: readonly string[], command: 'wrap-config' | 'status'): void {
+  const [first, ...rest] = problems;
+  if (first === undefined) return;
+  const flag = fromFlag(first);
+  throw new ThothError('SETTINGS_INVALID', `invalid setting: ${first}${rest.length > 0 ? ` (and ${rest.length} more)` : ''}`, {
+    exitCode: flag ? ExitCode.USAGE : ExitCode.INVALID_INPUT,
+    suggestions: flag ? [`Run \`thoth ${command} --help\` for the flags.`] : ['Fix or remove the value named above (`thoth config show` lists every setting and where it comes from), or pass the flag.'],
+  });
+}
+
+/**
+ * The API key for --embed-api-key, as the resolver found it: an explicitly set THOTH_API_KEY_FILE,
+ * then THOTH_API_KEY, then the profile's key file (README "API key").
+ */
+function apiKey(resolved: ResolvedSettings): {key: string; source: string} {
+  const key = resolved.values.apiKey;
+  if (key !== undefined) return {key, source: resolved.origins.apiKey.origin};
+  const keyProblems = resolved.problems.filter((problem) => problem.startsWith('THOTH_API_KEY') || problem.includes(resolved.values.apiKeyFile));
+  const why = keyProblems.length > 0 ? `: ${keyProblems.join('; ')}` : '';
+  throw new ThothError('API_KEY_MISSING', `--embed-api-key: no usable API key (THOTH_API_KEY, THOTH_API_KEY_FILE or the profile key file ${resolved.values.apiKeyFile})${why}`, {
+    exitCode: ExitCode.NOT_FOUND,
+    suggestions: ['Store the key with `thoth api-key set < key.txt`, or set THOTH_API_KEY for this command.'],
+  });
 }
 
 function launcherFromFlag(value: string, host: ConfigHost): Launcher {
@@ -104,39 +182,6 @@ export async function readIntentMap(host: ConfigHost, file: string): Promise<Rec
     if (intent !== '') pairs.push([server, intent]);
   }
   return Object.fromEntries(pairs);
-}
-
-/**
- * The API key for --embed-api-key: THOTH_API_KEY, else the file THOTH_API_KEY_FILE names, else the
- * profile's proxy_api_key.json (`{"api_key": "..."}`, or the key alone on one line).
- */
-async function readApiKey(host: ConfigHost, profileDir: string): Promise<{key: string; source: string}> {
-  const fromEnv = host.env['THOTH_API_KEY'];
-  if (fromEnv !== undefined && fromEnv.trim() !== '') return {key: fromEnv.trim(), source: 'THOTH_API_KEY'};
-  const file = host.env['THOTH_API_KEY_FILE'] || host.path.join(profileDir, 'proxy_api_key.json');
-  let text: string;
-  try {
-    text = (await host.fs.readFile(file)).toString('utf8').trim();
-  } catch (error) {
-    if (errnoCode(error) !== 'ENOENT') throw error;
-    text = '';
-  }
-  let key = text;
-  if (text.startsWith('{')) {
-    try {
-      const parsed = JSON.parse(text) as {api_key?: unknown};
-      key = typeof parsed.api_key === 'string' ? parsed.api_key.trim() : '';
-    } catch {
-      throw new ThothError('API_KEY_INVALID', `${file}: not valid JSON; expected {"api_key": "<key>"}`, {exitCode: ExitCode.INVALID_INPUT});
-    }
-  }
-  if (key === '' || /\s/.test(key)) {
-    throw new ThothError('API_KEY_MISSING', '--embed-api-key: no API key found (THOTH_API_KEY, THOTH_API_KEY_FILE or the profile key file)', {
-      exitCode: ExitCode.NOT_FOUND,
-      suggestions: [`Set THOTH_API_KEY for this command, or store the key in ${file}.`],
-    });
-  }
-  return {key, source: file};
 }
 
 function usage(message: string): ThothError {

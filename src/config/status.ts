@@ -7,7 +7,7 @@ import {parseConfigDocument} from './document.js';
 import {entryRecord, parseEntryCommand, wrapDepth} from './entry-edit.js';
 import {createConfigHost, type ConfigHost} from './host.js';
 import {assertValid, serverEntries} from './plan.js';
-import {readIntentMap} from './settings.js';
+import {readIntentMap, resolveExpectedSettings, type SettingsIo} from './settings.js';
 import {discoverTargets, targetForFile, type ConfigTarget} from './targets.js';
 import {WRAP_RECORD_KEY} from './wrap-record.js';
 import {flagValue, type Launcher} from './wrapped-command.js';
@@ -109,7 +109,26 @@ export async function collectStatus(options: StatusOptions = {}): Promise<Status
   return summarise(clients);
 }
 
-function hostOptions(options: StatusOptions) {
+export interface StatusCommandOptions extends Omit<StatusOptions, 'expected' | 'profileDir'> {
+  /** --tenant-id, --enforcement-mode, --thoth-home: they win over every settings layer. */
+  flags: {tenantId?: string | undefined; enforcementMode?: string | undefined; profileDir?: string | undefined};
+  settingsIo?: SettingsIo;
+}
+
+/**
+ * `thoth status`: collectStatus with the tenant and mode a wrapped entry should carry taken from
+ * the settings resolver (flags > env > managed preferences > settings.json), so that an entry
+ * wrapped with other settings than the managed ones shows as drift.
+ */
+export async function statusWithSettings(options: StatusCommandOptions): Promise<{report: StatusReport; warnings: string[]}> {
+  const host = options.host ?? createConfigHost(hostOptions(options));
+  const {expected, profileDir, warnings} = await resolveExpectedSettings(options.flags, host, options.settingsIo);
+  const {flags: _flags, settingsIo: _io, ...rest} = options;
+  const report = await collectStatus({...rest, host, expected, profileDir});
+  return {report, warnings};
+}
+
+function hostOptions(options: Omit<StatusOptions, 'expected'>) {
   const out: Parameters<typeof createConfigHost>[0] = {};
   if (options.env) out.env = options.env;
   if (options.home !== undefined) out.home = options.home;

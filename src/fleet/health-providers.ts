@@ -1,4 +1,8 @@
+import {collectStatus} from '../config/status.js';
+import type {PolicySourceKind} from '../policy/model.js';
 import type {ResolvedSettings} from '../settings/resolve.js';
+import {auditFact, type AuditFactOptions} from './health-audit.js';
+import {policyFact} from './health-policy.js';
 
 /**
  * The facts `thoth health` reports come from small providers, one per area, so each area's owner
@@ -48,6 +52,8 @@ export interface PolicyFact {
   summary: string;
   /** The policy file in force, or null for the built-in default / unknown. */
   file: string | null;
+  /** Where it came from: flag, env, managed or profile (THOTH_POLICY_FILE's layer, or the managed / profile location), builtin; null when unknown. */
+  source: PolicySourceKind | null;
 }
 
 export interface AuditFact {
@@ -73,10 +79,7 @@ export interface HealthProviders {
   heartbeat: (context: HealthContext) => Promise<HeartbeatFact>;
 }
 
-/**
- * The shape of `collectStatus()` (src/config/status.ts, the config engine). Declared here
- * structurally so that health does not depend on the module being present.
- */
+/** The part of `collectStatus()`'s report (src/config/status.ts) that the governance fact reads. */
 export interface StatusReportLike {
   clients: {
     client: string;
@@ -121,19 +124,37 @@ function perClient(clients: ClientGovernance[], field: 'notGoverned' | 'drift' |
   return clients.filter((client) => client[field] > 0).map((client) => `${client.client}: ${client[field]}`).join(', ');
 }
 
-/** What a provider reports until its area lands in this build. */
+/** What a provider reports when its area is not in this build (today: enrollment and heartbeat). */
 export function notAvailable(what: string): {state: 'unknown'; summary: string} {
   return {state: 'unknown', summary: `${what} is not available in this build of thoth`};
 }
 
 /**
- * The providers wired into `thoth health`. Replace an entry when its area lands (see the report
- * of the fleet-device branch): governance ← collectStatus(), policy ← the policy loader,
- * audit ← the audit chain verifier, heartbeat ← enrollment state.
+ * Governance as `thoth status` sees it, judged against the tenant and enforcement mode the
+ * settings resolve to (so an entry wrapped for another tenant or mode is drift).
  */
-export const DEFAULT_HEALTH_PROVIDERS: HealthProviders = {
-  governance: async () => ({...notAvailable('governance status (thoth status)'), allGoverned: null, totals: null, clients: []}),
-  policy: async () => ({...notAvailable('policy status'), file: null}),
-  audit: async () => ({...notAvailable('audit chain verification'), path: null}),
-  heartbeat: async (context) => (await import('./heartbeat-fact.js')).heartbeatFact(context),
-};
+export async function governanceFact(context: HealthContext): Promise<GovernanceFact> {
+  const {values} = context.settings;
+  const expected: {tenantId?: string; enforcementMode?: string} = {};
+  if (values.tenantId !== undefined) expected.tenantId = values.tenantId;
+  if (values.enforcementMode !== undefined) expected.enforcementMode = values.enforcementMode;
+  const report = await collectStatus({env: context.env, home: context.home, platform: context.platform, cwd: context.cwd, profileDir: context.settings.profileDir, expected});
+  return governanceFromStatus(report);
+}
+
+/** Enrollment and the last heartbeat (src/fleet/heartbeat-fact.ts); local use (no tenant) is simply not enrolled. */
+export async function heartbeatFact(context: HealthContext): Promise<HeartbeatFact> {
+  return (await import('./heartbeat-fact.js')).heartbeatFact(context);
+}
+
+export function createHealthProviders(options: {audit?: AuditFactOptions} = {}): HealthProviders {
+  return {
+    governance: governanceFact,
+    policy: policyFact,
+    audit: (context) => auditFact(context, options.audit),
+    heartbeat: heartbeatFact,
+  };
+}
+
+/** The providers wired into `thoth health`. */
+export const DEFAULT_HEALTH_PROVIDERS: HealthProviders = createHealthProviders();

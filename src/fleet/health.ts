@@ -49,7 +49,7 @@ export async function collectHealth(options: CollectHealthOptions): Promise<Heal
   };
   const [governance, policy, audit, heartbeat] = await Promise.all([
     guard('governance', () => providers.governance(context), (summary) => ({state: 'unknown' as const, summary, allGoverned: null, totals: null, clients: []})),
-    guard('policy', () => providers.policy(context), (summary) => ({state: 'unknown' as const, summary, file: null})),
+    guard('policy', () => providers.policy(context), (summary) => ({state: 'unknown' as const, summary, file: null, source: null})),
     guard('audit', () => providers.audit(context), (summary) => ({state: 'unknown' as const, summary, path: null})),
     guard('heartbeat', () => providers.heartbeat(context), (summary) => ({state: 'unknown' as const, summary, enrolled: null, lastHeartbeatAt: null})),
   ]);

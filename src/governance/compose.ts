@@ -1,7 +1,7 @@
 import {basename} from 'node:path';
 
 import {FileAuditSink} from '../audit/sink.js';
-import {resolveAuditSettings} from '../audit/settings.js';
+import {auditSettingsFromResolved} from '../audit/settings.js';
 import type {DecisionContext} from '../enforcer/types.js';
 import {createPolicyGovernance} from '../policy/governance.js';
 import type {ResolvedSettings} from '../settings/resolve.js';
@@ -37,10 +37,12 @@ export async function createGovernance(options: RunOptions, session: SessionStat
   // The embedded enforcer: policy, intent, mode, approvals, pins (src/policy). It settles
   // context.mode and context.intent from the flags, intent_map.json and the policy.
   const {values, origins} = io.settings;
+  // The policy decides the mode unless a layer above it chose one (flag, env, managed, profile).
+  const modeSource = origins.enforcementMode?.source;
   const policy = await createPolicyGovernance({
     policyFile: values.policyFile,
-    // The policy decides the mode unless a layer above it chose one (flag, env, managed, profile).
-    mode: origins.enforcementMode?.source === 'default' ? undefined : values.enforcementMode,
+    mode: modeSource === undefined || modeSource === 'default' ? undefined : values.enforcementMode,
+    modeSource: modeSource === 'default' ? undefined : modeSource,
     intent: options.sessionIntent,
     filterTools: options.filterTools,
     context,
@@ -92,7 +94,7 @@ async function startControlPlane(options: RunOptions, context: DecisionContext, 
     env: io.env,
     endpointId: context.endpointId ?? 'unknown',
     // The shipper's spool is this session's audit directory (nothing to ship when the trail is off).
-    auditDir: auditOn ? resolveAuditSettings(io.env, {dir: options.auditDir}).dir : undefined,
+    auditDir: auditOn ? auditSettingsFromResolved(io.settings, {dir: options.auditDir}).dir : undefined,
     warn: io.warn,
   });
 }
@@ -102,7 +104,7 @@ async function startControlPlane(options: RunOptions, context: DecisionContext, 
  * Invalid THOTH_AUDIT_* settings throw, so governance fails to start and every call is refused.
  */
 function createAuditSink(options: RunOptions, context: DecisionContext, io: ComposeIo): FileAuditSink | undefined {
-  const settings = resolveAuditSettings(io.env, {dir: options.auditDir});
+  const settings = auditSettingsFromResolved(io.settings, {dir: options.auditDir});
   if (!settings.enabled) {
     io.warn('the audit trail is off (THOTH_AUDIT=off): tool calls are not recorded');
     return undefined;

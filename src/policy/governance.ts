@@ -21,8 +21,10 @@ import {PolicyToolsListHook} from './tools-list-hook.js';
 export interface PolicyGovernanceInput {
   /** --policy. */
   policyFile?: string | undefined;
-  /** --enforcement-mode. */
+  /** --enforcement-mode, or the mode a settings layer above the policy chose. */
   mode?: EnforcementMode | undefined;
+  /** Where `mode` came from (recorded in POLICY_LOADED); default 'flag'. */
+  modeSource?: 'flag' | 'env' | 'managed' | 'profile' | undefined;
   /** --session-intent. */
   intent?: string | undefined;
   /** false with --no-filter-tools. */
@@ -85,6 +87,7 @@ export async function createPolicyGovernance(input: PolicyGovernanceInput): Prom
   const settings = resolveSessionSettings(policy, {
     agentId: context.agentId,
     flagMode: input.mode,
+    flagModeSource: input.modeSource,
     envMode: env['THOTH_ENFORCEMENT_MODE'],
     flagIntent: input.intent,
     intentMap: intentMap.map,

@@ -3,8 +3,10 @@ import type {CompiledPolicy} from './model.js';
 
 export interface SessionSettingsInput {
   agentId: string;
-  /** --enforcement-mode. */
+  /** --enforcement-mode, or the mode a settings layer above the policy chose. */
   flagMode?: EnforcementMode | undefined;
+  /** Which layer `flagMode` came from (the settings resolver's source); default 'flag'. */
+  flagModeSource?: 'flag' | 'env' | 'managed' | 'profile' | undefined;
   /** THOTH_ENFORCEMENT_MODE. */
   envMode?: string | undefined;
   /** --session-intent. */
@@ -14,7 +16,7 @@ export interface SessionSettingsInput {
 
 export interface SessionSettings {
   mode: EnforcementMode;
-  modeSource: 'flag' | 'env' | 'policy' | 'policy-locked' | 'default';
+  modeSource: 'flag' | 'env' | 'managed' | 'profile' | 'policy' | 'policy-locked' | 'default';
   intent: string | undefined;
   intentSource: 'flag' | 'intent_map' | 'policy' | 'none';
   notes: string[];
@@ -44,7 +46,7 @@ export function resolveSessionSettings(policy: CompiledPolicy, input: SessionSet
     }
   } else if (requested !== undefined) {
     mode = requested;
-    modeSource = input.flagMode !== undefined ? 'flag' : 'env';
+    modeSource = input.flagMode !== undefined ? (input.flagModeSource ?? 'flag') : 'env';
   } else if (agent.mode !== undefined) {
     mode = agent.mode;
     modeSource = 'policy';

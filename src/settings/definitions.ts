@@ -1,5 +1,6 @@
 import {join} from 'node:path';
 
+import {AUDIT_DEFAULTS, AUDIT_KEY_FILE_NAME, type FsyncMode} from '../audit/settings.js';
 import {ENFORCEMENT_MODES, type EnforcementMode} from '../enforcer/types.js';
 import {keyProblem} from '../profile/api-key.js';
 import {PROFILE_FILES} from '../profile/paths.js';
@@ -55,6 +56,14 @@ export interface Settings {
   minVersion?: string;
   policyFile?: string;
   logFile?: string;
+  auditEnabled: boolean;
+  auditDir: string;
+  auditKeyFile: string;
+  auditFsync: FsyncMode;
+  auditFsyncWindowMs: number;
+  auditRotateBytes: number;
+  auditRotateSeconds: number;
+  auditContentMaxBytes: number;
 }
 
 export type SettingKey = keyof Settings;
@@ -109,6 +118,31 @@ function derivedUrl(host: 'enforce' | 'grid') {
       value: `https://${host}.${resolved.tenantId}.${resolved.apexDomain ?? DEFAULT_APEX_DOMAIN}`,
       origin: `derived from THOTH_TENANT_ID (${sourceOf('tenantId')}) and THOTH_APEX_DOMAIN (${sourceOf('apexDomain')})`,
     };
+  };
+}
+
+/**
+ * The audit trail's own rules (src/audit/settings.ts), kept exactly: the values it accepts from
+ * the environment are the values accepted here, so routing it through the resolver changes nothing.
+ */
+function auditSwitch(raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (['on', '1', 'true'].includes(value)) return true;
+  if (['off', '0', 'false'].includes(value)) return false;
+  throw new SettingValueError(`must be on or off (got "${value}")`);
+}
+
+function fsyncMode(raw: string): FsyncMode {
+  const value = raw.trim();
+  if (value === 'batched' || value === 'always') return value;
+  throw new SettingValueError(`must be batched or always (got "${value}")`);
+}
+
+function atLeast(min: number): Parser<number> {
+  return (raw) => {
+    const value = Number(raw);
+    if (raw.trim() === '' || !Number.isSafeInteger(value) || value < min) throw new SettingValueError(`must be an integer of at least ${min} (got "${raw.trim()}")`);
+    return value;
   };
 }
 
@@ -190,6 +224,25 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
   minVersion: {name: 'THOTH_MIN_VERSION', flag: '--min-version', description: 'Minimum thoth version `thoth health` accepts.', parse: p.version},
   policyFile: {name: 'THOTH_POLICY_FILE', flag: '--policy', description: 'Policy file (JSON or JSONC).', parse: p.path},
   logFile: {name: 'THOTH_LOG_FILE', flag: '--log-file', description: "File that also receives thoth's own diagnostics.", parse: p.path},
+  auditEnabled: {name: 'THOTH_AUDIT', description: 'The audit trail: on, or off (benchmarks, diagnosis only: tool calls are then not recorded).', parse: auditSwitch, fallback: fixed(true)},
+  auditDir: {
+    name: 'THOTH_AUDIT_DIR',
+    flag: '--audit-dir',
+    description: 'Audit trail directory (hash-chained segments and their registry).',
+    parse: p.path,
+    fallback: ({profileDir}) => ({value: join(profileDir, 'audit'), origin: 'default'}),
+  },
+  auditKeyFile: {
+    name: 'THOTH_AUDIT_KEY_FILE',
+    description: 'HMAC key that authenticates every audit record (created 0600 on first use).',
+    parse: p.path,
+    fallback: ({profileDir}) => ({value: join(profileDir, AUDIT_KEY_FILE_NAME), origin: 'default'}),
+  },
+  auditFsync: {name: 'THOTH_AUDIT_FSYNC', description: 'batched (fsync within the window) or always (fsync before each call goes on).', parse: fsyncMode, fallback: fixed(AUDIT_DEFAULTS.fsync)},
+  auditFsyncWindowMs: {name: 'THOTH_AUDIT_FSYNC_WINDOW_MS', description: 'Batched fsync window in milliseconds.', parse: atLeast(0), fallback: fixed(AUDIT_DEFAULTS.fsyncWindowMs)},
+  auditRotateBytes: {name: 'THOTH_AUDIT_ROTATE_BYTES', description: 'An audit segment is rotated at this size (bytes).', parse: atLeast(4096), fallback: fixed(AUDIT_DEFAULTS.rotateBytes)},
+  auditRotateSeconds: {name: 'THOTH_AUDIT_ROTATE_SECONDS', description: 'An audit segment is rotated at this age (seconds).', parse: atLeast(1), fallback: fixed(AUDIT_DEFAULTS.rotateAgeMs / 1000)},
+  auditContentMaxBytes: {name: 'THOTH_AUDIT_CONTENT_MAX_BYTES', description: 'Bytes of tool arguments or results an audit event keeps.', parse: atLeast(256), fallback: fixed(AUDIT_DEFAULTS.contentMaxBytes)},
 };
 
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];

@@ -4,6 +4,8 @@ import {thothHome} from '../profile/paths.js';
 import {assertValidSettings, resolveSettings, type ResolveSettingsOptions, type ResolvedSettings, type SettingFlags} from './resolve.js';
 import {assertRunUserAllowed, currentRunUser, type RunUser} from './run-user.js';
 
+const AUDIT_SETTING_PROBLEM = /^THOTH_AUDIT(_[A-Z_]+)? from /;
+
 /** The flags of `thoth run` that are settings (the rest shape the relay, not the settings). */
 export function settingFlagsFromRun(options: Pick<RunOptions, 'tenantId' | 'enforcementMode' | 'apiKey' | 'policy' | 'logFile'>): SettingFlags {
   return {tenantId: options.tenantId, enforcementMode: options.enforcementMode, apiKey: options.apiKey, policyFile: options.policy, logFile: options.logFile};
@@ -28,7 +30,10 @@ export async function prepareRunSettings(
   const profileDir = io.profileDir ?? thothHome(env, io.home);
   const bootstrap = await bootstrapProfile(profileDir, io.platform ? {platform: io.platform} : {});
   const settings = await resolveSettings({...io, profileDir, flags: settingFlagsFromRun(options)});
-  assertValidSettings(settings);
+  // The audit trail's own settings keep the audit trail's documented behaviour: an invalid
+  // THOTH_AUDIT_* value does not stop the start; governance then fails closed (every call refused,
+  // the reason in each error and on stderr).
+  assertValidSettings({...settings, problems: settings.problems.filter((problem) => !AUDIT_SETTING_PROBLEM.test(problem))});
   const user = assertRunUserAllowed(settings, io.who ?? currentRunUser());
   return {settings, warnings: [...bootstrap.warnings, ...settings.warnings, ...user.warnings]};
 }

@@ -33,10 +33,10 @@ export async function writeSession(
   dir: string,
   key: AuditKey,
   calls: number,
-  options: {settings?: Partial<AuditSettings>; context?: Partial<DecisionContext>; close?: boolean} = {},
+  options: {settings?: Partial<AuditSettings>; context?: Partial<DecisionContext>; close?: boolean; clock?: () => number} = {},
 ): Promise<FileAuditSink> {
   const context = testContext(options.context);
-  const sink = new FileAuditSink({settings: testSettings(dir, options.settings), context, key});
+  const sink = new FileAuditSink({settings: testSettings(dir, options.settings), context, key, ...(options.clock ? {clock: options.clock} : {})});
   for (let i = 0; i < calls; i++) {
     const call = toolCall('read_file', {path: `/data/${i}.txt`});
     const decision = i % 5 === 4 ? BLOCK : ALLOW;

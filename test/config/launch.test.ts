@@ -31,7 +31,7 @@ describe('the written config launches', () => {
     expect(entry.args.slice(0, 4)).toEqual([THOTH_BIN, 'run', '--agent-id', 'everything']);
     expect(entry.args.slice(-4)).toEqual(['--', SERVER_EVERYTHING.command, ...SERVER_EVERYTHING.args]);
 
-    const connection = await connect({command: entry.command, args: entry.args}, {env: {...entry.env, PATH: MINIMAL_PATH}});
+    const connection = await connect({command: entry.command, args: entry.args}, {env: {...entry.env, PATH: MINIMAL_PATH, THOTH_HOME: join(home, '.thoth')}});
     try {
       expect(connection.client.getServerVersion()?.name).toMatch(/everything/);
       const tools = await connection.client.listTools();

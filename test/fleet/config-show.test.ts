@@ -34,6 +34,28 @@ describe('thoth config show', () => {
     expect(text.stdout).not.toMatch(/very-secret|bearer-secret/);
   });
 
+  it('lists the audit settings with their defaults under the profile, and from settings.json', async () => {
+    const home = join(await tempDir(), 'profile');
+    await mkdir(home, {recursive: true});
+    await writeFile(join(home, 'settings.json'), '{"THOTH_AUDIT_DIR": "/var/log/thoth-audit", "THOTH_AUDIT_FSYNC": "always"}');
+    const run = await runThoth(['config', 'show', '--json'], {env: {THOTH_HOME: home, THOTH_AUDIT_ROTATE_BYTES: '1048576'}});
+    expect(run.code).toBe(0);
+    const rows = parseEnvelope<SettingsReport>(run.stdout).result!.settings.filter((row) => row.name.startsWith('THOTH_AUDIT'));
+    expect(rows.map((row) => [row.name, row.value, row.source])).toEqual([
+      ['THOTH_AUDIT', true, 'default'],
+      ['THOTH_AUDIT_DIR', '/var/log/thoth-audit', 'profile'],
+      ['THOTH_AUDIT_KEY_FILE', join(home, 'audit_hmac_key.json'), 'default'],
+      ['THOTH_AUDIT_FSYNC', 'always', 'profile'],
+      ['THOTH_AUDIT_FSYNC_WINDOW_MS', 20, 'default'],
+      ['THOTH_AUDIT_ROTATE_BYTES', 1048576, 'env'],
+      ['THOTH_AUDIT_ROTATE_SECONDS', 86400, 'default'],
+      ['THOTH_AUDIT_CONTENT_MAX_BYTES', 32768, 'default'],
+    ]);
+    const invalid = await runThoth(['config', 'show'], {env: {THOTH_HOME: home, THOTH_AUDIT: 'maybe'}});
+    expect(invalid.code).toBe(3);
+    expect(invalid.stdout).toContain('  - THOTH_AUDIT from THOTH_AUDIT: must be on or off (got "maybe")');
+  });
+
   it('exits 3 and lists the problem when a value is invalid', async () => {
     const home = join(await tempDir(), 'profile');
     const run = await runThoth(['config', 'show'], {env: {THOTH_HOME: home, THOTH_ENV: 'qa'}});

@@ -30,4 +30,14 @@ describe('prepareRunSettings (what thoth run calls)', () => {
     const local = await prepareRunSettings({}, {...io, who: {uid: 0, username: 'root'}});
     expect(local.warnings).toEqual([expect.stringMatching(/^running as root: fine for a local try-out/)]);
   });
+
+  it('leaves an invalid THOTH_AUDIT_* value to governance (which refuses every call), as the audit trail documents', async () => {
+    const home = await tempDir();
+    const io = {home, platform: 'linux' as const, who: {uid: 501, username: 'alice'}};
+    const {settings} = await prepareRunSettings({}, {...io, env: {THOTH_AUDIT_FSYNC: 'sometimes'}});
+    expect(settings.problems).toEqual(['THOTH_AUDIT_FSYNC from THOTH_AUDIT_FSYNC: must be batched or always (got "sometimes")']);
+    await expect(prepareRunSettings({}, {...io, env: {THOTH_AUDIT_FSYNC: 'sometimes', THOTH_ENV: 'qa'}})).rejects.toMatchObject({
+      message: 'invalid setting: THOTH_ENV from THOTH_ENV: must be one of dev, staging, prod (got "qa")',
+    });
+  });
 });

@@ -1,3 +1,6 @@
+import {mkdir, readFile, readdir, writeFile} from 'node:fs/promises';
+import {dirname, join} from 'node:path';
+
 import {describe, expect, it} from 'vitest';
 
 import {HEALTH_FIELDS, healthField, intuneDetection, jamfDate, jamfExtensionAttribute, renderHealthText} from '../../src/fleet/health-format.js';
@@ -7,6 +10,7 @@ import {resolveEndpointIdentity} from '../../src/fleet/identity.js';
 import {resolveSettings} from '../../src/settings/resolve.js';
 import {loadValidator} from '../../src/util/validators.js';
 import {parseEnvelope, runThoth} from '../helpers/cli.js';
+import {SERVER_EVERYTHING, connect} from '../helpers/mcp.js';
 import {tempDir} from '../helpers/tmp.js';
 
 const STATUS: StatusReportLike = {
@@ -21,7 +25,7 @@ const STATUS: StatusReportLike = {
 
 const OK: HealthProviders = {
   governance: async () => governanceFromStatus(STATUS),
-  policy: async () => ({state: 'ok', summary: 'policy /etc/thoth/policy.json v3 loaded', file: '/etc/thoth/policy.json'}),
+  policy: async () => ({state: 'ok', summary: 'policy /etc/thoth/policy.json v3 loaded', file: '/etc/thoth/policy.json', source: 'managed'}),
   audit: async () => ({state: 'ok', summary: 'chain intact (42 records)', path: '/Users/alice/.thoth/audit'}),
   heartbeat: async () => ({state: 'ok', summary: 'enrolled', enrolled: true, lastHeartbeatAt: '2026-11-20T09:15:02.000Z'}),
 };
@@ -74,12 +78,12 @@ describe('collectHealth', () => {
   });
 
   it('is unknown, never ok, when a fact cannot be established; failures still rank first', async () => {
-    const unknown = await health({providers: {policy: async () => ({state: 'unknown', summary: 'policy status is not available in this build of thoth', file: null})}});
+    const unknown = await health({providers: {policy: async () => ({state: 'unknown', summary: 'policy status is not available in this build of thoth', file: null, source: null})}});
     expect(unknown.status).toBe('unknown');
     expect(unknown.reasons).toEqual(['policy: policy status is not available in this build of thoth']);
     const both = await health({
       providers: {
-        policy: async () => ({state: 'unknown', summary: 'n/a', file: null}),
+        policy: async () => ({state: 'unknown', summary: 'n/a', file: null, source: null}),
         audit: async () => ({state: 'fail', summary: 'record 17 of audit-2026-11.jsonl was edited', path: '/x'}),
       },
     });
@@ -168,34 +172,148 @@ describe('MDM formats', () => {
 });
 
 describe('thoth health (the built CLI)', () => {
-  it('--json: one envelope matching the schema; exit 11 while facts are unknown in this build', async () => {
+  /**
+   * A home where Claude Desktop (Linux location) starts the official "everything" server and a
+   * filesystem server, wrapped by the real `thoth wrap-config`.
+   */
+  async function wrappedHome(wrapFlags: string[] = []) {
     const home = await tempDir();
-    const run = await runThoth(['health', '--json'], {env: {THOTH_HOME: home, THOTH_TENANT_ID: 'acme', THOTH_ENDPOINT_ID: 'ep-7', THOTH_MIN_VERSION: '0.0.1'}});
-    expect(run.code).toBe(11);
+    const configFile = join(home, '.config', 'Claude', 'claude_desktop_config.json');
+    await mkdir(dirname(configFile), {recursive: true});
+    const config = {
+      mcpServers: {
+        everything: {command: SERVER_EVERYTHING.command, args: SERVER_EVERYTHING.args},
+        files: {command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', home]},
+      },
+      preferences: {quickEntryShortcut: 'off'},
+    };
+    await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
+    const env = {HOME: home, THOTH_HOME: join(home, '.thoth'), THOTH_ENDPOINT_ID: 'ep-7'};
+    const wrap = await runThoth(['wrap-config', ...wrapFlags], {env});
+    expect([wrap.code, wrap.stderr]).toEqual([0, '']);
+    return {home, configFile, env};
+  }
+
+  async function healthJson(env: Record<string, string>) {
+    const run = await runThoth(['health', '--json'], {env});
     const envelope = parseEnvelope<HealthReport>(run.stdout);
-    expect(envelope.status).toBe(11);
     const validate = await loadValidator('health');
     expect(validate(envelope.result), JSON.stringify(validate.errors)).toBe(true);
+    expect(envelope.status).toBe(run.code);
+    return {code: run.code, report: envelope.result!};
+  }
+
+  it('every server wrapped by wrap-config: healthy, exit 0; Intune detects it; Jamf reads governed=true', async () => {
+    const {env} = await wrappedHome();
+    const {code, report} = await healthJson(env);
+    expect(report.reasons).toEqual([]);
+    expect([code, report.status]).toEqual([0, 'healthy']);
+    expect(report.governance).toMatchObject({state: 'ok', allGoverned: true, totals: {governed: 2, notGoverned: 0, drift: 0, ungovernable: 0}});
+    expect(report.policy).toMatchObject({state: 'ok', source: 'builtin', file: null});
+    expect(report.audit).toMatchObject({state: 'ok', summary: 'no audit log yet'});
+    expect(report.heartbeat).toMatchObject({state: 'ok', enrolled: false});
+
+    const detect = await runThoth(['health', '--intune-detect'], {env});
+    expect(detect.code).toBe(0);
+    expect(detect.stdout).toMatch(/^thoth \d+\.\d+\.\d+\S* detected: 2 servers governed\n$/);
+    const governed = await runThoth(['health', '--format', 'jamf-ea', '--field', 'governed'], {env});
+    expect([governed.code, governed.stdout]).toEqual([0, '<result>true</result>\n']);
+    const status = await runThoth(['health', '--format', 'jamf-ea'], {env});
+    expect(status.stdout).toBe('<result>healthy</result>\n');
+    const text = await runThoth(['health'], {env});
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('status      healthy\n');
+  });
+
+  it('a server the user added since: not governed, exit 11; Intune prints nothing and exits 1; Jamf reads governed=false', async () => {
+    const {env, configFile} = await wrappedHome();
+    const config = JSON.parse(await readFile(configFile, 'utf8')) as {mcpServers: Record<string, unknown>};
+    config.mcpServers['sqlite'] = {command: 'uvx', args: ['mcp-server-sqlite', '--db-path', '/tmp/x.db']};
+    await writeFile(configFile, JSON.stringify(config, null, 2));
+    const {code, report} = await healthJson(env);
+    expect([code, report.status]).toEqual([11, 'unhealthy']);
+    expect(report.reasons).toEqual(['governance: servers: 1 not governed (claude-desktop: 1)']);
+
+    const detect = await runThoth(['health', '--intune-detect'], {env});
+    expect([detect.code, detect.stdout]).toEqual([1, '']);
+    const governed = await runThoth(['health', '--format', 'jamf-ea', '--field', 'governed'], {env});
+    expect([governed.code, governed.stdout]).toEqual([0, '<result>false</result>\n']);
+    const count = await runThoth(['health', '--format', 'jamf-ea', '--field', 'not-governed-count'], {env});
+    expect(count.stdout).toBe('<result>1</result>\n');
+  });
+
+  it('entries wrapped with another mode than THOTH_ENFORCEMENT_MODE (settings.json) are drift until wrap-config runs again', async () => {
+    const {env, home} = await wrappedHome(['--enforcement-mode', 'progressive']);
+    expect((await healthJson(env)).code).toBe(0);
+    await writeFile(join(home, '.thoth', 'settings.json'), '{"THOTH_ENFORCEMENT_MODE": "block"}');
+    const {code, report} = await healthJson(env);
+    expect(code).toBe(11);
+    expect(report.governance.totals).toEqual({governed: 0, notGoverned: 0, drift: 2, ungovernable: 0});
+    // What the Intune remediation runs: wrap-config takes the mode from the same settings.
+    expect((await runThoth(['wrap-config'], {env})).code).toBe(0);
+    expect((await healthJson(env)).report.status).toBe('healthy');
+    expect(await readFile(join(home, '.config', 'Claude', 'claude_desktop_config.json'), 'utf8')).toContain('"--enforcement-mode",\n        "block"');
+  });
+
+  it('a broken policy file: policy fail with file:line:col at /pointer, exit 11', async () => {
+    const {env, home} = await wrappedHome();
+    const policy = join(home, '.thoth', 'policy.json');
+    await writeFile(policy, '{\n  "agents": {\n    "everything": {"mode": "blok"}\n  }\n}\n');
+    const {code, report} = await healthJson(env);
+    expect([code, report.status]).toEqual([11, 'unhealthy']);
+    expect(report.policy).toMatchObject({state: 'fail', file: policy, source: 'profile'});
+    expect(report.policy.summary).toMatch(new RegExp(`^${escape(policy)}:3:20 at /agents/everything/mode: must be one of "progressive", "step_up", "block", "observe"; check it with: thoth policy validate ${escape(policy)} \\(the profile\\)$`));
+    expect(report.reasons).toEqual([`policy: ${report.policy.summary}`]);
+    const field = await runThoth(['health', '--format', 'jamf-ea', '--field', 'policy'], {env});
+    expect(field.stdout).toBe('<result>fail</result>\n');
+  });
+
+  it('the audit trail of a real session through the wrapped entry: intact → ok; one edited record → audit fail', async () => {
+    const {env, configFile} = await wrappedHome();
+    const entry = (JSON.parse(await readFile(configFile, 'utf8')) as {mcpServers: Record<string, {command: string; args: string[]}>}).mcpServers['everything']!;
+    const connection = await connect({command: entry.command, args: entry.args}, {env});
+    const echoed = await connection.client.callTool({name: 'echo', arguments: {message: 'audited hello'}});
+    await connection.close();
+    expect(JSON.stringify(echoed)).toContain('audited hello');
+
+    const intact = await healthJson(env);
+    expect(intact.report.audit.state).toBe('ok');
+    expect(intact.report.audit.summary).toMatch(/^intact: 1 chain and the registry, \d+ records$/);
+    expect(intact.code).toBe(0);
+
+    const dir = join(env.THOTH_HOME, 'audit');
+    const [segment] = (await readdir(dir)).filter((name) => name.endsWith('-000000.jsonl'));
+    const path = join(dir, segment!);
+    const text = await readFile(path, 'utf8');
+    expect(text).toContain('audited hello');
+    await writeFile(path, text.replace('audited hello', 'edited hello'));
+    const tampered = await healthJson(env);
+    expect([tampered.code, tampered.report.status, tampered.report.audit.state]).toEqual([11, 'unhealthy', 'fail']);
+    expect(tampered.report.audit.summary).toMatch(new RegExp(`^tampered: ${escape(segment!)}:\\d+: `));
+    const field = await runThoth(['health', '--format', 'jamf-ea', '--field', 'audit'], {env});
+    expect(field.stdout).toBe('<result>fail</result>\n');
+  });
+
+  it('with a tenant configured, the heartbeat is unknown until enrollment exists (exit 11), and the version fact is real', async () => {
+    const home = await tempDir();
+    const run = await runThoth(['health', '--json'], {env: {HOME: home, THOTH_HOME: join(home, '.thoth'), THOTH_TENANT_ID: 'acme', THOTH_ENDPOINT_ID: 'ep-7', THOTH_MIN_VERSION: '0.0.1'}});
+    expect(run.code).toBe(11);
+    const envelope = parseEnvelope<HealthReport>(run.stdout);
     expect(envelope.result!.identity.endpointId).toBe('ep-7');
     expect(envelope.result!.version.meetsMinimum).toBe(true);
-    expect(envelope.result!.status).not.toBe('healthy');
+    expect(envelope.result!.reasons).toEqual(['heartbeat: enrollment and heartbeat state is not available in this build of thoth']);
   });
 
   it('--format jamf-ea --field prints exactly one <result> line and exits 0', async () => {
     const home = await tempDir();
-    const version = await runThoth(['health', '--format', 'jamf-ea', '--field', 'version'], {env: {THOTH_HOME: home}});
+    const env = {HOME: home, THOTH_HOME: join(home, '.thoth')};
+    const version = await runThoth(['health', '--format', 'jamf-ea', '--field', 'version'], {env});
     expect(version.code).toBe(0);
     expect(version.stdout).toMatch(/^<result>\d+\.\d+\.\d+<\/result>\n$/);
-    const tooOld = await runThoth(['health', '--format', 'jamf-ea', '--field', 'meets-min-version', '--min-version', '99.0.0'], {env: {THOTH_HOME: home}});
+    const tooOld = await runThoth(['health', '--format', 'jamf-ea', '--field', 'meets-min-version', '--min-version', '99.0.0'], {env});
     expect(tooOld.stdout).toBe('<result>false</result>\n');
-    const status = await runThoth(['health', '--format', 'jamf-ea'], {env: {THOTH_HOME: home}});
-    expect(status.stdout).toMatch(/^<result>(healthy|degraded|unhealthy|unknown)<\/result>\n$/);
-  });
-
-  it('--intune-detect writes nothing and exits 1 when it cannot confirm every server is governed', async () => {
-    const run = await runThoth(['health', '--intune-detect'], {env: {THOTH_HOME: await tempDir()}});
-    expect(run.code).toBe(1);
-    expect(run.stdout).toBe('');
+    const tooOldDetect = await runThoth(['health', '--intune-detect', '--min-version', '99.0.0'], {env});
+    expect([tooOldDetect.code, tooOldDetect.stdout]).toEqual([1, '']);
   });
 
   it.each([
@@ -208,3 +326,7 @@ describe('thoth health (the built CLI)', () => {
     expect(run.stderr.split('\n')[0]).toBe(`thoth: error: ${message}`);
   });
 });
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -66,7 +66,7 @@ describe('mdm/intune/*.ps1', () => {
     expect(seen).toEqual([
       'detect.ps1: health intune-detect',
       'remediation-detect.ps1: health intune-detect',
-      'remediation-remediate.ps1: wrap-config all tenant-id enforcement-mode',
+      'remediation-remediate.ps1: wrap-config all',
       'uninstall.ps1: unwrap-config all',
     ]);
   });

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core';
 
 import {exportAudit, filterOf, type ExportFormat, type ExportResult} from '../../audit/api.js';
-import {filterFlagValues, filterFlags, locationFlags, locationOf} from '../../audit/command-flags.js';
+import {filterFlagValues, filterFlags, locationFlags, resolveAuditLocation} from '../../audit/command-flags.js';
 import {BaseCommand} from '../../cli/base-command.js';
 import {ThothError} from '../../cli/errors.js';
 import {ExitCode} from '../../cli/exit-codes.js';
@@ -31,7 +31,9 @@ export default class AuditExport extends BaseCommand<AuditExportResult> {
         suggestions: ['Add --output FILE, or drop --json to stream the events to stdout.'],
       });
     }
-    const result = await exportAudit(locationOf(flags), filterOf(filterFlagValues(flags)), flags.format as ExportFormat, {path: flags.output}, this.config.version);
+    const {location, warnings} = await resolveAuditLocation(flags);
+    for (const warning of warnings) this.note(warning);
+    const result = await exportAudit(location, filterOf(filterFlagValues(flags)), flags.format as ExportFormat, {path: flags.output}, this.config.version);
     if (!this.jsonEnabled() && flags.output) this.log(`exported ${result.count} event(s) as ${result.format} to ${result.output}`);
     return result;
   }

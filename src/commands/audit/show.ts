@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core';
 
 import {filterOf, showAudit} from '../../audit/api.js';
-import {filterFlagValues, filterFlags, locationFlags, locationOf} from '../../audit/command-flags.js';
+import {filterFlagValues, filterFlags, locationFlags, resolveAuditLocation} from '../../audit/command-flags.js';
 import type {AuditEvent} from '../../audit/events.js';
 import {formatEventLine} from '../../audit/format.js';
 import {BaseCommand} from '../../cli/base-command.js';
@@ -29,7 +29,9 @@ export default class AuditShow extends BaseCommand<AuditShowResult> {
 
   async run(): Promise<AuditShowResult> {
     const {flags} = await this.parse(AuditShow);
-    const {events, total} = await showAudit(locationOf(flags), filterOf(filterFlagValues(flags)), flags.limit);
+    const {location, warnings} = await resolveAuditLocation(flags);
+    for (const warning of warnings) this.note(warning);
+    const {events, total} = await showAudit(location, filterOf(filterFlagValues(flags)), flags.limit);
     if (!this.jsonEnabled()) {
       for (const stored of events) this.log(formatEventLine(stored));
       if (events.length === 0) this.note('no audit event matches');

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core';
 
 import {followAudit, showAudit, filterOf} from '../../audit/api.js';
-import {filterFlagValues, filterFlags, locationFlags, locationOf} from '../../audit/command-flags.js';
+import {filterFlagValues, filterFlags, locationFlags, resolveAuditLocation} from '../../audit/command-flags.js';
 import type {AuditEvent} from '../../audit/events.js';
 import {formatEventLine} from '../../audit/format.js';
 import type {StoredEvent} from '../../audit/reader.js';
@@ -34,7 +34,8 @@ export default class AuditTail extends BaseCommand<AuditTailResult> {
 
   async run(): Promise<AuditTailResult> {
     const {flags} = await this.parse(AuditTail);
-    const location = locationOf(flags);
+    const {location, warnings} = await resolveAuditLocation(flags);
+    for (const warning of warnings) this.note(warning);
     const filter = filterOf(filterFlagValues(flags));
     if (!flags.follow) {
       const {events} = await showAudit(location, filter, flags.lines);

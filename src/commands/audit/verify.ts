@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core';
 
 import {EXIT_FOR_STATUS, verifyAudit} from '../../audit/api.js';
-import {keyFlags, locationOf} from '../../audit/command-flags.js';
+import {keyFlags, resolveAuditLocation} from '../../audit/command-flags.js';
 import {formatVerifyReport} from '../../audit/format.js';
 import type {VerifyReport} from '../../audit/verify.js';
 import {BaseCommand} from '../../cli/base-command.js';
@@ -18,7 +18,9 @@ export default class AuditVerify extends BaseCommand<AuditVerifyResult> {
 
   async run(): Promise<AuditVerifyResult> {
     const {args, flags} = await this.parse(AuditVerify);
-    const report = await verifyAudit(args.path, locationOf(flags));
+    const {location, warnings} = await resolveAuditLocation(flags);
+    for (const warning of warnings) this.note(warning);
+    const report = await verifyAudit(args.path, location);
     this.setExitCode(EXIT_FOR_STATUS[report.status]);
     if (!this.jsonEnabled()) this.log(formatVerifyReport(report));
     return report;
