@@ -45,6 +45,8 @@ export interface TestControlPlaneOptions {
   auth?: {enforcer?: string; govapi?: string; govapiApiKey?: string};
   handlers?: Partial<Record<RouteName, Handler>>;
   port?: number;
+  /** Keep every request in `requests` (default true; the bench only counts them). */
+  record?: boolean;
 }
 
 interface HoldState {
@@ -56,6 +58,8 @@ interface HoldState {
 
 export class TestControlPlane {
   readonly requests: RecordedRequest[] = [];
+  /** Requests per route, recorded or not. */
+  readonly counts: Partial<Record<RouteName, number>> = {};
   readonly handlers: Partial<Record<RouteName, Handler>>;
   /** Stored events by eventId (the dedup store) and how often each id was received. */
   readonly events = new Map<string, Record<string, unknown>>();
@@ -178,7 +182,8 @@ export class TestControlPlane {
       if (!validate(body)) problems.push(...(validate.errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message ?? error.keyword}`));
     }
     const recorded: RecordedRequest = {route, method: req.method ?? '', path, headers: req.headers, body, raw: text, problems, at: Date.now()};
-    this.requests.push(recorded);
+    if (this.options.record !== false) this.requests.push(recorded);
+    if (route) this.counts[route] = (this.counts[route] ?? 0) + 1;
 
     if (!route) return this.send(res, 404, errorBody('NOT_FOUND', `no route ${req.method} ${path}`));
     if (problems.length > 0) return this.send(res, 400, errorBody('INVALID_REQUEST', problems.join('; ')));
