@@ -105,11 +105,6 @@ export class ControlPlaneClient implements ControlPlaneSender {
     };
     for (const [name, secret] of Object.entries(endpoint.headers)) headers[name] = secret.reveal();
 
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new ControlPlaneError('timeout', `${where}: no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
-    const onAbort = (): void => controller.abort(new ControlPlaneError('aborted', `${where}: cancelled`));
-    options.signal?.addEventListener('abort', onAbort, {once: true});
-    if (options.signal?.aborted) onAbort();
     let status: number;
     let text: string;
     let retryAfterHeader: string | undefined;
@@ -117,17 +112,19 @@ export class ControlPlaneClient implements ControlPlaneSender {
       const answer = await exchange(
         this.agent,
         {origin: url.origin, path, method: spec.method, headers, body: bodyJson, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs},
-        controller.signal,
+        {
+          timeoutMs: options.timeoutMs,
+          timeout: () => new ControlPlaneError('timeout', `${where}: no answer within ${options.timeoutMs} ms`),
+          signal: options.signal,
+          cancelled: () => new ControlPlaneError('aborted', `${where}: cancelled`),
+        },
         MAX_ANSWER_BYTES,
       );
       status = answer.status;
       retryAfterHeader = headerValue(answer.headers['retry-after']);
       text = answer.body.toString('utf8');
     } catch (error) {
-      throw this.describeFailure(error, controller.signal, where);
-    } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
+      throw this.describeFailure(error, where);
     }
 
     let parsed: unknown;
@@ -172,8 +169,7 @@ export class ControlPlaneClient implements ControlPlaneSender {
     return parsed;
   }
 
-  private describeFailure(error: unknown, signal: AbortSignal, where: string): ControlPlaneError {
-    if (signal.aborted && signal.reason instanceof ControlPlaneError) return signal.reason;
+  private describeFailure(error: unknown, where: string): ControlPlaneError {
     if (error instanceof ControlPlaneError) return error;
     if (isTlsFailure(error)) {
       const cause = tlsCause(error);
@@ -233,8 +229,20 @@ interface Exchange {
   body: Buffer;
 }
 
-/** One request through `dispatch` with a small handler: the whole answer as a Buffer, at most `limit` bytes. */
-function exchange(agent: Agent, options: Dispatcher.DispatchOptions, signal: AbortSignal, limit: number): Promise<Exchange> {
+interface Deadline {
+  /** The whole exchange, connection included: a host that does not answer cannot hold a call longer. */
+  timeoutMs: number;
+  timeout: () => Error;
+  /** The caller giving up (the MCP client cancelled the call). */
+  signal?: AbortSignal | undefined;
+  cancelled: () => Error;
+}
+
+/**
+ * One request through `dispatch` with a small handler: the whole answer as a Buffer, at most
+ * `limit` bytes. No AbortController per call: the deadline timer aborts undici's own controller.
+ */
+function exchange(agent: Agent, options: Dispatcher.DispatchOptions, deadline: Deadline, limit: number): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -242,23 +250,27 @@ function exchange(agent: Agent, options: Dispatcher.DispatchOptions, signal: Abo
     let headers: Exchange['headers'] = {};
     let settled = false;
     let abortRequest: ((reason: Error) => void) | undefined;
+    const {signal} = deadline;
     const finish = (error: Error | undefined, value?: Exchange): void => {
       if (settled) return;
       settled = true;
-      signal.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onCancel);
       if (error) reject(error);
       else resolve(value!);
     };
-    const onAbort = (): void => {
-      const reason = signal.reason instanceof Error ? signal.reason : new Error('aborted');
+    const stop = (reason: Error): void => {
       abortRequest?.(reason);
       finish(reason);
     };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, {once: true});
+    const onCancel = (): void => stop(deadline.cancelled());
+    const timer = setTimeout(() => stop(deadline.timeout()), deadline.timeoutMs);
+    if (signal?.aborted) return onCancel();
+    signal?.addEventListener('abort', onCancel, {once: true});
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(controller) {
         abortRequest = (reason) => controller.abort(reason);
+        if (settled) controller.abort(new Error('abandoned'));
       },
       onResponseStart(_controller, statusCode, responseHeaders) {
         status = statusCode;
