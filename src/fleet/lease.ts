@@ -37,6 +37,7 @@ export class Lease {
   private held = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private inFlight: Promise<unknown> | undefined;
   private readonly listeners: Array<(held: boolean) => void> = [];
   private readonly now: () => number;
   private readonly isAlive: (pid: number) => boolean;
@@ -61,14 +62,22 @@ export class Lease {
     void this.tick();
   }
 
-  /** Takes or renews the lease; false when another live process holds it. */
+  /** Takes or renews the lease; false when another live process holds it (or after stop()). */
   async tryAcquire(): Promise<boolean> {
+    const attempt = this.acquire();
+    this.inFlight = attempt;
+    return attempt;
+  }
+
+  private async acquire(): Promise<boolean> {
+    if (this.stopped) return false;
     await mkdir(dirname(this.options.path), {recursive: true, mode: 0o700});
     let acquired: boolean;
     try {
       acquired = await withFileLock(
         `${this.options.path}.lock`,
         async () => {
+          if (this.stopped) return false;
           const current = await this.read();
           const now = this.now();
           const free = !current || current.holder === this.holderId || current.expiresAt <= now || (current.host === hostname() && !this.isAlive(current.pid));
@@ -83,15 +92,16 @@ export class Lease {
       this.options.warn?.(`lease ${this.options.path}: ${error instanceof Error ? error.message : String(error)}`);
       acquired = false;
     }
-    this.setHeld(acquired);
-    return acquired;
+    this.setHeld(acquired && !this.stopped);
+    return acquired && !this.stopped;
   }
 
   /** Stops renewing and frees the lease if this process holds it. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    if (!this.held) return;
+    // A renewal in flight may still write the file: let it finish, then release.
+    await this.inFlight?.catch(() => undefined);
     this.setHeld(false);
     try {
       await withFileLock(
