@@ -68,6 +68,11 @@ export class ControlPlaneClient implements ControlPlaneSender {
     const connect: typeof base = (connectTo, callback) => {
       base(connectTo, (error, socket) => {
         if (error || !socket) return callback(error ?? new Error('no socket'), null);
+        if (connectTo.protocol !== 'https:' && verifier.needed) {
+          // Plain http (allowed for localhost) cannot satisfy a pin: refuse rather than skip it.
+          socket.destroy();
+          return callback(new TlsPolicyError('THOTH_TLS_CONFIG', `${connectTo.hostname} is reached over plain http, so THOTH_TLS_PINNED_CERT_SHA256 / THOTH_TLS_REQUIRE_AWS_BACKED_CERTS cannot be checked`), null);
+        }
         if (connectTo.protocol === 'https:' && verifier.needed) {
           const problem = verifier.check(socket as TLSSocket, connectTo.hostname);
           if (problem) {
@@ -98,12 +103,7 @@ export class ControlPlaneClient implements ControlPlaneSender {
     const url = this.baseOf(endpoint.url);
     const path = `${url.prefix}${spec.path}`;
     const where = `${spec.method} ${url.origin}${path}`;
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'user-agent': this.options.userAgent,
-      [REQUEST_ID_HEADER]: randomUUID(),
-    };
-    for (const [name, secret] of Object.entries(endpoint.headers)) headers[name] = secret.reveal();
+    const headers = [...this.fixedHeaders(endpoint), REQUEST_ID_HEADER, randomUUID()];
 
     let status: number;
     let text: string;
@@ -158,6 +158,18 @@ export class ControlPlaneClient implements ControlPlaneSender {
   }
 
   private readonly bases = new Map<string, {origin: string; prefix: string; host: string}>();
+  private readonly headersOf = new WeakMap<ControlPlaneEndpoint, string[]>();
+
+  /** Name/value pairs sent with every request to this endpoint (credentials revealed only here). */
+  private fixedHeaders(endpoint: ControlPlaneEndpoint): string[] {
+    let headers = this.headersOf.get(endpoint);
+    if (!headers) {
+      headers = ['content-type', 'application/json', 'user-agent', this.options.userAgent];
+      for (const [name, secret] of Object.entries(endpoint.headers)) headers.push(name, secret.reveal());
+      this.headersOf.set(endpoint, headers);
+    }
+    return headers;
+  }
 
   private baseOf(base: string): {origin: string; prefix: string; host: string} {
     let parsed = this.bases.get(base);

@@ -5,7 +5,7 @@ import type {Socket} from 'node:net';
 import {setTimeout as sleep} from 'node:timers/promises';
 
 import {API_KEY_HEADER, ERROR_SCHEMA, ROUTES, type EnforceRequest, type EnforceResponse, type ErrorCode, type RouteName} from '../../src/control-plane/contract.js';
-import {loadValidator} from '../../src/util/validators.js';
+import {loadValidator, type CompiledValidator} from '../../src/util/validators.js';
 
 /**
  * A control plane for tests and the bench, built from the contract thoth uses: the same route
@@ -84,6 +84,7 @@ export class TestControlPlane {
   }
 
   static async start(options: TestControlPlaneOptions): Promise<TestControlPlane> {
+    await loadValidators();
     const plane = new TestControlPlane(options);
     await plane.listen(options.port ?? 0);
     return plane;
@@ -165,9 +166,12 @@ export class TestControlPlane {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
+    const text = await new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+      req.on('error', reject);
+    });
     const path = (req.url ?? '').split('?')[0]!;
     const route = (Object.keys(ROUTES) as RouteName[]).find((name) => ROUTES[name].path === path && ROUTES[name].method === req.method);
     let body: unknown;
@@ -178,7 +182,7 @@ export class TestControlPlane {
       problems.push('the body is not JSON');
     }
     if (route && problems.length === 0) {
-      const validate = await loadValidator(ROUTES[route].request);
+      const validate = VALIDATORS.get(ROUTES[route].request)!;
       if (!validate(body)) problems.push(...(validate.errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message ?? error.keyword}`));
     }
     const recorded: RecordedRequest = {route, method: req.method ?? '', path, headers: req.headers, body, raw: text, problems, at: Date.now()};
@@ -199,11 +203,11 @@ export class TestControlPlane {
     }
     const status = reply.status ?? 200;
     if (reply.body !== undefined && status >= 200 && status < 300 && handler === DEFAULT_HANDLERS[route]) {
-      const validate = await loadValidator(ROUTES[route].response);
+      const validate = VALIDATORS.get(ROUTES[route].response)!;
       if (!validate(reply.body)) throw new Error(`the test control plane broke ${ROUTES[route].response}: ${JSON.stringify(validate.errors)}`);
     }
     if (reply.body !== undefined && status >= 300) {
-      const validate = await loadValidator(ERROR_SCHEMA);
+      const validate = VALIDATORS.get(ERROR_SCHEMA)!;
       if (!validate(reply.body)) throw new Error(`the test control plane broke ${ERROR_SCHEMA}: ${JSON.stringify(validate.errors)}`);
     }
     this.send(res, status, reply.body, reply.headers);
@@ -225,6 +229,15 @@ export class TestControlPlane {
     const text = body === undefined ? '' : JSON.stringify(body);
     res.writeHead(status, {'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers});
     res.end(text);
+  }
+}
+
+/** The contract's validators, loaded once (the same compiled schemas thoth uses). */
+const VALIDATORS = new Map<string, CompiledValidator>();
+
+async function loadValidators(): Promise<void> {
+  for (const name of [...Object.values(ROUTES).flatMap((route) => [route.request, route.response]), ERROR_SCHEMA]) {
+    if (!VALIDATORS.has(name)) VALIDATORS.set(name, await loadValidator(name));
   }
 }
 

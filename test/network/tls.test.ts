@@ -1,4 +1,5 @@
 import {randomUUID} from 'node:crypto';
+import {createServer as createHttpServer} from 'node:http';
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
@@ -169,6 +170,26 @@ describe('TLS to the control plane (certificates made with openssl in the test)'
       const {settings} = await planFrom(env({THOTH_TLS_REQUIRE_AWS_BACKED_CERTS: 'true'}));
       expect(settings.problems.join('\n')).toContain('neither THOTH_TLS_AWS_ACM_CERT_ARN nor THOTH_TLS_AWS_PRIVATE_CA_ARN is set');
     });
+  });
+
+  it('plain http (accepted for localhost) works without pins, and is refused when a pin must be checked', async () => {
+    const server = createHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, {'content-type': 'application/json'});
+        res.end(JSON.stringify({endpointId: 'ep', status: 'enrolled', created: true, enrolledAt: new Date().toISOString()}));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as {port: number}).port}`;
+    try {
+      expect(await tryOnce((await planFrom(env({THOTH_GOVAPI_URL: url}))).plan)).toBeUndefined();
+      const pinned = await tryOnce((await planFrom(env({THOTH_GOVAPI_URL: url, THOTH_TLS_PINNED_CERT_SHA256: pki.leaf.fingerprint}))).plan);
+      expect((pinned as ControlPlaneError).kind).toBe('tls');
+      expect(pinned!.message).toContain('plain http, so THOTH_TLS_PINNED_CERT_SHA256');
+    } finally {
+      server.close();
+    }
   });
 
   it('an unreadable CA bundle is an error, not a fallback to the system roots', async () => {
