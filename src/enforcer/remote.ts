@@ -90,8 +90,9 @@ export class RemoteEnforcer {
       reason: answer.reason,
       ruleId: `remote:${answer.ruleId}`,
       trace: [`remote enforcer ${this.options.endpoint.url}: ${answer.decision} (${answer.ruleId})`],
-      details: {enforcer: 'remote', ...approvalDetails(answer.approval)},
     };
+    // For the -32001/-32002 data; an allowed call needs none (its ruleId says remote:).
+    if (answer.decision !== 'allow') decision.details = {enforcer: 'remote', ...approvalDetails(answer.approval)};
     this.remoteDecisions.add(decision);
     if (answer.decision === 'step_up' && answer.approval?.holdToken !== undefined) {
       this.holds.set(decision, {approval: answer.approval as Hold['approval'], startedAt});
@@ -105,9 +106,9 @@ export class RemoteEnforcer {
    */
   combine(local: Decision, remote: Decision): Decision {
     if (RANK[local.decision] > RANK[remote.decision]) {
-      return {...local, trace: [...(local.trace ?? []), ...(remote.trace ?? []), `most restrictive: the embedded decision (${local.ruleId})`]};
+      return {...local, trace: [...(local.trace ?? []), ...(remote.trace ?? []), `the embedded decision is more restrictive (${local.ruleId})`]};
     }
-    remote.trace = [...(local.trace ?? []), ...(remote.trace ?? []), `most restrictive: the remote decision (${remote.ruleId})`];
+    remote.trace = [...(local.trace ?? []), ...(remote.trace ?? [])];
     if (local.observed !== undefined && remote.decision === 'allow') remote.observed = local.observed;
     return remote;
   }

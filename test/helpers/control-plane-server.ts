@@ -60,6 +60,8 @@ interface HoldState {
 
 export class TestControlPlane {
   readonly requests: RecordedRequest[] = [];
+  /** Every request that broke its schema since start (never cleared: test files assert it stays empty). */
+  readonly everInvalid: RecordedRequest[] = [];
   /** Requests per route, recorded or not. */
   readonly counts: Partial<Record<RouteName, number>> = {};
   readonly handlers: Partial<Record<RouteName, Handler>>;
@@ -189,6 +191,7 @@ export class TestControlPlane {
     }
     const recorded: RecordedRequest = {route, method: req.method ?? '', path, headers: req.headers, body, raw: text, problems, at: Date.now()};
     if (this.options.record !== false) this.requests.push(recorded);
+    if (problems.length > 0) this.everInvalid.push(recorded);
     if (route) this.counts[route] = (this.counts[route] ?? 0) + 1;
 
     if (!route) return this.send(res, 404, errorBody('NOT_FOUND', `no route ${req.method} ${path}`));

@@ -54,6 +54,8 @@ describe('thoth run with a control plane (real processes, the official SDK clien
     delete plane.handlers.eventBatch;
   });
   afterAll(async () => {
+    // Every request thoth sent in this file followed its schema.
+    expect(plane.everInvalid.map((r) => `${r.path}: ${r.problems.join('; ')}`)).toEqual([]);
     await plane.close();
     await pki.remove();
   });

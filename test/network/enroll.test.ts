@@ -35,6 +35,8 @@ describe('thoth enroll (the built CLI against the test control plane)', () => {
     delete plane.handlers.register;
   });
   afterAll(async () => {
+    // Every request thoth sent in this file followed its schema.
+    expect(plane.everInvalid.map((r) => `${r.path}: ${r.problems.join('; ')}`)).toEqual([]);
     await plane.close();
     await pki.remove();
   });

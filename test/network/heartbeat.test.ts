@@ -41,6 +41,8 @@ describe('heartbeats (check-ins) against the test control plane', () => {
     for (const route of ['checkin', 'register'] as const) delete plane.handlers[route];
   });
   afterAll(async () => {
+    // Every request thoth sent in this file followed its schema.
+    expect(plane.everInvalid.map((r) => `${r.path}: ${r.problems.join('; ')}`)).toEqual([]);
     await plane.close();
     await pki.remove();
   });

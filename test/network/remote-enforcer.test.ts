@@ -66,6 +66,8 @@ describe('the remote enforcer, against a real HTTPS control plane on 127.0.0.1',
     while (clients.length > 0) await clients.pop()!.close();
   });
   afterAll(async () => {
+    // Every request thoth sent in this file followed its schema.
+    expect(plane.everInvalid.map((r) => `${r.path}: ${r.problems.join('; ')}`)).toEqual([]);
     await plane.close();
     await pki.remove();
   });

@@ -21,6 +21,8 @@ describe('what thoth run starts for the control plane (startRunControlPlane, as 
     plane = await startPlane(pki);
   });
   afterAll(async () => {
+    // Every request thoth sent in this file followed its schema.
+    expect(plane.everInvalid.map((r) => `${r.path}: ${r.problems.join('; ')}`)).toEqual([]);
     await plane.close();
     await pki.remove();
   });

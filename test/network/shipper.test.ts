@@ -31,6 +31,8 @@ describe('event shipping from the audit log (the spool) to the test control plan
     delete plane.handlers.eventBatch;
   });
   afterAll(async () => {
+    // Every request thoth sent in this file followed its schema.
+    expect(plane.everInvalid.map((r) => `${r.path}: ${r.problems.join('; ')}`)).toEqual([]);
     await plane.close();
     await pki.remove();
   });

@@ -60,6 +60,8 @@ describe('TLS to the control plane (certificates made with openssl in the test)'
     amazonPlane = await TestControlPlane.start({key: amazonLeaf.keyPem, cert: amazonLeaf.chainPem});
   });
   afterAll(async () => {
+    // Every request thoth sent in this file followed its schema.
+    expect(plane.everInvalid.map((r) => `${r.path}: ${r.problems.join('; ')}`)).toEqual([]);
     await plane.close();
     await amazonPlane.close();
     await pki.remove();
