@@ -79,6 +79,8 @@ export async function startRunControlPlane(input: RunControlPlaneInput): Promise
   }
 
   const profileDir = input.settings.profileDir;
+  // The contract's limit; every request of this session uses the same id.
+  input = {...input, endpointId: input.endpointId.slice(0, 256)};
   const renewMs = input.leaseRenewMs ?? 10_000;
   const stops: Array<() => Promise<void>> = [];
   if (client && isUsable(plan.govapi)) {

@@ -185,14 +185,15 @@ export class RemoteEnforcer {
   private async post(call: ToolCall, context: DecisionContext, local: Decision): Promise<EnforceResponse> {
     const request: Omit<EnforceRequest, 'arguments'> = {
       requestId: randomUUID(),
+      // Within the schema's limits, so that an unusual name never turns a call into a 400.
       tenantId: context.tenantId ?? null,
-      endpointId: context.endpointId ?? 'unknown',
-      userId: context.userId ?? null,
-      agentId: context.agentId,
+      endpointId: (context.endpointId ?? 'unknown').slice(0, 256),
+      userId: context.userId?.slice(0, 320) ?? null,
+      agentId: context.agentId.slice(0, 256),
       sessionId: context.sessionId,
       mode: context.mode,
-      intent: context.intent ?? null,
-      tool: call.name,
+      intent: context.intent?.slice(0, 256) ?? null,
+      tool: call.name.slice(0, 1024),
       argumentsSha256: sha256Hex(canonicalJson(call.arguments ?? {})),
       sessionToolCalls: context.sessionToolCalls.slice(-32),
       client: context.client ? clientOf(context.client) : null,

@@ -21,15 +21,15 @@ export interface RegistrationInput {
 export function registerRequest(input: RegistrationInput): RegisterRequest {
   const now = input.now ?? (() => new Date());
   return {
-    endpointId: input.identity.endpointId,
+    endpointId: input.identity.endpointId.slice(0, 256),
     identitySource: input.identity.source,
     tenantId: input.values.tenantId ?? null,
-    fleetId: input.values.fleetId ?? null,
+    fleetId: input.values.fleetId?.slice(0, 256) ?? null,
     hostname: ((input.hostname ?? osHostname)().trim() || 'unknown-host').slice(0, 255),
     os: {platform: input.platform ?? process.platform, release: release().slice(0, 128), arch: arch()},
     thothVersion: input.version,
     enrollmentSource: input.values.enrollmentSource,
-    userId: input.values.userId ?? null,
+    userId: input.values.userId?.slice(0, 320) ?? null,
     governedServers: input.governedServers,
     sentAt: now().toISOString(),
   };
