@@ -35,12 +35,12 @@ describe('the lease that lets exactly one thoth run process heartbeat (or ship)'
 
   it('reports changes, and start() keeps renewing', async () => {
     const path = join(await tempDir(), 'lease');
-    const a = new Lease({path, renewMs: 50, ttlMs: 150});
+    const a = new Lease({path, renewMs: 50, ttlMs: 5000});
     const changes: boolean[] = [];
     a.onChange((held) => changes.push(held));
     a.start();
     await sleep(400);
-    const b = new Lease({path, renewMs: 50, ttlMs: 150});
+    const b = new Lease({path, renewMs: 50, ttlMs: 5000});
     expect(await b.tryAcquire()).toBe(false);
     await a.stop();
     expect(changes).toEqual([true, false]);
