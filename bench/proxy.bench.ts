@@ -101,7 +101,7 @@ async function workload(variant: Variant, into: ProxyMeasurements, sizes: {seque
 export async function measureVariants(variants: Variant[], context: BenchContext): Promise<Map<string, ProxyMeasurements>> {
   const results = new Map(variants.map((v) => [v.name, emptyMeasurements()]));
   const rounds = context.quick ? 2 : 5;
-  const sizes = context.quick ? {sequential: 100, throughputCalls: 500, big: 1} : {sequential: 300, throughputCalls: 2000, big: 3};
+  const sizes = context.quick ? {sequential: 100, throughputCalls: 500, big: 1} : {sequential: 1000, throughputCalls: 4000, big: 3};
   for (let round = 0; round < rounds; round++) {
     // Alternate the order each round so neither side always runs on a warmer machine.
     const order = round % 2 === 0 ? variants : [...variants].reverse();

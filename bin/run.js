@@ -12,6 +12,12 @@ function wantsHelp(args) {
 }
 
 if (argv[0] === 'run' && !wantsHelp(argv)) {
+  // Under load V8 doubles the young generation again and again (to 16 MiB semi-spaces): a
+  // sidecar per MCP server should stay small. With growth factor 1 the young generation stays at
+  // its initial size; measured: peak RSS 83 → 65 MiB over 5,300 calls, CPU per call unchanged.
+  // This flag is read whenever the heap grows, so setting it at run time takes effect.
+  const v8 = await import('node:v8');
+  v8.setFlagsFromString('--semi-space-growth-factor=1');
   const {runMain} = await import('../dist/proxy/main.js');
   await runMain(argv.slice(1));
 } else {
