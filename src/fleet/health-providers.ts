@@ -142,11 +142,9 @@ export async function governanceFact(context: HealthContext): Promise<Governance
   return governanceFromStatus(report);
 }
 
-/** Enrollment is not in this build: local use (no tenant) is simply not enrolled, which is fine. */
-export async function heartbeatFact({settings}: HealthContext): Promise<HeartbeatFact> {
-  return settings.values.tenantId === undefined
-    ? {state: 'ok', summary: 'not enrolled: no tenant configured (local use)', enrolled: false, lastHeartbeatAt: null}
-    : {...notAvailable('enrollment and heartbeat state'), enrolled: null, lastHeartbeatAt: null};
+/** Enrollment and the last heartbeat (src/fleet/heartbeat-fact.ts); local use (no tenant) is simply not enrolled. */
+export async function heartbeatFact(context: HealthContext): Promise<HeartbeatFact> {
+  return (await import('./heartbeat-fact.js')).heartbeatFact(context);
 }
 
 export function createHealthProviders(options: {audit?: AuditFactOptions} = {}): HealthProviders {

@@ -30,6 +30,10 @@ export async function createGovernance(options: RunOptions, session: SessionStat
   const context = buildContext(options, session, io.settings);
   context.endpointId = await endpointId(io);
   const audit = createAuditSink(options, context, io);
+  // The control plane (README "Fleet over the network"), started alongside the policy: only
+  // with a tenant or a URL configured, and imported lazily so that a local run never loads undici.
+  const controlPlane = controlPlaneConfigured(io.settings) ? startControlPlane(options, context, audit !== undefined, io) : undefined;
+  controlPlane?.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   // The embedded enforcer: policy, intent, mode, approvals, pins (src/policy). It settles
   // context.mode and context.intent from the flags, intent_map.json and the policy.
   const {values, origins} = io.settings;
@@ -46,9 +50,19 @@ export async function createGovernance(options: RunOptions, session: SessionStat
     warn: io.warn,
     audit,
   });
+  // With a usable remote enforcer: the embedded decision first, then the remote one, the more
+  // restrictive wins; remote step-ups wait for central approval within the policy's elicitation
+  // timeout (below the client's tool timeout). Otherwise the policy's enforcer as it is.
+  const fleet = await controlPlane?.catch(async (error: unknown) => {
+    await policy.close();
+    throw error;
+  });
+  const {enforcer, stepUp} = fleet
+    ? fleet.govern({enforcer: policy.enforcer, stepUp: policy.stepUp}, policy.policy?.approvals.elicitationTimeoutMs ?? DEFAULT_HOLD_BUDGET_MS)
+    : policy;
   const governor = new Governor({
-    enforcer: policy.enforcer,
-    ...(policy.stepUp ? {stepUp: policy.stepUp} : {}),
+    enforcer,
+    ...(stepUp ? {stepUp} : {}),
     ...(audit ? {audit} : {}),
     warn: io.warn,
   });
@@ -59,8 +73,30 @@ export async function createGovernance(options: RunOptions, session: SessionStat
     async close() {
       await policy.close();
       await governor.auditSink.close();
+      // After the audit log is sealed, so that SESSION_END can still be shipped.
+      await fleet?.close();
     },
   };
+}
+
+/** What a remote step-up may hold a call for when no policy says (its elicitation timeout's default). */
+const DEFAULT_HOLD_BUDGET_MS = 45_000;
+
+/** A tenant (URLs derived) or an explicit enforcer/GovAPI URL: only then is anything ever sent. */
+function controlPlaneConfigured(settings: ResolvedSettings): boolean {
+  return settings.values.enforcerUrl !== undefined || settings.values.govapiUrl !== undefined;
+}
+
+async function startControlPlane(options: RunOptions, context: DecisionContext, auditOn: boolean, io: ComposeIo) {
+  const {startRunControlPlane} = await import('../control-plane/run-session.js');
+  return startRunControlPlane({
+    settings: io.settings,
+    env: io.env,
+    endpointId: context.endpointId ?? 'unknown',
+    // The shipper's spool is this session's audit directory (nothing to ship when the trail is off).
+    auditDir: auditOn ? auditSettingsFromResolved(io.settings, {dir: options.auditDir}).dir : undefined,
+    warn: io.warn,
+  });
 }
 
 /**

@@ -41,6 +41,7 @@ export interface Settings {
   govapiApiKey?: string;
   enforcerFailureDecision: FailureDecision;
   enforcerAllowFallbackOverride: boolean;
+  enforcerTimeoutMs: number;
   heartbeatIntervalSeconds: number;
   tlsVerify: boolean;
   tlsCaBundle?: string;
@@ -187,6 +188,12 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
     fallback: fixed('block' as const),
   },
   enforcerAllowFallbackOverride: {name: 'THOTH_ENFORCER_ALLOW_FALLBACK_OVERRIDE', description: 'Emergency override that lets the failure decision be allow in staging/prod.', parse: p.boolean, fallback: fixed(false)},
+  enforcerTimeoutMs: {
+    name: 'THOTH_ENFORCER_TIMEOUT_MS',
+    description: 'How long one remote enforcer decision may take before the failure decision applies (milliseconds).',
+    parse: p.integer(50, 60_000),
+    fallback: fixed(2000),
+  },
   heartbeatIntervalSeconds: {
     name: 'THOTH_ENDPOINT_CHECKIN_INTERVAL_SEC',
     aliases: ['THOTH_HEARTBEAT_INTERVAL_SECONDS'],

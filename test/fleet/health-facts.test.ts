@@ -224,10 +224,10 @@ describe('governance fact: judged against the resolved tenant and mode', () => {
   });
 });
 
-describe('heartbeat fact (enrollment is not in this build)', () => {
-  it('is "not enrolled" and ok without a tenant; unknown with one', async () => {
+describe('heartbeat fact (enrolled states: test/network/heartbeat.test.ts, against a real control plane)', () => {
+  it('is "not enrolled" and ok without a tenant; a failure with a tenant but no credential', async () => {
     expect(await heartbeatFact(await context())).toEqual({state: 'ok', summary: 'not enrolled: no tenant configured (local use)', enrolled: false, lastHeartbeatAt: null});
-    expect((await heartbeatFact(await context({env: {THOTH_TENANT_ID: 'acme'}}))).state).toBe('unknown');
+    expect(await heartbeatFact(await context({env: {THOTH_TENANT_ID: 'acme'}}))).toMatchObject({state: 'fail', enrolled: false});
     expect(DEFAULT_HEALTH_PROVIDERS.heartbeat).toBe(heartbeatFact);
   });
 });

@@ -110,13 +110,14 @@ describe('collectHealth', () => {
     expect(invalid.settings.problems).toEqual(['THOTH_ENV from THOTH_ENV: must be one of dev, staging, prod (got "qa")']);
   });
 
-  it('by default reports heartbeat as not enrolled without a tenant, unknown with one', async () => {
+  it('by default reports heartbeat as not enrolled without a tenant, and a tenant without a credential as a failure', async () => {
     const {DEFAULT_HEALTH_PROVIDERS} = await import('../../src/fleet/health-providers.js');
     const local = await health({providers: {heartbeat: DEFAULT_HEALTH_PROVIDERS.heartbeat}});
     expect(local.heartbeat).toEqual({state: 'ok', summary: 'not enrolled: no tenant configured (local use)', enrolled: false, lastHeartbeatAt: null});
+    // The enrolled states are covered against a real control plane in test/network/heartbeat.test.ts.
     const fleet = await health({env: {THOTH_TENANT_ID: 'acme'}, providers: {heartbeat: DEFAULT_HEALTH_PROVIDERS.heartbeat}});
-    expect(fleet.heartbeat.state).toBe('unknown');
-    expect(fleet.heartbeat.enrolled).toBeNull();
+    expect(fleet.heartbeat.state).toBe('fail');
+    expect(fleet.heartbeat.enrolled).toBe(false);
   });
 });
 
@@ -293,14 +294,16 @@ describe('thoth health (the built CLI)', () => {
     expect(field.stdout).toBe('<result>fail</result>\n');
   });
 
-  it('with a tenant configured, the heartbeat is unknown until enrollment exists (exit 11), and the version fact is real', async () => {
+  it('with a tenant but no credential, the heartbeat fails (exit 11), and the version fact is real', async () => {
     const home = await tempDir();
     const run = await runThoth(['health', '--json'], {env: {HOME: home, THOTH_HOME: join(home, '.thoth'), THOTH_TENANT_ID: 'acme', THOTH_ENDPOINT_ID: 'ep-7', THOTH_MIN_VERSION: '0.0.1'}});
     expect(run.code).toBe(11);
     const envelope = parseEnvelope<HealthReport>(run.stdout);
     expect(envelope.result!.identity.endpointId).toBe('ep-7');
     expect(envelope.result!.version.meetsMinimum).toBe(true);
-    expect(envelope.result!.reasons).toEqual(['heartbeat: enrollment and heartbeat state is not available in this build of thoth']);
+    expect(envelope.result!.reasons).toEqual([
+      'heartbeat: not enrolled: GovAPI https://grid.acme.atensecurity.com is configured but no credential is configured (store an API key with `thoth api-key set`, or set THOTH_GOVAPI_BEARER_TOKEN or THOTH_GOVAPI_API_KEY)',
+    ]);
   });
 
   it('--format jamf-ea --field prints exactly one <result> line and exits 0', async () => {

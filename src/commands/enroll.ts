@@ -1,0 +1,39 @@
+import {Flags} from '@oclif/core';
+
+import {BaseCommand} from '../cli/base-command.js';
+import {enrollThisEndpoint, type EnrollResult} from '../fleet/enroll-endpoint.js';
+
+export type {EnrollResult} from '../fleet/enroll-endpoint.js';
+
+export default class Enroll extends BaseCommand<EnrollResult> {
+  static override summary = 'Register this endpoint with the control plane (idempotent).';
+  static override description = [
+    'POSTs identity, hostname, OS, thoth version, fleet, enrollment source and the governed-servers summary to <GovAPI>/v1/endpoints/register',
+    '(https://grid.<tenant>.<apex> unless THOTH_GOVAPI_URL says otherwise) and records the registration in ~/.thoth/control-plane/enrollment.json.',
+    'Safe to run again (MDM may run it at every check-in). Exit codes: 0 enrolled, 2 no control plane configured, 4 no credential, 6 TLS refused, 7 the control plane could not be reached or refused.',
+  ].join('\n');
+
+  static override examples = ['<%= config.bin %> enroll --tenant-id acme', '<%= config.bin %> enroll --fleet-id laptops --enrollment-source jamf --json'];
+
+  static override flags = {
+    'tenant-id': Flags.string({description: 'Tenant (overrides THOTH_TENANT_ID).'}),
+    'fleet-id': Flags.string({description: 'Fleet (overrides THOTH_FLEET_ID).'}),
+    'enrollment-source': Flags.string({options: ['jamf', 'intune', 'manual', 'unmanaged'], description: 'How this endpoint is managed (overrides THOTH_ENROLLMENT_SOURCE).'}),
+  };
+
+  async run(): Promise<EnrollResult> {
+    const {flags} = await this.parse(Enroll);
+    const {result, warnings} = await enrollThisEndpoint({
+      version: this.config.version,
+      flags: {tenantId: flags['tenant-id'], fleetId: flags['fleet-id'], enrollmentSource: flags['enrollment-source']},
+      ...(flags['thoth-home'] === undefined ? {} : {profileDir: flags['thoth-home']}),
+    });
+    for (const warning of warnings) this.note(warning);
+    if (!this.jsonEnabled()) {
+      this.log(`${result.created ? 'enrolled' : 'already enrolled (registration updated)'}: ${result.endpointId} (${result.identitySource})`);
+      this.log(`tenant ${result.tenantId ?? '-'}, fleet ${result.fleetId ?? '-'}, source ${result.enrollmentSource}, since ${result.enrolledAt}`);
+      this.log(`registry: ${result.registerUrl}`);
+    }
+    return result;
+  }
+}
