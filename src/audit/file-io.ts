@@ -1,5 +1,4 @@
 import type {FileHandle} from 'node:fs/promises';
-import {open} from 'node:fs/promises';
 
 /** Writes all of `buffer`; on failure reports how many bytes did reach the file. */
 export async function writeFully(handle: FileHandle, buffer: Buffer): Promise<{written: number; error?: unknown}> {
@@ -16,16 +15,4 @@ export async function writeFully(handle: FileHandle, buffer: Buffer): Promise<{w
   return {written};
 }
 
-/** fsync a directory so that a new file's name survives a power loss (POSIX only). */
-export async function syncDirectory(directory: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  const handle = await open(directory, 'r').catch(() => undefined);
-  if (!handle) return;
-  try {
-    await handle.sync();
-  } catch {
-    // Some file systems refuse fsync on directories.
-  } finally {
-    await handle.close();
-  }
-}
+export {syncDirectory} from '../util/atomic-write.js';

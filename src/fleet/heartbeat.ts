@@ -3,6 +3,7 @@ import type {ControlPlaneSender} from '../control-plane/client.js';
 import type {GovernedServers} from '../control-plane/contract.js';
 import {ControlPlaneError} from '../control-plane/errors.js';
 import type {Settings} from '../settings/definitions.js';
+import {LeaseGatedLoop} from './lease-gated-loop.js';
 import {jittered, retryDelayMs} from './backoff.js';
 import {readState, stateFiles, writeState, type HeartbeatState} from './control-plane-state.js';
 import {enrollmentMatches, readEnrollment, registerEndpoint, registerRequest} from './enroll.js';
@@ -54,25 +55,30 @@ export class HeartbeatLoop {
   private readonly options: HeartbeatOptions;
   private readonly now: () => number;
   private readonly random: () => number;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private active = false;
+  private readonly loop: LeaseGatedLoop;
   private warnedFailure = false;
 
   constructor(options: HeartbeatOptions) {
     this.options = options;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
+    this.loop = new LeaseGatedLoop({
+      lease: options.lease,
+      step: async () => (await this.beat()).nextDelayMs,
+      onError: (error) => {
+        this.options.warn(`heartbeat: ${error instanceof Error ? error.message : String(error)}`);
+        return this.options.intervalMs;
+      },
+      firstDelay: () => this.firstDelay(),
+    });
   }
 
   start(): void {
-    this.options.lease.onChange((held) => (held ? void this.resume() : this.pause()));
-    if (this.options.lease.isHeld) void this.resume();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.pause();
-    await this.running;
+    await this.loop.stop();
   }
 
   /** One check-in now (registering first if needed); returns what happened. */
@@ -140,37 +146,12 @@ export class HeartbeatLoop {
     }
   }
 
-  private async resume(): Promise<void> {
-    if (this.active) return;
-    this.active = true;
+  private async firstDelay(): Promise<number> {
     const state = await this.readState();
     const due = state.nextAttemptAt === null ? NaN : Date.parse(state.nextAttemptAt) - this.now();
     const cap = this.options.maxBackoffMs ?? Math.max(this.options.intervalMs, 30 * 60_000);
     // Keep the cadence (or the back-off) of the previous holder; otherwise beat soon after start.
-    const delay = Number.isFinite(due) && due > 0 ? Math.min(due, cap) : Math.round(this.random() * Math.min(1000, this.options.intervalMs));
-    this.schedule(delay);
-  }
-
-  private pause(): void {
-    this.active = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  private schedule(delayMs: number): void {
-    if (!this.active) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (!this.active || !this.options.lease.isHeld) return;
-      this.running = this.beat()
-        .then((attempt) => this.schedule(attempt.nextDelayMs))
-        .catch((error: unknown) => {
-          this.options.warn(`heartbeat: ${error instanceof Error ? error.message : String(error)}`);
-          this.schedule(this.options.intervalMs);
-        });
-    }, delayMs);
-    this.timer.unref();
+    return Number.isFinite(due) && due > 0 ? Math.min(due, cap) : Math.round(this.random() * Math.min(1000, this.options.intervalMs));
   }
 
   private async register(): Promise<number> {

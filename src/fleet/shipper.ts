@@ -6,6 +6,7 @@ import type {ControlPlaneEndpoint} from '../control-plane/config.js';
 import type {ControlPlaneSender} from '../control-plane/client.js';
 import {ControlPlaneError} from '../control-plane/errors.js';
 import {withFileLock} from '../util/file-lock.js';
+import {LeaseGatedLoop} from './lease-gated-loop.js';
 import {readPending, type PendingBatch, type SpoolLimits} from './audit-spool.js';
 import {retryDelayMs} from './backoff.js';
 import {readState, writeState, type ShipCursors} from './control-plane-state.js';
@@ -59,9 +60,7 @@ export class EventShipper {
   private readonly random: () => number;
   private limits: SpoolLimits;
   private failures = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private active = false;
+  private readonly loop: LeaseGatedLoop;
   private warnedFailure = false;
 
   constructor(options: ShipperOptions) {
@@ -69,6 +68,15 @@ export class EventShipper {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.limits = {...DEFAULT_LIMITS, ...options.limits};
+    this.loop = new LeaseGatedLoop({
+      lease: options.lease,
+      step: async () => (await this.shipOnce()).nextDelayMs,
+      onError: (error) => {
+        this.options.warn(`event shipping: ${error instanceof Error ? error.message : String(error)}`);
+        return this.options.pollMs ?? 2000;
+      },
+      firstDelay: () => 0,
+    });
   }
 
   get cursorsPath(): string {
@@ -76,14 +84,12 @@ export class EventShipper {
   }
 
   start(): void {
-    this.options.lease.onChange((held) => (held ? this.resume() : this.pause()));
-    if (this.options.lease.isHeld) this.resume();
+    this.loop.start();
   }
 
   /** Stops the loop; when this process ships, makes a last attempt to ship what is left (bounded by `deadlineMs`). */
   async stop(deadlineMs = 0): Promise<void> {
-    this.pause();
-    await this.running;
+    await this.loop.stop();
     if (deadlineMs <= 0 || !this.options.lease.isHeld || this.failures > 0) return;
     const until = this.now() + deadlineMs;
     while (this.now() < until) {
@@ -141,34 +147,6 @@ export class EventShipper {
       }
       return this.report({ok: false, events: batch.events.length, failures: this.failures, nextDelayMs: delay, error: message}, true);
     }
-  }
-
-  private resume(): void {
-    if (this.active) return;
-    this.active = true;
-    this.schedule(0);
-  }
-
-  private pause(): void {
-    this.active = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  private schedule(delayMs: number): void {
-    if (!this.active) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (!this.active || !this.options.lease.isHeld) return;
-      this.running = this.shipOnce()
-        .then((outcome) => this.schedule(outcome.nextDelayMs))
-        .catch((error: unknown) => {
-          this.options.warn(`event shipping: ${error instanceof Error ? error.message : String(error)}`);
-          this.schedule(this.options.pollMs ?? 2000);
-        });
-    }, delayMs);
-    this.timer.unref();
   }
 
   private async readCursors(): Promise<ShipCursors> {

@@ -55,8 +55,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
   if (durable) await syncDirectory(dirname(path));
 }
 
-/** Makes a rename durable: on POSIX the directory entry must be flushed too. */
-async function syncDirectory(directory: string): Promise<void> {
+/** Makes a rename or a new file durable: on POSIX the directory entry must be flushed too. */
+export async function syncDirectory(directory: string): Promise<void> {
   if (process.platform === 'win32') return;
   const handle = await open(directory, 'r').catch(() => undefined);
   if (!handle) return;
