@@ -6,7 +6,7 @@ import type {ToolCall} from '../enforcer/types.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 import {withFileLock} from '../util/file-lock.js';
 import {agentFile} from './agent-files.js';
-import {argumentNames, emptyBaseline, learnCall, type BaselineData, type BaselineView} from './progressive.js';
+import {emptyBaseline, learnCall, mergeBaseline, type BaselineData, type BaselineView} from './progressive.js';
 
 export interface BaselineStoreOptions {
   /** The profile directory; the baseline lives in `<home>/baselines/`. */
@@ -20,13 +20,6 @@ export interface BaselineStoreOptions {
   readOnly?: boolean;
 }
 
-interface PendingCall {
-  call: ToolCall;
-  at: Date;
-  callsInWindow: number;
-}
-
-const MAX_PENDING = 5000;
 
 /**
  * The per-agent baseline, shared by every thoth process that runs the same agent. Each process
@@ -43,7 +36,8 @@ export class BaselineStore {
   private readonly readOnly: boolean;
   private data: BaselineData;
   private counted = false;
-  private pending: PendingCall[] = [];
+  /** What this session learned since its last save (merged into the file, never replayed). */
+  private pending: BaselineData;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
 
@@ -55,6 +49,7 @@ export class BaselineStore {
     this.flushDelayMs = options.flushDelayMs ?? 2000;
     this.readOnly = options.readOnly ?? false;
     this.data = data;
+    this.pending = emptyBaseline(options.agentId, this.now());
   }
 
   static async open(options: BaselineStoreOptions): Promise<BaselineStore> {
@@ -69,13 +64,11 @@ export class BaselineStore {
 
   /** Learns an allowed (or approved) call; saved shortly after, and on close. */
   record(call: ToolCall, callsInWindow: number): void {
+    // learnCall keeps only the tool and argument names, never the arguments' values.
     const at = this.now();
-    // Keep only what learning needs, not the arguments' values.
-    const slim: ToolCall = {name: call.name, arguments: Object.fromEntries(argumentNames(call).map((name) => [name, true])), argumentsJson: ''};
-    learnCall(this.data, slim, at, callsInWindow);
+    learnCall(this.data, call, at, callsInWindow);
     if (this.readOnly) return;
-    this.pending.push({call: slim, at, callsInWindow});
-    if (this.pending.length > MAX_PENDING) this.pending.splice(0, this.pending.length - MAX_PENDING);
+    learnCall(this.pending, call, at, callsInWindow);
     this.schedule();
   }
 
@@ -86,7 +79,7 @@ export class BaselineStore {
       this.timer = undefined;
     }
     while (this.flushing) await this.flushing;
-    if (this.pending.length === 0) return;
+    if (this.pending.calls === 0) return;
     this.flushing = this.save().finally(() => (this.flushing = undefined));
     await this.flushing;
   }
@@ -106,21 +99,22 @@ export class BaselineStore {
 
   private async save(): Promise<void> {
     const batch = this.pending;
-    this.pending = [];
+    this.pending = emptyBaseline(this.agentId, this.now());
     try {
       await mkdir(join(this.file, '..'), {recursive: true, mode: 0o700});
       await withFileLock(`${this.file}.lock`, async () => {
         const current = await this.readFile();
-        for (const item of batch) learnCall(current, item.call, item.at, item.callsInWindow);
+        mergeBaseline(current, batch);
         if (!this.counted) current.sessions += 1;
         await writeFileAtomic(this.file, `${JSON.stringify(current, null, 2)}\n`, {mode: 0o600});
         this.counted = true;
         // Pick up what other sessions learned, plus anything learned while saving.
-        for (const item of this.pending) learnCall(current, item.call, item.at, item.callsInWindow);
+        mergeBaseline(current, this.pending);
         this.data = current;
       });
     } catch (error) {
-      this.pending = [...batch, ...this.pending].slice(-MAX_PENDING);
+      mergeBaseline(batch, this.pending);
+      this.pending = batch;
       throw error;
     }
   }

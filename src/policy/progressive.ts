@@ -213,6 +213,33 @@ export function learnCall(data: BaselineData, call: ToolCall, at: Date, callsInW
   }
 }
 
+/**
+ * Adds `delta` (what one session learned since it last saved, itself built with learnCall) to
+ * `into`. Merging counts instead of replaying calls keeps a session's unsaved learning O(tools),
+ * whatever the call rate, and loses nothing when saving falls behind.
+ */
+export function mergeBaseline(into: BaselineData, delta: BaselineData): void {
+  if (delta.calls === 0) return;
+  into.calls += delta.calls;
+  if (delta.updatedAt > into.updatedAt) into.updatedAt = delta.updatedAt;
+  into.peakPerMinute = Math.max(into.peakPerMinute, delta.peakPerMinute);
+  for (const [name, learned] of Object.entries(delta.tools)) {
+    let tool = Object.hasOwn(into.tools, name) ? into.tools[name] : undefined;
+    if (tool === undefined) {
+      if (Object.keys(into.tools).length >= MAX_TOOLS_PER_BASELINE) continue;
+      tool = {calls: 0, firstSeen: learned.firstSeen, lastSeen: learned.lastSeen, argumentNames: []};
+      Object.defineProperty(into.tools, name, {value: tool, enumerable: true, writable: true, configurable: true});
+    }
+    tool.calls += learned.calls;
+    if (learned.firstSeen < tool.firstSeen) tool.firstSeen = learned.firstSeen;
+    if (learned.lastSeen > tool.lastSeen) tool.lastSeen = learned.lastSeen;
+    for (const argument of learned.argumentNames) {
+      if (tool.argumentNames.length >= MAX_ARGUMENT_NAMES_PER_TOOL) break;
+      if (!tool.argumentNames.includes(argument)) tool.argumentNames.push(argument);
+    }
+  }
+}
+
 function listSome(items: readonly string[]): string {
   if (items.length === 0) return 'none';
   const shown = items.slice(0, 6).join(', ');
