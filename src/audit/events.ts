@@ -94,7 +94,7 @@ function addDecision(event: AuditEvent, decision: Decision): void {
 function addSession(event: AuditEvent, context: DecisionContext): void {
   const calls = context.sessionToolCalls;
   event['sessionToolCalls'] = calls.length > SESSION_TOOL_CALLS_KEPT ? calls.slice(calls.length - SESSION_TOOL_CALLS_KEPT) : [...calls];
-  event['sessionToolCallCount'] = calls.length;
+  event['sessionToolCallCount'] = context.sessionToolCallCount ?? calls.length;
   const client = clientSummary(context.client);
   if (client) event['client'] = client;
 }
@@ -368,7 +368,7 @@ export class EventEncoder {
       this.clientJson = summary === undefined ? '' : `,"client":${JSON.stringify(summary)}`;
       this.clientKey = clientKey;
     }
-    return {window: this.windowJson, rest: `,"sessionToolCallCount":${calls.length}${this.clientJson}`};
+    return {window: this.windowJson, rest: `,"sessionToolCallCount":${context.sessionToolCallCount ?? calls.length}${this.clientJson}`};
   }
 }
 

@@ -39,8 +39,13 @@ export interface DecisionContext {
   tenantId?: string;
   userId?: string;
   endpointId?: string;
-  /** Names of the tools already called in this session, in order (seed 002 `sessionToolCalls`). */
+  /**
+   * Names of the tools already called in this session, in order (seed 002 `sessionToolCalls`);
+   * in a long session only the latest few hundred are kept.
+   */
   sessionToolCalls: readonly string[];
+  /** How many tools were called in this session in all (when `sessionToolCalls` is trimmed). */
+  sessionToolCallCount?: number | undefined;
   /** From the client's `initialize`, once seen. */
   client?: ClientInfo | undefined;
 }

@@ -126,6 +126,7 @@ export function buildContext(options: RunOptions, session: SessionState, setting
   if (values.userId !== undefined) context.userId = values.userId;
   // The client introduces itself in `initialize`, possibly before governance is ready.
   Object.defineProperty(context, 'client', {get: () => session.client, enumerable: true});
+  Object.defineProperty(context, 'sessionToolCallCount', {get: () => session.sessionToolCallCount ?? session.sessionToolCalls.length, enumerable: true});
   return context;
 }
 

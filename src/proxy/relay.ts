@@ -33,8 +33,10 @@ export interface GovernanceHandle {
 /** State of one `thoth run` session that the relay fills in and governance reads. */
 export interface SessionState {
   readonly sessionId: string;
-  /** Tools forwarded so far, in order (seed 002 `sessionToolCalls`). */
+  /** The latest tools forwarded, in order (seed 002 `sessionToolCalls`; bounded, see KEPT_TOOL_CALLS). */
   readonly sessionToolCalls: string[];
+  /** Every tool forwarded in this session, counted. */
+  sessionToolCallCount?: number;
   client?: ClientInfo | undefined;
 }
 
@@ -60,6 +62,8 @@ interface OwnRequest {
 
 type Route = {kind: 'forward'; message: unknown} | {kind: 'reply'; text: string} | {kind: 'drop'};
 
+/** How many of the latest tool names a session keeps (enforcers and audit use the last 32). */
+const KEPT_TOOL_CALLS = 256;
 /** Methods already in canonical form (lowercase ASCII) skip the Unicode normalisation. */
 const PLAIN_METHOD = /^[a-z0-9_./-]+$/;
 /** Small lines from the server are also fully parsed, which catches what the scanner does not. */
@@ -254,12 +258,20 @@ export class Relay {
       }
       if (outcome.action === 'refuse') return {kind: 'reply', text: errorResponse(id, outcome.error)};
       message['method'] = 'tools/call';
-      this.options.session.sessionToolCalls.push(name);
+      this.recordToolCall(name);
       this.trackRequest(id, 'tools/call', outcome.ticket);
       return {kind: 'forward', message};
     } finally {
       if (key !== undefined && this.pendingDecisions.get(key) === controller) this.pendingDecisions.delete(key);
     }
+  }
+
+  /** A session can run for weeks: keep the latest names, count them all. */
+  private recordToolCall(name: string): void {
+    const session = this.options.session;
+    session.sessionToolCallCount = (session.sessionToolCallCount ?? session.sessionToolCalls.length) + 1;
+    session.sessionToolCalls.push(name);
+    if (session.sessionToolCalls.length > 2 * KEPT_TOOL_CALLS) session.sessionToolCalls.splice(0, session.sessionToolCalls.length - KEPT_TOOL_CALLS);
   }
 
   private refuse(id: JsonRpcId, reason: string): Route {

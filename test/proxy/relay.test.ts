@@ -168,6 +168,16 @@ describe('Relay: governing tools/call', () => {
     expect(h.session.sessionToolCalls).toEqual(['echo']);
   });
 
+  it('keeps the latest tool names of a long session and counts them all (bounded memory)', async () => {
+    const h = harness();
+    for (let i = 0; i < 600; i++) h.fromClient(call(i, `tool-${i}`));
+    for (let i = 0; i < 600; i++) await h.toServer.next();
+    expect(h.session.sessionToolCallCount).toBe(600);
+    expect(h.session.sessionToolCalls.length).toBeLessThanOrEqual(512);
+    expect(h.session.sessionToolCalls.at(-1)).toBe('tool-599');
+    expect(h.session.sessionToolCalls.slice(-3)).toEqual(['tool-597', 'tool-598', 'tool-599']);
+  });
+
   it('answers a step-up with -32002 carrying the approval reference', async () => {
     const h = harness({enforcer: new ScriptedEnforcer()});
     h.fromClient(call('s1', 'ask-payment'));
