@@ -1,8 +1,23 @@
 import {spawn} from 'node:child_process';
+import {mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const THOTH_BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+
+let sharedProfile: string | undefined;
+
+/** A profile for calls that name none, so that no test ever touches the real ~/.thoth. */
+function fallbackProfile(): string {
+  if (sharedProfile === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'thoth-cli-'));
+    sharedProfile = dir;
+    process.once('exit', () => rmSync(dir, {recursive: true, force: true}));
+  }
+  return sharedProfile;
+}
 
 export interface CliResult {
   code: number | null;
@@ -19,7 +34,7 @@ export function runThoth(args: string[], options: {env?: Record<string, string |
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [THOTH_BIN, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
-      env: {PATH: process.env['PATH'], HOME: process.env['HOME'], ...options.env},
+      env: {PATH: process.env['PATH'], HOME: process.env['HOME'], THOTH_HOME: fallbackProfile(), ...options.env},
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -6,6 +6,7 @@ import {StdioClientTransport} from '@modelcontextprotocol/sdk/client/stdio.js';
 import {CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema} from '@modelcontextprotocol/sdk/types.js';
 
 import {THOTH_BIN} from './cli.js';
+import {tempDirSync} from './tmp.js';
 
 const require = createRequire(import.meta.url);
 
@@ -64,7 +65,8 @@ export async function connect(server: ServerCommand, options: ConnectOptions = {
   const transport = new StdioClientTransport({
     command: server.command,
     args: server.args,
-    env: {PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...options.env},
+    // A profile of its own unless the test gives one: tests never touch the real ~/.thoth.
+    env: {PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', THOTH_HOME: tempDirSync(), ...options.env},
     stderr: 'pipe',
   });
   let stderr = '';

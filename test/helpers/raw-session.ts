@@ -3,6 +3,7 @@ import {readFileSync} from 'node:fs';
 import {setTimeout as sleep} from 'node:timers/promises';
 
 import {THOTH_BIN} from './cli.js';
+import {tempDirSync} from './tmp.js';
 
 /**
  * `thoth run` as a raw child process: write any bytes to its stdin, read its stdout line by line.
@@ -19,7 +20,8 @@ export class RawSession {
 
   constructor(thothArgs: string[], serverCommand: string[], env: Record<string, string> = {}) {
     this.child = spawn(process.execPath, [THOTH_BIN, 'run', ...thothArgs, '--', ...serverCommand], {
-      env: {PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', THOTH_REQUIRE_NON_ROOT: 'false', ...env},
+      // A profile of its own unless the test gives one: tests never touch the real ~/.thoth.
+      env: {PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', THOTH_HOME: tempDirSync(), THOTH_REQUIRE_NON_ROOT: 'false', ...env},
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
