@@ -1,7 +1,7 @@
 import {basename} from 'node:path';
 
 import {FileAuditSink} from '../audit/sink.js';
-import {auditSettingsFromResolved} from '../audit/settings.js';
+import {auditSettingsFromResolved, type AuditSettings} from '../audit/settings.js';
 import type {DecisionContext} from '../enforcer/types.js';
 import {createPolicyGovernance} from '../policy/governance.js';
 import type {ResolvedSettings} from '../settings/resolve.js';
@@ -29,10 +29,12 @@ export interface ComposeIo {
 export async function createGovernance(options: RunOptions, session: SessionState, io: ComposeIo): Promise<GovernanceSetup> {
   const context = buildContext(options, session, io.settings);
   context.endpointId = await endpointId(io);
-  const audit = createAuditSink(options, context, io);
+  // Invalid THOTH_AUDIT_* settings throw here: governance fails to start, every call is refused.
+  const auditSettings = auditSettingsFromResolved(io.settings, {dir: options.auditDir});
+  const audit = createAuditSink(auditSettings, options, context, io);
   // The control plane (README "Fleet over the network"), started alongside the policy: only
   // with a tenant or a URL configured, and imported lazily so that a local run never loads undici.
-  const controlPlane = controlPlaneConfigured(io.settings) ? startControlPlane(options, context, audit !== undefined, io) : undefined;
+  const controlPlane = controlPlaneConfigured(io.settings) ? startControlPlane(context, audit ? auditSettings.dir : undefined, io) : undefined;
   controlPlane?.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   // The embedded enforcer: policy, intent, mode, approvals, pins (src/policy). It settles
   // context.mode and context.intent from the flags, intent_map.json and the policy.
@@ -87,24 +89,20 @@ function controlPlaneConfigured(settings: ResolvedSettings): boolean {
   return settings.values.enforcerUrl !== undefined || settings.values.govapiUrl !== undefined;
 }
 
-async function startControlPlane(options: RunOptions, context: DecisionContext, auditOn: boolean, io: ComposeIo) {
+async function startControlPlane(context: DecisionContext, auditDir: string | undefined, io: ComposeIo) {
   const {startRunControlPlane} = await import('../control-plane/run-session.js');
   return startRunControlPlane({
     settings: io.settings,
     env: io.env,
     endpointId: context.endpointId ?? 'unknown',
     // The shipper's spool is this session's audit directory (nothing to ship when the trail is off).
-    auditDir: auditOn ? auditSettingsFromResolved(io.settings, {dir: options.auditDir}).dir : undefined,
+    auditDir,
     warn: io.warn,
   });
 }
 
-/**
- * The audit trail (src/audit): this session's own hash chain under --audit-dir / THOTH_AUDIT_DIR.
- * Invalid THOTH_AUDIT_* settings throw, so governance fails to start and every call is refused.
- */
-function createAuditSink(options: RunOptions, context: DecisionContext, io: ComposeIo): FileAuditSink | undefined {
-  const settings = auditSettingsFromResolved(io.settings, {dir: options.auditDir});
+/** The audit trail (src/audit): this session's own hash chain under --audit-dir / THOTH_AUDIT_DIR. */
+function createAuditSink(settings: AuditSettings, options: RunOptions, context: DecisionContext, io: ComposeIo): FileAuditSink | undefined {
   if (!settings.enabled) {
     io.warn('the audit trail is off (THOTH_AUDIT=off): tool calls are not recorded');
     return undefined;
