@@ -20,6 +20,7 @@ export class LeaseGatedLoop {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private active = false;
+  private stopped = false;
 
   constructor(options: LeaseGatedLoopOptions) {
     this.options = options;
@@ -30,14 +31,15 @@ export class LeaseGatedLoop {
     if (this.options.lease.isHeld) void this.resume();
   }
 
-  /** Stops scheduling and waits for a round in flight. */
+  /** Stops for good (a later change of the lease does not resume it) and waits for a round in flight. */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.pause();
     await this.running;
   }
 
   private async resume(): Promise<void> {
-    if (this.active) return;
+    if (this.active || this.stopped) return;
     this.active = true;
     this.schedule(await this.options.firstDelay());
   }

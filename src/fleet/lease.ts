@@ -35,6 +35,8 @@ interface LeaseRecord {
 export class Lease {
   readonly holderId = randomUUID();
   private held = false;
+  /** Expiry this process last wrote while holding the lease (no one else can take it before). */
+  private heldUntil = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private inFlight: Promise<unknown> | undefined;
@@ -84,13 +86,18 @@ export class Lease {
           if (!free) return false;
           const record: LeaseRecord = {holder: this.holderId, pid: process.pid, host: hostname(), expiresAt: now + this.options.ttlMs};
           await writeFileAtomic(this.options.path, `${JSON.stringify(record)}\n`, {mode: 0o600, durable: false});
+          this.heldUntil = record.expiresAt;
           return true;
         },
         {timeoutMs: Math.min(2000, this.options.renewMs), staleMs: this.options.ttlMs},
       );
     } catch (error) {
       this.options.warn?.(`lease ${this.options.path}: ${error instanceof Error ? error.message : String(error)}`);
-      acquired = false;
+      // A renewal that could not run (lock contention on a loaded machine, a transient I/O
+      // error) does not end a lease whose record still stands: no other process can take it
+      // before it expires. Keeping it avoids a pause and resume of the holder's work. The
+      // margin of one renewal leaves the others a clean hand-over after expiry.
+      acquired = this.held && this.now() < this.heldUntil - this.options.renewMs;
     }
     this.setHeld(acquired && !this.stopped);
     return acquired && !this.stopped;

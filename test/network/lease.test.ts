@@ -1,4 +1,5 @@
-import {readFile} from 'node:fs/promises';
+import {readFile, writeFile} from 'node:fs/promises';
+import {hostname} from 'node:os';
 import {join} from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 
@@ -45,5 +46,25 @@ describe('the lease that lets exactly one thoth run process heartbeat (or ship)'
     await a.stop();
     expect(changes).toEqual([true, false]);
     expect(await b.tryAcquire()).toBe(true);
+  });
+
+  it('survives a renewal that cannot take the lock while its record still stands, and lets go once it would expire', async () => {
+    const path = join(await tempDir(), 'lease');
+    let now = 1_000_000;
+    const warnings: string[] = [];
+    const a = new Lease({path, renewMs: 100, ttlMs: 300, now: () => now, warn: (w) => warnings.push(w)});
+    const changes: boolean[] = [];
+    a.onChange((held) => changes.push(held));
+    expect(await a.tryAcquire()).toBe(true);
+    // Another live process holds the lock file (contention on a loaded machine).
+    await writeFile(`${path}.lock`, JSON.stringify({pid: process.pid, host: hostname(), created: Date.now()}));
+    now += 100;
+    expect(await a.tryAcquire()).toBe(true);
+    expect(a.isHeld).toBe(true);
+    expect(warnings.at(-1)).toContain('another thoth process holds this lock');
+    // Within one renewal of the expiry it wrote, it gives the lease up.
+    now += 150;
+    expect(await a.tryAcquire()).toBe(false);
+    expect(changes).toEqual([true, false]);
   });
 });
