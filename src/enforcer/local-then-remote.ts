@@ -15,13 +15,19 @@ import type {Decision, DecisionContext, Enforcer, ToolCall} from './types.js';
  * 3. On a tie the remote decision stands; a step-up it asked for is approved in the control plane
  *    (a hold token is waited on), never by the user's own prompt. A local step-up (remote allowed)
  *    goes through the local approvals as without a control plane.
+ * 4. The embedded enforcer's progressive baseline learns a call only when the combined decision
+ *    allows it: a call the control plane blocks must not become "usual" locally.
  */
 export class LocalThenRemoteEnforcer implements Enforcer {
+  private readonly learnLocally: ((call: ToolCall) => void) | undefined;
+
   constructor(
     private readonly local: Enforcer,
     private readonly remote: RemoteEnforcer,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.learnLocally = local.deferLearning?.();
+  }
 
   async decide(call: ToolCall, context: DecisionContext, signal?: AbortSignal): Promise<Decision> {
     const startedAt = this.now();
@@ -30,7 +36,9 @@ export class LocalThenRemoteEnforcer implements Enforcer {
       return {...local, trace: [...(local.trace ?? []), 'remote enforcer not asked: the embedded decision is block']};
     }
     const remote = await this.remote.decide(call, context, local, startedAt);
-    return this.remote.combine(local, remote);
+    const combined = this.remote.combine(local, remote);
+    if (combined.decision === 'allow' && local.decision === 'allow' && local.observed === undefined) this.learnLocally?.(call);
+    return combined;
   }
 }
 

@@ -67,6 +67,12 @@ export interface Decision {
 export interface Enforcer {
   decide(call: ToolCall, context: DecisionContext, signal?: AbortSignal): Promise<Decision>;
   close?(): Promise<void>;
+  /**
+   * For enforcers that learn from the calls they allow (progressive mode's baseline): stop
+   * learning inside decide() and hand over the function that learns a call, to a caller whose
+   * own decision comes last and may still refuse the call (the remote enforcer).
+   */
+  deferLearning?(): (call: ToolCall) => void;
 }
 
 /** The default before any policy is configured: every call passes, and the record says so. */

@@ -26,6 +26,7 @@ export class EmbeddedEnforcer implements Enforcer {
   private readonly protectedPaths: ProtectedPaths | undefined;
   private readonly now: () => Date;
   private readonly progressive: ProgressiveSession;
+  private learnsWhenAllowing = true;
 
   constructor(options: EmbeddedEnforcerOptions) {
     this.policy = options.policy;
@@ -62,8 +63,13 @@ export class EmbeddedEnforcer implements Enforcer {
         progressive: this.progressive,
       },
     );
-    if (decision.decision === 'allow' && decision.observed === undefined) this.learn(call);
+    if (this.learnsWhenAllowing && decision.decision === 'allow' && decision.observed === undefined) this.learn(call);
     return decision;
+  }
+
+  deferLearning(): (call: ToolCall) => void {
+    this.learnsWhenAllowing = false;
+    return (call) => this.learn(call);
   }
 
   /** Adds an allowed or approved call to the baseline. */

@@ -25,6 +25,21 @@ class FixedEnforcer implements Enforcer {
   }
 }
 
+/** A fixed embedded answer that, like the embedded enforcer, learns the calls it allows unless told to defer. */
+class LearningEnforcer extends FixedEnforcer {
+  learned: string[] = [];
+  private deferred = false;
+  override async decide(call?: ToolCall): Promise<Decision> {
+    const decision = await super.decide();
+    if (!this.deferred && decision.decision === 'allow' && call) this.learned.push(call.name);
+    return decision;
+  }
+  deferLearning(): (call: ToolCall) => void {
+    this.deferred = true;
+    return (call) => void this.learned.push(call.name);
+  }
+}
+
 class RecordingStepUp implements StepUpHandler {
   calls = 0;
   async resolve(_call: ToolCall, _context: DecisionContext, decision: Decision): Promise<Decision> {
@@ -127,6 +142,20 @@ describe('the remote enforcer, against a real HTTPS control plane on 127.0.0.1',
     expect(text).not.toContain(API_KEY);
     expect(request!.raw).toContain('"arguments":{"path":"/tmp/a","count":18446744073709551616}');
     expect(plane.requests.at(-1)!.problems).toEqual([]);
+  });
+
+  it('the embedded baseline learns only calls the combined decision allows', async () => {
+    const local = new LearningEnforcer('allow');
+    const {enforcer} = await setup({}, local);
+    plane.decide = (request: EnforceRequest) => {
+      const decision: DecisionKind = request.tool === 'delete_everything' ? 'block' : 'allow';
+      return {decision, reason: `central ${decision}`, ruleId: `central-${decision}`};
+    };
+    expect((await enforcer.decide(call('read_file', {path: '/a'}), context())).decision).toBe('allow');
+    expect((await enforcer.decide(call('delete_everything', {}), context())).decision).toBe('block');
+    local.answer = 'step_up';
+    expect((await enforcer.decide(call('write_file', {path: '/b'}), context())).decision).toBe('step_up');
+    expect(local.learned).toEqual(['read_file']);
   });
 
   it('a local block is final: the call never leaves the machine', async () => {

@@ -5,6 +5,7 @@ import {pathToFileURL} from 'node:url';
 import {describe, expect, it} from 'vitest';
 
 import {BaselineStore} from '../../src/policy/baseline-store.js';
+import {EmbeddedEnforcer} from '../../src/policy/enforcer.js';
 import type {PolicyDocument} from '../../src/policy/model.js';
 import {emptyBaseline, learnCall, ProgressiveSession, type BaselineData} from '../../src/policy/progressive.js';
 import {REPO_ROOT} from '../helpers/cli.js';
@@ -87,6 +88,25 @@ describe('progressive mode', () => {
   it('rules and intent still come first', () => {
     const {call} = harness({rules: [{id: 'no-rm', tool: 'rm', decision: 'block'}], intents: {ro: {tools: 'read_*'}}});
     expect(call('rm')).toMatchObject({decision: 'block', ruleId: 'rule:no-rm'});
+  });
+});
+
+describe('EmbeddedEnforcer learning', () => {
+  const context = {agentId: 'fs', sessionId: 's', mode: 'progressive' as const, sessionToolCalls: []};
+
+  it('learns allowed calls as it decides them, unless a later enforcer decides last (deferLearning)', async () => {
+    const home = await tempDir();
+    const store = await BaselineStore.open({home, agentId: 'fs', flushDelayMs: 60_000});
+    const enforcer = new EmbeddedEnforcer({policy: compile({progressive: SETTINGS}), baseline: store});
+    await enforcer.decide(toolCall('read_file', {path: '/a'}), context);
+    expect(store.view().data.calls).toBe(1);
+
+    const learn = enforcer.deferLearning();
+    await enforcer.decide(toolCall('list_directory', {path: '/a'}), context);
+    expect(store.view().data.calls).toBe(1);
+    learn(toolCall('list_directory', {path: '/a'}));
+    expect(store.view().data).toMatchObject({calls: 2, tools: {list_directory: {calls: 1}}});
+    await enforcer.close();
   });
 });
 
