@@ -77,6 +77,9 @@ export function argumentNames(call: ToolCall): string[] {
   return Object.keys(args);
 }
 
+const ALLOW_WHILE_LEARNING = 'progressive: learning; no novelty → allow';
+const ALLOW_ESTABLISHED = 'progressive: established; no novelty → allow';
+
 /**
  * One session's view of progressive mode: the sliding window of calls and the escalations so
  * far. The baseline itself is shared (see BaselineStore).
@@ -116,9 +119,6 @@ export class ProgressiveSession {
     this.startPeak ??= data.peakPerMinute;
     const sessions = data.sessions + (view.sessionCounted ? 0 : 1);
     const learning = data.calls < settings.learning_calls || sessions < settings.learning_sessions;
-    const phase = learning
-      ? `learning (${data.calls}/${settings.learning_calls} calls, ${sessions}/${settings.learning_sessions} sessions)`
-      : `established (${data.calls} calls over ${data.sessions} sessions)`;
     const known = Object.hasOwn(data.tools, call.name) ? data.tools[call.name] : undefined;
 
     let trigger: ProgressiveTrigger | undefined;
@@ -146,15 +146,21 @@ export class ProgressiveSession {
     }
 
     if (trigger === undefined) {
+      // An allow names no running counter: its reason and trace stay the same from call to call,
+      // so the audit trail serialises and redacts them once (nearly every call is an allow).
+      // The counts are in the baseline file and in every escalation's reason.
       const ruleId = learning ? 'progressive:learning' : inScope ? 'scope:approved' : 'progressive:baseline';
       const reason = learning
-        ? `progressive mode is learning the baseline of agent "${agentId}" (${phase.slice('learning '.length)}): the call is allowed and learned`
+        ? `progressive mode is learning the baseline of agent "${agentId}" (until ${settings.learning_calls} calls over ${settings.learning_sessions} sessions): the call is allowed and learned`
         : inScope
           ? `"${call.name}" is in the approved scope of agent "${agentId}" and matches its baseline`
-          : `"${call.name}" matches the baseline of agent "${agentId}" (${known?.calls ?? 0} earlier calls)`;
-      return {decision: 'allow', ruleId, reason, trace: `progressive: ${phase}; no novelty → allow`};
+          : `"${call.name}" matches the baseline of agent "${agentId}"`;
+      return {decision: 'allow', ruleId, reason, trace: learning ? ALLOW_WHILE_LEARNING : ALLOW_ESTABLISHED};
     }
 
+    const phase = learning
+      ? `learning (${data.calls}/${settings.learning_calls} calls, ${sessions}/${settings.learning_sessions} sessions)`
+      : `established (${data.calls} calls over ${data.sessions} sessions)`;
     const fingerprint = input.fingerprint();
     let level = this.escalated.get(fingerprint);
     if (level === undefined) {
