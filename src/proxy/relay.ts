@@ -593,14 +593,16 @@ export class Relay {
     this.clientInputHolds.add(reason);
     const input = this.options.client.input;
     input.pause();
-    sink.once('drain', () => {
+    // Whichever comes first ends the hold and removes the other listener: a session has many
+    // backpressure episodes, and a 'close' listener left behind by each would pile up.
+    const release = (): void => {
+      sink.off('drain', release);
+      sink.off('close', release);
       this.clientInputHolds.delete(reason);
       if (this.clientInputHolds.size === 0) input.resume();
-    });
-    sink.once('close', () => {
-      this.clientInputHolds.delete(reason);
-      if (this.clientInputHolds.size === 0) input.resume();
-    });
+    };
+    sink.on('drain', release);
+    sink.on('close', release);
   }
 
   private track(work: Promise<unknown>, isDecision: boolean): void {

@@ -360,4 +360,25 @@ describe('Relay: lifecycle and thoth-initiated requests', () => {
     expect(h.clientOut.writableLength).toBeLessThan(50 * line.length);
     expect(h.upstreamOut.readableLength).toBeGreaterThan(0);
   });
+
+  it('leaves no listener behind after many backpressure episodes (a long session must not leak)', async () => {
+    const h = harness();
+    h.clientOut.removeAllListeners('data');
+    h.upstreamIn.removeAllListeners('data');
+    const before = {client: h.clientOut.listenerCount('close'), upstream: h.upstreamIn.listenerCount('close')};
+    const big = 'y'.repeat(64 * 1024);
+    for (let episode = 0; episode < 20; episode++) {
+      // Each direction's writable fills up (the relay pauses its reader), then is read dry (drain).
+      for (let i = 0; i < 4; i++) h.upstreamOut.write(`${JSON.stringify({jsonrpc: '2.0', method: 'notifications/message', params: {data: big}})}\n`);
+      for (let i = 0; i < 4; i++) h.fromClient({jsonrpc: '2.0', method: 'notifications/progress', params: {progressToken: episode, progress: i, message: big}});
+      await sleep(5);
+      while (h.clientOut.read() !== null || h.upstreamIn.read() !== null) await sleep(1);
+      await sleep(5);
+    }
+    expect(h.clientOut.listenerCount('close')).toBe(before.client);
+    expect(h.upstreamIn.listenerCount('close')).toBe(before.upstream);
+    expect(h.clientOut.listenerCount('drain')).toBeLessThanOrEqual(1);
+    expect(h.upstreamIn.listenerCount('drain')).toBeLessThanOrEqual(1);
+    expect(h.warnings).toEqual([]);
+  });
 });
