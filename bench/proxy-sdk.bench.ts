@@ -6,9 +6,8 @@ import {Client} from '@modelcontextprotocol/sdk/client/index.js';
 import {StdioClientTransport} from '@modelcontextprotocol/sdk/client/stdio.js';
 
 import type {BenchContext, BenchSection} from './main.js';
-import {BYTE_PIPE, EVERYTHING, viaThoth} from './lib/servers.js';
 import {fixed, median, percentile, since} from './lib/stats.js';
-import type {Variant} from './proxy.bench.js';
+import {proxyVariants, type Variant} from './proxy.bench.js';
 
 /**
  * The same comparison as proxy.bench.ts, with the client MCP hosts actually run: the official
@@ -63,12 +62,7 @@ export default async function proxySdkBench(context: BenchContext): Promise<Benc
   const home = await mkdtemp(join(tmpdir(), 'thoth-bench-sdk-'));
   const env = {...process.env, THOTH_HOME: home, THOTH_REQUIRE_NON_ROOT: 'false'};
   try {
-    const variants: Variant[] = [
-      {name: 'direct', command: EVERYTHING, env},
-      {name: 'byte pipe', command: [process.execPath, BYTE_PIPE, ...EVERYTHING], env},
-      {name: 'thoth (audit off)', command: viaThoth(EVERYTHING, ['--agent-id', 'bench']), env: {...env, THOTH_AUDIT: 'off'}},
-      {name: 'thoth (defaults)', command: viaThoth(EVERYTHING, ['--agent-id', 'bench']), env},
-    ];
+    const variants = proxyVariants(env);
     const results = new Map(variants.map((v): [string, SdkMeasurements] => [v.name, {latencyMs: [], throughputPerSecond: [], peakRssBytes: []}]));
     const rounds = context.quick ? 2 : 5;
     const sizes = context.quick ? {sequential: 100, throughputCalls: 500} : {sequential: 1000, throughputCalls: 4000};

@@ -156,16 +156,21 @@ export function comparisonRows(baseline: Summary, variants: Array<[string, Summa
   return rows;
 }
 
+/** The four sides every proxy comparison measures: direct (the baseline) first. */
+export function proxyVariants(env: NodeJS.ProcessEnv): Variant[] {
+  return [
+    {name: 'direct', command: EVERYTHING, env},
+    {name: 'byte pipe', command: [process.execPath, BYTE_PIPE, ...EVERYTHING], env},
+    {name: 'thoth (audit off)', command: viaThoth(EVERYTHING, ['--agent-id', 'bench']), env: {...env, THOTH_AUDIT: 'off'}},
+    {name: 'thoth (defaults)', command: viaThoth(EVERYTHING, ['--agent-id', 'bench']), env},
+  ];
+}
+
 export default async function proxyBench(context: BenchContext): Promise<BenchSection> {
   const home = await mkdtemp(join(tmpdir(), 'thoth-bench-'));
   const env = {...process.env, THOTH_HOME: home, THOTH_REQUIRE_NON_ROOT: 'false'};
   try {
-    const variants: Variant[] = [
-      {name: 'direct', command: EVERYTHING, env},
-      {name: 'byte pipe', command: [process.execPath, BYTE_PIPE, ...EVERYTHING], env},
-      {name: 'thoth (audit off)', command: viaThoth(EVERYTHING, ['--agent-id', 'bench']), env: {...env, THOTH_AUDIT: 'off'}},
-      {name: 'thoth (defaults)', command: viaThoth(EVERYTHING, ['--agent-id', 'bench']), env},
-    ];
+    const variants = proxyVariants(env);
     const results = await measureVariants(variants, context);
     const baseline = summarise(results.get('direct')!);
     return {
