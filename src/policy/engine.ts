@@ -1,7 +1,8 @@
 import type {Decision, DecisionKind, EnforcementMode, ToolCall} from '../enforcer/types.js';
 import {quantify} from './matchers.js';
 import type {CompiledAgent, CompiledPolicy, CompiledRule} from './model.js';
-import {isWithin, normalisePath} from './paths.js';
+import {PathReader, type PathReading} from './path-reader.js';
+import {isWithin} from './paths.js';
 import type {ProgressiveSession} from './progressive.js';
 import {shellWord} from './shell-word.js';
 
@@ -11,6 +12,7 @@ import {shellWord} from './shell-word.js';
  *   2. session intent: a tool outside the intent is blocked (an undefined intent allows nothing)
  *   3. argument size: over max_argument_bytes is blocked
  *   4. thoth's own files: a path argument inside the profile directory or the policy is blocked
+ *      (as written or through a symbolic link)
  *   5. rules: every matching rule counts, the most restrictive wins (block > step_up > allow)
  *   6. approved scope: in scope is allowed
  *   7. the mode, for what is left: block / step_up / progressive
@@ -30,7 +32,7 @@ export interface EngineCall {
 export interface EngineHooks {
   /** 'changed' when the tool's definition changed since it was pinned; another string when pins cannot be checked. */
   pinProblem?(tool: string): string | undefined;
-  /** Normalised paths no tool may touch: the profile directory and the policy file. */
+  /** Normalised paths no tool may touch: the profile directory and the policy file (and where their links lead). */
   protectedPaths?: ProtectedPaths;
   /** The progressive judge; without one, progressive falls back to step_up for out-of-scope calls. */
   progressive?: ProgressiveSession;
@@ -65,8 +67,10 @@ export function decide(policy: CompiledPolicy, input: EngineCall, hooks: EngineH
     headers.set(policy, header);
   }
   const trace: string[] = [header];
+  // Links are followed afresh for every decision: they can change between two calls.
+  const paths = new PathReader(policy.paths);
   if (input.mode === 'observe') {
-    const would = decideInMode(policy, agent, input, hooks, 'block', trace);
+    const would = decideInMode(policy, agent, input, hooks, 'block', trace, paths);
     const decision: Decision = {
       decision: 'allow',
       observed: would.decision,
@@ -77,7 +81,7 @@ export function decide(policy: CompiledPolicy, input: EngineCall, hooks: EngineH
     if (would.details) decision.details = would.details;
     return decision;
   }
-  const decision = decideInMode(policy, agent, input, hooks, input.mode, trace);
+  const decision = decideInMode(policy, agent, input, hooks, input.mode, trace, paths);
   return {...decision, trace: [...trace, `→ ${decision.decision} (${decision.ruleId})`]};
 }
 
@@ -88,6 +92,7 @@ function decideInMode(
   hooks: EngineHooks,
   mode: Exclude<EnforcementMode, 'observe'>,
   trace: string[],
+  paths: PathReader,
 ): Decision {
   const {call, agentId} = input;
   const tool = call.name;
@@ -137,18 +142,20 @@ function decideInMode(
     };
   }
 
-  const touched = hooks.protectedPaths ? touchesProtected(call.arguments, hooks.protectedPaths, policy) : undefined;
+  const touched = hooks.protectedPaths ? touchesProtected(call.arguments, hooks.protectedPaths, paths) : undefined;
+  trace.push(...paths.takeNotes());
   if (touched !== undefined) {
-    const shown = touched.length > 120 ? `${touched.slice(0, 120)}…` : touched;
-    trace.push(`thoth files: "${shown}" is protected`);
+    const shown = touched.raw.length > 120 ? `${touched.raw.slice(0, 120)}…` : touched.raw;
+    const through = touched.through === undefined ? '' : ` (through a symbolic link to ${touched.through})`;
+    trace.push(`thoth files: "${shown}"${through} is protected`);
     return {
       decision: 'block',
       ruleId: 'builtin:protect-thoth-files',
-      reason: `the arguments name "${shown}", which belongs to thoth itself (its profile, approvals, audit log, policy or approval commands); no tool may read or change it`,
+      reason: `the arguments name "${shown}"${through}, which belongs to thoth itself (its profile, approvals, audit log, policy or approval commands); no tool may read or change it`,
     };
   }
 
-  const winner = matchRules(agent.rulesFor(tool), call, trace);
+  const winner = matchRules(agent.rulesFor(tool), call, trace, paths);
   if (winner !== undefined) {
     return {decision: winner.decision, ruleId: winner.ruleId, reason: winner.reason, details: {rule: winner.location}};
   }
@@ -187,10 +194,13 @@ function decideInMode(
 }
 
 /** Of the rules for this tool, every one whose conditions hold counts; the most restrictive, earliest one wins. */
-function matchRules(rules: readonly CompiledRule[], call: ToolCall, trace: string[]): CompiledRule | undefined {
+function matchRules(rules: readonly CompiledRule[], call: ToolCall, trace: string[], paths: PathReader): CompiledRule | undefined {
   let winner: CompiledRule | undefined;
   for (const rule of rules) {
-    if (!conditionsHold(rule, call.arguments)) continue;
+    const holds = conditionsHold(rule, call.arguments, paths);
+    // Say where a path led before the rule that looked at it.
+    trace.push(...paths.takeNotes());
+    if (!holds) continue;
     trace.push(`${rule.ruleId} (${rule.location}) matches → ${rule.decision}`);
     if (winner === undefined || RESTRICTIVENESS[rule.decision] > RESTRICTIVENESS[winner.decision]) winner = rule;
   }
@@ -198,7 +208,7 @@ function matchRules(rules: readonly CompiledRule[], call: ToolCall, trace: strin
   return winner;
 }
 
-export function conditionsHold(rule: CompiledRule, args: unknown): boolean {
+export function conditionsHold(rule: CompiledRule, args: unknown, paths: PathReader): boolean {
   // Unknown values resolve in the restrictive direction: they do not help an allow rule.
   const unknownAs = rule.decision !== 'allow';
   for (const condition of rule.conditions) {
@@ -208,23 +218,37 @@ export function conditionsHold(rule: CompiledRule, args: unknown): boolean {
       return false;
     }
     if (condition.present === false) return false;
-    if (condition.check !== undefined && !quantify(values, condition.check, rule.quantifier, unknownAs)) return false;
+    if (condition.check !== undefined && !quantify(values, condition.check, rule.quantifier, unknownAs, paths)) return false;
   }
   return true;
 }
 
-/** The first string argument that mentions or normalises into a protected location, if any. */
-function touchesProtected(args: unknown, protectedPaths: ProtectedPaths, policy: CompiledPolicy): string | undefined {
+/**
+ * The first string argument that mentions, normalises or leads through a symbolic link into a
+ * protected location, if any (`through`: where the link led).
+ *
+ * Every string is a candidate: a link's name need not mention `.thoth`. A string whose links
+ * cannot be followed (ELOOP, EACCES) is checked as written only: this check reads contents and
+ * messages too and refuses without appeal, and the server, running as the same user, fails on
+ * the same path.
+ */
+function touchesProtected(args: unknown, protectedPaths: ProtectedPaths, paths: PathReader): {raw: string; through?: string} | undefined {
   const strings: string[] = [];
   collectStrings(args, strings, 0);
+  const inside = (path: string): boolean => protectedPaths.directories.some((dir) => isWithin(path, dir)) || protectedPaths.files.includes(path);
   for (const raw of strings) {
-    if (protectedPaths.mentions?.test(raw) === true) return raw;
+    if (protectedPaths.mentions?.test(raw) === true) return {raw};
     if (raw.length > MAX_PATH_CHARS) continue;
-    const lower = raw.toLowerCase();
-    if (!lower.includes('%') && !protectedPaths.tokens.some((token) => lower.includes(token))) continue;
-    const path = normalisePath(raw, policy.paths);
-    if (path === undefined) continue;
-    if (protectedPaths.directories.some((dir) => isWithin(path, dir)) || protectedPaths.files.includes(path)) return raw;
+    if (!paths.followsLinks) {
+      // As written, only a string that names a protected component (or hides one in %-escapes) can land inside.
+      const lower = raw.toLowerCase();
+      if (!lower.includes('%') && !protectedPaths.tokens.some((token) => lower.includes(token))) continue;
+    }
+    const reading: PathReading | undefined = paths.read(raw);
+    if (reading === undefined) continue;
+    if (inside(reading.lexical)) return {raw};
+    const through = reading.resolved.find(inside);
+    if (through !== undefined) return {raw, through};
   }
   return undefined;
 }

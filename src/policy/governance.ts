@@ -14,7 +14,7 @@ import type {ProtectedPaths} from './engine.js';
 import {readIntentMap} from './intent-map.js';
 import {loadPolicy} from './load.js';
 import type {CompiledPolicy} from './model.js';
-import {normalisePath} from './paths.js';
+import {PathReader} from './path-reader.js';
 import {resolveSessionSettings} from './session-settings.js';
 import {PolicyToolsListHook} from './tools-list-hook.js';
 
@@ -148,21 +148,26 @@ export async function createPolicyGovernance(input: PolicyGovernanceInput): Prom
   return governance;
 }
 
-/** thoth's profile directory and the policy file itself: no tool argument may point into them. */
+/**
+ * thoth's profile directory and the policy file itself: no tool argument may point into them.
+ * Each is kept as written and where its links lead (a profile on another volume, macOS
+ * `/var` → `/private/var`), resolved once for the session.
+ */
 export function protectedPaths(policy: CompiledPolicy, home: string, userHome: string = homedir()): ProtectedPaths {
   const directories: string[] = [];
   const files: string[] = [];
   const tokens = new Set<string>();
-  const homePath = normalisePath(home, policy.paths);
+  const reader = new PathReader(policy.paths);
+  const homePath = reader.read(home);
   if (homePath !== undefined) {
-    directories.push(homePath);
-    tokens.add(basename(homePath).toLowerCase());
+    directories.push(homePath.lexical, ...homePath.resolved);
+    tokens.add(basename(homePath.lexical).toLowerCase());
   }
   if (policy.source.kind !== 'builtin') {
-    const file = normalisePath(policy.source.path, policy.paths);
+    const file = reader.read(policy.source.path);
     if (file !== undefined) {
-      files.push(file);
-      tokens.add(basename(file).toLowerCase());
+      files.push(file.lexical, ...file.resolved);
+      tokens.add(basename(file.lexical).toLowerCase());
     }
   }
   const mentioned = [home];

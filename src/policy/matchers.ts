@@ -3,7 +3,8 @@ import picomatch from 'picomatch';
 import {LargeNumber} from '../proxy/json-rpc.js';
 import {canonicalJson} from './canonical-json.js';
 import type {Check, CompiledArgCondition, MatcherDocument} from './model.js';
-import {isAnchored, isWithin, normalisePath, normalisePolicyPath, type PathEnvironment} from './paths.js';
+import {PathReader} from './path-reader.js';
+import {expandPolicyGlob, foldPath, isAnchored, isWithin, normalisePolicyPath, type PathEnvironment} from './paths.js';
 
 /** A problem found while compiling, located by JSON pointer into the policy document. */
 export interface CompileProblem {
@@ -25,12 +26,12 @@ export function compileArgCondition(
 }
 
 /** Combines per-element results: `any` or `all`, unknown resolved as `unknownAs`. */
-export function quantify(values: readonly unknown[], check: Check, quantifier: 'any' | 'all', unknownAs: boolean): boolean {
+export function quantify(values: readonly unknown[], check: Check, quantifier: 'any' | 'all', unknownAs: boolean, paths: PathReader): boolean {
   if (quantifier === 'any') {
-    for (const value of values) if (check(value) ?? unknownAs) return true;
+    for (const value of values) if (check(value, paths) ?? unknownAs) return true;
     return false;
   }
-  for (const value of values) if (!(check(value) ?? unknownAs)) return false;
+  for (const value of values) if (!(check(value, paths) ?? unknownAs)) return false;
   return true;
 }
 
@@ -103,13 +104,13 @@ function compileMatcher(doc: MatcherDocument, pointer: string, env: PathEnvironm
   }
   if (doc.path_within !== undefined) {
     const roots = compilePaths(doc.path_within, `${pointer}/path_within`, env, problems, false);
-    checks.push(pathCheck(env, (path) => roots.some((root) => isWithin(path, root))));
+    checks.push(pathCheck((path) => roots.some((root) => isWithin(path, root))));
   }
   if (doc.path_glob !== undefined) {
     const globs = compilePaths(doc.path_glob, `${pointer}/path_glob`, env, problems, true).map((glob) =>
       picomatch.makeRe(glob, {dot: true, nocase: env.caseInsensitive}),
     );
-    checks.push(pathCheck(env, (path) => globs.some((glob) => glob.test(path))));
+    checks.push(pathCheck((path) => globs.some((glob) => glob.test(path))));
   }
   if (doc.min !== undefined || doc.max !== undefined) {
     const min = doc.min ?? -Infinity;
@@ -127,17 +128,17 @@ function compileMatcher(doc: MatcherDocument, pointer: string, env: PathEnvironm
   if (doc.not !== undefined) {
     const inner = compileMatcher(doc.not, `${pointer}/not`, env, problems, true);
     if (inner === undefined) problems.push({pointer: `${pointer}/not`, message: '"not" needs at least one check'});
-    else checks.push((value) => {
-      const result = inner(value);
+    else checks.push((value, paths) => {
+      const result = inner(value, paths);
       return result === undefined ? undefined : !result;
     });
   }
   if (checks.length === 0) return undefined;
   if (checks.length === 1) return checks[0]!;
-  return (value) => {
+  return (value, paths) => {
     let unknown = false;
     for (const check of checks) {
-      const result = check(value);
+      const result = check(value, paths);
       if (result === false) return false;
       if (result === undefined) unknown = true;
     }
@@ -145,8 +146,15 @@ function compileMatcher(doc: MatcherDocument, pointer: string, env: PathEnvironm
   };
 }
 
+/**
+ * The directories or globs of the policy, normalised, each followed by where its links lead
+ * today (macOS `/tmp` is `/private/tmp`), so a rule matches both an argument as written and its
+ * resolved form. Resolved once, when the policy is loaded; one that cannot be resolved keeps
+ * only its written form (arguments under it cannot be resolved either, and count as unknown).
+ */
 function compilePaths(input: string | string[], pointer: string, env: PathEnvironment, problems: CompileProblem[], glob: boolean): string[] {
   const out: string[] = [];
+  const reader = new PathReader(env);
   list(input).forEach((raw, index) => {
     const where = typeof input === 'string' ? pointer : `${pointer}/${index}`;
     if (!isAnchored(raw, env.flavour)) {
@@ -154,10 +162,34 @@ function compilePaths(input: string | string[], pointer: string, env: PathEnviro
       return;
     }
     const normalised = normalisePolicyPath(raw, env, glob);
-    if (normalised === undefined) problems.push({pointer: where, message: `"${raw}" cannot be normalised (use ~/ for your own home, not ~user)`});
-    else out.push(normalised);
+    if (normalised === undefined) {
+      problems.push({pointer: where, message: `"${raw}" cannot be normalised (use ~/ for your own home, not ~user)`});
+      return;
+    }
+    out.push(normalised);
+    if (!reader.followsLinks) return;
+    const forms = glob ? resolvedGlobs(raw, env, reader) : (reader.read(raw)?.resolved ?? []);
+    for (const form of forms) if (!out.includes(form)) out.push(form);
   });
   return out;
+}
+
+/** A glob with its literal leading directories (picomatch's `base`) resolved: `/tmp/*.log` → `/private/tmp/*.log`. */
+function resolvedGlobs(raw: string, env: PathEnvironment, reader: PathReader): string[] {
+  const expanded = expandPolicyGlob(raw, env);
+  if (expanded === undefined) return [];
+  const {base, glob} = picomatch.scan(expanded);
+  if (!isAnchored(base, env.flavour)) return [];
+  const rest = glob === '' ? '' : foldPath(glob, env);
+  return (reader.read(base)?.resolved ?? []).map((directory) => {
+    const literal = escapeGlob(directory);
+    return rest === '' ? literal : `${literal.endsWith('/') ? literal : `${literal}/`}${rest}`;
+  });
+}
+
+/** A real path as a glob that matches only itself: each special character in a bracket of its own. */
+function escapeGlob(path: string): string {
+  return path.replace(/[\\*?[\]{}()]/g, (character) => `[${character}]`);
 }
 
 function stringCheck(test: (value: string) => boolean): Check {
@@ -167,12 +199,22 @@ function stringCheck(test: (value: string) => boolean): Check {
 /** Longer strings cannot name a file on any supported system (Windows long paths: 32 767). */
 const MAX_PATH_CHARS = 32_768;
 
-function pathCheck(env: PathEnvironment, test: (path: string) => boolean): Check {
-  return (value) => {
+/**
+ * A path check sees an argument as written and where its links lead. When the readings
+ * disagree the answer is unknown, which the rule resolves in its restrictive direction: a
+ * block or step_up rule applies if either reading matches, an allow rule only if both do. The
+ * same holds under `not`, since unknown stays unknown. A path whose links cannot be followed
+ * (ELOOP, EACCES) is unknown too.
+ */
+function pathCheck(test: (path: string) => boolean): Check {
+  return (value, paths) => {
     if (typeof value !== 'string') return undefined;
     if (value.length > MAX_PATH_CHARS) return false;
-    const normalised = normalisePath(value, env);
-    return normalised === undefined ? undefined : test(normalised);
+    const reading = paths.read(value);
+    if (reading === undefined || reading.unresolvable !== undefined) return undefined;
+    const lexical = test(reading.lexical);
+    for (const form of reading.resolved) if (test(form) !== lexical) return undefined;
+    return lexical;
   };
 }
 

@@ -1,4 +1,5 @@
 import type {DecisionKind, EnforcementMode} from '../enforcer/types.js';
+import type {PathReader} from './path-reader.js';
 import type {CaseSetting, PathEnvironment} from './paths.js';
 import type {ToolPatternSet} from './tool-patterns.js';
 
@@ -89,10 +90,11 @@ export interface PolicySource {
 }
 
 /**
- * Tri-state result of a check: `undefined` means the value could not be interpreted and is
- * resolved by the caller in the restrictive direction.
+ * Tri-state result of a check: `undefined` means the value could not be interpreted (or, for a
+ * path, its lexical and resolved readings disagree) and is resolved by the caller in the
+ * restrictive direction. `paths` reads path arguments for the decision under way.
  */
-export type Check = (value: unknown) => boolean | undefined;
+export type Check = (value: unknown, paths: PathReader) => boolean | undefined;
 
 export interface CompiledArgCondition {
   /** The key as written: a name, a JSON pointer, or `*`. */

@@ -1,6 +1,8 @@
 import {homedir} from 'node:os';
 import path from 'node:path';
 
+import {NODE_FILE_LINKS, type FileLinks} from './links.js';
+
 /**
  * Path arguments are compared after the same normalisation a server's file system would apply,
  * so `~/work/../.ssh/id_rsa`, `/home/u//.ssh/./id_rsa` and (on macOS) `/Users/U/.SSH/ID_RSA`
@@ -15,6 +17,11 @@ export interface PathEnvironment {
   flavour: 'posix' | 'win32';
   /** Fold case (and Unicode composition) as macOS and Windows file systems do by default. */
   caseInsensitive: boolean;
+  /**
+   * Symbolic links are followed through this (see path-reader.ts); absent, paths are compared
+   * lexically only. Defaults to the real file system when the flavour is the host's.
+   */
+  links?: FileLinks | undefined;
 }
 
 export type CaseSetting = 'auto' | boolean;
@@ -26,7 +33,12 @@ export function pathEnvironment(
 ): PathEnvironment {
   const flavour = overrides.flavour ?? (platform === 'win32' ? 'win32' : 'posix');
   const caseInsensitive = overrides.caseInsensitive ?? (caseSetting === 'auto' ? platform === 'darwin' || platform === 'win32' : caseSetting);
-  return {home: overrides.home ?? homedir(), cwd: overrides.cwd ?? process.cwd(), flavour, caseInsensitive};
+  // A win32 policy checked on a POSIX host (or the reverse) names paths this file system does not have.
+  const hostFlavour = process.platform === 'win32' ? 'win32' : 'posix';
+  const links = Object.hasOwn(overrides, 'links') ? overrides.links : flavour === hostFlavour ? NODE_FILE_LINKS : undefined;
+  const env: PathEnvironment = {home: overrides.home ?? homedir(), cwd: overrides.cwd ?? process.cwd(), flavour, caseInsensitive};
+  if (links !== undefined) env.links = links;
+  return env;
 }
 
 /**
@@ -49,6 +61,15 @@ let lastEnv: PathEnvironment | undefined;
 let lastResult: string | undefined;
 
 function normaliseUncached(raw: string, env: PathEnvironment): string | undefined {
+  const expanded = expandArgument(raw, env);
+  return expanded === undefined ? undefined : foldPath(lexicalAbsolute(expanded, env), env);
+}
+
+/**
+ * The first steps of normalisePath: a file: URL decoded and `~` expanded, nothing resolved yet;
+ * undefined when the argument cannot be interpreted.
+ */
+export function expandArgument(raw: string, env: PathEnvironment): string | undefined {
   if (raw.length === 0 || raw.includes('\0')) return undefined;
   let value = raw;
   if (/^file:/i.test(value)) {
@@ -56,9 +77,24 @@ function normaliseUncached(raw: string, env: PathEnvironment): string | undefine
     if (fromUrl === undefined) return undefined;
     value = fromUrl;
   }
-  const expanded = expandHome(value, env);
-  if (expanded === undefined) return undefined;
-  const absolute = env.flavour === 'win32' ? resolveWin32(expanded, env.cwd) : path.posix.resolve(toPosixCwd(env.cwd), expanded);
+  return expandHome(value, env);
+}
+
+/** An expanded argument made absolute with `.`/`..` resolved lexically, `/` separators, case kept. */
+export function lexicalAbsolute(expanded: string, env: PathEnvironment): string {
+  return env.flavour === 'win32' ? resolveWin32(expanded, env.cwd) : path.posix.resolve(toPosixCwd(env.cwd), expanded);
+}
+
+/**
+ * An expanded POSIX argument made absolute with its `..` kept: the kernel applies `..` to the
+ * directory a link led to, not to the link's name. (Win32 drops `..` lexically itself.)
+ */
+export function physicalAbsolute(expanded: string, env: PathEnvironment): string {
+  return expanded.startsWith('/') ? expanded : `${toPosixCwd(env.cwd)}/${expanded}`;
+}
+
+/** The last step of normalisePath: case and Unicode composition folded where the file system ignores them. */
+export function foldPath(absolute: string, env: PathEnvironment): string {
   return env.caseInsensitive ? foldCase(absolute) : absolute;
 }
 
@@ -66,13 +102,18 @@ function normaliseUncached(raw: string, env: PathEnvironment): string | undefine
 export function normalisePolicyPath(raw: string, env: PathEnvironment, keepGlob = false): string | undefined {
   if (!isAnchored(raw, env.flavour)) return undefined;
   if (!keepGlob) return normalisePath(raw, env);
-  // Globs keep their wildcards; only `~`, separators and case are normalised.
+  const glob = expandPolicyGlob(raw, env);
+  return glob === undefined ? undefined : foldPath(glob, env);
+}
+
+/** A glob of the policy before case folding: wildcards kept; only `~` and separators normalised. */
+export function expandPolicyGlob(raw: string, env: PathEnvironment): string | undefined {
   const expanded = expandHome(raw, env);
   if (expanded === undefined) return undefined;
   let glob = env.flavour === 'win32' ? expanded.replaceAll('\\', '/') : expanded;
   glob = glob.replace(/\/{2,}/g, '/');
   if (env.flavour === 'win32' && /^[a-z]:/i.test(glob)) glob = glob[0]!.toUpperCase() + glob.slice(1);
-  return env.caseInsensitive ? foldCase(glob) : glob;
+  return glob;
 }
 
 export function isAnchored(raw: string, flavour: PathEnvironment['flavour']): boolean {

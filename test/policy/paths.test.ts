@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
 
+import {NODE_FILE_LINKS} from '../../src/policy/links.js';
 import {isAnchored, isWithin, normalisePath, normalisePolicyPath, pathEnvironment, type PathEnvironment} from '../../src/policy/paths.js';
 
 const posix: PathEnvironment = {home: '/home/ann', cwd: '/srv/app', flavour: 'posix', caseInsensitive: false};
@@ -72,6 +73,14 @@ describe('normalisePath', () => {
     expect(pathEnvironment(true, {}, 'linux').caseInsensitive).toBe(true);
     expect(pathEnvironment(false, {}, 'darwin').caseInsensitive).toBe(false);
     expect(pathEnvironment('auto', {}, 'win32').flavour).toBe('win32');
+  });
+
+  it('follows links on the real file system by default, only for paths of the host\'s flavour', () => {
+    const host = process.platform === 'win32' ? 'win32' : 'linux';
+    const foreign = process.platform === 'win32' ? 'linux' : 'win32';
+    expect(pathEnvironment('auto', {}, host).links).toBe(NODE_FILE_LINKS);
+    expect(pathEnvironment('auto', {}, foreign).links).toBeUndefined();
+    expect(pathEnvironment('auto', {links: undefined}, host).links).toBeUndefined();
   });
 
   it('is idempotent and always absolute (property)', () => {
