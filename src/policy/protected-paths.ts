@@ -1,0 +1,38 @@
+import {homedir} from 'node:os';
+import {basename, isAbsolute, relative} from 'node:path';
+
+import type {ProtectedPaths} from './engine.js';
+import type {CompiledPolicy} from './model.js';
+import {normalisePath} from './paths.js';
+
+/** thoth's profile directory and the policy file itself: no tool argument may point into them. */
+export function protectedPaths(policy: CompiledPolicy, home: string, userHome: string = homedir()): ProtectedPaths {
+  const directories: string[] = [];
+  const files: string[] = [];
+  const tokens = new Set<string>();
+  const homePath = normalisePath(home, policy.paths);
+  if (homePath !== undefined) {
+    directories.push(homePath);
+    tokens.add(basename(homePath).toLowerCase());
+  }
+  if (policy.source.kind !== 'builtin') {
+    const file = normalisePath(policy.source.path, policy.paths);
+    if (file !== undefined) {
+      files.push(file);
+      tokens.add(basename(file).toLowerCase());
+    }
+  }
+  const mentioned = [home];
+  if (policy.source.kind !== 'builtin') mentioned.push(policy.source.path);
+  const underUserHome = relative(userHome, home);
+  if (underUserHome !== '' && !underUserHome.startsWith('..') && !isAbsolute(underUserHome)) mentioned.push(`~/${underUserHome}`);
+  // A whole path component: `~/.thoth` but not `~/.thothful`.
+  const alternatives = mentioned.map((text) => `${text.replace(/[\\/]+$/, '').split(/[\\/]+/).map(escapeRegExp).join('[\\\\/]+')}(?=$|[\\\\/\\s"'\`;|&)])`);
+  // Also the commands that decide approvals and pins, as a shell tool would run them.
+  alternatives.push('\\bthoth(?:\\.cmd|\\.exe)?["\']?\\s+(?:approve|deny|pins\\s+accept)\\b');
+  return {directories, files, tokens: [...tokens].filter((token) => token !== ''), mentions: new RegExp(alternatives.join('|'), 'i')};
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
