@@ -7,6 +7,7 @@ import type {StoredEvent} from './reader.js';
  *
  *   TOOL_CALL_PRE, TOOL_CALL_POST, APPROVAL_*   API Activity (6003), activity Other (99)
  *   SESSION_START / SESSION_END / POLICY_LOADED Application Lifecycle (6002), Start / Stop / Update
+ *   POLICY_LOAD_FAILED                          Application Lifecycle (6002), Update, status Failure
  *   PIN_RECORDED, PIN_ACCEPTED, other PIN_*     Entity Management (3004), Create / Update / Other
  *   PIN_CHANGED                                 Detection Finding (2004): a tool definition changed under the user
  *   anything else                               Base Event (0), activity Other
@@ -44,6 +45,7 @@ export function ocsfClassFor(type: string): ClassChoice {
     case 'SESSION_END':
       return {...APP_LIFECYCLE, activityId: 4, activityName: 'Stop'};
     case 'POLICY_LOADED':
+    case 'POLICY_LOAD_FAILED':
       return {...APP_LIFECYCLE, activityId: 8, activityName: 'Update'};
     case 'PIN_RECORDED':
       return {...ENTITY_MANAGEMENT, activityId: 1, activityName: 'Create'};
@@ -188,6 +190,7 @@ function statusOf(event: AuditEvent): number {
       return 1;
     case 'APPROVAL_DENIED':
     case 'APPROVAL_EXPIRED':
+    case 'POLICY_LOAD_FAILED':
       return 2;
     case 'POLICY_LOADED':
       return event['status'] === 'invalid' || event['status'] === 'error' ? 2 : 1;

@@ -32,6 +32,7 @@ export interface RunControlPlane {
    * The session's enforcer and step-up handler with the remote enforcer consulted after the
    * embedded one (see LocalThenRemoteEnforcer); unchanged when no usable enforcer is configured.
    * `holdBudgetMs`: how long a remote step-up may hold a call (the policy's elicitation timeout).
+   * Called for each policy generation (a reload builds a new embedded enforcer).
    */
   govern(local: {enforcer: Enforcer; stepUp: StepUpHandler | undefined}, holdBudgetMs: number): {enforcer: Enforcer; stepUp: StepUpHandler | undefined};
   /** Stops heartbeats and shipping (with a last, short attempt to ship what is left), frees the leases, closes connections. */
@@ -113,20 +114,29 @@ export async function startRunControlPlane(input: RunControlPlaneInput): Promise
     if (input.auditDir !== undefined) stops.push(startShipping(sender, govapi, input, plan, renewMs));
   }
 
+  let remote: {holdBudgetMs: number; enforcer: RemoteEnforcer} | undefined;
   return {
     plan,
     govern(local, holdBudgetMs) {
       if (!isUsable(plan.enforcer)) return local;
-      const remote = new RemoteEnforcer({
-        sender,
-        endpoint: plan.enforcer,
-        timeoutMs: plan.enforcerTimeoutMs,
-        failureDecision: plan.failureDecision,
-        env: plan.env,
-        holdBudgetMs,
-        warn: (message) => warn(`control plane: ${message}`),
-      });
-      return {enforcer: new LocalThenRemoteEnforcer(local.enforcer, remote), stepUp: new RemoteAwareStepUp(remote, local.stepUp)};
+      const endpoint = plan.enforcer;
+      // Called again after each policy reload: the same remote enforcer (and its backoff while the
+      // enforcer is down) unless the new policy changed the hold budget.
+      if (remote?.holdBudgetMs !== holdBudgetMs) {
+        remote = {
+          holdBudgetMs,
+          enforcer: new RemoteEnforcer({
+            sender,
+            endpoint,
+            timeoutMs: plan.enforcerTimeoutMs,
+            failureDecision: plan.failureDecision,
+            env: plan.env,
+            holdBudgetMs,
+            warn: (message) => warn(`control plane: ${message}`),
+          }),
+        };
+      }
+      return {enforcer: new LocalThenRemoteEnforcer(local.enforcer, remote.enforcer), stepUp: new RemoteAwareStepUp(remote.enforcer, local.stepUp)};
     },
     async close() {
       await Promise.allSettled(stops.map((stop) => stop()));

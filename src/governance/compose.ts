@@ -3,11 +3,12 @@ import {basename} from 'node:path';
 import {FileAuditSink} from '../audit/sink.js';
 import {auditSettingsFromResolved, type AuditSettings} from '../audit/settings.js';
 import type {DecisionContext} from '../enforcer/types.js';
-import {createPolicyGovernance} from '../policy/governance.js';
+import {createPolicyGovernance, type PolicyGeneration} from '../policy/governance.js';
 import type {ResolvedSettings} from '../settings/resolve.js';
 import type {GovernanceHandle, SessionState} from '../proxy/relay.js';
 import type {RunOptions} from '../proxy/run-flags.js';
 import {Governor} from './governor.js';
+import {SwitchableGovernance, type GovernanceState} from './switchable.js';
 
 export interface GovernanceSetup extends GovernanceHandle {
   /** Flushes and releases what governance holds (audit log, remote connections). */
@@ -51,34 +52,35 @@ export async function createGovernance(options: RunOptions, session: SessionStat
     env: io.env,
     warn: io.warn,
     audit,
+    reloadIntervalMs: values.policyReloadIntervalMs,
   });
-  // With a usable remote enforcer: the embedded decision first, then the remote one, the more
-  // restrictive wins; remote step-ups wait for central approval within the policy's elicitation
-  // timeout (below the client's tool timeout). Otherwise the policy's enforcer as it is.
   const fleet = await controlPlane?.catch(async (error: unknown) => {
     await policy.close();
     throw error;
   });
-  const {enforcer, stepUp} = fleet
-    ? fleet.govern({enforcer: policy.enforcer, stepUp: policy.stepUp}, policy.policy?.approvals.elicitationTimeoutMs ?? DEFAULT_HOLD_BUDGET_MS)
-    : policy;
-  const governor = new Governor({
-    enforcer,
-    ...(stepUp ? {stepUp} : {}),
-    ...(audit ? {audit} : {}),
-    warn: io.warn,
-  });
-  return {
-    governor,
-    context,
-    toolsListHook: policy.toolsListHook,
+  // Per policy generation: with a usable remote enforcer, the embedded decision first, then the
+  // remote one, the more restrictive wins; remote step-ups wait for central approval within the
+  // policy's elicitation timeout (below the client's tool timeout). Otherwise the policy's
+  // enforcer as it is. The audit sink is shared: one chain for the whole session.
+  const stateFor = (generation: PolicyGeneration): GovernanceState => {
+    const {enforcer, stepUp} = fleet
+      ? fleet.govern({enforcer: generation.enforcer, stepUp: generation.stepUp}, generation.policy?.approvals.elicitationTimeoutMs ?? DEFAULT_HOLD_BUDGET_MS)
+      : generation;
+    const governor = new Governor({enforcer, ...(stepUp ? {stepUp} : {}), ...(audit ? {audit} : {}), warn: io.warn});
+    return {governor, context: generation.context, toolsListHook: generation.toolsListHook};
+  };
+  const handle = new SwitchableGovernance(stateFor(policy.current));
+  // A new policy applies to the calls that start after it is loaded (README "Policy changes reach running sessions").
+  policy.onSwap((next, previous) => handle.swap(stateFor(next), next.toolsListKey !== previous.toolsListKey));
+  policy.watch();
+  return Object.assign(handle, {
     async close() {
       await policy.close();
-      await governor.auditSink.close();
+      await audit?.close();
       // After the audit log is sealed, so that SESSION_END can still be shipped.
       await fleet?.close();
     },
-  };
+  });
 }
 
 /** What a remote step-up may hold a call for when no policy says (its elicitation timeout's default). */

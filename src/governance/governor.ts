@@ -16,6 +16,8 @@ export interface GovernorOptions {
 /** A governed call in flight: what TOOL_CALL_POST needs once the answer comes back. */
 export interface CallTicket {
   readonly call: ToolCall;
+  /** The session as it was decided under (mode, intent): TOOL_CALL_POST records the same, whatever reloads meanwhile. */
+  readonly context: DecisionContext;
   readonly decision: Decision;
   readonly requestId: string;
   readonly preEventId: string;
@@ -87,7 +89,7 @@ export class Governor {
       }
     }
 
-    const ticket: CallTicket = {call, decision, requestId, preEventId, startedAt};
+    const ticket: CallTicket = {call, context, decision, requestId, preEventId, startedAt};
     if (decision.decision === 'allow') return {action: 'forward', ticket};
     const error = refusalError(call, context, decision, preEventId);
     this.complete(ticket, context, {kind: 'refused', error});

@@ -13,6 +13,11 @@ export interface EmbeddedEnforcerOptions {
   pins?: PinGuard | undefined;
   protectedPaths?: ProtectedPaths | undefined;
   now?: () => Date;
+  /**
+   * The session's escalations and burst window. A policy reload builds a new enforcer with the
+   * same one: a new policy must not wipe what the session already escalated.
+   */
+  progressive?: ProgressiveSession | undefined;
 }
 
 /**
@@ -34,12 +39,7 @@ export class EmbeddedEnforcer implements Enforcer {
     this.pins = options.pins;
     this.protectedPaths = options.protectedPaths;
     this.now = options.now ?? (() => new Date());
-    let memory: BaselineView | undefined;
-    this.progressive = new ProgressiveSession(() => {
-      if (this.baseline) return this.baseline.view();
-      memory ??= {data: emptyBaseline('', this.now()), sessionCounted: false};
-      return memory;
-    });
+    this.progressive = options.progressive ?? progressiveSession(() => this.baseline, this.now);
   }
 
   async decide(call: ToolCall, context: DecisionContext): Promise<Decision> {
@@ -80,6 +80,17 @@ export class EmbeddedEnforcer implements Enforcer {
   async close(): Promise<void> {
     await this.baseline?.close();
   }
+}
+
+/** Progressive mode judges from the shared baseline, or without one from an empty baseline kept in memory. */
+export function progressiveSession(baseline: () => BaselineStore | undefined, now: () => Date = () => new Date()): ProgressiveSession {
+  let memory: BaselineView | undefined;
+  return new ProgressiveSession(() => {
+    const store = baseline();
+    if (store) return store.view();
+    memory ??= {data: emptyBaseline('', now()), sessionCounted: false};
+    return memory;
+  });
 }
 
 /** What `thoth run` uses when the policy (or the intent map) cannot be loaded: refuse every call. */

@@ -1,22 +1,17 @@
-import {homedir} from 'node:os';
-import {basename, isAbsolute, relative} from 'node:path';
-
-import {ApprovalStepUp} from '../approvals/step-up.js';
 import {errorMessage} from '../cli/errors.js';
-import type {DecisionContext, EnforcementMode, Enforcer} from '../enforcer/types.js';
-import type {AuditSink, StepUpHandler, ToolsListHook} from '../governance/types.js';
-import {PinGuard} from '../pins/guard.js';
+import type {DecisionContext, EnforcementMode} from '../enforcer/types.js';
+import type {AuditSink} from '../governance/types.js';
 import {thothHome} from '../profile/paths.js';
-import {BaselineStore} from './baseline-store.js';
+import {DEFAULT_POLICY_RELOAD_INTERVAL_MS} from '../settings/definitions.js';
 import type {CompileOptions} from './compile.js';
-import {EmbeddedEnforcer, FailClosedEnforcer} from './enforcer.js';
-import type {ProtectedPaths} from './engine.js';
-import {readIntentMap} from './intent-map.js';
-import {loadPolicy} from './load.js';
-import type {CompiledPolicy} from './model.js';
-import {PathReader} from './path-reader.js';
+import {contextWith, failedGeneration, policyGeneration, sameGeneration, SessionResources, type PolicyGeneration} from './generation.js';
+import {intentMapPath, readIntentMap} from './intent-map.js';
+import {policyCandidates, policyFromSnapshot, type PolicySnapshot} from './load.js';
 import {resolveSessionSettings} from './session-settings.js';
-import {PolicyToolsListHook} from './tools-list-hook.js';
+import {PolicySourceWatcher, type PolicyChange} from './source-watch.js';
+
+export {protectedPaths} from './protected-paths.js';
+export type {PolicyGeneration} from './generation.js';
 
 export interface PolicyGovernanceInput {
   /** --policy. */
@@ -33,29 +28,52 @@ export interface PolicyGovernanceInput {
   context: DecisionContext;
   env: NodeJS.ProcessEnv;
   warn(message: string): void;
-  /** For POLICY_LOADED, APPROVAL_*, PIN_* and TOOLS_HIDDEN events. */
+  /** For POLICY_LOADED, POLICY_LOAD_FAILED, APPROVAL_*, PIN_* and TOOLS_HIDDEN events. */
   audit?: AuditSink | undefined;
   now?: () => Date;
   /** Tests: a stand-in for the file-system root in front of the managed policy location. */
   managedRoot?: string;
   compile?: CompileOptions;
+  /** How often the policy sources are checked for changes once `watch()` is called (THOTH_POLICY_RELOAD_INTERVAL_MS). */
+  reloadIntervalMs?: number;
 }
 
 export interface PolicyGovernance {
-  enforcer: Enforcer;
-  stepUp?: StepUpHandler;
-  toolsListHook?: ToolsListHook;
-  policy?: CompiledPolicy;
+  /** The generation in force. Replaced whole when the policy changes; read it once per call. */
+  readonly current: PolicyGeneration;
+  /** Called after each swap (never for a change that leaves the decisions as they were). */
+  onSwap(listener: (next: PolicyGeneration, previous: PolicyGeneration) => void): void;
+  /** Starts checking the policy sources for changes (after the caller has subscribed). */
+  watch(): void;
+  /** One check now, as the timer would run it (tests). */
+  checkNow(): Promise<PolicyChange | undefined>;
+  /** Stops watching (waiting for a reload in progress) and saves the baseline. */
   close(): Promise<void>;
 }
 
+interface Failure {
+  message: string;
+  ruleId: string;
+  /** POLICY_LOAD_FAILED fields naming what failed. */
+  fields: Record<string, unknown>;
+}
+
+type Settled = {ok: true; generation: PolicyGeneration; notes: string[]} | {ok: false; failure: Failure};
+
 /**
- * Builds the embedded enforcer of one `thoth run` session: load the policy (failing closed),
- * settle mode and intent, open the agent's baseline and pins, and the approval handler.
+ * The embedded enforcer of one `thoth run` session: loads the policy (failing closed), settles
+ * mode and intent, builds what depends on the policy (enforcer, approvals, tools/list hook) over
+ * what outlives it (baseline, pins), and rebuilds that whenever the policy source changes.
+ *
+ * A reload that fails (bad JSON, schema violation, a named file deleted) fails closed exactly
+ * as at start-up, and the next valid file recovers: keeping the last good policy instead would
+ * let a broken push leave a fleet on a policy the security team has already replaced, without
+ * anything refusing calls to say so.
  */
 export async function createPolicyGovernance(input: PolicyGovernanceInput): Promise<PolicyGovernance> {
-  const {context, env, warn} = input;
+  const {env, warn} = input;
   const home = thothHome(env);
+  const now = input.now ?? (() => new Date());
   const event = (type: string, ctx: DecisionContext, fields: Record<string, unknown>): void => {
     try {
       input.audit?.event(type, ctx, fields);
@@ -63,124 +81,124 @@ export async function createPolicyGovernance(input: PolicyGovernanceInput): Prom
       warn(`audit event ${type} could not be recorded: ${errorMessage(error)}`);
     }
   };
-  const failClosed = (message: string, ruleId: string): PolicyGovernance => {
-    warn(`${message}; every tool call will be refused until it is fixed`);
-    event('POLICY_LOAD_FAILED', context, {message});
-    if (input.mode !== undefined) context.mode = input.mode;
-    if (input.intent !== undefined) context.intent = input.intent;
-    return {enforcer: new FailClosedEnforcer(message, ruleId), close: async () => undefined};
+  let current: PolicyGeneration;
+  const resources = new SessionResources({home, agentId: input.context.agentId, now, warn, event: (type, fields) => event(type, current.context, fields)});
+  const listeners: Array<(next: PolicyGeneration, previous: PolicyGeneration) => void> = [];
+
+  /** Loads a snapshot into a generation whose context is `context` (settled in place). */
+  const settle = async (snapshot: PolicySnapshot, context: DecisionContext): Promise<Settled> => {
+    const loaded = await policyFromSnapshot(snapshot, input.compile);
+    if (!loaded.ok) {
+      const {source} = loaded.failure;
+      const status = snapshot.content !== undefined ? 'invalid' : 'error';
+      return {ok: false, failure: {message: loaded.failure.message, ruleId: 'policy:invalid', fields: {status, source: source.kind, policyFile: source.path}}};
+    }
+    const {policy} = loaded;
+    const intentMap = await readIntentMap(home);
+    if (!intentMap.ok) return {ok: false, failure: {message: intentMap.message, ruleId: 'intent-map:invalid', fields: {status: 'invalid', source: 'intent_map', policyFile: intentMapPath(home)}}};
+    const settings = resolveSessionSettings(policy, {
+      agentId: context.agentId,
+      flagMode: input.mode,
+      flagModeSource: input.modeSource,
+      envMode: env['THOTH_ENFORCEMENT_MODE'],
+      flagIntent: input.intent,
+      intentMap: intentMap.map,
+    });
+    context.mode = settings.mode;
+    if (settings.intent !== undefined) context.intent = settings.intent;
+    else delete context.intent;
+    const generation = await policyGeneration({policy, settings, context, resources, home, filterTools: input.filterTools, now, warn, event});
+    return {ok: true, generation, notes: [...intentMap.warnings, ...settings.notes]};
   };
 
-  const loaded = await loadPolicy({
-    flag: input.policyFile,
-    env,
-    ...(input.managedRoot !== undefined ? {managedRoot: input.managedRoot} : {}),
-    ...(input.compile !== undefined ? {compile: input.compile} : {}),
-  });
-  if (!loaded.ok) return failClosed(loaded.failure.message, 'policy:invalid');
-  const policy = loaded.policy;
+  /** A failed load's generation (settling `context`): the flags' mode and intent, else those in force until now. */
+  const failed = (failure: Failure, context: DecisionContext, previous?: PolicyGeneration): PolicyGeneration => {
+    context.mode = input.mode ?? previous?.context.mode ?? context.mode;
+    const intent = input.intent ?? (previous ? previous.context.intent : context.intent);
+    if (intent !== undefined) context.intent = intent;
+    else delete context.intent;
+    return failedGeneration(context, failure.message, failure.ruleId);
+  };
 
-  const intentMap = await readIntentMap(home);
-  if (!intentMap.ok) return failClosed(intentMap.message, 'intent-map:invalid');
-  for (const warning of intentMap.warnings) warn(warning);
-
-  const settings = resolveSessionSettings(policy, {
-    agentId: context.agentId,
-    flagMode: input.mode,
-    flagModeSource: input.modeSource,
-    envMode: env['THOTH_ENFORCEMENT_MODE'],
-    flagIntent: input.intent,
-    intentMap: intentMap.map,
-  });
-  for (const note of settings.notes) warn(note);
-  context.mode = settings.mode;
-  if (settings.intent !== undefined) context.intent = settings.intent;
-  else delete context.intent;
-
-  event('POLICY_LOADED', context, {
-    source: policy.source.kind,
-    path: policy.source.path,
-    version: policy.version,
-    hash: policy.hash,
-    rules: policy.ruleCount,
-    mode: settings.mode,
-    modeSource: settings.modeSource,
-    intent: settings.intent ?? null,
-    intentSource: settings.intentSource,
-  });
-
-  const now = input.now ?? (() => new Date());
-  let baseline: BaselineStore | undefined;
-  if (settings.mode !== 'observe') {
-    try {
-      baseline = await BaselineStore.open({home, agentId: context.agentId, now, warn});
-    } catch (error) {
-      warn(`the progressive baseline of agent "${context.agentId}" could not be opened (${errorMessage(error)}); this session learns in memory only`);
-    }
-  }
-  const pins = policy.pinsEnabled
-    ? new PinGuard({home, agentId: context.agentId, now, warn, event: (type, fields) => event(type, context, fields)})
-    : undefined;
-
-  const enforcer = new EmbeddedEnforcer({policy, baseline, pins, protectedPaths: protectedPaths(policy, home), now});
-  const stepUp = new ApprovalStepUp({
-    home,
-    now,
-    warn,
-    event,
-    settings: {
+  const loadedFields = (generation: PolicyGeneration): Record<string, unknown> => {
+    const {policy, settings} = generation;
+    if (!policy || !settings) return {};
+    return {
+      status: policy.source.kind === 'builtin' ? 'default' : 'loaded',
+      source: policy.source.kind,
+      ...(policy.source.kind === 'builtin' ? {} : {policyFile: policy.source.path}),
       policyVersion: policy.version,
-      ttlMs: policy.approvals.ttlMs,
-      elicitation: policy.approvals.elicitation,
-      elicitationTimeoutMs: policy.approvals.elicitationTimeoutMs,
-    },
-    onApproved: (call) => enforcer.learn(call),
-  });
-  const governance: PolicyGovernance = {
-    enforcer,
-    stepUp,
-    policy,
-    close: () => enforcer.close(),
+      policySha256: policy.hash.replace(/^sha256:/, ''),
+      rules: policy.ruleCount,
+      modeSource: settings.modeSource,
+      intentSource: settings.intentSource,
+    };
   };
-  if (input.filterTools || pins) {
-    governance.toolsListHook = new PolicyToolsListHook({policy, filter: input.filterTools, pins, event});
-  }
-  return governance;
-}
 
-/**
- * thoth's profile directory and the policy file itself: no tool argument may point into them.
- * Each is kept as written and where its links lead (a profile on another volume, macOS
- * `/var` → `/private/var`), resolved once for the session.
- */
-export function protectedPaths(policy: CompiledPolicy, home: string, userHome: string = homedir()): ProtectedPaths {
-  const directories: string[] = [];
-  const files: string[] = [];
-  const tokens = new Set<string>();
-  const reader = new PathReader(policy.paths);
-  const homePath = reader.read(home);
-  if (homePath !== undefined) {
-    directories.push(homePath.lexical, ...homePath.resolved);
-    tokens.add(basename(homePath.lexical).toLowerCase());
-  }
-  if (policy.source.kind !== 'builtin') {
-    const file = reader.read(policy.source.path);
-    if (file !== undefined) {
-      files.push(file.lexical, ...file.resolved);
-      tokens.add(basename(file.lexical).toLowerCase());
+  const watcher = new PolicySourceWatcher({
+    candidates: policyCandidates({flag: input.policyFile, env, ...(input.managedRoot !== undefined ? {managedRoot: input.managedRoot} : {})}),
+    intervalMs: input.reloadIntervalMs ?? DEFAULT_POLICY_RELOAD_INTERVAL_MS,
+    onChange: (change) => reload(change),
+    warn,
+  });
+
+  const reload = async (change: PolicyChange): Promise<void> => {
+    const previous = current;
+    const reloadFields = {reload: true, change: change.change, previousVersion: previous.policy?.version ?? null};
+    // A context of its own: the generation in force keeps its mode and intent until the swap.
+    const context = contextWith(input.context, previous.context.mode, previous.context.intent);
+    let settled: Settled;
+    try {
+      settled = await settle(change.snapshot, context);
+    } catch (error) {
+      settled = {ok: false, failure: {message: `the policy could not be reloaded (${errorMessage(error)})`, ruleId: 'policy:invalid', fields: {status: 'error'}}};
     }
-  }
-  const mentioned = [home];
-  if (policy.source.kind !== 'builtin') mentioned.push(policy.source.path);
-  const underUserHome = relative(userHome, home);
-  if (underUserHome !== '' && !underUserHome.startsWith('..') && !isAbsolute(underUserHome)) mentioned.push(`~/${underUserHome}`);
-  // A whole path component: `~/.thoth` but not `~/.thothful`.
-  const alternatives = mentioned.map((text) => `${text.replace(/[\\/]+$/, '').split(/[\\/]+/).map(escapeRegExp).join('[\\\\/]+')}(?=$|[\\\\/\\s"'\`;|&)])`);
-  // Also the commands that decide approvals and pins, as a shell tool would run them.
-  alternatives.push('\\bthoth(?:\\.cmd|\\.exe)?["\']?\\s+(?:approve|deny|pins\\s+accept)\\b');
-  return {directories, files, tokens: [...tokens].filter((token) => token !== ''), mentions: new RegExp(alternatives.join('|'), 'i')};
-}
+    const next = settled.ok ? settled.generation : failed(settled.failure, context, previous);
+    if (sameGeneration(previous, next)) {
+      warn(`the policy source changed (${change.change}) but what it decides did not; nothing to reload`);
+      return;
+    }
+    current = next;
+    if (!settled.ok) {
+      const {failure} = settled;
+      warn(`policy reload: ${failure.message}; every tool call will be refused until it is fixed (${change.change})`);
+      event('POLICY_LOAD_FAILED', current.context, {...failure.fields, message: failure.message, ...reloadFields});
+    } else {
+      for (const note of settled.notes) warn(note);
+      const {policy} = current;
+      warn(`policy reloaded (${change.change}): ${policy!.version} from ${policy!.source.path}, ${current.context.mode} mode`);
+      event('POLICY_LOADED', current.context, {...loadedFields(current), ...reloadFields});
+    }
+    for (const listener of listeners) {
+      try {
+        listener(current, previous);
+      } catch (error) {
+        warn(`after the policy reload: ${errorMessage(error)}`);
+      }
+    }
+  };
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const first = await settle(await watcher.initial(), input.context);
+  if (first.ok) {
+    current = first.generation;
+    for (const note of first.notes) warn(note);
+    event('POLICY_LOADED', current.context, {...loadedFields(current), reload: false});
+  } else {
+    warn(`${first.failure.message}; every tool call will be refused until it is fixed`);
+    current = failed(first.failure, input.context);
+    event('POLICY_LOAD_FAILED', current.context, {...first.failure.fields, message: first.failure.message, reload: false});
+  }
+
+  return {
+    get current() {
+      return current;
+    },
+    onSwap: (listener) => listeners.push(listener),
+    watch: () => watcher.start(),
+    checkNow: () => watcher.check(),
+    async close() {
+      await watcher.stop();
+      await resources.close();
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import {createHash} from 'node:crypto';
 import {readFile, stat} from 'node:fs/promises';
 import {join, resolve, win32} from 'node:path';
 
@@ -73,27 +74,123 @@ export function policyCandidates(options: PolicyLocationOptions = {}): PolicyCan
   return candidates;
 }
 
+/** What the file system says about a policy file: enough to tell whether it may have changed. */
+export interface FileStamp {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  isFile: boolean;
+}
+
+/** The file-system calls policy loading makes; injected so that reload tests can drive them. */
+export interface PolicyFs {
+  /** Rejects with the errno error (ENOENT, EACCES, ...). */
+  stat(path: string): Promise<FileStamp>;
+  readFile(path: string): Promise<Buffer>;
+}
+
+export const nodePolicyFs: PolicyFs = {
+  async stat(path) {
+    const info = await stat(path);
+    return {dev: info.dev, ino: info.ino, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, isFile: info.isFile()};
+  },
+  readFile: (path) => readFile(path),
+};
+
 /**
- * Finds and loads the policy. A named file that is missing, a file that exists but cannot be
- * read, and a file that does not validate are all failures: the caller fails closed rather
- * than falling back to a weaker policy.
+ * Which source governs, by precedence: the first candidate that exists, or the first one that
+ * must exist and does not (a named file), or one that cannot even be looked at; else built-in.
+ * `index` is the candidate's position (the built-in default comes after every candidate).
  */
-export async function loadPolicy(options: PolicyLoadOptions = {}): Promise<PolicyLoadResult> {
-  for (const candidate of policyCandidates(options)) {
-    const source: PolicySource = {kind: candidate.kind, path: candidate.path};
+export type PolicyLocation =
+  | {kind: 'file'; index: number; candidate: PolicyCandidate; stamp: FileStamp}
+  | {kind: 'absent'; index: number; candidate: PolicyCandidate}
+  | {kind: 'unreadable'; index: number; candidate: PolicyCandidate; code: string}
+  | {kind: 'builtin'; index: number};
+
+/** A located policy and, for a usable file, its bytes: what is hashed is exactly what is compiled. */
+export interface PolicySnapshot {
+  location: PolicyLocation;
+  /** The file's bytes (regular files within the size limit that could be read). */
+  content?: Buffer;
+  /** Why the bytes could not be read (errno code). */
+  readError?: string;
+  /** Identifies what was seen: the SHA-256 of the bytes, or the state when there are none. */
+  fingerprint: string;
+}
+
+export async function locatePolicy(candidates: readonly PolicyCandidate[], fs: Pick<PolicyFs, 'stat'> = nodePolicyFs): Promise<PolicyLocation> {
+  for (const [index, candidate] of candidates.entries()) {
     try {
-      await stat(candidate.path);
+      return {kind: 'file', index, candidate, stamp: await fs.stat(candidate.path)};
     } catch (error) {
       const code = errnoCode(error);
       const missing = code === 'ENOENT' || code === 'ENOTDIR';
       if (missing && !candidate.required) continue;
-      if (!missing) return fail(source, '', `cannot be read (${code ?? String(error)})`, 'make it readable by this user');
-      const via = candidate.kind === 'flag' ? '--policy' : POLICY_ENV;
-      return fail(source, '', `does not exist (named by ${via})`, `create it or point ${via} at an existing policy`);
+      if (missing) return {kind: 'absent', index, candidate};
+      return {kind: 'unreadable', index, candidate, code: code ?? String(error)};
     }
-    return loadPolicyFile(candidate.path, candidate.kind, options.compile);
   }
-  const compiled = compilePolicy(BUILTIN_POLICY, BUILTIN_SOURCE, options.compile);
+  return {kind: 'builtin', index: candidates.length};
+}
+
+/** Reads the located file's bytes, unless there is nothing to read or it cannot be a policy. */
+export async function readPolicySnapshot(location: PolicyLocation, fs: Pick<PolicyFs, 'readFile'> = nodePolicyFs): Promise<PolicySnapshot> {
+  switch (location.kind) {
+    case 'builtin':
+      return {location, fingerprint: 'builtin'};
+    case 'absent':
+      return {location, fingerprint: 'absent'};
+    case 'unreadable':
+      return {location, fingerprint: `unreadable:${location.code}`};
+    case 'file': {
+      const {stamp} = location;
+      if (!stamp.isFile) return {location, fingerprint: 'not-a-file'};
+      if (stamp.size > MAX_POLICY_BYTES) return {location, fingerprint: `oversize:${stamp.size}`};
+      try {
+        const content = await fs.readFile(location.candidate.path);
+        return {location, content, fingerprint: `sha256:${createHash('sha256').update(content).digest('hex')}`};
+      } catch (error) {
+        const code = errnoCode(error) ?? String(error);
+        return {location, readError: code, fingerprint: `read-error:${code}`};
+      }
+    }
+  }
+}
+
+/**
+ * Compiles what a snapshot holds. A named file that is missing, a file that exists but cannot be
+ * read, and a file that does not validate are all failures: the caller fails closed rather than
+ * falling back to a weaker policy.
+ */
+export async function policyFromSnapshot(snapshot: PolicySnapshot, compileOptions?: CompileOptions): Promise<PolicyLoadResult> {
+  const {location} = snapshot;
+  if (location.kind === 'builtin') return builtinPolicy(compileOptions);
+  const source: PolicySource = {kind: location.candidate.kind, path: location.candidate.path};
+  if (location.kind === 'absent') {
+    const via = location.candidate.kind === 'flag' ? '--policy' : POLICY_ENV;
+    return fail(source, '', `does not exist (named by ${via})`, `create it or point ${via} at an existing policy`);
+  }
+  if (location.kind === 'unreadable') return fail(source, '', `cannot be read (${location.code})`, 'make it readable by this user');
+  const unusable = unusableFile(location.stamp, source);
+  if (unusable) return unusable;
+  if (snapshot.content === undefined) {
+    const code = snapshot.readError ?? 'unknown error';
+    return code === 'ENOENT' ? fail(source, '', 'does not exist', 'create it or fix the path') : fail(source, '', `cannot be read (${code})`, 'make it readable by this user');
+  }
+  return parsePolicyText(snapshot.content.toString('utf8'), source, compileOptions);
+}
+
+/** Finds and loads the policy (see policyCandidates for the order, policyFromSnapshot for failures). */
+export async function loadPolicy(options: PolicyLoadOptions = {}): Promise<PolicyLoadResult> {
+  const location = await locatePolicy(policyCandidates(options));
+  return policyFromSnapshot(await readPolicySnapshot(location), options.compile);
+}
+
+export function builtinPolicy(compileOptions?: CompileOptions): PolicyLoadResult {
+  const compiled = compilePolicy(BUILTIN_POLICY, BUILTIN_SOURCE, compileOptions);
   if (!compiled.ok) throw new Error(`the built-in policy does not compile: ${compiled.problems.map((p) => p.message).join('; ')}`);
   return {ok: true, policy: compiled.policy};
 }
@@ -103,14 +200,20 @@ export async function loadPolicyFile(path: string, kind: PolicySourceKind = 'fla
   let text: string;
   try {
     const info = await stat(path);
-    if (!info.isFile()) return fail(source, '', 'is not a file', 'point at a policy .json file');
-    if (info.size > MAX_POLICY_BYTES) return fail(source, '', `is ${info.size} bytes, more than the ${MAX_POLICY_BYTES} a policy may have`, 'split it or remove unused rules');
+    const unusable = unusableFile({size: info.size, isFile: info.isFile()}, source);
+    if (unusable) return unusable;
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = errnoCode(error);
     return fail(source, '', code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(error)})`, code === 'ENOENT' ? 'create it or fix the path' : 'make it readable by this user');
   }
   return parsePolicyText(text, source, compileOptions);
+}
+
+function unusableFile(stamp: Pick<FileStamp, 'size' | 'isFile'>, source: PolicySource): PolicyLoadResult | undefined {
+  if (!stamp.isFile) return fail(source, '', 'is not a file', 'point at a policy .json file');
+  if (stamp.size > MAX_POLICY_BYTES) return fail(source, '', `is ${stamp.size} bytes, more than the ${MAX_POLICY_BYTES} a policy may have`, 'split it or remove unused rules');
+  return undefined;
 }
 
 /** Parses (JSONC), validates (schema) and compiles policy text. */

@@ -52,7 +52,8 @@ export class PolicyToolsListHook implements ToolsListHook {
         kept.push(tool);
       }
     }
-    if (hidden.length > 0) this.options.event?.('TOOLS_HIDDEN', context, {tools: hidden, mode: context.mode, intent: context.intent ?? null});
+    // Mode and intent are common fields of every event (an intent only when there is one).
+    if (hidden.length > 0) this.options.event?.('TOOLS_HIDDEN', context, {tools: hidden});
     return changed ? {...result, tools: kept} : undefined;
   }
 

@@ -23,11 +23,17 @@ import {
   type JsonRpcId,
 } from './json-rpc.js';
 
-/** What the relay needs from governance once it is ready (it loads after the server is spawned). */
+/**
+ * What the relay needs from governance once it is ready (it loads after the server is spawned).
+ * `governor` and `context` change together when the policy is reloaded: a call reads both once,
+ * when it starts, and is decided and recorded with them.
+ */
 export interface GovernanceHandle {
-  governor: Governor;
-  context: DecisionContext;
-  toolsListHook?: ToolsListHook | undefined;
+  readonly governor: Governor;
+  readonly context: DecisionContext;
+  readonly toolsListHook?: ToolsListHook | undefined;
+  /** Subscribes to changes of what tools/list filtering hides (a policy reload). */
+  onToolsListChanged?(listener: () => void): void;
 }
 
 /** State of one `thoth run` session that the relay fills in and governance reads. */
@@ -89,6 +95,8 @@ export class Relay {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly clientInputHolds = new Set<string>();
   private upstreamOutputHeld = false;
+  /** From the server's initialize result: undefined until it has answered. */
+  private serverToolsListChanged: boolean | undefined;
   private decisionsInFlight = 0;
   private ownRequestCounter = 0;
   private clientInputEnded = false;
@@ -120,7 +128,10 @@ export class Relay {
     this.toClient = new CoalescingOutput(options.client.output);
     this.channel = this.createChannel();
     options.governance.then(
-      (handle) => (this.governance = handle),
+      (handle) => {
+        this.governance = handle;
+        handle.onToolsListChanged?.(() => this.onPolicyToolsListChanged());
+      },
       () => undefined,
     );
   }
@@ -250,10 +261,12 @@ export class Relay {
     }
     try {
       const call = toolCall(name, params?.['arguments']);
-      const outcome = await governance.governor.govern(call, governance.context, idToJson(id), this.channel, controller);
+      // Once per call: a policy reload while it is being decided does not change its policy.
+      const {governor, context} = governance;
+      const outcome = await governor.govern(call, context, idToJson(id), this.channel, controller);
       if (controller.aborted) {
         // Cancelled while deciding: the server never sees it, and a cancelled request gets no reply.
-        if (outcome.action === 'forward') governance.governor.complete(outcome.ticket, governance.context, {kind: 'cancelled'});
+        if (outcome.action === 'forward') governor.complete(outcome.ticket, context, {kind: 'cancelled'});
         return {kind: 'drop'};
       }
       if (outcome.action === 'refuse') return {kind: 'reply', text: errorResponse(id, outcome.error)};
@@ -402,8 +415,39 @@ export class Relay {
       this.track(this.forwardToolsList(line), false);
       return;
     }
+    if (pending.method === 'initialize') this.recordServerCapabilities(line);
     this.writeClient(line);
     if (pending.ticket) this.complete(pending.ticket, outcomeOf(line, scan));
+  }
+
+  /** Once per session, and only read: the initialize response still goes out byte for byte. */
+  private recordServerCapabilities(line: Buffer): void {
+    let message: unknown;
+    try {
+      message = parseJson(line.toString('utf8'));
+    } catch {
+      return;
+    }
+    const result = isObject(message) && isObject(message['result']) ? message['result'] : undefined;
+    const capabilities = result && isObject(result['capabilities']) ? result['capabilities'] : undefined;
+    const tools = capabilities && isObject(capabilities['tools']) ? capabilities['tools'] : undefined;
+    this.serverToolsListChanged = tools?.['listChanged'] === true;
+  }
+
+  /**
+   * A policy reload changed what tools/list filtering hides. thoth sends the client
+   * `notifications/tools/list_changed` itself, so that it lists the tools again, but only when
+   * the server declared `tools.listChanged`: the client then expects that notification on this
+   * connection, and thoth does not rewrite the server's capabilities to promise it. Otherwise the
+   * client sees the new list at its next tools/list; calls are enforced by the new policy either way.
+   */
+  private onPolicyToolsListChanged(): void {
+    if (this.clientGone || this.clientInputEnded || this.serverToolsListChanged === undefined) return;
+    if (!this.serverToolsListChanged) {
+      this.diagnostics.warn('the tools the policy hides changed; the server did not declare tools.listChanged, so the client sees the new list when it next lists tools');
+      return;
+    }
+    this.writeClient('{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}');
   }
 
   private onServerRequestOrNotification(line: Buffer, scan: EnvelopeScan): void {
@@ -554,8 +598,7 @@ export class Relay {
   // plumbing
 
   private complete(ticket: CallTicket, outcome: CallOutcome): void {
-    const governance = this.governance;
-    if (governance) governance.governor.complete(ticket, governance.context, outcome);
+    this.governance?.governor.complete(ticket, ticket.context, outcome);
   }
 
   /** Writes one message line to the client, holding the server's output while the client is slow. */

@@ -14,6 +14,9 @@ import {SettingValueError, type Parser} from './parsers.js';
 export const THOTH_PREFERENCE_DOMAIN = 'io.thoth.agent';
 export const WINDOWS_POLICY_KEYS = ['HKLM\\SOFTWARE\\Policies\\Thoth', 'HKCU\\SOFTWARE\\Policies\\Thoth'] as const;
 
+/** A policy pushed by MDM applies to running sessions within about this long (README "Policy and approvals"). */
+export const DEFAULT_POLICY_RELOAD_INTERVAL_MS = 2000;
+
 /** Seed 000 (newest, wins) says atensecurity.com; seed 001 said aten.security: set THOTH_APEX_DOMAIN for that. */
 export const DEFAULT_APEX_DOMAIN = 'atensecurity.com';
 
@@ -55,6 +58,7 @@ export interface Settings {
   expectedProxyUid?: number;
   minVersion?: string;
   policyFile?: string;
+  policyReloadIntervalMs: number;
   logFile?: string;
   auditEnabled: boolean;
   auditDir: string;
@@ -223,6 +227,12 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
   expectedProxyUid: {name: 'THOTH_EXPECTED_PROXY_UID', description: 'OS uid `thoth run` must run as.', parse: p.integer(0, 4_294_967_294)},
   minVersion: {name: 'THOTH_MIN_VERSION', flag: '--min-version', description: 'Minimum thoth version `thoth health` accepts.', parse: p.version},
   policyFile: {name: 'THOTH_POLICY_FILE', flag: '--policy', description: 'Policy file (JSON or JSONC).', parse: p.path},
+  policyReloadIntervalMs: {
+    name: 'THOTH_POLICY_RELOAD_INTERVAL_MS',
+    description: 'How often a running `thoth run` checks its policy source for changes (milliseconds).',
+    parse: p.integer(50, 600_000),
+    fallback: fixed(DEFAULT_POLICY_RELOAD_INTERVAL_MS),
+  },
   logFile: {name: 'THOTH_LOG_FILE', flag: '--log-file', description: "File that also receives thoth's own diagnostics.", parse: p.path},
   auditEnabled: {name: 'THOTH_AUDIT', description: 'The audit trail: on, or off (benchmarks, diagnosis only: tool calls are then not recorded).', parse: auditSwitch, fallback: fixed(true)},
   auditDir: {

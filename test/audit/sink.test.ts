@@ -168,6 +168,8 @@ describe('event schemas', () => {
     for (const outcome of outcomes) sink.toolCallPost({call, context: full, decision: ALLOW, requestId: '1', preEventId: pre, outcome, durationMs: 3});
     sink.toolCallPost({call, context: full, decision: ALLOW, requestId: '1', preEventId: '', outcome: {kind: 'cancelled'}, durationMs: 3});
     sink.event('POLICY_LOADED', full, {status: 'loaded', policyFile: '/etc/thoth/policy.json', source: 'managed'});
+    sink.event('POLICY_LOADED', full, {status: 'loaded', policyFile: '/etc/thoth/policy.json', source: 'managed', policyVersion: 'v2@sha256:0123456789abcdef', policySha256: 'c'.repeat(64), rules: 3, modeSource: 'policy', intentSource: 'none', reload: true, change: '/etc/thoth/policy.json was replaced', previousVersion: 'v1@sha256:fedcba9876543210'});
+    sink.event('POLICY_LOAD_FAILED', full, {status: 'invalid', source: 'managed', policyFile: '/etc/thoth/policy.json', message: 'policy /etc/thoth/policy.json:1:1 at /: invalid JSON', reload: true, change: '/etc/thoth/policy.json changed', previousVersion: null});
     sink.event('APPROVAL_REQUESTED', full, {approvalId: 'ap-1', toolName: 'write_file', via: 'cli'});
     sink.event('APPROVAL_GRANTED', full, {approvalId: 'ap-1', toolName: 'write_file', approvedBy: 'ada'});
     sink.event('APPROVAL_DENIED', full, {approvalId: 'ap-2', toolName: 'write_file'});
@@ -183,6 +185,7 @@ describe('event schemas', () => {
       SESSION_START: 'session-start',
       SESSION_END: 'session-end',
       POLICY_LOADED: 'policy-loaded',
+      POLICY_LOAD_FAILED: 'policy-load-failed',
       APPROVAL_REQUESTED: 'approval-requested',
       APPROVAL_GRANTED: 'approval-granted',
       APPROVAL_DENIED: 'approval-denied',
@@ -206,5 +209,13 @@ describe('event schemas', () => {
     // And the schemas do reject what they should.
     const preSchema = await loadValidator('audit/events/tool-call-pre');
     expect(preSchema({eventId: 'x', type: 'TOOL_CALL_PRE'})).toBe(false);
+    // A reload names what changed and what was in force before.
+    const loaded = await loadValidator('audit/events/policy-loaded');
+    const base = {eventId: '01a2010c-cf3c-74b2-ba5c-ca59daf3172a', type: 'POLICY_LOADED', timestamp: '2026-11-22T02:19:06.428Z', sourceType: 'thoth_proxy', agentId: 'a', sessionId: 's', mode: 'block', status: 'loaded'};
+    expect(loaded({...base, reload: false})).toBe(true);
+    expect(loaded({...base, reload: true})).toBe(false);
+    expect(loaded({...base, reload: true, change: 'x changed', previousVersion: null})).toBe(true);
+    const failed = await loadValidator('audit/events/policy-load-failed');
+    expect(failed({...base, type: 'POLICY_LOAD_FAILED', status: 'invalid'})).toBe(false);
   });
 });

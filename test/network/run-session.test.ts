@@ -70,4 +70,23 @@ describe('what thoth run starts for the control plane (startRunControlPlane, as 
     await session.close();
     expect(plane.requests.slice(before).map((r) => r.route)).toEqual(expect.arrayContaining(['enforce', 'register', 'checkin']));
   });
+
+  it('a policy reload (govern called again with the same hold budget) keeps the remote enforcer: a hold it gave out is still honoured', async () => {
+    const {session} = await start(fleetEnv(plane, pki));
+    const decideBefore = plane.decide;
+    try {
+      const token = plane.createHold('apr-reload');
+      plane.decide = () => ({decision: 'step_up', reason: 'central approval', ruleId: 'central', approval: {id: 'apr-reload', holdToken: token}});
+      const before = session.govern({enforcer: LOCAL, stepUp: undefined}, 5000);
+      const decision = await before.enforcer.decide(CALL, context());
+      expect(decision.decision).toBe('step_up');
+      plane.resolveHold(token, 'approved', 'grace@acme.test');
+      const after = session.govern({enforcer: LOCAL, stepUp: undefined}, 5000);
+      const noClient = {capabilities: undefined, request: async () => ({})};
+      expect(await after.stepUp!.resolve(CALL, context(), decision, noClient, new AbortController().signal)).toMatchObject({decision: 'allow', ruleId: 'remote-approval:apr-reload'});
+    } finally {
+      plane.decide = decideBefore;
+      await session.close();
+    }
+  });
 });

@@ -119,7 +119,7 @@ describe('PinGuard and the tools/list hook', () => {
     const off = new PolicyToolsListHook({policy, filter: false});
     const result = {tools: [readFileTool, listTool, {name: 42}]};
     expect(await on.onToolsList(result, {...context, mode: 'block'})).toEqual({tools: [readFileTool, {name: 42}]});
-    expect(events).toEqual([{tools: ['list_directory'], mode: 'block', intent: null}]);
+    expect(events).toEqual([{tools: ['list_directory']}]);
     expect(await on.onToolsList(result, {...context, mode: 'step_up'})).toBeUndefined();
     expect(await on.onToolsList(result, {...context, mode: 'step_up', intent: 'ro'})).toEqual({tools: [readFileTool, {name: 42}]});
     expect(await on.onToolsList(result, {...context, mode: 'observe', intent: 'ro'})).toBeUndefined();

@@ -6,7 +6,8 @@ import {AllowAllEnforcer, type Decision, type DecisionContext, type Enforcer, ty
 import {Governor} from '../../src/governance/governor.js';
 import type {AuditSink, PostCallRecord, ToolsListHook} from '../../src/governance/types.js';
 import type {Diagnostics} from '../../src/proxy/diagnostics.js';
-import {Relay, type SessionState} from '../../src/proxy/relay.js';
+import {Relay, type GovernanceHandle, type SessionState} from '../../src/proxy/relay.js';
+import {SwitchableGovernance} from '../../src/governance/switchable.js';
 
 /** Reads newline-delimited messages from a stream as they arrive. */
 class LineReader {
@@ -55,6 +56,8 @@ function memoryDiagnostics() {
 }
 
 interface HarnessOptions {
+  /** Replaces the handle built from the options below. */
+  governance?: GovernanceHandle;
   enforcer?: Enforcer;
   toolsListHook?: ToolsListHook;
   maxMessageBytes?: number;
@@ -73,7 +76,7 @@ function harness(options: HarnessOptions = {}) {
   const relay = new Relay({
     client: {input: clientIn, output: clientOut},
     upstream: {input: upstreamIn, output: upstreamOut},
-    governance: Promise.resolve({governor, context, toolsListHook: options.toolsListHook}),
+    governance: Promise.resolve(options.governance ?? {governor, context, toolsListHook: options.toolsListHook}),
     session,
     diagnostics,
     ...(options.maxMessageBytes ? {maxMessageBytes: options.maxMessageBytes} : {}),
@@ -382,3 +385,76 @@ describe('Relay: lifecycle and thoth-initiated requests', () => {
     expect(h.warnings).toEqual([]);
   });
 });
+
+describe('Relay: policy reloads', () => {
+  const recordingAudit = () => {
+    const posts: PostCallRecord[] = [];
+    const audit: AuditSink = {toolCallPre: async () => 'pre-1', toolCallPost: (record) => void posts.push(record), event: () => undefined, close: async () => undefined};
+    return {audit, posts};
+  };
+  const contextIn = (mode: 'block' | 'observe'): DecisionContext => ({agentId: 'test-agent', sessionId: 'session-1', mode, sessionToolCalls: []});
+
+  it('a call being decided when the policy is swapped finishes with the policy and mode it started with; the next call gets the new ones', async () => {
+    const {audit, posts} = recordingAudit();
+    const before = new ScriptedEnforcer();
+    let release!: () => void;
+    before.gate = new Promise((resolve) => (release = resolve));
+    const blockEverything: Enforcer = {decide: async () => ({decision: 'block', reason: 'the new policy blocks it', ruleId: 'rule:new'})};
+    const oldContext = contextIn('observe');
+    const governance = new SwitchableGovernance({governor: new Governor({enforcer: before, audit}), context: oldContext});
+    const h = harness({governance});
+
+    h.fromClient(call(1, 'echo'));
+    await sleep(20);
+    expect(before.seen).toHaveLength(1);
+    governance.swap({governor: new Governor({enforcer: blockEverything, audit}), context: contextIn('block')}, false);
+    release();
+    expect(JSON.parse(await h.toServer.next())).toEqual(call(1, 'echo'));
+    h.fromServer({jsonrpc: '2.0', id: 1, result: {content: []}});
+    await h.toClient.next();
+    expect(posts[0]).toMatchObject({decision: {ruleId: 'rule:ok'}, context: {mode: 'observe'}});
+
+    h.fromClient(call(2, 'echo'));
+    expect(await h.toClient.nextJson()).toMatchObject({id: 2, error: {code: -32001, data: {ruleId: 'rule:new', mode: 'block'}}});
+    expect(before.seen).toHaveLength(1);
+  });
+
+  const initialize = async (h: ReturnType<typeof harness>, serverCapabilities: Record<string, unknown>) => {
+    h.fromClient({jsonrpc: '2.0', id: 0, method: 'initialize', params: {protocolVersion: '2025-06-18', capabilities: {}, clientInfo: {name: 'c', version: '1'}}});
+    await h.toServer.next();
+    const response = {jsonrpc: '2.0', id: 0, result: {protocolVersion: '2025-06-18', capabilities: serverCapabilities, serverInfo: {name: 's', version: '1'}}};
+    h.fromServer(response);
+    // The initialize response still reaches the client byte for byte.
+    expect(await h.toClient.next()).toBe(JSON.stringify(response));
+  };
+
+  it('tells the client to list tools again when the hidden tools changed and the server declared tools.listChanged', async () => {
+    const governance = new SwitchableGovernance({governor: new Governor({enforcer: new AllowAllEnforcer()}), context: contextIn('block')});
+    const h = harness({governance});
+    await sleep(10); // the relay has subscribed once governance is ready
+    // Before initialize the client has not listed anything: nothing to say.
+    governance.swap({governor: new Governor({enforcer: new AllowAllEnforcer()}), context: contextIn('block')}, true);
+    await sleep(20);
+    expect(h.toClient.drain()).toEqual([]);
+    expect(h.warnings).toEqual([]);
+
+    await initialize(h, {tools: {listChanged: true}});
+    governance.swap({governor: new Governor({enforcer: new AllowAllEnforcer()}), context: contextIn('block')}, false);
+    await sleep(20);
+    expect(h.toClient.drain()).toEqual([]);
+    governance.swap({governor: new Governor({enforcer: new AllowAllEnforcer()}), context: contextIn('block')}, true);
+    expect(await h.toClient.nextJson()).toEqual({jsonrpc: '2.0', method: 'notifications/tools/list_changed'});
+    expect(h.warnings).toEqual([]);
+  });
+
+  it('does not send tools/list_changed for a server that did not declare it, and says so on stderr', async () => {
+    const governance = new SwitchableGovernance({governor: new Governor({enforcer: new AllowAllEnforcer()}), context: contextIn('block')});
+    const h = harness({governance});
+    await initialize(h, {tools: {}});
+    governance.swap({governor: new Governor({enforcer: new AllowAllEnforcer()}), context: contextIn('block')}, true);
+    await sleep(20);
+    expect(h.toClient.drain()).toEqual([]);
+    expect(h.warnings).toEqual([expect.stringMatching(/did not declare tools\.listChanged, so the client sees the new list when it next lists tools/)]);
+  });
+});
+
