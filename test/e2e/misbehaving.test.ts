@@ -135,11 +135,14 @@ describe('thoth run with a misbehaving server (raw protocol)', () => {
   });
 
   it('fails fast with exit 127 and the places it searched when the server executable does not exist', async () => {
-    const session = new RawSession(['--agent-id', 'm'], ['definitely-not-a-real-mcp-server']);
+    // A PATH of its own: the message shows the first 12 places, and the test's PATH can be longer.
+    const session = new RawSession(['--agent-id', 'm'], ['definitely-not-a-real-mcp-server'], {PATH: '/usr/bin:/bin'});
     const exit = await session.exited;
     expect(exit.code).toBe(127);
     expect(session.stdoutBytes).toBe(0);
     expect(session.stderr).toMatch(/cannot find the server executable "definitely-not-a-real-mcp-server"; searched: /);
+    // PATH, then the places a minimal client PATH misses.
+    expect(session.stderr).toContain('/usr/bin/definitely-not-a-real-mcp-server');
     expect(session.stderr).toContain('/usr/local/bin/definitely-not-a-real-mcp-server');
     expect(session.stderr).toMatch(/Try this:/);
   });
