@@ -180,6 +180,7 @@ describe('event schemas', () => {
     sink.event('PIN_RECORDED', full, {toolName: 'read_file', pinSha256: 'a'.repeat(64)});
     sink.event('PIN_CHANGED', full, {toolName: 'read_file', pinSha256: 'b'.repeat(64), previousSha256: 'a'.repeat(64)});
     sink.event('PIN_ACCEPTED', full, {toolName: 'read_file', pinSha256: 'b'.repeat(64)});
+    sink.event('TOOLS_HIDDEN', full, {tools: ['get-env']});
     sink.event('HEARTBEAT_SENT', full, {ok: true});
     await sink.close();
     const validators: Record<string, string> = {
@@ -197,6 +198,7 @@ describe('event schemas', () => {
       PIN_RECORDED: 'pin-recorded',
       PIN_CHANGED: 'pin-changed',
       PIN_ACCEPTED: 'pin-accepted',
+      TOOLS_HIDDEN: 'tools-hidden',
     };
     const seen = new Set<string>();
     const record = await loadValidator('audit/record');
@@ -241,5 +243,8 @@ describe('event schemas', () => {
     const recorded = await loadValidator('audit/events/pin-recorded');
     expect(recorded({...common, type: 'PIN_RECORDED', pinSha256: `sha256:${'a'.repeat(64)}`})).toBe(false);
     expect(recorded({...common, type: 'PIN_RECORDED', pinSha256: 'a'.repeat(64)})).toBe(true);
+    const hidden = await loadValidator('audit/events/tools-hidden');
+    expect(hidden({...common, type: 'TOOLS_HIDDEN'})).toBe(false);
+    expect(hidden({...common, type: 'TOOLS_HIDDEN', tools: []})).toBe(false);
   });
 });
