@@ -4,7 +4,7 @@ import {join} from 'node:path';
 import {errorMessage} from '../cli/errors.js';
 import type {Decision, DecisionContext, ToolCall} from '../enforcer/types.js';
 import type {ClientChannel, StepUpHandler} from '../governance/types.js';
-import {canonicalHash} from '../policy/canonical-json.js';
+import {canonicalHash, sha256Digits} from '../policy/canonical-json.js';
 import {shellWord} from '../policy/shell-word.js';
 import {argumentsPreview, requestApproval, takeDecision, type ApprovalBinding} from './store.js';
 
@@ -51,11 +51,13 @@ export class ApprovalStepUp implements StepUpHandler {
       policyVersion: settings.policyVersion,
     };
     const trace = decision.trace ?? [];
+    // What every APPROVAL_* event says about the call (schemas/audit/events/approval-*): ruleId is the rule that asked for approval.
+    const about = {toolName: call.name, argumentsSha256: sha256Digits(binding.argumentsHash), policyVersion: binding.policyVersion, ruleId: decision.ruleId};
 
     const taken = await takeDecision(home, binding, this.now());
     if (taken?.kind === 'granted') {
       const {record} = taken;
-      this.options.event?.('APPROVAL_USED', context, {approvalId: record.id, tool: call.name, decidedBy: record.decidedBy ?? null, decidedAt: record.decidedAt ?? null, argumentsHash: binding.argumentsHash});
+      this.options.event?.('APPROVAL_USED', context, {approvalId: record.id, ...about, approvedBy: record.decidedBy, approvedAt: record.decidedAt});
       this.options.onApproved?.(call, context);
       return {
         decision: 'allow',
@@ -80,7 +82,8 @@ export class ApprovalStepUp implements StepUpHandler {
     if (settings.elicitation && supportsFormElicitation(client.capabilities) && !signal.aborted) {
       const answer = await this.elicit(call, context, decision, client, signal);
       if (answer.kind === 'accepted') {
-        this.options.event?.('APPROVAL_GRANTED', context, {via: 'elicitation', tool: call.name, argumentsHash: binding.argumentsHash, stepUpRuleId: decision.ruleId});
+        // Decided in the client's prompt: there is no approval record, so no approvalId.
+        this.options.event?.('APPROVAL_GRANTED', context, {via: 'elicitation', ...about});
         this.options.onApproved?.(call, context);
         return {
           decision: 'allow',
@@ -91,7 +94,7 @@ export class ApprovalStepUp implements StepUpHandler {
         };
       }
       if (answer.kind === 'declined') {
-        this.options.event?.('APPROVAL_DENIED', context, {via: 'elicitation', tool: call.name, argumentsHash: binding.argumentsHash, stepUpRuleId: decision.ruleId});
+        this.options.event?.('APPROVAL_DENIED', context, {via: 'elicitation', ...about});
         return {
           decision: 'block',
           ruleId: 'approval:declined',
@@ -119,14 +122,7 @@ export class ApprovalStepUp implements StepUpHandler {
       this.now(),
     );
     if (created) {
-      this.options.event?.('APPROVAL_REQUESTED', context, {
-        approvalId: record.id,
-        tool: call.name,
-        argumentsHash: binding.argumentsHash,
-        policyVersion: binding.policyVersion,
-        expiresAt: record.expiresAt,
-        ruleId: decision.ruleId,
-      });
+      this.options.event?.('APPROVAL_REQUESTED', context, {approvalId: record.id, ...about, expiresAt: record.expiresAt});
     }
     const approveCommand = approveCommandFor(record.id, home);
     return {

@@ -183,6 +183,7 @@ function statusOf(event: AuditEvent): number {
     case 'TOOL_CALL_POST':
       return event['outcome'] === 'result' && event['isError'] !== true ? 1 : event['outcome'] === 'cancelled' ? 99 : 2;
     case 'APPROVAL_GRANTED':
+    case 'APPROVAL_USED':
     case 'PIN_ACCEPTED':
     case 'PIN_RECORDED':
     case 'SESSION_START':

@@ -1,4 +1,5 @@
 import {errorMessage} from '../cli/errors.js';
+import {sha256Digits} from '../policy/canonical-json.js';
 import {shellWord} from '../policy/shell-word.js';
 import {checkTools, readPinFile, type ToolDefinition} from './store.js';
 
@@ -6,7 +7,7 @@ export interface PinGuardOptions {
   home: string;
   agentId: string;
   now?: () => Date;
-  /** PIN_RECORDED / PIN_CHANGED / PIN_ACCEPTED for the audit trail. */
+  /** PIN_RECORDED / PIN_CHANGED / PIN_ACCEPTED for the audit trail (fields as in schemas/audit/events/pin-*). */
   event?: (type: string, fields: Record<string, unknown>) => void;
   warn?: (message: string) => void;
 }
@@ -18,8 +19,11 @@ export interface PinGuardOptions {
  */
 export class PinGuard {
   private readonly options: PinGuardOptions;
-  /** Tool → the hash seen in this session, for tools whose pin does not match. */
-  private readonly mismatched = new Map<string, string>();
+  /**
+   * Tool → the hash seen in this session and the pinned one it differs from, for tools whose pin
+   * does not match (PIN_ACCEPTED names both).
+   */
+  private readonly mismatched = new Map<string, {seenHash: string; pinnedHash: string}>();
   private damaged: string | undefined;
 
   constructor(options: PinGuardOptions) {
@@ -34,14 +38,19 @@ export class PinGuard {
 
   /** Re-reads the pin file for a refused tool: accepted since? */
   async recheck(tool: string): Promise<void> {
-    const seen = this.mismatched.get(tool);
-    if (seen === undefined) return;
+    const mismatch = this.mismatched.get(tool);
+    if (mismatch === undefined) return;
     try {
       const pins = await readPinFile(this.options.home, this.options.agentId);
       const pinned = Object.hasOwn(pins.tools, tool) ? pins.tools[tool] : undefined;
-      if (pinned?.hash === seen) {
+      if (pinned?.hash === mismatch.seenHash) {
         this.mismatched.delete(tool);
-        this.options.event?.('PIN_ACCEPTED', {tool, hash: seen, acceptedAt: pinned.acceptedAt ?? null});
+        this.options.event?.('PIN_ACCEPTED', {
+          toolName: tool,
+          pinSha256: sha256Digits(mismatch.seenHash),
+          previousSha256: sha256Digits(mismatch.pinnedHash),
+          acceptedAt: pinned.acceptedAt,
+        });
       }
     } catch (error) {
       this.options.warn?.(`tool pins could not be re-read: ${errorMessage(error)}`);
@@ -64,14 +73,18 @@ export class PinGuard {
     }
     this.damaged = undefined;
     const alreadyKnown = new Set(this.mismatched.keys());
-    for (const [name, hash] of check.seen) {
+    for (const name of check.seen.keys()) {
       if (!check.changed.some((change) => change.name === name)) this.mismatched.delete(name);
-      else this.mismatched.set(name, hash);
     }
-    if (check.pinned.length > 0) this.options.event?.('PIN_RECORDED', {tools: check.pinned});
+    for (const change of check.changed) this.mismatched.set(change.name, {seenHash: change.seenHash, pinnedHash: change.pinnedHash});
+    // One event per tool: the trail (and `thoth audit show --tool`) can then say when each was pinned, and to what.
+    for (const name of check.pinned) {
+      const hash = check.seen.get(name);
+      this.options.event?.('PIN_RECORDED', {toolName: name, pinSha256: hash === undefined ? undefined : sha256Digits(hash)});
+    }
     for (const change of check.changed) {
       if (change.newlyChanged) {
-        this.options.event?.('PIN_CHANGED', {tool: change.name, pinnedHash: change.pinnedHash, seenHash: change.seenHash});
+        this.options.event?.('PIN_CHANGED', {toolName: change.name, pinSha256: sha256Digits(change.seenHash), previousSha256: sha256Digits(change.pinnedHash)});
       }
       if (alreadyKnown.has(change.name) && !change.newlyChanged) continue;
       this.options.warn?.(

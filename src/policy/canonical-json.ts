@@ -42,3 +42,11 @@ export function sha256Hex(text: string): string {
 export function canonicalHash(value: unknown): string {
   return `sha256:${sha256Hex(canonicalJson(value))}`;
 }
+
+/**
+ * The hex digits of a `sha256:<hex>` hash. Audit events carry bare hex in fields whose name says
+ * the algorithm (`pinSha256`, `argumentsSha256`), as their schemas and the control plane expect.
+ */
+export function sha256Digits(hash: string): string {
+  return hash.startsWith('sha256:') ? hash.slice('sha256:'.length) : hash;
+}

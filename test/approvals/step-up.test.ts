@@ -6,12 +6,17 @@ import type {Decision, DecisionContext, ToolCall} from '../../src/enforcer/types
 import type {ClientChannel} from '../../src/governance/types.js';
 import type {JsonObject} from '../../src/proxy/json-rpc.js';
 import {stringifyJson} from '../../src/proxy/json-rpc.js';
+import type {AuditEvent} from '../../src/audit/events.js';
+import {canonicalJson, sha256Hex} from '../../src/policy/canonical-json.js';
+import {invalidEvents, recordedEvent} from '../helpers/audit-schemas.js';
 import {tempDir} from '../helpers/tmp.js';
 
 const settings: ApprovalSettings = {policyVersion: 'v1@sha256:aa', ttlMs: 600_000, elicitation: true, elicitationTimeoutMs: 5000};
 const context: DecisionContext = {agentId: 'fs', sessionId: 'session-1', mode: 'step_up', sessionToolCalls: [], client: {name: 'test-client'}};
 const call: ToolCall = {name: 'write_file', arguments: {path: '/w/a', content: 'x'}, argumentsJson: stringifyJson({path: '/w/a', content: 'x'})};
 const stepUp: Decision = {decision: 'step_up', ruleId: 'rule:writes', reason: 'writes need approval', trace: ['rule:writes matches']};
+/** What approval events name `argumentsSha256`: bare hex, as the event schemas (and the control plane) have it. */
+const argumentsSha256 = sha256Hex(canonicalJson(call.arguments));
 
 /** A client channel that records requests and answers them as a client would. */
 function channel(capabilities: Record<string, unknown> | undefined, answer: (method: string, params: JsonObject) => Promise<unknown>) {
@@ -28,15 +33,20 @@ function channel(capabilities: Record<string, unknown> | undefined, answer: (met
 
 function handler(home: string, extra: Partial<ConstructorParameters<typeof ApprovalStepUp>[0]> = {}) {
   const events: Array<{type: string; fields: Record<string, unknown>}> = [];
+  /** The same events as the audit trail would have them. */
+  const recorded: AuditEvent[] = [];
   const approved: string[] = [];
   const stepUpHandler = new ApprovalStepUp({
     home,
     settings,
-    event: (type, _context, fields) => events.push({type, fields}),
+    event: (type, eventContext, fields) => {
+      events.push({type, fields});
+      recorded.push(recordedEvent(type, eventContext, fields));
+    },
     onApproved: (approvedCall) => approved.push(approvedCall.name),
     ...extra,
   });
-  return {stepUpHandler, events, approved};
+  return {stepUpHandler, events, recorded, approved};
 }
 
 const signal = new AbortController().signal;
@@ -44,7 +54,7 @@ const signal = new AbortController().signal;
 describe('step-up without elicitation: approval id and thoth approve', () => {
   it('refuses with an approval id and the exact command, then lets the approved identical retry through once', async () => {
     const home = await tempDir();
-    const {stepUpHandler, events, approved} = handler(home);
+    const {stepUpHandler, events, recorded, approved} = handler(home);
     const {client, requests} = channel({}, async () => ({}));
     // `elicitation` not declared: the client is never asked.
     const {client: noElicitation} = channel({sampling: {}}, async () => ({}));
@@ -53,7 +63,9 @@ describe('step-up without elicitation: approval id and thoth approve', () => {
     expect(first.decision).toBe('step_up');
     const approvalId = first.details?.['approvalId'] as string;
     expect(first.details).toMatchObject({approvalId: expect.stringMatching(/^[0-9a-z]{10}$/), approveCommand: `thoth approve ${approvalId} --thoth-home ${home}`});
-    expect(events).toEqual([{type: 'APPROVAL_REQUESTED', fields: expect.objectContaining({approvalId, tool: 'write_file', policyVersion: 'v1@sha256:aa'})}]);
+    expect(events).toEqual([
+      {type: 'APPROVAL_REQUESTED', fields: expect.objectContaining({approvalId, toolName: 'write_file', argumentsSha256, policyVersion: 'v1@sha256:aa', ruleId: 'rule:writes'})},
+    ]);
     expect((await listApprovals(home))[0]).toMatchObject({id: approvalId, agentId: 'fs', tool: 'write_file', argumentsPreview: '{"path":"/w/a","content":"x"}', intent: null});
 
     await decideApproval(home, approvalId, 'approved', {by: 'ann'});
@@ -66,6 +78,10 @@ describe('step-up without elicitation: approval id and thoth approve', () => {
     const again = await stepUpHandler.resolve(call, context, stepUp, noElicitation, signal);
     expect(again.decision).toBe('step_up');
     expect(again.details?.['approvalId']).not.toBe(approvalId);
+
+    expect(events.map((event) => event.type)).toEqual(['APPROVAL_REQUESTED', 'APPROVAL_USED', 'APPROVAL_REQUESTED']);
+    expect(events[1]!.fields).toEqual({approvalId, toolName: 'write_file', argumentsSha256, policyVersion: 'v1@sha256:aa', ruleId: 'rule:writes', approvedBy: 'ann', approvedAt: expect.any(String)});
+    expect(await invalidEvents(recorded)).toEqual([]);
   });
 
   it('a denied call is blocked on retry, with who denied it and why', async () => {
@@ -100,7 +116,7 @@ describe('step-up with elicitation', () => {
 
   it('asks the user, within the configured timeout, and forwards only on an explicit accept', async () => {
     const home = await tempDir();
-    const {stepUpHandler, events, approved} = handler(home);
+    const {stepUpHandler, events, recorded, approved} = handler(home);
     const {client, requests} = channel({elicitation: {}}, async () => ({action: 'accept', content: {approve: true}}));
     const result = await stepUpHandler.resolve(call, context, stepUp, client, signal);
     expect(result).toMatchObject({decision: 'allow', ruleId: 'approval:elicitation', details: {approvedVia: 'elicitation'}});
@@ -110,7 +126,9 @@ describe('step-up with elicitation', () => {
     expect(requests[0]!.timeoutMs).toBe(5000);
     expect(requests[0]!.params['message']).toContain('"fs" wants to run the tool "write_file" with {"path":"/w/a","content":"x"}');
     expect(requests[0]!.params['requestedSchema']).toMatchObject({type: 'object', properties: {approve: {type: 'boolean'}}});
-    expect(events.map((event) => event.type)).toEqual(['APPROVAL_GRANTED']);
+    // No approval record, so no approvalId: the schema asks for one only when the grant did not come by elicitation.
+    expect(events).toEqual([{type: 'APPROVAL_GRANTED', fields: {via: 'elicitation', toolName: 'write_file', argumentsSha256, policyVersion: 'v1@sha256:aa', ruleId: 'rule:writes'}}]);
+    expect(await invalidEvents(recorded)).toEqual([]);
     expect(approved).toEqual(['write_file']);
     expect(await listApprovals(home, {all: true})).toEqual([]);
   });
@@ -120,10 +138,11 @@ describe('step-up with elicitation', () => {
     ['accept with approve=false', {action: 'accept', content: {approve: false}}, 'block', 'approval:declined'],
   ] as const)('%s blocks the call', async (_name, answer, decision, ruleId) => {
     const home = await tempDir();
-    const {stepUpHandler, events} = handler(home);
+    const {stepUpHandler, events, recorded} = handler(home);
     const {client} = channel({elicitation: {}}, async () => answer);
     expect(await stepUpHandler.resolve(call, context, stepUp, client, signal)).toMatchObject({decision, ruleId});
-    expect(events.map((event) => event.type)).toEqual(['APPROVAL_DENIED']);
+    expect(events).toEqual([{type: 'APPROVAL_DENIED', fields: {via: 'elicitation', toolName: 'write_file', argumentsSha256, policyVersion: 'v1@sha256:aa', ruleId: 'rule:writes'}}]);
+    expect(await invalidEvents(recorded)).toEqual([]);
   });
 
   it.each([

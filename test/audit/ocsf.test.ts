@@ -105,6 +105,8 @@ describe('OCSF 1.3.0 export', () => {
     expect(blocked).toMatchObject({status_id: 2, severity_id: 3, status_detail: 'outside the approved scope'});
     expect(toOcsf(sample('TOOL_CALL_POST'), {productVersion: '0'})).toMatchObject({duration: 4, api: {response: {code: -32001}}});
     expect(toOcsf(sample('PIN_CHANGED'), {productVersion: '0'})).toMatchObject({class_uid: 2004, severity_id: 4, action_id: 2});
+    // A used grant let the call through.
+    expect(toOcsf(sample('APPROVAL_USED'), {productVersion: '0'})).toMatchObject({class_uid: 6003, activity_name: 'Approval Used', status_id: 1});
     expect(toOcsf(sample('SESSION_START'), {productVersion: '0'})).toMatchObject({class_uid: 6002, activity_id: 3, app: {name: 'filesystem', vendor_name: 'thoth'}});
     expect(toOcsf(sample('TOOL_CALL_PRE'), {productVersion: '0'})['actor']).toEqual({session: {uid: 'session-1'}, user: {uid: 'ada@example.com', email_addr: 'ada@example.com'}});
   });

@@ -173,10 +173,14 @@ describe('event schemas', () => {
     sink.event('APPROVAL_REQUESTED', full, {approvalId: 'ap-1', toolName: 'write_file', via: 'cli'});
     sink.event('APPROVAL_GRANTED', full, {approvalId: 'ap-1', toolName: 'write_file', approvedBy: 'ada'});
     sink.event('APPROVAL_DENIED', full, {approvalId: 'ap-2', toolName: 'write_file'});
+    sink.event('APPROVAL_GRANTED', full, {via: 'elicitation', toolName: 'write_file', argumentsSha256: 'd'.repeat(64), policyVersion: 'v1@sha256:0123456789abcdef', ruleId: 'rule:writes'});
+    sink.event('APPROVAL_DENIED', full, {via: 'elicitation', toolName: 'write_file', argumentsSha256: 'd'.repeat(64), ruleId: 'rule:writes'});
+    sink.event('APPROVAL_USED', full, {approvalId: 'ap-1', toolName: 'write_file', argumentsSha256: 'd'.repeat(64), approvedBy: 'ada', approvedAt: '2026-11-22T10:00:00.000Z', ruleId: 'rule:writes'});
     sink.event('APPROVAL_EXPIRED', full, {approvalId: 'ap-3', toolName: 'write_file', expiresAt: '2026-11-22T10:00:00.000Z'});
     sink.event('PIN_RECORDED', full, {toolName: 'read_file', pinSha256: 'a'.repeat(64)});
     sink.event('PIN_CHANGED', full, {toolName: 'read_file', pinSha256: 'b'.repeat(64), previousSha256: 'a'.repeat(64)});
     sink.event('PIN_ACCEPTED', full, {toolName: 'read_file', pinSha256: 'b'.repeat(64)});
+    sink.event('TOOLS_HIDDEN', full, {tools: ['get-env']});
     sink.event('HEARTBEAT_SENT', full, {ok: true});
     await sink.close();
     const validators: Record<string, string> = {
@@ -190,9 +194,11 @@ describe('event schemas', () => {
       APPROVAL_GRANTED: 'approval-granted',
       APPROVAL_DENIED: 'approval-denied',
       APPROVAL_EXPIRED: 'approval-expired',
+      APPROVAL_USED: 'approval-used',
       PIN_RECORDED: 'pin-recorded',
       PIN_CHANGED: 'pin-changed',
       PIN_ACCEPTED: 'pin-accepted',
+      TOOLS_HIDDEN: 'tools-hidden',
     };
     const seen = new Set<string>();
     const record = await loadValidator('audit/record');
@@ -217,5 +223,28 @@ describe('event schemas', () => {
     expect(loaded({...base, reload: true, change: 'x changed', previousVersion: null})).toBe(true);
     const failed = await loadValidator('audit/events/policy-load-failed');
     expect(failed({...base, type: 'POLICY_LOAD_FAILED', status: 'invalid'})).toBe(false);
+    // Only a decision made in the client's prompt has no approval record to name.
+    const common = {eventId: base.eventId, timestamp: base.timestamp, sourceType: 'thoth_proxy', agentId: 'a', sessionId: 's', mode: 'block', toolName: 'write_file'};
+    const granted = await loadValidator('audit/events/approval-granted');
+    expect(granted({...common, type: 'APPROVAL_GRANTED', via: 'elicitation'})).toBe(true);
+    expect(granted({...common, type: 'APPROVAL_GRANTED', via: 'cli'})).toBe(false);
+    expect(granted({...common, type: 'APPROVAL_GRANTED'})).toBe(false);
+    expect(granted({...common, type: 'APPROVAL_GRANTED', via: 'cli', approvalId: 'ap-1'})).toBe(true);
+    const denied = await loadValidator('audit/events/approval-denied');
+    expect(denied({...common, type: 'APPROVAL_DENIED', via: 'elicitation'})).toBe(true);
+    expect(denied({...common, type: 'APPROVAL_DENIED', via: 'control-plane'})).toBe(false);
+    const requested = await loadValidator('audit/events/approval-requested');
+    expect(requested({...common, type: 'APPROVAL_REQUESTED', via: 'elicitation'})).toBe(false);
+    const used = await loadValidator('audit/events/approval-used');
+    expect(used({...common, type: 'APPROVAL_USED'})).toBe(false);
+    expect(used({...common, type: 'APPROVAL_USED', approvalId: 'ap-1', argumentsSha256: `sha256:${'d'.repeat(64)}`})).toBe(false);
+    expect(used({...common, type: 'APPROVAL_USED', approvalId: 'ap-1', argumentsSha256: 'd'.repeat(64)})).toBe(true);
+    // Hashes are bare hex: the field name already says sha256.
+    const recorded = await loadValidator('audit/events/pin-recorded');
+    expect(recorded({...common, type: 'PIN_RECORDED', pinSha256: `sha256:${'a'.repeat(64)}`})).toBe(false);
+    expect(recorded({...common, type: 'PIN_RECORDED', pinSha256: 'a'.repeat(64)})).toBe(true);
+    const hidden = await loadValidator('audit/events/tools-hidden');
+    expect(hidden({...common, type: 'TOOLS_HIDDEN'})).toBe(false);
+    expect(hidden({...common, type: 'TOOLS_HIDDEN', tools: []})).toBe(false);
   });
 });

@@ -1,10 +1,12 @@
 import {readFile, stat, writeFile} from 'node:fs/promises';
 import {describe, expect, it} from 'vitest';
 
+import type {AuditEvent} from '../../src/audit/events.js';
 import type {DecisionContext} from '../../src/enforcer/types.js';
 import {PinGuard} from '../../src/pins/guard.js';
 import {acceptChanges, checkTools, listPins, pinDefinition, pinFilePath, type ToolDefinition} from '../../src/pins/store.js';
 import {PolicyToolsListHook} from '../../src/policy/tools-list-hook.js';
+import {invalidEvents, recordedEvent} from '../helpers/audit-schemas.js';
 import {tempDir} from '../helpers/tmp.js';
 import {compile} from '../policy/policy-helpers.js';
 
@@ -78,19 +80,29 @@ describe('PinGuard and the tools/list hook', () => {
 
   it('shows the pinned definition instead of a swapped-in one and refuses calls until accepted', async () => {
     const home = await tempDir();
+    const recorded: AuditEvent[] = [];
     const events: string[] = [];
     const warnings: string[] = [];
-    const guard = new PinGuard({home, agentId: 'fs', event: (type) => events.push(type), warn: (m) => warnings.push(m)});
+    const guard = new PinGuard({
+      home,
+      agentId: 'fs',
+      event: (type, fields) => {
+        events.push(type);
+        recorded.push(recordedEvent(type, context, fields));
+      },
+      warn: (m) => warnings.push(m),
+    });
     const hook = new PolicyToolsListHook({policy: compile({}), filter: true, pins: guard});
+    const hex = (definition: ToolDefinition) => pinDefinition(definition).hash.replace(/^sha256:/, '');
 
     expect(await hook.onToolsList({tools: [readFileTool, listTool]}, context)).toBeUndefined();
-    expect(events).toEqual(['PIN_RECORDED']);
+    expect(events).toEqual(['PIN_RECORDED', 'PIN_RECORDED']);
 
     const rewritten = await hook.onToolsList({tools: [{...poisoned, icons: [{src: 'x'}]}, listTool], nextCursor: 'c2'}, context);
     expect(rewritten).toEqual({tools: [{...readFileTool, icons: [{src: 'x'}]}, listTool], nextCursor: 'c2'});
     expect(guard.problem('read_file')).toBe('changed');
     expect(guard.problem('list_directory')).toBeUndefined();
-    expect(events).toEqual(['PIN_RECORDED', 'PIN_CHANGED']);
+    expect(events).toEqual(['PIN_RECORDED', 'PIN_RECORDED', 'PIN_CHANGED']);
     expect(warnings[0]).toContain('thoth pins accept --agent-id fs --tool read_file');
 
     await guard.recheck('read_file');
@@ -99,6 +111,16 @@ describe('PinGuard and the tools/list hook', () => {
     await guard.recheck('read_file');
     expect(guard.problem('read_file')).toBeUndefined();
     expect(events.at(-1)).toBe('PIN_ACCEPTED');
+
+    // Each event names its tool and the bare hex hashes its schema documents.
+    expect(await invalidEvents(recorded)).toEqual([]);
+    expect(recorded.map(({type, toolName, pinSha256, previousSha256}) => ({type, toolName, pinSha256, previousSha256}))).toEqual([
+      {type: 'PIN_RECORDED', toolName: 'read_file', pinSha256: hex(readFileTool), previousSha256: undefined},
+      {type: 'PIN_RECORDED', toolName: 'list_directory', pinSha256: hex(listTool), previousSha256: undefined},
+      {type: 'PIN_CHANGED', toolName: 'read_file', pinSha256: hex(poisoned), previousSha256: hex(readFileTool)},
+      {type: 'PIN_ACCEPTED', toolName: 'read_file', pinSha256: hex(poisoned), previousSha256: hex(readFileTool)},
+    ]);
+    expect(recorded.at(-1)?.['acceptedAt']).toEqual(expect.any(String));
   });
 
   it('a damaged pin file makes every call unverifiable instead of re-pinning', async () => {

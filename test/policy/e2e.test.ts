@@ -2,6 +2,9 @@ import {readFile, readdir, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 
+import {readEvents} from '../../src/audit/reader.js';
+import type {AuditEvent} from '../../src/audit/events.js';
+import {invalidAuditEvents} from '../helpers/audit-schemas.js';
 import {parseEnvelope, runThoth} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
 import {callText, E2E_POLICY, refusedCall, RUG_PULL_SERVER, startSession} from './session.js';
@@ -12,6 +15,13 @@ async function toolNames(session: Awaited<ReturnType<typeof startSession>>): Pro
   return (await session.client.listTools()).tools.map((tool) => tool.name).sort();
 }
 
+/** The events of the session's trail (the default audit directory of the profile). */
+async function auditEvents(home: string): Promise<AuditEvent[]> {
+  return (await readEvents(join(home, 'audit'))).map((stored) => stored.event);
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
 async function thoth(home: string, args: string[]) {
   const result = await runThoth([...args, '--json'], {env: {THOTH_HOME: home}});
   return {...result, envelope: parseEnvelope<Record<string, unknown>>(result.stdout)};
@@ -21,6 +31,7 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
   it('allows, blocks and steps up calls, and the session stays usable after each', async () => {
     const home = await tempDir();
     const session = await startSession({home, flags: BLOCK_FLAGS});
+    let approvalId = '';
     try {
       // Block mode: what the policy can never allow is not even listed.
       expect(await toolNames(session)).toEqual(['echo', 'get-sum', 'get-tiny-image']);
@@ -49,7 +60,7 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
       const stepped = await refusedCall(session.client, 'get-sum', {a: 5000, b: 1});
       expect(stepped.code).toBe(-32002);
       expect(stepped.data).toMatchObject({decision: 'step_up', ruleId: 'rule:big-sums', reason: 'sums over 1000 need approval', mode: 'block'});
-      const approvalId = stepped.data['approvalId'] as string;
+      approvalId = stepped.data['approvalId'] as string;
       expect(stepped.data['approveCommand']).toBe(`thoth approve ${approvalId} --thoth-home ${home}`);
       expect(stepped.message).toContain(`Approve with: thoth approve ${approvalId}`);
       expect(await callText(session.client, 'get-sum', {a: 1, b: 2})).toBe('The sum of 1 and 2 is 3.');
@@ -69,6 +80,16 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
     } finally {
       await session.close();
     }
+
+    // The approval's life is on record under the schemas' names, and `audit show --tool` finds it.
+    expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
+    const approvals = (await auditEvents(home)).filter((event) => event.type.startsWith('APPROVAL_'));
+    expect(approvals.map((event) => event.type)).toEqual(['APPROVAL_REQUESTED', 'APPROVAL_REQUESTED', 'APPROVAL_USED', 'APPROVAL_REQUESTED']);
+    const [requested, , used] = approvals;
+    expect(requested).toMatchObject({approvalId, toolName: 'get-sum', argumentsSha256: expect.stringMatching(HEX64), ruleId: 'rule:big-sums', policyVersion: expect.any(String)});
+    expect(used).toMatchObject({approvalId, toolName: 'get-sum', argumentsSha256: requested!['argumentsSha256'], approvedBy: expect.any(String), approvedAt: expect.any(String), ruleId: 'rule:big-sums'});
+    const shown = await thoth(home, ['audit', 'show', '--tool', 'get-sum']);
+    expect((shown.envelope.result?.['events'] as AuditEvent[]).map((event) => event.type)).toEqual(expect.arrayContaining(['APPROVAL_REQUESTED', 'APPROVAL_USED', 'TOOL_CALL_PRE']));
   });
 
   it('thoth deny blocks the retry; an expired grant does not let it through', async () => {
@@ -103,6 +124,7 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
     } finally {
       await session.close();
     }
+    expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
   });
 
   it('asks the user through elicitation when the client supports it, and forwards only on accept', async () => {
@@ -131,6 +153,15 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
     } finally {
       await session.close();
     }
+
+    // No approval record, so no approvalId: the schemas require one only for the other ways of deciding.
+    expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
+    const decisions = (await auditEvents(home)).filter((event) => event.type.startsWith('APPROVAL_'));
+    expect(decisions).toEqual([
+      expect.objectContaining({type: 'APPROVAL_GRANTED', via: 'elicitation', toolName: 'get-sum', argumentsSha256: expect.stringMatching(HEX64), ruleId: 'rule:big-sums'}),
+      expect.objectContaining({type: 'APPROVAL_DENIED', via: 'elicitation', toolName: 'get-sum', argumentsSha256: expect.stringMatching(HEX64), ruleId: 'rule:big-sums'}),
+    ]);
+    expect(decisions.map((event) => event['approvalId'])).toEqual([undefined, undefined]);
   });
 
   it('session intent from intent_map.json hides and refuses tools outside it; --session-intent overrides', async () => {
@@ -190,6 +221,8 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
     } finally {
       await session.close();
     }
+    expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
+    expect((await auditEvents(home)).map((event) => event.type)).toContain('POLICY_LOAD_FAILED');
   });
 
   it('progressive mode learns a baseline, steps up a novel tool, and an approved tool joins the baseline', async () => {
@@ -225,6 +258,7 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
     } finally {
       await second.close();
     }
+    expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
   });
 });
 
@@ -261,6 +295,29 @@ describe('tool pinning through thoth run (rug-pull fixture server)', () => {
     } finally {
       await session.close();
     }
+
+    expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
+    const pins = (await auditEvents(home)).filter((event) => event.type.startsWith('PIN_'));
+    // One PIN_RECORDED per tool; the change names the pinned hash it departs from, the acceptance the one it pins.
+    const recorded = pins.filter((event) => event.type === 'PIN_RECORDED');
+    expect(recorded.map((event) => event['toolName']).sort()).toEqual(['lookup', 'rug-pull']);
+    for (const event of recorded) expect(event['pinSha256']).toMatch(HEX64);
+    const lookupPin = recorded.find((event) => event['toolName'] === 'lookup')!['pinSha256'];
+    const changed = pins.filter((event) => event.type === 'PIN_CHANGED');
+    expect(changed).toEqual([expect.objectContaining({toolName: 'lookup', previousSha256: lookupPin, pinSha256: expect.stringMatching(HEX64)})]);
+    expect(changed[0]!['pinSha256']).not.toBe(lookupPin);
+    expect(pins.filter((event) => event.type === 'PIN_ACCEPTED')).toEqual([
+      expect.objectContaining({toolName: 'lookup', pinSha256: changed[0]!['pinSha256'], previousSha256: lookupPin, acceptedAt: expect.any(String)}),
+    ]);
+    // The SIEM export names the tool whose definition changed (OCSF reads toolName and the *Sha256 fields).
+    const exported = await runThoth(['audit', 'export', '--format', 'ocsf', '--type', 'PIN_CHANGED'], {env: {THOTH_HOME: home}});
+    expect(exported.code).toBe(0);
+    const finding = JSON.parse(exported.stdout.trim()) as Record<string, unknown>;
+    expect(finding).toMatchObject({
+      class_uid: 2004,
+      finding_info: {title: 'MCP tool definition changed: lookup'},
+      resources: [{name: 'lookup', data: {pinSha256: changed[0]!['pinSha256'], previousSha256: lookupPin}}],
+    });
   });
 
   it('a definition that changed between sessions is refused from the first call', async () => {
@@ -278,5 +335,8 @@ describe('tool pinning through thoth run (rug-pull fixture server)', () => {
     } finally {
       await second.close();
     }
+    expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
+    const types = (await auditEvents(home)).map((event) => event.type);
+    expect(types.filter((type) => type.startsWith('PIN_'))).toEqual(['PIN_RECORDED', 'PIN_RECORDED', 'PIN_CHANGED']);
   });
 });
