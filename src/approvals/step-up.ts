@@ -47,7 +47,8 @@ export class ApprovalStepUp implements StepUpHandler {
     const binding: ApprovalBinding = {
       agentId: context.agentId,
       tool: call.name,
-      argumentsHash: canonicalHash(call.arguments),
+      // A call without arguments is hashed as {} (what the server receives), as the remote enforcer does.
+      argumentsHash: canonicalHash(call.arguments ?? {}),
       policyVersion: settings.policyVersion,
     };
     const trace = decision.trace ?? [];

@@ -96,6 +96,18 @@ describe('step-up without elicitation: approval id and thoth approve', () => {
     expect(retry.reason).toContain('"no writes today"');
   });
 
+  it('a call without arguments is bound as {} (what the server receives, and what the remote enforcer hashes)', async () => {
+    const home = await tempDir();
+    const {stepUpHandler, events} = handler(home);
+    const {client} = channel(undefined, async () => ({}));
+    const bare: ToolCall = {name: 'list_allowed', arguments: undefined, argumentsJson: ''};
+    const first = await stepUpHandler.resolve(bare, context, stepUp, client, signal);
+    expect(events[0]!.fields).toMatchObject({argumentsSha256: sha256Hex(canonicalJson({}))});
+    await decideApproval(home, first.details?.['approvalId'] as string, 'approved', {by: 'ann'});
+    const explicitEmpty: ToolCall = {name: 'list_allowed', arguments: {}, argumentsJson: '{}'};
+    expect((await stepUpHandler.resolve(explicitEmpty, context, stepUp, client, signal)).decision).toBe('allow');
+  });
+
   it('names the default profile without --thoth-home', () => {
     expect(approveCommandFor('abc', '/home/ann/.thoth', '/home/ann/.thoth')).toBe('thoth approve abc');
     expect(approveCommandFor('abc', '/srv/my thoth', '/home/ann/.thoth')).toBe("thoth approve abc --thoth-home '/srv/my thoth'");
