@@ -56,6 +56,17 @@ export class ApprovalStepUp implements StepUpHandler {
     const about = {toolName: call.name, argumentsSha256: sha256Digits(binding.argumentsHash), policyVersion: binding.policyVersion, ruleId: decision.ruleId};
 
     const taken = await takeDecision(home, binding, this.now());
+    for (const lapsed of taken?.expired ?? []) {
+      // ruleId is the lapsed record's: a policy edit since then may have changed the rule asking now.
+      this.options.event?.('APPROVAL_EXPIRED', context, {
+        approvalId: lapsed.id,
+        ...about,
+        ruleId: lapsed.ruleId,
+        expiresAt: lapsed.expiresAt,
+        status: lapsed.status,
+        ...(lapsed.decidedBy !== undefined ? {approvedBy: lapsed.decidedBy} : {}),
+      });
+    }
     if (taken?.kind === 'granted') {
       const {record} = taken;
       this.options.event?.('APPROVAL_USED', context, {approvalId: record.id, ...about, approvedBy: record.decidedBy, approvedAt: record.decidedAt});
@@ -115,6 +126,7 @@ export class ApprovalStepUp implements StepUpHandler {
       {
         sessionId: context.sessionId,
         intent: context.intent ?? null,
+        mode: context.mode,
         ruleId: decision.ruleId,
         reason: decision.reason,
         argumentsJson: call.argumentsJson,

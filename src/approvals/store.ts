@@ -4,6 +4,7 @@ import {join} from 'node:path';
 
 import {ThothError, errnoCode} from '../cli/errors.js';
 import {ExitCode} from '../cli/exit-codes.js';
+import type {EnforcementMode} from '../enforcer/types.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 import {withFileLock} from '../util/file-lock.js';
 
@@ -33,6 +34,11 @@ export interface ApprovalRecord extends ApprovalBinding {
   ttlMs: number;
   sessionId: string;
   intent: string | null;
+  /**
+   * The session's enforcement mode when the request was made: the decision events written by
+   * `thoth approve` / `thoth deny` carry it. Absent in records written before it was kept.
+   */
+  mode?: EnforcementMode;
   ruleId: string;
   reason: string;
   /** The start of the arguments, so the approver sees what they approve. */
@@ -41,6 +47,8 @@ export interface ApprovalRecord extends ApprovalBinding {
   decidedBy?: string;
   note?: string;
   usedAt?: string;
+  /** Set when a session recorded APPROVAL_EXPIRED for it, so that the event is written once. */
+  expiryRecordedAt?: string;
 }
 
 export interface ApprovalsFile {
@@ -80,6 +88,7 @@ export function sameBinding(a: ApprovalBinding, b: ApprovalBinding): boolean {
 export interface RequestInfo {
   sessionId: string;
   intent: string | null;
+  mode?: EnforcementMode;
   ruleId: string;
   reason: string;
   argumentsJson: string;
@@ -100,6 +109,7 @@ export async function requestApproval(home: string, binding: ApprovalBinding, in
       ttlMs: info.ttlMs,
       sessionId: info.sessionId,
       intent: info.intent,
+      ...(info.mode !== undefined ? {mode: info.mode} : {}),
       ruleId: info.ruleId,
       reason: info.reason,
       argumentsPreview: argumentsPreview(info.argumentsJson),
@@ -109,40 +119,60 @@ export async function requestApproval(home: string, binding: ApprovalBinding, in
   });
 }
 
-export type TakenDecision = {kind: 'granted'; record: ApprovalRecord} | {kind: 'denied'; record: ApprovalRecord};
+export type TakenDecision = ({kind: 'granted'; record: ApprovalRecord} | {kind: 'denied'; record: ApprovalRecord} | {kind: 'none'}) & {
+  /** Requests and grants for this call that lapsed unused and were not reported yet (now marked reported). */
+  expired: ApprovalRecord[];
+};
 
 /**
  * For a call about to be stepped up: uses a live grant for exactly this call (single use), or
- * reports a live denial. Undefined when there is neither.
+ * reports a live denial; also hands over, once, the requests and grants for this call that
+ * lapsed unused, for APPROVAL_EXPIRED. Undefined when there is nothing of either.
  */
 export async function takeDecision(home: string, binding: ApprovalBinding, now: Date = new Date()): Promise<TakenDecision | undefined> {
   // Most calls have nothing waiting: look without the lock first.
   const snapshot = await readApprovals(home);
   const live = (record: ApprovalRecord): boolean =>
     (record.status === 'approved' || record.status === 'denied') && sameBinding(record, binding) && Date.parse(record.expiresAt) > now.getTime();
-  if (!snapshot.approvals.some(live)) return undefined;
-  return update(home, now, (file) => {
+  // Only the retry of the same call notices a lapse: an approval nobody retries is not reported by a session.
+  const lapsedUnreported = (record: ApprovalRecord): boolean =>
+    (record.status === 'pending' || record.status === 'approved') &&
+    record.expiryRecordedAt === undefined &&
+    sameBinding(record, binding) &&
+    Date.parse(record.expiresAt) <= now.getTime();
+  if (!snapshot.approvals.some((record) => live(record) || lapsedUnreported(record))) return undefined;
+  return update(home, now, (file): TakenDecision => {
+    const expired = file.approvals.filter(lapsedUnreported);
+    for (const record of expired) record.expiryRecordedAt = now.toISOString();
+    const reported = expired.map((record) => ({...record}));
     const grant = file.approvals.find((record) => record.status === 'approved' && live(record));
     if (grant) {
       grant.status = 'used';
       grant.usedAt = now.toISOString();
-      return {kind: 'granted', record: {...grant}};
+      return {kind: 'granted', record: {...grant}, expired: reported};
     }
     const denial = file.approvals.find((record) => record.status === 'denied' && live(record));
-    return denial ? {kind: 'denied', record: {...denial}} : undefined;
+    return denial ? {kind: 'denied', record: {...denial}, expired: reported} : {kind: 'none', expired: reported};
   });
 }
 
+export interface DecideOptions {
+  by: string;
+  note?: string;
+  now?: Date;
+  /**
+   * Called with the decided record under the lock, after every check and before approvals.json
+   * changes (the audit trail): if it throws, nothing is applied. Holding the lock meanwhile keeps
+   * another approver or a session from acting on the record between the two.
+   */
+  beforeApply?: (decided: ApprovalRecord) => Promise<void>;
+}
+
 /** `thoth approve ID` / `thoth deny ID`. */
-export async function decideApproval(
-  home: string,
-  id: string,
-  verdict: 'approved' | 'denied',
-  options: {by: string; note?: string; now?: Date},
-): Promise<ApprovalRecord> {
+export async function decideApproval(home: string, id: string, verdict: 'approved' | 'denied', options: DecideOptions): Promise<ApprovalRecord> {
   const now = options.now ?? new Date();
   const wanted = id.trim().toLowerCase();
-  return update(home, now, (file) => {
+  return update(home, now, async (file) => {
     const record = file.approvals.find((candidate) => candidate.id === wanted);
     if (!record) {
       throw new ThothError('APPROVAL_NOT_FOUND', `no approval with id "${id}" in ${approvalsFile(home)}`, {
@@ -162,13 +192,18 @@ export async function decideApproval(
         suggestions: ['Retry the tool call to get a new approval id, then approve it within the time limit.'],
       });
     }
-    record.status = verdict;
-    record.decidedAt = now.toISOString();
-    record.decidedBy = options.by;
-    if (options.note !== undefined) record.note = options.note;
-    // The grant (or the refusal of retries) lasts as long again from now.
-    record.expiresAt = new Date(now.getTime() + record.ttlMs).toISOString();
-    return {...record};
+    const decided: ApprovalRecord = {
+      ...record,
+      status: verdict,
+      decidedAt: now.toISOString(),
+      decidedBy: options.by,
+      ...(options.note !== undefined ? {note: options.note} : {}),
+      // The grant (or the refusal of retries) lasts as long again from now.
+      expiresAt: new Date(now.getTime() + record.ttlMs).toISOString(),
+    };
+    await options.beforeApply?.({...decided});
+    Object.assign(record, decided);
+    return decided;
   });
 }
 
@@ -205,13 +240,13 @@ export async function readApprovals(home: string): Promise<ApprovalsFile> {
   return parsed as ApprovalsFile;
 }
 
-async function update<T>(home: string, now: Date, change: (file: ApprovalsFile) => T): Promise<T> {
+async function update<T>(home: string, now: Date, change: (file: ApprovalsFile) => T | Promise<T>): Promise<T> {
   await mkdir(home, {recursive: true, mode: 0o700});
   const path = approvalsFile(home);
   return withFileLock(`${path}.lock`, async () => {
     const file = await readApprovals(home);
     const before = JSON.stringify(file);
-    const result = change(file);
+    const result = await change(file);
     file.approvals = file.approvals.filter((record) => Date.parse(record.expiresAt) + KEEP_AFTER_EXPIRY_MS > now.getTime());
     const after = JSON.stringify(file);
     if (after !== before) await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, {mode: 0o600});

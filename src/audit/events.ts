@@ -20,7 +20,7 @@ export const AUDIT_EVENT_TYPES = [
   'APPROVAL_GRANTED',
   'APPROVAL_DENIED',
   'APPROVAL_USED',
-  // Has a schema, but nothing writes it yet: a lapsed approval shows only in `thoth approvals list --all`.
+  // Written when a retry finds the approval lapsed; one nobody retries shows only in `thoth approvals list --all`.
   'APPROVAL_EXPIRED',
   'PIN_RECORDED',
   'PIN_CHANGED',

@@ -2,11 +2,11 @@ import {userInfo} from 'node:os';
 
 import {Args, Flags} from '@oclif/core';
 
-import {decideApproval, type ApprovalRecord} from '../approvals/store.js';
+import {decideAndRecord, type DecisionResult} from '../approvals/decide.js';
 import {BaseCommand} from '../cli/base-command.js';
 import {thothHome} from '../profile/paths.js';
 
-export type ApproveResult = ApprovalRecord;
+export type ApproveResult = DecisionResult;
 
 export default class Approve extends BaseCommand<ApproveResult> {
   static override summary = 'Approve a pending tool call: the identical call may then run once.';
@@ -19,7 +19,7 @@ export default class Approve extends BaseCommand<ApproveResult> {
 
   async run(): Promise<ApproveResult> {
     const {args, flags} = await this.parse(Approve);
-    const record = await decideApproval(flags['thoth-home'] ?? thothHome(process.env), args.id, 'approved', {by: approver(), ...(flags.note ? {note: flags.note} : {})});
+    const record = await decideAndRecord(flags['thoth-home'] ?? thothHome(process.env), args.id, 'approved', {by: approver(), note: flags.note}, {warn: (message) => this.note(message)});
     this.log(`Approved ${record.id}: ${record.agentId} may call ${record.tool} with these arguments once, until ${record.expiresAt}. Retry the call now.`);
     return record;
   }

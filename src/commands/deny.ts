@@ -1,11 +1,11 @@
 import {Args, Flags} from '@oclif/core';
 
-import {decideApproval, type ApprovalRecord} from '../approvals/store.js';
+import {decideAndRecord, type DecisionResult} from '../approvals/decide.js';
 import {BaseCommand} from '../cli/base-command.js';
 import {thothHome} from '../profile/paths.js';
 import {approver} from './approve.js';
 
-export type DenyResult = ApprovalRecord;
+export type DenyResult = DecisionResult;
 
 export default class Deny extends BaseCommand<DenyResult> {
   static override summary = 'Refuse a pending tool call: retries of the identical call are blocked until it expires.';
@@ -15,7 +15,7 @@ export default class Deny extends BaseCommand<DenyResult> {
 
   async run(): Promise<DenyResult> {
     const {args, flags} = await this.parse(Deny);
-    const record = await decideApproval(flags['thoth-home'] ?? thothHome(process.env), args.id, 'denied', {by: approver(), ...(flags.note ? {note: flags.note} : {})});
+    const record = await decideAndRecord(flags['thoth-home'] ?? thothHome(process.env), args.id, 'denied', {by: approver(), note: flags.note}, {warn: (message) => this.note(message)});
     this.log(`Denied ${record.id}: ${record.agentId} → ${record.tool} is refused until ${record.expiresAt}.`);
     return record;
   }

@@ -59,13 +59,61 @@ describe('approvals store', () => {
     const home = await tempDir();
     const {record} = await requestApproval(home, binding, info, at(0));
     await decideApproval(home, record.id, 'approved', {by: 'ann', now: at(10)});
-    expect(await takeDecision(home, binding, at(10 + 600))).toBeUndefined();
+    // The lapsed grant is handed over once (for APPROVAL_EXPIRED), and lets nothing through.
+    expect(await takeDecision(home, binding, at(10 + 600))).toEqual({kind: 'none', expired: [expect.objectContaining({id: record.id, status: 'approved', expiryRecordedAt: at(610).toISOString()})]});
+    expect(await takeDecision(home, binding, at(10 + 601))).toBeUndefined();
 
     const late = await requestApproval(home, {...binding, tool: 'late'}, info, at(0));
     await expect(decideApproval(home, late.record.id, 'approved', {by: 'ann', now: at(601)})).rejects.toMatchObject({code: 'APPROVAL_EXPIRED', exitCode: 4});
     const listed = await listApprovals(home, {all: true, now: at(700)});
     expect(listed.map((view) => view.state)).toEqual(['expired', 'expired']);
     expect(await listApprovals(home, {now: at(700)})).toEqual([]);
+  });
+
+  it('a lapsed request is reported once, alongside a newer grant for the same call', async () => {
+    const home = await tempDir();
+    const stale = await requestApproval(home, binding, info, at(0));
+    const fresh = await requestApproval(home, binding, info, at(700));
+    expect(fresh.record.id).not.toBe(stale.record.id);
+    await decideApproval(home, fresh.record.id, 'approved', {by: 'ann', now: at(701)});
+    expect(await takeDecision(home, binding, at(702))).toEqual({kind: 'granted', record: expect.objectContaining({id: fresh.record.id}), expired: [expect.objectContaining({id: stale.record.id, status: 'pending'})]});
+    expect(await takeDecision(home, binding, at(703))).toBeUndefined();
+  });
+
+  it('the mode of the session is kept with the request; records without it still load', async () => {
+    const home = await tempDir();
+    const {record} = await requestApproval(home, binding, {...info, mode: 'block'}, at(0));
+    expect(record.mode).toBe('block');
+    const legacy = await requestApproval(home, {...binding, tool: 'legacy'}, info, at(0));
+    expect(legacy.record).not.toHaveProperty('mode');
+    expect((await readApprovals(home)).approvals.map((one) => one.mode)).toEqual(['block', undefined]);
+  });
+
+  it('beforeApply sees the decided record under the lock; if it throws, nothing is applied', async () => {
+    const home = await tempDir();
+    const {record} = await requestApproval(home, binding, info, at(0));
+    const failing = decideApproval(home, record.id, 'approved', {
+      by: 'ann',
+      now: at(5),
+      beforeApply: () => Promise.reject(new Error('disk full')),
+    });
+    await expect(failing).rejects.toThrow('disk full');
+    expect((await readApprovals(home)).approvals[0]).toMatchObject({id: record.id, status: 'pending'});
+    expect(await takeDecision(home, binding, at(6))).toBeUndefined();
+
+    const seen: unknown[] = [];
+    const applied = await decideApproval(home, record.id, 'denied', {
+      by: 'ann',
+      note: 'no',
+      now: at(7),
+      beforeApply: async (decided) => {
+        // Still pending on disk while the decision is being recorded.
+        seen.push(decided, (await readApprovals(home)).approvals[0]!.status);
+      },
+    });
+    expect(seen).toEqual([applied, 'pending']);
+    expect(applied).toMatchObject({status: 'denied', decidedBy: 'ann', note: 'no', expiresAt: at(607).toISOString()});
+    expect((await readApprovals(home)).approvals[0]).toMatchObject({status: 'denied'});
   });
 
   it('deny refuses retries until it expires; decided approvals cannot be decided again', async () => {

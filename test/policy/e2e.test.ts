@@ -84,8 +84,10 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
     // The approval's life is on record under the schemas' names, and `audit show --tool` finds it.
     expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
     const approvals = (await auditEvents(home)).filter((event) => event.type.startsWith('APPROVAL_'));
-    expect(approvals.map((event) => event.type)).toEqual(['APPROVAL_REQUESTED', 'APPROVAL_REQUESTED', 'APPROVAL_USED', 'APPROVAL_REQUESTED']);
-    const [requested, , used] = approvals;
+    expect(approvals.map((event) => event.type)).toEqual(['APPROVAL_REQUESTED', 'APPROVAL_GRANTED', 'APPROVAL_REQUESTED', 'APPROVAL_USED', 'APPROVAL_REQUESTED']);
+    const [requested, granted, , used] = approvals;
+    // thoth approve's own chain names the session that asked.
+    expect(granted).toMatchObject({via: 'cli', approvalId, sessionId: requested!['sessionId'], mode: 'block', argumentsSha256: requested!['argumentsSha256']});
     expect(requested).toMatchObject({approvalId, toolName: 'get-sum', argumentsSha256: expect.stringMatching(HEX64), ruleId: 'rule:big-sums', policyVersion: expect.any(String)});
     expect(used).toMatchObject({approvalId, toolName: 'get-sum', argumentsSha256: requested!['argumentsSha256'], approvedBy: expect.any(String), approvedAt: expect.any(String), ruleId: 'rule:big-sums'});
     const shown = await thoth(home, ['audit', 'show', '--tool', 'get-sum']);
@@ -95,6 +97,7 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
   it('thoth deny blocks the retry; an expired grant does not let it through', async () => {
     const home = await tempDir();
     const session = await startSession({home, flags: BLOCK_FLAGS});
+    let grantId = '';
     try {
       const first = await refusedCall(session.client, 'get-sum', {a: 2000, b: 0});
       const denied = await thoth(home, ['deny', first.data['approvalId'] as string, '--note', 'not today']);
@@ -104,6 +107,7 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
       expect(retry.data['reason']).toContain('("not today")');
 
       const second = await refusedCall(session.client, 'get-sum', {a: 3000, b: 0});
+      grantId = second.data['approvalId'] as string;
       expect((await thoth(home, ['approve', second.data['approvalId'] as string])).code).toBe(0);
       // Ten minutes pass: move the grant's expiry into the past, as the clock would.
       const file = join(home, 'approvals.json');
@@ -113,6 +117,8 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
       const expired = await refusedCall(session.client, 'get-sum', {a: 3000, b: 0});
       expect(expired.code).toBe(-32002);
       expect(expired.data['approvalId']).not.toBe(second.data['approvalId']);
+      // Another retry finds the same pending request: the lapse is not reported twice.
+      expect((await refusedCall(session.client, 'get-sum', {a: 3000, b: 0})).data['approvalId']).toBe(expired.data['approvalId']);
       // And approving an expired request is refused with a clear error.
       const current = JSON.parse(await readFile(file, 'utf8')) as typeof approvals;
       const pending = current.approvals.find((record) => record.id === expired.data['approvalId'])!;
@@ -125,6 +131,12 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
       await session.close();
     }
     expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
+    const events = await auditEvents(home);
+    // The unused grant's lapse is on record once, in the session that retried; the decisions via cli too.
+    expect(events.filter((event) => event.type === 'APPROVAL_EXPIRED')).toEqual([
+      expect.objectContaining({approvalId: grantId, status: 'approved', toolName: 'get-sum', ruleId: 'rule:big-sums', approvedBy: expect.any(String), mode: 'block'}),
+    ]);
+    expect(events.filter((event) => event.via === 'cli').map((event) => event.type)).toEqual(['APPROVAL_DENIED', 'APPROVAL_GRANTED']);
   });
 
   it('asks the user through elicitation when the client supports it, and forwards only on accept', async () => {
