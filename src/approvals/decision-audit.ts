@@ -1,10 +1,9 @@
 import {ThothError, errorMessage} from '../cli/errors.js';
 import {ExitCode} from '../cli/exit-codes.js';
-import {ChainWriter} from '../audit/chain-writer.js';
+import {chainWriterFor, type ChainWriter} from '../audit/chain-writer.js';
 import {EventIdGenerator} from '../audit/event-id.js';
 import {genericEvent, serialiseEvent} from '../audit/events.js';
 import {loadOrCreateKey, type AuditKey} from '../audit/key.js';
-import {Registry} from '../audit/registry.js';
 import type {AuditSettings} from '../audit/settings.js';
 import type {DecisionContext} from '../enforcer/types.js';
 import {sha256Digits} from '../policy/canonical-json.js';
@@ -41,20 +40,7 @@ export async function recordApprovalDecision(settings: AuditSettings, decided: A
   let writer: ChainWriter | undefined;
   try {
     const key = io.key ?? (await loadOrCreateKey(settings.keyFile, io.warn));
-    writer = new ChainWriter({
-      dir: settings.dir,
-      key,
-      chain,
-      registry: new Registry(settings.dir, key),
-      agentId: decided.agentId,
-      sessionId: decided.sessionId,
-      fsync: settings.fsync,
-      fsyncWindowMs: settings.fsyncWindowMs,
-      rotateBytes: settings.rotateBytes,
-      rotateAgeMs: settings.rotateAgeMs,
-      clock,
-      onBackgroundError: (error) => io.warn?.(`audit: fsync failed: ${errorMessage(error)}`),
-    });
+    writer = chainWriterFor(settings, key, {chain, agentId: decided.agentId, sessionId: decided.sessionId}, clock, (message) => io.warn?.(message));
     await writer.append(serialiseEvent(event));
     // close() seals the segment, fdatasyncs it and records the seal in the registry.
     await writer.close();

@@ -7,8 +7,9 @@ import {syncDirectory, writeFully} from './file-io.js';
 import type {AuditKey} from './key.js';
 import {APPEND_FLAGS, segmentFileName} from './layout.js';
 import {genesisHash, RecordSealer, sealLine, sha256Hex, type SealedRange} from './record.js';
-import type {Registry} from './registry.js';
-import type {FsyncMode} from './settings.js';
+import {errorMessage} from '../cli/errors.js';
+import {Registry} from './registry.js';
+import type {AuditSettings, FsyncMode} from './settings.js';
 
 export interface ChainWriterOptions {
   dir: string;
@@ -24,6 +25,30 @@ export interface ChainWriterOptions {
   clock?: () => number;
   /** Failures that no caller is waiting for (a batched fsync). */
   onBackgroundError?: (error: unknown) => void;
+}
+
+/** A chain of `agentId`'s session `sessionId` in the audit directory of `settings`, with its registry. */
+export function chainWriterFor(
+  settings: AuditSettings,
+  key: AuditKey,
+  who: {chain: string; agentId: string; sessionId: string},
+  clock: () => number,
+  warn: (message: string) => void,
+): ChainWriter {
+  return new ChainWriter({
+    dir: settings.dir,
+    key,
+    chain: who.chain,
+    registry: new Registry(settings.dir, key),
+    agentId: who.agentId,
+    sessionId: who.sessionId,
+    fsync: settings.fsync,
+    fsyncWindowMs: settings.fsyncWindowMs,
+    rotateBytes: settings.rotateBytes,
+    rotateAgeMs: settings.rotateAgeMs,
+    clock,
+    onBackgroundError: (error) => warn(`audit: fsync failed: ${errorMessage(error)}`),
+  });
 }
 
 interface Pending {

@@ -3,12 +3,11 @@ import {setImmediate as yieldToEventLoop} from 'node:timers/promises';
 import {errorMessage} from '../cli/errors.js';
 import type {DecisionContext} from '../enforcer/types.js';
 import type {AuditSink, CallOutcome, PostCallRecord, PreCallRecord} from '../governance/types.js';
-import {ChainWriter} from './chain-writer.js';
+import {chainWriterFor, type ChainWriter} from './chain-writer.js';
 import {buildContent, buildContentSync, buildValueContent, type ContentFields} from './content.js';
 import {EventIdGenerator} from './event-id.js';
 import {EVENT_TYPE_PATTERN, EventEncoder, genericEvent, serialiseEvent, type AuditEvent, type EncodedEvent, type PostSnapshot} from './events.js';
 import {loadOrCreateKey, type AuditKey} from './key.js';
-import {Registry} from './registry.js';
 import type {AuditSettings} from './settings.js';
 
 export interface FileAuditSinkOptions {
@@ -228,20 +227,7 @@ export class FileAuditSink implements AuditSink {
 
   private async openWriter(): Promise<ChainWriter> {
     const key = this.options.key ?? (await loadOrCreateKey(this.settings.keyFile, (message) => this.warn(message)));
-    return new ChainWriter({
-      dir: this.settings.dir,
-      key,
-      chain: this.chain,
-      registry: new Registry(this.settings.dir, key),
-      agentId: this.options.context.agentId,
-      sessionId: this.options.context.sessionId,
-      fsync: this.settings.fsync,
-      fsyncWindowMs: this.settings.fsyncWindowMs,
-      rotateBytes: this.settings.rotateBytes,
-      rotateAgeMs: this.settings.rotateAgeMs,
-      clock: this.clock,
-      onBackgroundError: (error) => this.warn(`audit: fsync failed: ${errorMessage(error)}`),
-    });
+    return chainWriterFor(this.settings, key, {chain: this.chain, agentId: this.options.context.agentId, sessionId: this.options.context.sessionId}, this.clock, (message) => this.warn(message));
   }
 
   /** Fire and forget: the writer keeps the order, flush() waits for it, failures go to stderr. */
