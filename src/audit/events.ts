@@ -25,6 +25,8 @@ export const AUDIT_EVENT_TYPES = [
   'PIN_RECORDED',
   'PIN_CHANGED',
   'PIN_ACCEPTED',
+  // A message refused before it reached the other side (keys that fold together, nesting too deep).
+  'MESSAGE_REFUSED',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

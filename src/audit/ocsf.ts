@@ -6,6 +6,7 @@ import type {StoredEvent} from './reader.js';
  * that fits it best; the whole original event is kept under `unmapped.thoth`:
  *
  *   TOOL_CALL_PRE, TOOL_CALL_POST, APPROVAL_*   API Activity (6003), activity Other (99)
+ *   MESSAGE_REFUSED                             API Activity (6003), activity Other (99), status Failure
  *   SESSION_START / SESSION_END / POLICY_LOADED Application Lifecycle (6002), Start / Stop / Update
  *   POLICY_LOAD_FAILED                          Application Lifecycle (6002), Update, status Failure
  *   PIN_RECORDED, PIN_ACCEPTED, other PIN_*     Entity Management (3004), Create / Update / Other
@@ -53,6 +54,8 @@ export function ocsfClassFor(type: string): ClassChoice {
       return {...ENTITY_MANAGEMENT, activityId: 3, activityName: 'Update'};
     case 'PIN_CHANGED':
       return {...DETECTION_FINDING, activityId: 1, activityName: 'Create'};
+    case 'MESSAGE_REFUSED':
+      return {...API_ACTIVITY, activityId: 99, activityName: 'Message Refused'};
     default:
       if (type.startsWith('APPROVAL_')) return {...API_ACTIVITY, activityId: 99, activityName: titleCase(type)};
       if (type.startsWith('PIN_')) return {...ENTITY_MANAGEMENT, activityId: 99, activityName: titleCase(type)};
@@ -171,6 +174,7 @@ function toolEntity(event: AuditEvent): Record<string, unknown> {
 
 function severityOf(event: AuditEvent): number {
   if (event.type === 'PIN_CHANGED') return 4;
+  if (event.type === 'MESSAGE_REFUSED') return 3;
   if (event['decision'] === 'block') return 3;
   if (event['decision'] === 'step_up' || event.type === 'APPROVAL_DENIED') return 2;
   return 1;
@@ -192,6 +196,7 @@ function statusOf(event: AuditEvent): number {
     case 'APPROVAL_DENIED':
     case 'APPROVAL_EXPIRED':
     case 'POLICY_LOAD_FAILED':
+    case 'MESSAGE_REFUSED':
       return 2;
     case 'POLICY_LOADED':
       return event['status'] === 'invalid' || event['status'] === 'error' ? 2 : 1;

@@ -35,6 +35,8 @@ export interface EnvelopeScan {
   keysSeen: Set<string>;
   /** A partial scan ran out of input before the value was complete. */
   truncated?: boolean;
+  /** How deeply containers nest (the top-level object or array is 1). */
+  depth: number;
 }
 
 const enum Expect {
@@ -59,7 +61,7 @@ const enum Container {
 export function scanEnvelope(buf: Buffer, options: {partial?: boolean} = {}): EnvelopeScan {
   const members = new Map<string, MemberRange>();
   const keysSeen = new Set<string>();
-  const result: EnvelopeScan = {kind: 'invalid', members, duplicateKeys: false, keysSeen};
+  const result: EnvelopeScan = {kind: 'invalid', members, duplicateKeys: false, keysSeen, depth: 0};
   const stack: Container[] = [];
   let expect: Expect = Expect.Value;
   let pos = 0;
@@ -166,12 +168,14 @@ export function scanEnvelope(buf: Buffer, options: {partial?: boolean} = {}): En
         if (stack.length === 0) result.kind = byte === LEFT_BRACE ? 'object' : byte === LEFT_BRACKET ? 'array' : 'scalar';
         if (byte === LEFT_BRACE) {
           stack.push(Container.Object);
+          if (stack.length > result.depth) result.depth = stack.length;
           pos++;
           expect = Expect.KeyOrEnd;
           continue;
         }
         if (byte === LEFT_BRACKET) {
           stack.push(Container.Array);
+          if (stack.length > result.depth) result.depth = stack.length;
           pos++;
           expect = Expect.ValueOrEndArray;
           continue;

@@ -6,6 +6,7 @@ import type {CallTicket, Governor} from '../governance/governor.js';
 import type {CallOutcome, ClientChannel, ToolsListHook} from '../governance/types.js';
 import type {Diagnostics} from './diagnostics.js';
 import {scanEnvelope, memberText, type EnvelopeScan} from './envelope-scan.js';
+import {fileURLToPath} from 'node:url';
 import {DEFAULT_MAX_MESSAGE_BYTES, LineFramer, type OversizeLine} from './framing.js';
 import {
   ErrorCode,
@@ -22,6 +23,7 @@ import {
   type JsonRpcErrorObject,
   type JsonRpcId,
 } from './json-rpc.js';
+import {MAX_NESTING_DEPTH, checkClientMessage, type MessageProblem} from './message-checks.js';
 
 /**
  * What the relay needs from governance once it is ready (it loads after the server is spawned).
@@ -44,6 +46,11 @@ export interface SessionState {
   /** Every tool forwarded in this session, counted. */
   sessionToolCallCount?: number;
   client?: ClientInfo | undefined;
+  /**
+   * Absolute local paths of every `file://` root the client declared in answer to the server's
+   * `roots/list` this session (a union: a relative path argument is checked against each).
+   */
+  clientRoots?: readonly string[];
 }
 
 export interface RelayOptions {
@@ -68,6 +75,17 @@ interface OwnRequest {
 
 type Route = {kind: 'forward'; message: unknown} | {kind: 'reply'; text: string} | {kind: 'drop'};
 
+/** Where a refused message came from and what it was, for the warning and the audit event. */
+interface Refusal {
+  from: 'client' | 'server';
+  messageKind: 'request' | 'notification' | 'response' | 'batch-element';
+  problem: MessageProblem;
+  method?: string | undefined;
+  id?: JsonRpcId | undefined;
+}
+
+/** Roots kept per session: each is one more base every relative path argument is checked against. */
+const MAX_CLIENT_ROOTS = 64;
 /** How many of the latest tool names a session keeps (enforcers and audit use the last 32). */
 const KEPT_TOOL_CALLS = 256;
 /** Methods already in canonical form (lowercase ASCII) skip the Unicode normalisation. */
@@ -94,6 +112,8 @@ export class Relay {
   private readonly ownRequests = new Map<string, OwnRequest>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly clientInputHolds = new Set<string>();
+  /** Ids (idKey) of the server's `roots/list` requests the client has not answered yet. */
+  private readonly rootsRequests = new Set<string>();
   private upstreamOutputHeld = false;
   /** From the server's initialize result: undefined until it has answered. */
   private serverToolsListChanged: boolean | undefined;
@@ -183,15 +203,28 @@ export class Relay {
 
   private onClientLine(line: Buffer): void {
     let message: unknown;
+    const text = line.toString('utf8');
     try {
-      message = parseJson(line.toString('utf8'));
-    } catch {
+      message = parseJson(text);
+    } catch (error) {
+      if (error instanceof RangeError) {
+        // The reviver that keeps large integers exact recurses: only absurd nesting gets here.
+        // Plain JSON.parse does not, and still gives the id to answer with.
+        const problem: MessageProblem = {kind: 'too-deep', detail: `nested more than ${MAX_NESTING_DEPTH} levels deep`, pointer: ''};
+        this.applyRoute(this.refuseClientMessage(parseLeniently(text), problem, false));
+        return;
+      }
       this.diagnostics.warn(`the client sent a line that is not JSON (${line.length} bytes); answered with a parse error, not forwarded`);
       this.writeClient(errorResponse(null, {code: ErrorCode.PARSE_ERROR, message: 'Parse error: the message is not valid JSON'}));
       return;
     }
     if (Array.isArray(message)) {
       this.onClientBatch(message);
+      return;
+    }
+    const problem = checkClientMessage(message);
+    if (problem !== undefined) {
+      this.applyRoute(this.refuseClientMessage(message, problem, false));
       return;
     }
     const route = this.routeClientMessage(message);
@@ -201,7 +234,18 @@ export class Relay {
 
   /** JSON-RPC batches (protocol 2025-03-26): each element is governed on its own. */
   private onClientBatch(items: unknown[]): void {
-    const routes = items.map((item) => (isObject(item) ? this.routeClientMessage(item) : ({kind: 'forward', message: item} as Route)));
+    const routes = items.map((item): Route | Promise<Route> => {
+      if (!isObject(item)) {
+        // A batch inside a batch (or a bare value) is not a request; a server that unpacks it
+        // anyway would run calls that were never decided.
+        const problem: MessageProblem = Array.isArray(item)
+          ? {kind: 'nested-batch', detail: 'a batch inside a batch', pointer: ''}
+          : {kind: 'nested-batch', detail: 'a batch element that is not an object', pointer: ''};
+        return this.refuseClientMessage(item, problem, true);
+      }
+      const problem = checkClientMessage(item, MAX_NESTING_DEPTH - 1);
+      return problem === undefined ? this.routeClientMessage(item) : this.refuseClientMessage(item, problem, true);
+    });
     const finish = (resolved: Route[]): void => {
       const forwards: unknown[] = [];
       const replies: string[] = [];
@@ -235,8 +279,85 @@ export class Relay {
         own.settle(message);
         return {kind: 'drop'};
       }
+      if (key !== undefined && this.rootsRequests.delete(key)) this.recordClientRoots(message);
     }
     return {kind: 'forward', message};
+  }
+
+  /**
+   * A client message checkClientMessage refused: a request gets -32600 (Invalid Request) with its
+   * own id, a notification is dropped, an answer to one of the server's requests becomes an error
+   * answer so that the server does not wait for ever. Each is on stderr and in the audit trail.
+   */
+  private refuseClientMessage(message: unknown, problem: MessageProblem, inBatch: boolean): Route {
+    const object = isObject(message) ? message : undefined;
+    // Only the exact keys: any other spelling is what made the message ambiguous.
+    const id = object !== undefined && Object.hasOwn(object, 'id') && idKey(object['id']) !== undefined ? (object['id'] as JsonRpcId) : undefined;
+    const method = typeof object?.['method'] === 'string' ? object['method'] : undefined;
+    const isAnswer = object !== undefined && method === undefined && (Object.hasOwn(object, 'result') || Object.hasOwn(object, 'error'));
+    // What could not be read at all is answered like a parse error: -32600 with a null id.
+    const messageKind =
+      problem.kind === 'nested-batch' ? 'batch-element' : object === undefined ? 'request' : isAnswer ? 'response' : id === undefined ? 'notification' : 'request';
+    this.recordRefusal({from: 'client', messageKind, problem, method, id});
+    const error: JsonRpcErrorObject = {
+      code: ErrorCode.INVALID_REQUEST,
+      message: `thoth: invalid request: ${problem.detail}; not forwarded`,
+      data: {reason: problem.kind, detail: problem.detail, pointer: problem.pointer},
+    };
+    if (messageKind === 'request' || messageKind === 'batch-element') return {kind: 'reply', text: errorResponse(id ?? null, error)};
+    if (messageKind === 'response' && id !== undefined) {
+      const own = this.ownRequests.get(idKey(id)!);
+      if (own) {
+        own.fail(new Error(`the client's answer was refused: ${problem.detail}`));
+        return {kind: 'drop'};
+      }
+      if (!inBatch) this.rootsRequests.delete(idKey(id)!);
+      return {kind: 'forward', message: {jsonrpc: '2.0', id, error: {code: ErrorCode.INVALID_REQUEST, message: `thoth refused the client's answer: ${problem.detail}`}}};
+    }
+    return {kind: 'drop'};
+  }
+
+  private recordRefusal(refusal: Refusal): void {
+    const {from, messageKind, problem, method, id} = refusal;
+    const what = method === undefined ? `a ${messageKind}` : `a ${messageKind} (${JSON.stringify(method).slice(0, 80)})`;
+    this.diagnostics.warn(`refused ${what} from the ${from}: ${problem.detail}${problem.pointer === '' ? '' : ` at ${problem.pointer.slice(0, 120)}`}`);
+    const fields: Record<string, unknown> = {
+      direction: from === 'client' ? 'client-to-server' : 'server-to-client',
+      messageKind,
+      reason: problem.kind,
+      detail: problem.detail,
+      pointer: problem.pointer,
+      requestId: id === undefined ? null : idToJson(id),
+    };
+    if (method !== undefined) fields['method'] = method;
+    const record = (handle: GovernanceHandle): void => {
+      try {
+        handle.governor.auditSink.event('MESSAGE_REFUSED', handle.context, fields);
+      } catch (error) {
+        this.diagnostics.warn(`the audit trail could not record a refused message: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    };
+    if (this.governance) record(this.governance);
+    else this.options.governance.then(record, () => undefined);
+  }
+
+  /** The client's answer to the server's `roots/list`: its file roots become bases for relative paths. */
+  private recordClientRoots(message: JsonObject): void {
+    const result = isObject(message['result']) ? message['result'] : undefined;
+    const roots = Array.isArray(result?.['roots']) ? result['roots'] : [];
+    const session = this.options.session;
+    const known = new Set(session.clientRoots ?? []);
+    for (const root of roots) {
+      const uri = isObject(root) ? root['uri'] : undefined;
+      if (typeof uri !== 'string' || !/^file:/i.test(uri)) continue;
+      try {
+        known.add(fileURLToPath(uri));
+      } catch {
+        // Not a local file URL (another host, bad escapes): no base to check against.
+      }
+      if (known.size >= MAX_CLIENT_ROOTS) break;
+    }
+    session.clientRoots = [...known];
   }
 
   private async governToolCall(message: JsonObject, hasId: boolean): Promise<Route> {
@@ -391,6 +512,10 @@ export class Relay {
       this.diagnostics.diverted(line);
       return;
     }
+    if (scan.depth > MAX_NESTING_DEPTH) {
+      this.refuseDeepServerMessage(line, scan);
+      return;
+    }
     if (scan.duplicateKeys) {
       // Parsers disagree on duplicate keys; send the client the reading thoth acted on.
       line = Buffer.from(stringifyJson(parseJson(line.toString('utf8'))));
@@ -450,8 +575,54 @@ export class Relay {
     this.writeClient('{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}');
   }
 
+  /**
+   * A server message nested beyond the bound is not relayed (the client, and thoth's own audit of
+   * the answer, would have to walk it): the request it answers gets -32600 instead, a request of
+   * the server's gets -32600 back, a notification is dropped.
+   */
+  private refuseDeepServerMessage(line: Buffer, scan: EnvelopeScan): void {
+    const problem: MessageProblem = {kind: 'too-deep', detail: `nested ${scan.depth} levels deep, more than ${MAX_NESTING_DEPTH}`, pointer: ''};
+    const error: JsonRpcErrorObject = {code: ErrorCode.INVALID_REQUEST, message: `thoth: refused the server's message: ${problem.detail}`, data: {reason: problem.kind, detail: problem.detail}};
+    let items: unknown[] = [undefined];
+    if (scan.kind === 'array') {
+      try {
+        // Plain JSON.parse: it is iterative in V8, whereas the large-integer reviver recurses.
+        items = JSON.parse(line.toString('utf8')) as unknown[];
+      } catch {
+        items = [];
+      }
+    }
+    for (const item of items) {
+      const member = (name: string): unknown => {
+        if (item !== undefined) return isObject(item) ? item[name] : undefined;
+        const text = memberText(line, scan.members.get(name));
+        return text === undefined ? undefined : parseJson(text);
+      };
+      const has = (name: string): boolean => (item !== undefined ? isObject(item) && Object.hasOwn(item, name) : scan.members.has(name));
+      const method = member('method');
+      const id = has('id') ? (member('id') as JsonRpcId) : undefined;
+      const key = idKey(id);
+      if (typeof method === 'string') {
+        this.recordRefusal({from: 'server', messageKind: key === undefined ? 'notification' : 'request', problem, method, id});
+        if (key !== undefined) this.applyRoute({kind: 'forward', message: {jsonrpc: '2.0', id, error}});
+        continue;
+      }
+      this.recordRefusal({from: 'server', messageKind: 'response', problem, id});
+      const pending = key === undefined ? undefined : this.pendingRequests.get(key);
+      if (!pending) continue;
+      this.pendingRequests.delete(key!);
+      this.writeClient(errorResponse(pending.id, error));
+      if (pending.ticket) this.complete(pending.ticket, {kind: 'error', error});
+    }
+  }
+
   private onServerRequestOrNotification(line: Buffer, scan: EnvelopeScan): void {
-    if (memberText(line, scan.members.get('method')) === '"notifications/tools/list_changed"') {
+    const method = memberText(line, scan.members.get('method'));
+    if (method === '"roots/list"') {
+      const key = idKeyFromToken(memberText(line, scan.members.get('id')));
+      if (key !== undefined) this.rootsRequests.add(key);
+    }
+    if (method === '"notifications/tools/list_changed"') {
       const governance = this.governance;
       governance?.toolsListHook?.onToolsChanged?.(governance.context);
     }
@@ -698,6 +869,14 @@ function toolCall(name: string, args: unknown): ToolCall {
       return json;
     },
   };
+}
+
+function parseLeniently(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 function isStrictJson(line: Buffer): boolean {

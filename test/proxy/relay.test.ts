@@ -458,3 +458,34 @@ describe('Relay: policy reloads', () => {
   });
 });
 
+
+describe('Relay: roots the client declares', () => {
+  it("keeps the file roots of the client's answers to roots/list in the session (a union), and forwards the answers unchanged", async () => {
+    const h = harness();
+    h.fromServer({jsonrpc: '2.0', id: 'r1', method: 'roots/list'});
+    expect(await h.toClient.nextJson()).toMatchObject({id: 'r1', method: 'roots/list'});
+    const answer = {jsonrpc: '2.0', id: 'r1', result: {roots: [{uri: 'file:///home/u/project', name: 'p'}, {uri: 'https://example.com/x'}, {uri: 'file://otherhost/share'}]}};
+    h.fromClient(answer);
+    expect(await h.toServer.next()).toBe(JSON.stringify(answer));
+    expect(h.session.clientRoots).toEqual(['/home/u/project']);
+    h.fromServer({jsonrpc: '2.0', id: 'r2', method: 'roots/list'});
+    await h.toClient.next();
+    h.fromClient({jsonrpc: '2.0', id: 'r2', result: {roots: [{uri: 'file:///srv/data%20set'}]}});
+    await h.toServer.next();
+    expect(h.session.clientRoots).toEqual(['/home/u/project', '/srv/data set']);
+    // An answer to something else that happens to carry roots is not a declaration.
+    h.fromClient({jsonrpc: '2.0', id: 'other', result: {roots: [{uri: 'file:///etc'}]}});
+    await h.toServer.next();
+    expect(h.session.clientRoots).toEqual(['/home/u/project', '/srv/data set']);
+  });
+
+  it('answers the server with an error when the client answer to its request is refused, so it does not wait for ever', async () => {
+    const h = harness();
+    h.fromServer({jsonrpc: '2.0', id: 'r1', method: 'roots/list'});
+    await h.toClient.next();
+    h.fromClient({jsonrpc: '2.0', id: 'r1', result: {roots: [], Roots: [{uri: 'file:///'}]}});
+    expect(await h.toServer.nextJson()).toMatchObject({id: 'r1', error: {code: -32600}});
+    expect(h.session.clientRoots).toBeUndefined();
+    expect(h.warnings.join('\n')).toMatch(/refused a response from the client: the keys "roots" and "Roots"/);
+  });
+});
