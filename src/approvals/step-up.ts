@@ -6,7 +6,7 @@ import type {Decision, DecisionContext, ToolCall} from '../enforcer/types.js';
 import type {ClientChannel, StepUpHandler} from '../governance/types.js';
 import {canonicalHash, sha256Digits} from '../policy/canonical-json.js';
 import {shellWord} from '../policy/shell-word.js';
-import {argumentsPreview, requestApproval, takeDecision, type ApprovalBinding} from './store.js';
+import {argumentsPreview, newApprovalId, pendingRequest, requestApproval, takeDecision, type ApprovalBinding} from './store.js';
 
 export interface ApprovalSettings {
   policyVersion: string;
@@ -31,7 +31,8 @@ export interface ApprovalStepUpOptions {
  * Resolves step_up decisions. In order: a grant for exactly this call (single use) allows it,
  * a denial blocks it; a client that declared `elicitation` is asked directly and the call is
  * forwarded only on an explicit accept; otherwise the call is refused with -32002 and an
- * approval id that `thoth approve ID` turns into a grant for the identical retry.
+ * approval id that `thoth approve ID` turns into a grant for the identical retry. The command is
+ * written to stderr for the operator, never into the error the model reads.
  */
 export class ApprovalStepUp implements StepUpHandler {
   private readonly options: ApprovalStepUpOptions;
@@ -91,8 +92,11 @@ export class ApprovalStepUp implements StepUpHandler {
     }
 
     let fallbackNote = '';
+    /** The id the request will have if the prompt is not answered: the prompt names it. */
+    let plannedId: string | undefined;
     if (settings.elicitation && supportsFormElicitation(client.capabilities) && !signal.aborted) {
-      const answer = await this.elicit(call, context, decision, client, signal);
+      plannedId = (await pendingRequest(home, binding, this.now()))?.id ?? newApprovalId();
+      const answer = await this.elicit(call, context, decision, client, signal, plannedId);
       if (answer.kind === 'accepted') {
         // Decided in the client's prompt: there is no approval record, so no approvalId.
         this.options.event?.('APPROVAL_GRANTED', context, {via: 'elicitation', ...about});
@@ -124,6 +128,7 @@ export class ApprovalStepUp implements StepUpHandler {
       home,
       binding,
       {
+        ...(plannedId !== undefined ? {id: plannedId} : {}),
         sessionId: context.sessionId,
         intent: context.intent ?? null,
         mode: context.mode,
@@ -136,13 +141,21 @@ export class ApprovalStepUp implements StepUpHandler {
     );
     if (created) {
       this.options.event?.('APPROVAL_REQUESTED', context, {approvalId: record.id, ...about, expiresAt: record.expiresAt});
+      // For the operator: stderr reaches the client's MCP log, not the model. The error the model
+      // reads names no command (an agent with a shell would run it: see governor.refusalError).
+      this.options.warn?.(
+        // No arguments here (they may hold secrets, and this may go to a log file): `thoth approvals list` shows them.
+        `approval ${record.id}: "${context.agentId}" wants to run "${call.name}" (${decision.reason}). Review it with: thoth approvals list; ` +
+          `to allow this one call, run in your own terminal: ${approvalCommandFor('approve', record.id, home)} (refuse: ${approvalCommandFor('deny', record.id, home)}). ` +
+          `It lapses at ${record.expiresAt}.`,
+      );
     }
-    const approveCommand = approveCommandFor(record.id, home);
     return {
       ...decision,
       reason: `${decision.reason}${fallbackNote}`,
       trace: [...trace, `approval ${record.id}: pending until ${record.expiresAt}`],
-      details: {...decision.details, approvalId: record.id, approveCommand, expiresAt: record.expiresAt},
+      // approvalChannel: a person approves it on this computer (governor.refusalError words the message from it).
+      details: {...decision.details, approvalId: record.id, expiresAt: record.expiresAt, approvalChannel: 'local'},
     };
   }
 
@@ -152,10 +165,13 @@ export class ApprovalStepUp implements StepUpHandler {
     decision: Decision,
     client: ClientChannel,
     signal: AbortSignal,
+    approvalId: string,
   ): Promise<{kind: 'accepted'} | {kind: 'declined'} | {kind: 'unanswered'; why: string}> {
+    // The prompt is shown to the person, not to the model: it may name the command.
     const message =
       `thoth: "${context.agentId}" wants to run the tool "${call.name}" with ${argumentsPreview(call.argumentsJson)}. ` +
-      `It needs your approval because ${decision.reason}. Allow this one call?`;
+      `It needs your approval because ${decision.reason}. Allow this one call? ` +
+      `(Left unanswered, it waits as approval ${approvalId}: ${approvalCommandFor('approve', approvalId, this.options.home)} in your own terminal allows it.)`;
     try {
       const result = await client.request(
         'elicitation/create',
@@ -189,7 +205,11 @@ export function supportsFormElicitation(capabilities: Record<string, unknown> | 
   return keys.length === 0 || Object.hasOwn(elicitation, 'form');
 }
 
-/** The exact command that approves `id`, naming the profile when it is not the default one. */
-export function approveCommandFor(id: string, home: string, defaultHome: string = join(homedir(), '.thoth')): string {
-  return home === defaultHome ? `thoth approve ${id}` : `thoth approve ${id} --thoth-home ${shellWord(home)}`;
+/** The exact command that approves (or denies) `id`, naming the profile when it is not the default one. */
+export function approvalCommandFor(verb: 'approve' | 'deny', id: string, home: string, defaultHome: string = join(homedir(), '.thoth')): string {
+  return home === defaultHome ? `thoth ${verb} ${id}` : `thoth ${verb} ${id} --thoth-home ${shellWord(home)}`;
+}
+
+export function approveCommandFor(id: string, home: string, defaultHome?: string): string {
+  return approvalCommandFor('approve', id, home, defaultHome);
 }

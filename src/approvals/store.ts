@@ -77,8 +77,8 @@ export function newApprovalId(): string {
   return id;
 }
 
-export function argumentsPreview(argumentsJson: string): string {
-  return argumentsJson.length > PREVIEW_CHARS ? `${argumentsJson.slice(0, PREVIEW_CHARS)}…` : argumentsJson;
+export function argumentsPreview(argumentsJson: string, chars: number = PREVIEW_CHARS): string {
+  return argumentsJson.length > chars ? `${argumentsJson.slice(0, chars)}…` : argumentsJson;
 }
 
 export function sameBinding(a: ApprovalBinding, b: ApprovalBinding): boolean {
@@ -86,6 +86,8 @@ export function sameBinding(a: ApprovalBinding, b: ApprovalBinding): boolean {
 }
 
 export interface RequestInfo {
+  /** The id to give a new request (one an elicitation prompt already named); a fresh one when absent or taken. */
+  id?: string;
   sessionId: string;
   intent: string | null;
   mode?: EnforcementMode;
@@ -101,7 +103,7 @@ export async function requestApproval(home: string, binding: ApprovalBinding, in
     const existing = file.approvals.find((record) => record.status === 'pending' && sameBinding(record, binding) && Date.parse(record.expiresAt) > now.getTime());
     if (existing) return {record: existing, created: false};
     const record: ApprovalRecord = {
-      id: uniqueId(file),
+      id: info.id !== undefined && !file.approvals.some((other) => other.id === info.id) ? info.id : uniqueId(file),
       status: 'pending',
       ...binding,
       requestedAt: now.toISOString(),
@@ -117,6 +119,12 @@ export async function requestApproval(home: string, binding: ApprovalBinding, in
     file.approvals.push(record);
     return {record, created: true};
   });
+}
+
+/** The live pending request for exactly this call, if any (read without the lock: a hint). */
+export async function pendingRequest(home: string, binding: ApprovalBinding, now: Date = new Date()): Promise<ApprovalRecord | undefined> {
+  const file = await readApprovals(home);
+  return file.approvals.find((record) => record.status === 'pending' && sameBinding(record, binding) && Date.parse(record.expiresAt) > now.getTime());
 }
 
 export type TakenDecision = ({kind: 'granted'; record: ApprovalRecord} | {kind: 'denied'; record: ApprovalRecord} | {kind: 'none'}) & {

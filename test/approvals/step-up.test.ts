@@ -52,9 +52,10 @@ function handler(home: string, extra: Partial<ConstructorParameters<typeof Appro
 const signal = new AbortController().signal;
 
 describe('step-up without elicitation: approval id and thoth approve', () => {
-  it('refuses with an approval id and the exact command, then lets the approved identical retry through once', async () => {
+  it('refuses with an approval id (the command goes to stderr only), then lets the approved identical retry through once', async () => {
     const home = await tempDir();
-    const {stepUpHandler, events, recorded, approved} = handler(home);
+    const warnings: string[] = [];
+    const {stepUpHandler, events, recorded, approved} = handler(home, {warn: (message) => warnings.push(message)});
     const {client, requests} = channel({}, async () => ({}));
     // `elicitation` not declared: the client is never asked.
     const {client: noElicitation} = channel({sampling: {}}, async () => ({}));
@@ -62,7 +63,11 @@ describe('step-up without elicitation: approval id and thoth approve', () => {
     const first = await stepUpHandler.resolve(call, context, stepUp, noElicitation, signal);
     expect(first.decision).toBe('step_up');
     const approvalId = first.details?.['approvalId'] as string;
-    expect(first.details).toMatchObject({approvalId: expect.stringMatching(/^[0-9a-z]{10}$/), approveCommand: `thoth approve ${approvalId} --thoth-home ${home}`});
+    expect(first.details).toMatchObject({approvalId: expect.stringMatching(/^[0-9a-z]{10}$/), expiresAt: expect.any(String), approvalChannel: 'local'});
+    expect(first.details).not.toHaveProperty('approveCommand');
+    expect(warnings).toEqual([expect.stringContaining(`run in your own terminal: thoth approve ${approvalId} --thoth-home ${home}`)]);
+    // stderr may go to a log file: the arguments are not in it.
+    expect(warnings[0]).not.toContain('/w/a');
     expect(events).toEqual([
       {type: 'APPROVAL_REQUESTED', fields: expect.objectContaining({approvalId, toolName: 'write_file', argumentsSha256, policyVersion: 'v1@sha256:aa', ruleId: 'rule:writes'})},
     ]);
@@ -137,6 +142,8 @@ describe('step-up with elicitation', () => {
     expect(requests[0]!.method).toBe('elicitation/create');
     expect(requests[0]!.timeoutMs).toBe(5000);
     expect(requests[0]!.params['message']).toContain('"fs" wants to run the tool "write_file" with {"path":"/w/a","content":"x"}');
+    // The prompt is for the person: it names the id the request would get, and the command.
+    expect(requests[0]!.params['message']).toMatch(/waits as approval ([0-9a-z]{10}): thoth approve \1 --thoth-home /);
     expect(requests[0]!.params['requestedSchema']).toMatchObject({type: 'object', properties: {approve: {type: 'boolean'}}});
     // No approval record, so no approvalId: the schema asks for one only when the grant did not come by elicitation.
     expect(events).toEqual([{type: 'APPROVAL_GRANTED', fields: {via: 'elicitation', toolName: 'write_file', argumentsSha256, policyVersion: 'v1@sha256:aa', ruleId: 'rule:writes'}}]);
@@ -165,10 +172,12 @@ describe('step-up with elicitation', () => {
     const home = await tempDir();
     const warnings: string[] = [];
     const {stepUpHandler} = handler(home, {warn: (message) => warnings.push(message)});
-    const {client} = channel({elicitation: {}}, answer);
+    const {client, requests} = channel({elicitation: {}}, answer);
     const result = await stepUpHandler.resolve(call, context, stepUp, client, signal);
     expect(result.decision).toBe('step_up');
-    expect(result.details?.['approveCommand']).toMatch(/^thoth approve [0-9a-z]{10}/);
+    expect(result.details).not.toHaveProperty('approveCommand');
+    // The request waits under the id the prompt named.
+    expect(String(requests[0]!.params['message'])).toContain(`waits as approval ${result.details?.['approvalId'] as string}:`);
     expect(result.reason).toMatch(/^writes need approval \(the prompt in the client was /);
   });
 

@@ -61,8 +61,8 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
       expect(stepped.code).toBe(-32002);
       expect(stepped.data).toMatchObject({decision: 'step_up', ruleId: 'rule:big-sums', reason: 'sums over 1000 need approval', mode: 'block'});
       approvalId = stepped.data['approvalId'] as string;
-      expect(stepped.data['approveCommand']).toBe(`thoth approve ${approvalId} --thoth-home ${home}`);
-      expect(stepped.message).toContain(`Approve with: thoth approve ${approvalId}`);
+      expect(stepped.data).toMatchObject({approvalId: expect.any(String), expiresAt: expect.any(String), approvalChannel: 'local'});
+      expect(stepped.message).toContain(`review approval ${approvalId} (\`thoth approvals list\`)`);
       expect(await callText(session.client, 'get-sum', {a: 1, b: 2})).toBe('The sum of 1 and 2 is 3.');
 
       const listed = await thoth(home, ['approvals', 'list']);
