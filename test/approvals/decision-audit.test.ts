@@ -82,8 +82,8 @@ describe('thoth approve / thoth deny write their decision to the audit trail', (
     expect(denial.event).not.toHaveProperty('approvedBy');
 
     // One chain per decision, holding only that event, not the session's chain; the command says which.
-    expect(approved.envelope.result?.['audit']).toEqual({chain: grant.chain, eventId: grant.event.eventId});
-    expect(denied.envelope.result?.['audit']).toEqual({chain: denial.chain, eventId: denial.event.eventId});
+    expect(approved.envelope.result?.['audit']).toEqual({chain: grant.chain, file: grant.file, eventId: grant.event.eventId});
+    expect(denied.envelope.result?.['audit']).toEqual({chain: denial.chain, file: denial.file, eventId: denial.event.eventId});
     expect(new Set([grant.chain, denial.chain, events.find((one) => one.event.type === 'SESSION_START')!.chain]).size).toBe(3);
     expect(events.filter((one) => one.chain === grant.chain).map((one) => one.event.type)).toEqual(['APPROVAL_GRANTED']);
 
