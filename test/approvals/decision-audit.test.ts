@@ -106,14 +106,18 @@ describe('thoth approve / thoth deny write their decision to the audit trail', (
     expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
   });
 
-  it('THOTH_AUDIT=off: the decision is applied, nothing is written, and the command says so', async () => {
+  it('THOTH_AUDIT=off: approve refuses (a grant counts only on record); deny is applied, unrecorded, and says so', async () => {
     const home = await tempDir();
     const {record} = await requestApproval(home, binding, info);
     const approved = await thoth(home, ['approve', record.id], {THOTH_AUDIT: 'off'});
-    expect(approved.code).toBe(0);
-    expect(approved.envelope.result?.['audit']).toBeNull();
-    expect(approved.envelope.warnings).toContainEqual(expect.stringContaining('THOTH_AUDIT=off'));
-    expect((await readApprovals(home)).approvals[0]).toMatchObject({id: record.id, status: 'approved'});
+    expect(approved.code).toBe(6);
+    expect(approved.envelope.error).toMatchObject({code: 'APPROVAL_NOT_RECORDED', message: expect.stringContaining('THOTH_AUDIT=off')});
+    expect((await readApprovals(home)).approvals[0]).toMatchObject({id: record.id, status: 'pending'});
+    const denied = await thoth(home, ['deny', record.id], {THOTH_AUDIT: 'off'});
+    expect(denied.code).toBe(0);
+    expect(denied.envelope.result?.['audit']).toBeNull();
+    expect(denied.envelope.warnings).toContainEqual(expect.stringContaining('THOTH_AUDIT=off'));
+    expect((await readApprovals(home)).approvals[0]).toMatchObject({id: record.id, status: 'denied'});
     expect(await stored(join(home, 'audit'))).toEqual([]);
   });
 

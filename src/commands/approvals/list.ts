@@ -28,7 +28,7 @@ export default class ApprovalsList extends BaseCommand<ApprovalsListResult> {
     const {flags} = await this.parse(ApprovalsList);
     const home = flags['thoth-home'] ?? thothHome(process.env);
     const approvals: ListedApproval[] = (await listApprovals(home, {all: flags.all})).map((approval) =>
-      approval.state === 'pending' ? {...approval, approveCommand: approvalCommandFor('approve', approval.id, home)} : approval,
+      approval.state === 'pending' ? {...approval, approveCommand: approvalCommandFor('approve', approval.id, {home, auditDir: approval.auditDir})} : approval,
     );
     if (approvals.length === 0) this.log(flags.all ? 'No approvals.' : 'No pending approvals.');
     for (const approval of approvals) {
