@@ -5,6 +5,8 @@ import {ThothError} from '../cli/errors.js';
 import {ExitCode} from '../cli/exit-codes.js';
 import {resolveSettings, type ResolveSettingsOptions} from '../settings/resolve.js';
 import {recordApprovalDecision, type DecisionAuditEntry} from './decision-audit.js';
+import {assertOutsideGovernedSession} from './governed-session.js';
+import type {AncestryIo} from './process-ancestry.js';
 import {approvalCommandFor} from './step-up.js';
 import {decideApproval, type ApprovalRecord} from './store.js';
 
@@ -15,6 +17,8 @@ export interface DecisionResult extends ApprovalRecord {
 
 export interface DecideIo {
   env?: NodeJS.ProcessEnv;
+  /** Tests: how the parent processes are read (see governed-session.ts). */
+  ancestry?: AncestryIo;
   now?: Date;
   warn?: (message: string) => void;
   /** Tests: the settings resolver's other inputs (managed preferences). */
@@ -43,6 +47,9 @@ export interface DecideOptions {
  */
 export async function decideAndRecord(home: string, id: string, verdict: 'approved' | 'denied', options: DecideOptions, io: DecideIo = {}): Promise<DecisionResult> {
   const env = io.env ?? process.env;
+  // First of all: the agent waiting for this decision must not be the one taking it.
+  const verb = verdict === 'approved' ? 'thoth approve' : 'thoth deny';
+  await assertOutsideGovernedSession(verb, verdict === 'approved' ? 'the agent would approve its own call' : 'an agent would decide on its own calls', {env, ...(io.ancestry ? {ancestry: io.ancestry} : {})});
   // The proxy's resolution (env > managed preferences > settings.json > profile); an invalid
   // THOTH_AUDIT_* value throws here, before anything is decided.
   const settings = auditSettingsFromResolved(await resolveSettings({...io.resolve, env, profileDir: home}), {dir: options.auditDir});

@@ -1,3 +1,5 @@
+import {assertOutsideGovernedSession} from '../approvals/governed-session.js';
+import type {AncestryIo} from '../approvals/process-ancestry.js';
 import {auditSettingsFromResolved} from '../audit/settings.js';
 import {writeStandaloneChain, type StandaloneEntry} from '../audit/standalone.js';
 import type {DecisionContext} from '../enforcer/types.js';
@@ -12,6 +14,8 @@ export interface RecordedAcceptResult extends AcceptResult {
 
 export interface AcceptIo {
   env?: NodeJS.ProcessEnv;
+  /** Tests: how the parent processes are read (see approvals/governed-session.ts). */
+  ancestry?: AncestryIo;
   now?: Date;
   warn?: (message: string) => void;
   /** Tests: the settings resolver's inputs (managed preferences). */
@@ -28,6 +32,8 @@ export interface AcceptIo {
  */
 export async function acceptAndRecord(home: string, agentId: string, tools: readonly string[] | undefined, options: {by: string}, io: AcceptIo = {}): Promise<RecordedAcceptResult> {
   const env = io.env ?? process.env;
+  // A changed definition is the server's doing: the agent it serves must not accept it.
+  await assertOutsideGovernedSession('thoth pins accept', 'the agent would accept a tool definition its own server changed', {env, ...(io.ancestry ? {ancestry: io.ancestry} : {})});
   const resolved = await resolveSettings({...io.resolve, env, profileDir: home});
   // An invalid THOTH_AUDIT_* value throws here, before anything is accepted.
   const settings = auditSettingsFromResolved(resolved);
