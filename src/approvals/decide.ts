@@ -3,7 +3,7 @@ import {resolve} from 'node:path';
 import {auditSettingsFromResolved, type AuditSettings} from '../audit/settings.js';
 import {ThothError} from '../cli/errors.js';
 import {ExitCode} from '../cli/exit-codes.js';
-import {resolveSettings, type ResolveSettingsOptions} from '../settings/resolve.js';
+import {describeOrigin, resolveSettings, type ResolvedSettings, type ResolveSettingsOptions} from '../settings/resolve.js';
 import {recordApprovalDecision, type DecisionAuditEntry} from './decision-audit.js';
 import {assertOutsideGovernedSession} from './governed-session.js';
 import type {AncestryIo} from './process-ancestry.js';
@@ -52,7 +52,9 @@ export async function decideAndRecord(home: string, id: string, verdict: 'approv
   await assertOutsideGovernedSession(verb, verdict === 'approved' ? 'the agent would approve its own call' : 'an agent would decide on its own calls', {env, ...(io.ancestry ? {ancestry: io.ancestry} : {})});
   // The proxy's resolution (env > managed preferences > settings.json > profile); an invalid
   // THOTH_AUDIT_* value throws here, before anything is decided.
-  const settings = auditSettingsFromResolved(await resolveSettings({...io.resolve, env, profileDir: home}), {dir: options.auditDir});
+  const resolved = await resolveSettings({...io.resolve, env, profileDir: home});
+  assertCliApprovalsOn(resolved, verb);
+  const settings = auditSettingsFromResolved(resolved, {dir: options.auditDir});
   if (!settings.enabled && verdict === 'approved') {
     throw new ThothError('APPROVAL_NOT_RECORDED', 'the audit trail is off (THOTH_AUDIT=off): a grant counts only once the audit trail holds it, so thoth approve cannot grant anything', {
       exitCode: ExitCode.SECURITY,
@@ -77,6 +79,25 @@ export async function decideAndRecord(home: string, id: string, verdict: 'approv
   });
   if (!settings.enabled) io.warn?.('the audit trail is off (THOTH_AUDIT=off): this decision is not recorded');
   return {...record, audit};
+}
+
+/**
+ * THOTH_CLI_APPROVALS=off (a fleet's choice): decisions come from the client's prompt or the
+ * control plane only. An invalid value refuses too: the setting exists to take a power away.
+ */
+function assertCliApprovalsOn(resolved: ResolvedSettings, verb: string): void {
+  const problem = resolved.problems.find((text) => text.startsWith('THOTH_CLI_APPROVALS from '));
+  if (problem !== undefined) {
+    throw new ThothError('SETTINGS_INVALID', `invalid setting: ${problem}; ${verb} refuses until it is fixed`, {
+      exitCode: ExitCode.INVALID_INPUT,
+      suggestions: ['Set THOTH_CLI_APPROVALS to on or off (`thoth config show` says where it comes from).'],
+    });
+  }
+  if (resolved.values.cliApprovals) return;
+  throw new ThothError('CLI_APPROVALS_OFF', `command-line approvals are turned off on this computer (THOTH_CLI_APPROVALS=off, ${describeOrigin(resolved.origins.cliApprovals)}): ${verb} cannot decide`, {
+    exitCode: ExitCode.SECURITY,
+    suggestions: ['Approve or refuse in the prompt your MCP client shows, or through your organisation\'s control plane.'],
+  });
 }
 
 /** A grant recorded where the session does not look would be ignored: say where to record it instead. */
