@@ -49,6 +49,23 @@ export interface ApprovalRecord extends ApprovalBinding {
   usedAt?: string;
   /** Set when a session recorded APPROVAL_EXPIRED for it, so that the event is written once. */
   expiryRecordedAt?: string;
+  /**
+   * The audit directory of the session that asked: `thoth approve` records the grant there, where
+   * that session looks (absent in records of older versions).
+   */
+  auditDir?: string;
+  /**
+   * Where `thoth approve` / `thoth deny` sealed the decision (APPROVAL_GRANTED / _DENIED) in that
+   * directory. Only a pointer: a session honours a grant after checking the record it points at.
+   */
+  auditRecord?: AuditRecordPointer;
+}
+
+export interface AuditRecordPointer {
+  chain: string;
+  /** The chain's one segment file, in the audit directory. */
+  file: string;
+  eventId: string;
 }
 
 export interface ApprovalsFile {
@@ -77,8 +94,8 @@ export function newApprovalId(): string {
   return id;
 }
 
-export function argumentsPreview(argumentsJson: string): string {
-  return argumentsJson.length > PREVIEW_CHARS ? `${argumentsJson.slice(0, PREVIEW_CHARS)}…` : argumentsJson;
+export function argumentsPreview(argumentsJson: string, chars: number = PREVIEW_CHARS): string {
+  return argumentsJson.length > chars ? `${argumentsJson.slice(0, chars)}…` : argumentsJson;
 }
 
 export function sameBinding(a: ApprovalBinding, b: ApprovalBinding): boolean {
@@ -86,6 +103,8 @@ export function sameBinding(a: ApprovalBinding, b: ApprovalBinding): boolean {
 }
 
 export interface RequestInfo {
+  /** The id to give a new request (one an elicitation prompt already named); a fresh one when absent or taken. */
+  id?: string;
   sessionId: string;
   intent: string | null;
   mode?: EnforcementMode;
@@ -93,6 +112,8 @@ export interface RequestInfo {
   reason: string;
   argumentsJson: string;
   ttlMs: number;
+  /** The session's audit directory (see ApprovalRecord.auditDir). */
+  auditDir?: string;
 }
 
 /** Records a pending approval, or returns the one already pending for the same call. */
@@ -101,7 +122,7 @@ export async function requestApproval(home: string, binding: ApprovalBinding, in
     const existing = file.approvals.find((record) => record.status === 'pending' && sameBinding(record, binding) && Date.parse(record.expiresAt) > now.getTime());
     if (existing) return {record: existing, created: false};
     const record: ApprovalRecord = {
-      id: uniqueId(file),
+      id: info.id !== undefined && !file.approvals.some((other) => other.id === info.id) ? info.id : uniqueId(file),
       status: 'pending',
       ...binding,
       requestedAt: now.toISOString(),
@@ -113,23 +134,40 @@ export async function requestApproval(home: string, binding: ApprovalBinding, in
       ruleId: info.ruleId,
       reason: info.reason,
       argumentsPreview: argumentsPreview(info.argumentsJson),
+      ...(info.auditDir !== undefined ? {auditDir: info.auditDir} : {}),
     };
     file.approvals.push(record);
     return {record, created: true};
   });
 }
 
-export type TakenDecision = ({kind: 'granted'; record: ApprovalRecord} | {kind: 'denied'; record: ApprovalRecord} | {kind: 'none'}) & {
+/** The live pending request for exactly this call, if any (read without the lock: a hint). */
+export async function pendingRequest(home: string, binding: ApprovalBinding, now: Date = new Date()): Promise<ApprovalRecord | undefined> {
+  const file = await readApprovals(home);
+  return file.approvals.find((record) => record.status === 'pending' && sameBinding(record, binding) && Date.parse(record.expiresAt) > now.getTime());
+}
+
+export type TakenDecision<P = unknown> = ({kind: 'granted'; record: ApprovalRecord; proof: P} | {kind: 'denied'; record: ApprovalRecord} | {kind: 'none'}) & {
   /** Requests and grants for this call that lapsed unused and were not reported yet (now marked reported). */
   expired: ApprovalRecord[];
+  /** Grants for this call that `prove` rejected: left as they are, not used. */
+  unproven: Array<{record: ApprovalRecord; why: string}>;
 };
 
+export interface TakeOptions<P> {
+  /**
+   * Decides, under the lock, whether a grant counts (the session checks the audit trail: see
+   * grant-proof.ts). A grant it rejects is not used; the next one for the same call is tried.
+   */
+  prove: (record: ApprovalRecord) => Promise<{ok: true; proof: P} | {ok: false; why: string}>;
+}
+
 /**
- * For a call about to be stepped up: uses a live grant for exactly this call (single use), or
- * reports a live denial; also hands over, once, the requests and grants for this call that
- * lapsed unused, for APPROVAL_EXPIRED. Undefined when there is nothing of either.
+ * For a call about to be stepped up: uses a live grant for exactly this call that `prove`
+ * accepts (single use), or reports a live denial; also hands over, once, the requests and grants
+ * for this call that lapsed unused, for APPROVAL_EXPIRED. Undefined when there is nothing of either.
  */
-export async function takeDecision(home: string, binding: ApprovalBinding, now: Date = new Date()): Promise<TakenDecision | undefined> {
+export async function takeDecision<P>(home: string, binding: ApprovalBinding, now: Date, options: TakeOptions<P>): Promise<TakenDecision<P> | undefined> {
   // Most calls have nothing waiting: look without the lock first.
   const snapshot = await readApprovals(home);
   const live = (record: ApprovalRecord): boolean =>
@@ -141,18 +179,23 @@ export async function takeDecision(home: string, binding: ApprovalBinding, now: 
     sameBinding(record, binding) &&
     Date.parse(record.expiresAt) <= now.getTime();
   if (!snapshot.approvals.some((record) => live(record) || lapsedUnreported(record))) return undefined;
-  return update(home, now, (file): TakenDecision => {
+  return update(home, now, async (file): Promise<TakenDecision<P>> => {
     const expired = file.approvals.filter(lapsedUnreported);
     for (const record of expired) record.expiryRecordedAt = now.toISOString();
     const reported = expired.map((record) => ({...record}));
-    const grant = file.approvals.find((record) => record.status === 'approved' && live(record));
-    if (grant) {
+    const unproven: TakenDecision<P>['unproven'] = [];
+    for (const grant of file.approvals.filter((record) => record.status === 'approved' && live(record))) {
+      const checked = await options.prove({...grant});
+      if (!checked.ok) {
+        unproven.push({record: {...grant}, why: checked.why});
+        continue;
+      }
       grant.status = 'used';
       grant.usedAt = now.toISOString();
-      return {kind: 'granted', record: {...grant}, expired: reported};
+      return {kind: 'granted', record: {...grant}, proof: checked.proof, expired: reported, unproven};
     }
     const denial = file.approvals.find((record) => record.status === 'denied' && live(record));
-    return denial ? {kind: 'denied', record: {...denial}, expired: reported} : {kind: 'none', expired: reported};
+    return denial ? {kind: 'denied', record: {...denial}, expired: reported, unproven} : {kind: 'none', expired: reported, unproven};
   });
 }
 
@@ -163,9 +206,10 @@ export interface DecideOptions {
   /**
    * Called with the decided record under the lock, after every check and before approvals.json
    * changes (the audit trail): if it throws, nothing is applied. Holding the lock meanwhile keeps
-   * another approver or a session from acting on the record between the two.
+   * another approver or a session from acting on the record between the two. What it returns is
+   * kept with the record as `auditRecord`.
    */
-  beforeApply?: (decided: ApprovalRecord) => Promise<void>;
+  beforeApply?: (decided: ApprovalRecord) => Promise<AuditRecordPointer | undefined>;
 }
 
 /** `thoth approve ID` / `thoth deny ID`. */
@@ -201,7 +245,8 @@ export async function decideApproval(home: string, id: string, verdict: 'approve
       // The grant (or the refusal of retries) lasts as long again from now.
       expiresAt: new Date(now.getTime() + record.ttlMs).toISOString(),
     };
-    await options.beforeApply?.({...decided});
+    const auditRecord = await options.beforeApply?.({...decided});
+    if (auditRecord !== undefined) decided.auditRecord = auditRecord;
     Object.assign(record, decided);
     return decided;
   });

@@ -22,6 +22,8 @@ export const AUDIT_EVENT_TYPES = [
   'APPROVAL_USED',
   // Written when a retry finds the approval lapsed; one nobody retries shows only in `thoth approvals list --all`.
   'APPROVAL_EXPIRED',
+  // A grant in approvals.json without its sealed APPROVAL_GRANTED: ignored (usually a forgery attempt).
+  'APPROVAL_UNVERIFIED',
   'PIN_RECORDED',
   'PIN_CHANGED',
   'PIN_ACCEPTED',

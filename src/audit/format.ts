@@ -26,7 +26,7 @@ export function formatVerifyReport(report: VerifyReport): string {
   lines.push(`  ${report.chains} chain(s), ${report.files} file(s), ${report.records} record(s), ${report.events} event(s); key ${report.keyId}`);
   for (const problem of report.problems) {
     const where = problem.line === undefined ? problem.file : `${problem.file}:${problem.line}`;
-    lines.push(`  ${problem.kind === 'tampered' ? '✗' : '!'} ${where}: ${problem.message}`);
+    lines.push(`  ${problem.kind === 'tampered' || problem.kind === 'unapproved' ? '✗' : '!'} ${where}: ${problem.message}`);
   }
   for (const note of report.notes) lines.push(`  · ${note}`);
   return lines.join('\n');

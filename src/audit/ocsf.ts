@@ -11,6 +11,7 @@ import type {StoredEvent} from './reader.js';
  *   POLICY_LOAD_FAILED                          Application Lifecycle (6002), Update, status Failure
  *   PIN_RECORDED, PIN_ACCEPTED, other PIN_*     Entity Management (3004), Create / Update / Other
  *   PIN_CHANGED                                 Detection Finding (2004): a tool definition changed under the user
+ *   APPROVAL_UNVERIFIED                         Detection Finding (2004): a grant nobody is on record giving (forged approvals.json)
  *   anything else                               Base Event (0), activity Other
  *
  * Required attributes come from the OCSF 1.3.0 class definitions (fixtures/audit/ocsf/).
@@ -53,6 +54,7 @@ export function ocsfClassFor(type: string): ClassChoice {
     case 'PIN_ACCEPTED':
       return {...ENTITY_MANAGEMENT, activityId: 3, activityName: 'Update'};
     case 'PIN_CHANGED':
+    case 'APPROVAL_UNVERIFIED':
       return {...DETECTION_FINDING, activityId: 1, activityName: 'Create'};
     case 'MESSAGE_REFUSED':
       return {...API_ACTIVITY, activityId: 99, activityName: 'Message Refused'};
@@ -108,12 +110,7 @@ export function toOcsf(stored: StoredEvent, options: OcsfOptions): Record<string
     case DETECTION_FINDING.classUid:
       out['action_id'] = 2;
       out['action'] = 'Denied';
-      out['finding_info'] = {
-        uid: event.eventId,
-        title: `MCP tool definition changed: ${String(event['toolName'] ?? 'unknown tool')}`,
-        desc: 'A server changed the definition of a tool after it was pinned; calls to it are refused until someone accepts the change (thoth pins accept).',
-        types: ['MCP tool definition change'],
-      };
+      out['finding_info'] = findingInfo(event);
       out['resources'] = [{name: String(event['toolName'] ?? 'unknown'), type: 'MCP tool', data: toolEntity(event)['data']}];
       break;
     default:
@@ -172,8 +169,26 @@ function toolEntity(event: AuditEvent): Record<string, unknown> {
   return out;
 }
 
+function findingInfo(event: AuditEvent): Record<string, unknown> {
+  const tool = String(event['toolName'] ?? 'unknown tool');
+  if (event.type === 'APPROVAL_UNVERIFIED') {
+    return {
+      uid: event.eventId,
+      title: `Unrecorded approval ignored: ${tool}`,
+      desc: `approvals.json claims approval ${String(event['approvalId'] ?? '?')} was granted, but the audit trail holds no matching sealed APPROVAL_GRANTED (${String(event['why'] ?? '')}); the call stayed stepped up.`,
+      types: ['MCP approval forgery'],
+    };
+  }
+  return {
+    uid: event.eventId,
+    title: `MCP tool definition changed: ${tool}`,
+    desc: 'A server changed the definition of a tool after it was pinned; calls to it are refused until someone accepts the change (thoth pins accept).',
+    types: ['MCP tool definition change'],
+  };
+}
+
 function severityOf(event: AuditEvent): number {
-  if (event.type === 'PIN_CHANGED') return 4;
+  if (event.type === 'PIN_CHANGED' || event.type === 'APPROVAL_UNVERIFIED') return 4;
   if (event.type === 'MESSAGE_REFUSED') return 3;
   if (event['decision'] === 'block') return 3;
   if (event['decision'] === 'step_up' || event.type === 'APPROVAL_DENIED') return 2;
@@ -195,6 +210,7 @@ function statusOf(event: AuditEvent): number {
       return 1;
     case 'APPROVAL_DENIED':
     case 'APPROVAL_EXPIRED':
+    case 'APPROVAL_UNVERIFIED':
     case 'POLICY_LOAD_FAILED':
     case 'MESSAGE_REFUSED':
       return 2;

@@ -4,6 +4,7 @@ import {basename, join} from 'node:path';
 
 import {errnoCode} from '../cli/errors.js';
 import type {AuditKey} from './key.js';
+import {isApprovalEvidence, unapprovedUses, type ApprovalEventAt} from './approval-check.js';
 import {REGISTRY_CHAIN, REGISTRY_FILE, parseSegmentFileName} from './layout.js';
 import {checkLine, genesisHash, sha256Hex, splitLines, type ParsedRecord} from './record.js';
 
@@ -19,8 +20,14 @@ import {checkLine, genesisHash, sha256Hex, splitLines, type ParsedRecord} from '
  * Crash artefacts (exit AUDIT_TORN_TAIL): a last line that is not a complete record, and a chain
  * whose writer is gone without sealing it. An interrupted write that the writer itself later
  * acknowledged (`torn` record with the fragment's length and SHA-256) is neither: it is a note.
+ *
+ * Authority (exit AUDIT_TAMPERED, kind `unapproved`): an APPROVAL_USED whose approval has no
+ * matching APPROVAL_GRANTED (via cli) in a sealed chain of the directory, or was used more than
+ * once. A session honours a grant only with that record (src/approvals/grant-proof.ts), so such a
+ * use means approvals.json was edited by hand, the grant's chain was removed, or the trail was
+ * written by a thoth older than that check.
  */
-export type ProblemKind = 'tampered' | 'torn-tail' | 'unsealed';
+export type ProblemKind = 'tampered' | 'torn-tail' | 'unsealed' | 'unapproved';
 
 export interface VerifyProblem {
   kind: ProblemKind;
@@ -78,7 +85,7 @@ const MAX_PROBLEMS = 100;
 const TORN_LOOKBACK = 8;
 
 export function statusOf(problems: readonly VerifyProblem[]): VerifyStatus {
-  if (problems.some((p) => p.kind === 'tampered')) return 'tampered';
+  if (problems.some((p) => p.kind === 'tampered' || p.kind === 'unapproved')) return 'tampered';
   return problems.length > 0 ? 'torn-tail' : 'intact';
 }
 
@@ -108,6 +115,14 @@ interface ReplayResult {
   tornTail?: {line: number; bytes: number};
   /** Valid records, for callers that want them (the registry). */
   ctl: ParsedRecord[];
+  /** Committed events that `keepEvent` selected, with their line. */
+  kept: KeptEvent[];
+}
+
+export interface KeptEvent {
+  payload: Record<string, unknown>;
+  seq: number;
+  line: number;
 }
 
 /**
@@ -122,9 +137,9 @@ function replay(
   start: State,
   problems: VerifyProblem[],
   notes: string[],
-  options: {keepControl?: boolean; expectOpen?: {file: string; index: number}},
+  options: {keepControl?: boolean; expectOpen?: {file: string; index: number}; keepEvent?: (payload: Record<string, unknown>) => boolean},
 ): ReplayResult {
-  const result: ReplayResult = {state: {...start}, records: 0, events: 0, ctl: []};
+  const result: ReplayResult = {state: {...start}, records: 0, events: 0, ctl: [], kept: []};
   const lines = splitLines(data);
   // Byte offset just after each committed line, with the state it left (for torn acknowledgements).
   const history: HistoryPoint[] = [{end: 0, state: {...start}, records: 0, events: 0}];
@@ -156,6 +171,7 @@ function replay(
       result.state = {...accepted.state};
       result.records = accepted.records;
       result.events = accepted.events;
+      result.kept = result.kept.filter((kept) => kept.seq < accepted.state.nextSeq);
       if (accepted.seal) result.seal = accepted.seal;
       else delete result.seal;
       bad = [];
@@ -186,8 +202,10 @@ function replay(
       result.seal = seal;
     }
     result.records++;
-    if (record.kind === 'event') result.events++;
-    else if (options.keepControl) result.ctl.push(record);
+    if (record.kind === 'event') {
+      result.events++;
+      if (options.keepEvent?.(record.payload)) result.kept.push({payload: record.payload, seq: record.seq, line: line.line});
+    } else if (options.keepControl) result.ctl.push(record);
     result.state = {nextSeq: record.seq + 1, lastHash: record.hash};
     const point: HistoryPoint = {end: offset, state: {...result.state}, records: result.records, events: result.events};
     if (result.seal) point.seal = result.seal;
@@ -288,17 +306,22 @@ export async function verifyAuditDir(dir: string, key: AuditKey, options: Verify
   const chainReports: ChainReport[] = [];
   const chains = new Set([...registry.opens.keys(), ...segmentsByChain.keys()]);
   let skipped = 0;
+  const approvals: ApprovalEventAt[] = [];
   for (const chain of [...chains].sort()) {
     if (options.onlyChains && !options.onlyChains.has(chain) && segmentsByChain.has(chain)) {
       skipped++;
       continue;
     }
-    const report = await verifyChain(dir, key, chain, segmentsByChain.get(chain) ?? [], registry, problems, notes, isAlive);
+    const kept: ApprovalEventAt[] = [];
+    const report = await verifyChain(dir, key, chain, segmentsByChain.get(chain) ?? [], registry, problems, notes, isAlive, kept);
+    for (const event of kept) approvals.push({...event, chainSealed: report.state === 'sealed'});
     files += report.files.length;
     records += report.records;
     events += report.events;
     chainReports.push(report);
   }
+  // Only a replay of every chain can tell that a grant is missing.
+  if (!options.onlyChains) problems.push(...unapprovedUses(approvals));
   for (const name of names) {
     if (name.endsWith('.jsonl') && name !== REGISTRY_FILE && !parseSegmentFileName(name)) notes.push(`${name}: not an audit file name; ignored`);
   }
@@ -315,6 +338,7 @@ async function verifyChain(
   problems: VerifyProblem[],
   notes: string[],
   isAlive: (pid: number, host: string) => boolean,
+  approvals: ApprovalEventAt[],
 ): Promise<ChainReport> {
   const open = registry.opens.get(chain);
   const sealEntry = registry.seals.get(chain);
@@ -345,7 +369,8 @@ async function verifyChain(
     const data = await readFile(join(dir, segment.name));
     report.files.push(segment.name);
     const before = problems.length;
-    last = replay(key, segment.name, data, chain, state, problems, notes, {expectOpen: {file: segment.name, index: segment.index}});
+    last = replay(key, segment.name, data, chain, state, problems, notes, {expectOpen: {file: segment.name, index: segment.index}, keepEvent: isApprovalEvidence});
+    for (const kept of last.kept) approvals.push({...kept, file: segment.name, chain, chainSealed: false});
     report.records += last.records;
     report.events += last.events;
     state = last.state;
@@ -436,7 +461,7 @@ async function verifyChain(
 }
 
 function finish(path: string, key: AuditKey, problems: VerifyProblem[], notes: string[], chainReports: ChainReport[], totals: {files: number; records: number; events: number}): VerifyReport {
-  const ordered = [...problems.filter((p) => p.kind === 'tampered'), ...problems.filter((p) => p.kind !== 'tampered')];
+  const ordered = (['tampered', 'unapproved', 'torn-tail', 'unsealed'] as const).flatMap((kind) => problems.filter((p) => p.kind === kind));
   return {
     status: statusOf(ordered),
     path,
@@ -475,6 +500,32 @@ export async function verifyAuditFile(path: string, key: AuditKey): Promise<Veri
   const report: ChainReport = {chain, state: result.seal ? 'sealed' : problems.length > 0 ? 'broken' : 'active', files: [name], records: result.records, events: result.events, lastSeq: result.state.nextSeq - 1};
   if (!result.seal && problems.length === 0) notes.push(`${name}: not sealed (still being written, rotated later, or its writer stopped); run verify on the directory to know which`);
   return finish(path, key, problems, notes, [report], {files: 1, records: result.records, events: result.events});
+}
+
+export type StandaloneChainCheck = {ok: true; chain: string; events: Array<Record<string, unknown>>} | {ok: false; why: string};
+
+/**
+ * The events of a chain written by writeStandaloneChain (thoth approve, deny, pins accept), for
+ * a caller that must rely on them (a session honouring a grant): `file` must be the one segment
+ * of its chain in `dir`, every record's MAC valid under `key`, the records chained from the
+ * genesis, and the chain closed by its seal. Read once: what is checked is what is returned.
+ * The registry is not consulted (one file read per grant); `thoth audit verify` checks it.
+ */
+export async function readSealedStandaloneChain(dir: string, file: string, key: AuditKey): Promise<StandaloneChainCheck> {
+  const parsed = parseSegmentFileName(file);
+  if (!parsed || parsed.index !== 0) return {ok: false, why: `"${file}" is not the name of the first segment of an audit chain`};
+  const data = await readOptional(join(dir, file));
+  if (!data) return {ok: false, why: `${file} is not in the audit directory ${dir}`};
+  const problems: VerifyProblem[] = [];
+  const result = replay(key, file, data, parsed.chain, {nextSeq: 0, lastHash: genesisHash(parsed.chain)}, problems, [], {
+    expectOpen: {file, index: 0},
+    keepEvent: () => true,
+  });
+  const problem = problems[0];
+  if (problem) return {ok: false, why: `${file}${problem.line === undefined ? '' : `:${problem.line}`}: ${problem.message}`};
+  if (result.tornTail) return {ok: false, why: `${file} ends in an incomplete record`};
+  if (result.seal?.reason !== 'close') return {ok: false, why: `${file} is not sealed (its chain was never closed)`};
+  return {ok: true, chain: parsed.chain, events: result.kept.map((kept) => kept.payload)};
 }
 
 export async function isDirectory(path: string): Promise<boolean> {

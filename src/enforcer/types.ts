@@ -60,7 +60,7 @@ export interface Decision {
   observed?: DecisionKind;
   /** The chain of rules that led here, for `policy explain` and the audit record. */
   trace?: readonly string[];
-  /** Extra fields for the JSON-RPC error `data` (approvalId, approveCommand, ...). */
+  /** Extra fields for the JSON-RPC error `data` (approvalId, expiresAt, ...): the model reads them, so never a command that approves. */
   details?: Record<string, unknown>;
 }
 

@@ -53,6 +53,8 @@ export async function createGovernance(options: RunOptions, session: SessionStat
     warn: io.warn,
     audit,
     reloadIntervalMs: values.policyReloadIntervalMs,
+    // A grant of `thoth approve` counts only with its sealed record in this session's own trail.
+    approvals: {trail: {auditDir: auditSettings.dir, keyFile: auditSettings.keyFile}, cliApprovals: values.cliApprovals},
   });
   const fleet = await controlPlane?.catch(async (error: unknown) => {
     await policy.close();

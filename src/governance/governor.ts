@@ -123,15 +123,24 @@ export class Governor {
   }
 }
 
-/** The JSON-RPC error for a refused call; `data` is a stable contract (see README). */
+/**
+ * The JSON-RPC error for a refused call; `data` is a stable contract (see README). The model reads
+ * all of it, so a step-up names no command that would approve the call: an agent with a shell
+ * tool would run it. It says that a person has to approve it, and where that person looks.
+ */
 export function refusalError(call: ToolCall, context: DecisionContext, decision: Decision, auditId: string): JsonRpcErrorObject {
   const stepUp = decision.decision === 'step_up';
-  const details = decision.details ?? {};
-  const approveCommand = typeof details['approveCommand'] === 'string' ? ` Approve with: ${details['approveCommand']}` : '';
+  // Older enforcers put the approve command here; whoever hands one over, the model does not read it.
+  const {approveCommand: _approveCommand, ...details} = decision.details ?? {};
+  const approvalId = typeof details['approvalId'] === 'string' ? details['approvalId'] : undefined;
+  const outOfBand =
+    approvalId !== undefined && details['approvalChannel'] === 'local'
+      ? ` A person must approve it outside this session: ask the person at this computer to review approval ${approvalId} (\`thoth approvals list\`).`
+      : '';
   return {
     code: stepUp ? ErrorCode.STEP_UP : ErrorCode.BLOCKED,
     message: stepUp
-      ? `thoth: tool "${call.name}" needs approval: ${decision.reason}.${approveCommand}`
+      ? `thoth: tool "${call.name}" needs approval: ${decision.reason}.${outOfBand}`
       : `thoth: tool "${call.name}" was blocked: ${decision.reason}`,
     data: {
       decision: decision.decision,

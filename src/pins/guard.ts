@@ -45,7 +45,10 @@ export class PinGuard {
       const pinned = Object.hasOwn(pins.tools, tool) ? pins.tools[tool] : undefined;
       if (pinned?.hash === mismatch.seenHash) {
         this.mismatched.delete(tool);
+        // The decision itself is recorded by `thoth pins accept` (via cli) when it is made; this
+        // records when this session noticed it and started allowing the tool again.
         this.options.event?.('PIN_ACCEPTED', {
+          via: 'session',
           toolName: tool,
           pinSha256: sha256Digits(mismatch.seenHash),
           previousSha256: sha256Digits(mismatch.pinnedHash),

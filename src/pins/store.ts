@@ -114,8 +114,22 @@ export interface AcceptResult {
   accepted: Array<{name: string; from: string; to: string}>;
 }
 
+export interface AcceptOptions {
+  /**
+   * Called under the pin file's lock with what is about to be accepted (never with nothing),
+   * before the file changes (the audit trail): if it throws, nothing is applied.
+   */
+  beforeApply?: (accepted: AcceptResult['accepted'], acceptedAt: string) => Promise<void>;
+}
+
 /** Makes the changed definitions of `tools` (all changed tools when undefined) the pinned ones. */
-export async function acceptChanges(home: string, agentId: string, tools: readonly string[] | undefined, now: Date = new Date()): Promise<AcceptResult> {
+export async function acceptChanges(
+  home: string,
+  agentId: string,
+  tools: readonly string[] | undefined,
+  now: Date = new Date(),
+  options: AcceptOptions = {},
+): Promise<AcceptResult> {
   const file = pinFilePath(home, agentId);
   await mkdir(pinsDirectory(home), {recursive: true, mode: 0o700});
   return withFileLock(`${file}.lock`, async () => {
@@ -142,7 +156,10 @@ export async function acceptChanges(home: string, agentId: string, tools: readon
       accepted.push({name, from: pinned.hash, to: pinned.changed.hash});
       setOwn(pins.tools, name, {hash: pinned.changed.hash, definition: pinned.changed.definition, pinnedAt: pinned.pinnedAt, acceptedAt: now.toISOString()});
     }
-    if (accepted.length > 0) await writeFileAtomic(file, `${JSON.stringify(pins, null, 2)}\n`, {mode: 0o600});
+    if (accepted.length > 0) {
+      await options.beforeApply?.(accepted.map((tool) => ({...tool})), now.toISOString());
+      await writeFileAtomic(file, `${JSON.stringify(pins, null, 2)}\n`, {mode: 0o600});
+    }
     return {agentId, accepted};
   });
 }

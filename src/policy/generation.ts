@@ -1,3 +1,4 @@
+import type {GrantTrail} from '../approvals/grant-proof.js';
 import {ApprovalStepUp} from '../approvals/step-up.js';
 import {errorMessage} from '../cli/errors.js';
 import type {DecisionContext, EnforcementMode, Enforcer} from '../enforcer/types.js';
@@ -48,6 +49,8 @@ export interface SessionResourcesOptions {
  */
 export class SessionResources {
   readonly progressive: ProgressiveSession;
+  /** Approval grants this session used: each counts once, whatever approvals.json says later. */
+  readonly usedGrants = new Set<string>();
   private readonly options: SessionResourcesOptions;
   private baselineStore: BaselineStore | undefined;
   private baselineTried = false;
@@ -94,6 +97,15 @@ export interface GenerationInput {
   warn(message: string): void;
   /** APPROVAL_* and TOOLS_HIDDEN events. */
   event(type: string, context: DecisionContext, fields: Record<string, unknown>): void;
+  approvals: SessionApprovals;
+}
+
+/** What the session's settings say about approvals made with `thoth approve`. */
+export interface SessionApprovals {
+  /** The session's audit directory and key: where a grant's sealed record must be. */
+  trail: GrantTrail;
+  /** THOTH_CLI_APPROVALS. */
+  cliApprovals: boolean;
 }
 
 export async function policyGeneration(input: GenerationInput): Promise<PolicyGeneration> {
@@ -114,6 +126,9 @@ export async function policyGeneration(input: GenerationInput): Promise<PolicyGe
       elicitationTimeoutMs: policy.approvals.elicitationTimeoutMs,
     },
     onApproved: (call) => enforcer.learn(call),
+    trail: input.approvals.trail,
+    cliApprovals: input.approvals.cliApprovals,
+    usedGrants: resources.usedGrants,
   });
   const hooked = input.filterTools || pins !== undefined;
   const toolsListHook = hooked ? new PolicyToolsListHook({policy, filter: input.filterTools, pins, event}) : undefined;

@@ -1,10 +1,13 @@
+import {join} from 'node:path';
+
+import {AUDIT_KEY_FILE_NAME} from '../audit/settings.js';
 import {errorMessage} from '../cli/errors.js';
 import type {DecisionContext, EnforcementMode} from '../enforcer/types.js';
 import type {AuditSink} from '../governance/types.js';
 import {thothHome} from '../profile/paths.js';
 import {DEFAULT_POLICY_RELOAD_INTERVAL_MS} from '../settings/definitions.js';
 import type {CompileOptions} from './compile.js';
-import {contextWith, failedGeneration, policyGeneration, sameGeneration, SessionResources, type PolicyGeneration} from './generation.js';
+import {contextWith, failedGeneration, policyGeneration, sameGeneration, SessionResources, type PolicyGeneration, type SessionApprovals} from './generation.js';
 import {intentMapPath, readIntentMap} from './intent-map.js';
 import {policyCandidates, policyFromSnapshot, type PolicySnapshot} from './load.js';
 import {resolveSessionSettings} from './session-settings.js';
@@ -36,6 +39,8 @@ export interface PolicyGovernanceInput {
   compile?: CompileOptions;
   /** How often the policy sources are checked for changes once `watch()` is called (THOTH_POLICY_RELOAD_INTERVAL_MS). */
   reloadIntervalMs?: number;
+  /** Where grants are checked and whether command-line grants count; default: the profile's audit trail, on. */
+  approvals?: SessionApprovals;
 }
 
 export interface PolicyGovernance {
@@ -81,6 +86,7 @@ export async function createPolicyGovernance(input: PolicyGovernanceInput): Prom
       warn(`audit event ${type} could not be recorded: ${errorMessage(error)}`);
     }
   };
+  const approvals: SessionApprovals = input.approvals ?? {trail: {auditDir: join(home, 'audit'), keyFile: join(home, AUDIT_KEY_FILE_NAME)}, cliApprovals: true};
   let current: PolicyGeneration;
   const resources = new SessionResources({home, agentId: input.context.agentId, now, warn, event: (type, fields) => event(type, current.context, fields)});
   const listeners: Array<(next: PolicyGeneration, previous: PolicyGeneration) => void> = [];
@@ -107,7 +113,7 @@ export async function createPolicyGovernance(input: PolicyGovernanceInput): Prom
     context.mode = settings.mode;
     if (settings.intent !== undefined) context.intent = settings.intent;
     else delete context.intent;
-    const generation = await policyGeneration({policy, settings, context, resources, home, filterTools: input.filterTools, now, warn, event});
+    const generation = await policyGeneration({policy, settings, context, resources, home, filterTools: input.filterTools, now, warn, event, approvals});
     return {ok: true, generation, notes: [...intentMap.warnings, ...settings.notes]};
   };
 

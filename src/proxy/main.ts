@@ -1,5 +1,6 @@
 import {randomUUID} from 'node:crypto';
 
+import {GOVERNED_SESSION_ENV} from '../approvals/governed-session.js';
 import {describeError, formatErrorLine} from '../cli/error-format.js';
 import type {RunSettings} from '../settings/for-run.js';
 import {createDiagnostics} from './diagnostics.js';
@@ -37,11 +38,11 @@ export async function runMain(argv: readonly string[]): Promise<void> {
     return;
   }
 
-  const upstream = startUpstream(plan, {env: upstreamEnvironment(process.env)});
+  const session: SessionState = {sessionId: randomUUID(), sessionToolCalls: []};
+  const upstream = startUpstream(plan, {env: upstreamEnvironment(process.env, session.sessionId)});
   const {settings} = runSettings;
   const diagnostics = createDiagnostics(settings.values.logFile ? {logFile: settings.values.logFile} : {});
   for (const warning of runSettings.warnings) diagnostics.warn(warning);
-  const session: SessionState = {sessionId: randomUUID(), sessionToolCalls: []};
   const governance = import('../governance/compose.js').then((compose) =>
     compose.createGovernance(options, session, {env: process.env, settings, warn: (message) => diagnostics.warn(message)}),
   );
@@ -78,9 +79,15 @@ export async function runMain(argv: readonly string[]): Promise<void> {
   process.exit(exitCodeOf(exit));
 }
 
-export function upstreamEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+/**
+ * The server's environment. It also carries the session id under THOTH_GOVERNED_SESSION, so that
+ * `thoth approve` run by whatever the server starts (an agent's shell) knows it is inside a
+ * governed session and refuses (approvals/governed-session.ts; it checks the parent processes too).
+ */
+export function upstreamEnvironment(env: NodeJS.ProcessEnv, sessionId?: string): NodeJS.ProcessEnv {
   const copy = {...env};
   for (const name of NOT_FOR_UPSTREAM) delete copy[name];
+  if (sessionId !== undefined) copy[GOVERNED_SESSION_ENV] = sessionId;
   return copy;
 }
 

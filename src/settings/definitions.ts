@@ -68,6 +68,7 @@ export interface Settings {
   auditRotateBytes: number;
   auditRotateSeconds: number;
   auditContentMaxBytes: number;
+  cliApprovals: boolean;
 }
 
 export type SettingKey = keyof Settings;
@@ -253,6 +254,13 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
   auditRotateBytes: {name: 'THOTH_AUDIT_ROTATE_BYTES', description: 'An audit segment is rotated at this size (bytes).', parse: atLeast(4096), fallback: fixed(AUDIT_DEFAULTS.rotateBytes)},
   auditRotateSeconds: {name: 'THOTH_AUDIT_ROTATE_SECONDS', description: 'An audit segment is rotated at this age (seconds).', parse: atLeast(1), fallback: fixed(AUDIT_DEFAULTS.rotateAgeMs / 1000)},
   auditContentMaxBytes: {name: 'THOTH_AUDIT_CONTENT_MAX_BYTES', description: 'Bytes of tool arguments or results an audit event keeps.', parse: atLeast(256), fallback: fixed(AUDIT_DEFAULTS.contentMaxBytes)},
+  cliApprovals: {
+    name: 'THOTH_CLI_APPROVALS',
+    description: 'Command-line approvals (thoth approve / deny): on, or off (sessions then ignore them; the client prompt and the control plane remain).',
+    // The same words as THOTH_AUDIT: on/off, true/false, 1/0.
+    parse: auditSwitch,
+    fallback: fixed(true),
+  },
 };
 
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];

@@ -82,8 +82,8 @@ describe('thoth approve / thoth deny write their decision to the audit trail', (
     expect(denial.event).not.toHaveProperty('approvedBy');
 
     // One chain per decision, holding only that event, not the session's chain; the command says which.
-    expect(approved.envelope.result?.['audit']).toEqual({chain: grant.chain, eventId: grant.event.eventId});
-    expect(denied.envelope.result?.['audit']).toEqual({chain: denial.chain, eventId: denial.event.eventId});
+    expect(approved.envelope.result?.['audit']).toEqual({chain: grant.chain, file: grant.file, eventId: grant.event.eventId});
+    expect(denied.envelope.result?.['audit']).toEqual({chain: denial.chain, file: denial.file, eventId: denial.event.eventId});
     expect(new Set([grant.chain, denial.chain, events.find((one) => one.event.type === 'SESSION_START')!.chain]).size).toBe(3);
     expect(events.filter((one) => one.chain === grant.chain).map((one) => one.event.type)).toEqual(['APPROVAL_GRANTED']);
 
@@ -106,14 +106,18 @@ describe('thoth approve / thoth deny write their decision to the audit trail', (
     expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
   });
 
-  it('THOTH_AUDIT=off: the decision is applied, nothing is written, and the command says so', async () => {
+  it('THOTH_AUDIT=off: approve refuses (a grant counts only on record); deny is applied, unrecorded, and says so', async () => {
     const home = await tempDir();
     const {record} = await requestApproval(home, binding, info);
     const approved = await thoth(home, ['approve', record.id], {THOTH_AUDIT: 'off'});
-    expect(approved.code).toBe(0);
-    expect(approved.envelope.result?.['audit']).toBeNull();
-    expect(approved.envelope.warnings).toContainEqual(expect.stringContaining('THOTH_AUDIT=off'));
-    expect((await readApprovals(home)).approvals[0]).toMatchObject({id: record.id, status: 'approved'});
+    expect(approved.code).toBe(6);
+    expect(approved.envelope.error).toMatchObject({code: 'APPROVAL_NOT_RECORDED', message: expect.stringContaining('THOTH_AUDIT=off')});
+    expect((await readApprovals(home)).approvals[0]).toMatchObject({id: record.id, status: 'pending'});
+    const denied = await thoth(home, ['deny', record.id], {THOTH_AUDIT: 'off'});
+    expect(denied.code).toBe(0);
+    expect(denied.envelope.result?.['audit']).toBeNull();
+    expect(denied.envelope.warnings).toContainEqual(expect.stringContaining('THOTH_AUDIT=off'));
+    expect((await readApprovals(home)).approvals[0]).toMatchObject({id: record.id, status: 'denied'});
     expect(await stored(join(home, 'audit'))).toEqual([]);
   });
 

@@ -14,6 +14,9 @@ const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 const binding: ApprovalBinding = {agentId: 'fs', tool: 'write_file', argumentsHash: canonicalHash({path: '/w/a', content: 'x'}), policyVersion: 'v1@sha256:aa'};
 const info: RequestInfo = {sessionId: 's1', intent: null, ruleId: 'rule:writes', reason: 'writes need approval', argumentsJson: '{"path":"/w/a","content":"x"}', ttlMs: 600_000};
 
+/** The session proves each grant against the audit trail (grant-proof.ts); the store's own logic is tested with every grant proven. */
+const trustAll = {prove: async () => ({ok: true as const, proof: 'trusted'})};
+
 describe('approvals store', () => {
   it('canonical argument hashes ignore key order and whitespace, not values', () => {
     expect(canonicalHash({b: 1, a: {d: [1, 2], c: null}})).toBe(canonicalHash(JSON.parse('{ "a": {"c": null, "d": [1,2]}, "b": 1 }')));
@@ -37,7 +40,7 @@ describe('approvals store', () => {
   it('approve → the identical call passes once; nothing else passes', async () => {
     const home = await tempDir();
     const {record} = await requestApproval(home, binding, info, at(0));
-    expect(await takeDecision(home, binding, at(1))).toBeUndefined();
+    expect(await takeDecision(home, binding, at(1), trustAll)).toBeUndefined();
     const approved = await decideApproval(home, record.id.toUpperCase(), 'approved', {by: 'ann', now: at(60)});
     expect(approved).toMatchObject({status: 'approved', decidedBy: 'ann', expiresAt: at(660).toISOString()});
 
@@ -47,12 +50,34 @@ describe('approvals store', () => {
       {...binding, argumentsHash: canonicalHash({path: '/w/a', content: 'y'})},
       {...binding, policyVersion: 'v2@sha256:bb'},
     ]) {
-      expect(await takeDecision(home, other, at(61))).toBeUndefined();
+      expect(await takeDecision(home, other, at(61), trustAll)).toBeUndefined();
     }
-    expect(await takeDecision(home, binding, at(62))).toMatchObject({kind: 'granted', record: {id: record.id}});
-    expect(await takeDecision(home, binding, at(63))).toBeUndefined();
+    expect(await takeDecision(home, binding, at(62), trustAll)).toMatchObject({kind: 'granted', record: {id: record.id}});
+    expect(await takeDecision(home, binding, at(63), trustAll)).toBeUndefined();
     const [used] = (await readApprovals(home)).approvals;
     expect(used).toMatchObject({status: 'used', usedAt: at(62).toISOString()});
+  });
+
+  it('a grant the session cannot prove is left as it is and not used; the next grant for the call is tried', async () => {
+    const home = await tempDir();
+    const forged = await requestApproval(home, binding, info, at(0));
+    await decideApproval(home, forged.record.id, 'approved', {by: 'mallory', now: at(1)});
+    const genuine = await requestApproval(home, binding, info, at(2));
+    await decideApproval(home, genuine.record.id, 'approved', {by: 'ann', now: at(3)});
+    const onlyGenuine = {
+      prove: async (record: {id: string}) => (record.id === genuine.record.id ? {ok: true as const, proof: 'sealed'} : {ok: false as const, why: 'no sealed record'}),
+    };
+    expect(await takeDecision(home, binding, at(4), onlyGenuine)).toMatchObject({
+      kind: 'granted',
+      record: {id: genuine.record.id},
+      proof: 'sealed',
+      unproven: [{record: expect.objectContaining({id: forged.record.id}), why: 'no sealed record'}],
+    });
+    expect(await takeDecision(home, binding, at(5), onlyGenuine)).toMatchObject({kind: 'none', unproven: [{record: expect.objectContaining({id: forged.record.id})}]});
+    expect((await readApprovals(home)).approvals.map((record) => [record.id, record.status])).toEqual([
+      [forged.record.id, 'approved'],
+      [genuine.record.id, 'used'],
+    ]);
   });
 
   it('grants and requests expire', async () => {
@@ -60,8 +85,12 @@ describe('approvals store', () => {
     const {record} = await requestApproval(home, binding, info, at(0));
     await decideApproval(home, record.id, 'approved', {by: 'ann', now: at(10)});
     // The lapsed grant is handed over once (for APPROVAL_EXPIRED), and lets nothing through.
-    expect(await takeDecision(home, binding, at(10 + 600))).toEqual({kind: 'none', expired: [expect.objectContaining({id: record.id, status: 'approved', expiryRecordedAt: at(610).toISOString()})]});
-    expect(await takeDecision(home, binding, at(10 + 601))).toBeUndefined();
+    expect(await takeDecision(home, binding, at(10 + 600), trustAll)).toEqual({
+      kind: 'none',
+      expired: [expect.objectContaining({id: record.id, status: 'approved', expiryRecordedAt: at(610).toISOString()})],
+      unproven: [],
+    });
+    expect(await takeDecision(home, binding, at(10 + 601), trustAll)).toBeUndefined();
 
     const late = await requestApproval(home, {...binding, tool: 'late'}, info, at(0));
     await expect(decideApproval(home, late.record.id, 'approved', {by: 'ann', now: at(601)})).rejects.toMatchObject({code: 'APPROVAL_EXPIRED', exitCode: 4});
@@ -76,8 +105,14 @@ describe('approvals store', () => {
     const fresh = await requestApproval(home, binding, info, at(700));
     expect(fresh.record.id).not.toBe(stale.record.id);
     await decideApproval(home, fresh.record.id, 'approved', {by: 'ann', now: at(701)});
-    expect(await takeDecision(home, binding, at(702))).toEqual({kind: 'granted', record: expect.objectContaining({id: fresh.record.id}), expired: [expect.objectContaining({id: stale.record.id, status: 'pending'})]});
-    expect(await takeDecision(home, binding, at(703))).toBeUndefined();
+    expect(await takeDecision(home, binding, at(702), trustAll)).toEqual({
+      kind: 'granted',
+      record: expect.objectContaining({id: fresh.record.id}),
+      proof: 'trusted',
+      expired: [expect.objectContaining({id: stale.record.id, status: 'pending'})],
+      unproven: [],
+    });
+    expect(await takeDecision(home, binding, at(703), trustAll)).toBeUndefined();
   });
 
   it('the mode of the session is kept with the request; records without it still load', async () => {
@@ -99,7 +134,7 @@ describe('approvals store', () => {
     });
     await expect(failing).rejects.toThrow('disk full');
     expect((await readApprovals(home)).approvals[0]).toMatchObject({id: record.id, status: 'pending'});
-    expect(await takeDecision(home, binding, at(6))).toBeUndefined();
+    expect(await takeDecision(home, binding, at(6), trustAll)).toBeUndefined();
 
     const seen: unknown[] = [];
     const applied = await decideApproval(home, record.id, 'denied', {
@@ -109,9 +144,14 @@ describe('approvals store', () => {
       beforeApply: async (decided) => {
         // Still pending on disk while the decision is being recorded.
         seen.push(decided, (await readApprovals(home)).approvals[0]!.status);
+        return {chain: 'c', file: 'f.jsonl', eventId: 'e'};
       },
     });
-    expect(seen).toEqual([applied, 'pending']);
+    const {auditRecord, ...withoutPointer} = applied;
+    expect(seen).toEqual([withoutPointer, 'pending']);
+    // Where the decision is on record is kept with it.
+    expect(auditRecord).toEqual({chain: 'c', file: 'f.jsonl', eventId: 'e'});
+    expect((await readApprovals(home)).approvals[0]!.auditRecord).toEqual(auditRecord);
     expect(applied).toMatchObject({status: 'denied', decidedBy: 'ann', note: 'no', expiresAt: at(607).toISOString()});
     expect((await readApprovals(home)).approvals[0]).toMatchObject({status: 'denied'});
   });
@@ -120,8 +160,8 @@ describe('approvals store', () => {
     const home = await tempDir();
     const {record} = await requestApproval(home, binding, info, at(0));
     await decideApproval(home, record.id, 'denied', {by: 'sec-team', note: 'not now', now: at(5)});
-    expect(await takeDecision(home, binding, at(6))).toMatchObject({kind: 'denied', record: {decidedBy: 'sec-team', note: 'not now'}});
-    expect(await takeDecision(home, binding, at(5 + 601))).toBeUndefined();
+    expect(await takeDecision(home, binding, at(6), trustAll)).toMatchObject({kind: 'denied', record: {decidedBy: 'sec-team', note: 'not now'}});
+    expect(await takeDecision(home, binding, at(5 + 601), trustAll)).toBeUndefined();
     await expect(decideApproval(home, record.id, 'approved', {by: 'x', now: at(7)})).rejects.toMatchObject({code: 'APPROVAL_ALREADY_DECIDED', exitCode: 5});
     await expect(decideApproval(home, 'nope', 'approved', {by: 'x'})).rejects.toMatchObject({code: 'APPROVAL_NOT_FOUND', exitCode: 4});
   });
@@ -147,7 +187,7 @@ describe('approvals store', () => {
     const module = pathToFileURL(join(REPO_ROOT, 'dist/approvals/store.js')).href;
     const script = `
       const {takeDecision} = await import(${JSON.stringify(module)});
-      const result = await takeDecision(process.argv[1], JSON.parse(process.argv[2]));
+      const result = await takeDecision(process.argv[1], JSON.parse(process.argv[2]), new Date(), {prove: async () => ({ok: true, proof: null})});
       process.stdout.write(result ? result.kind : 'none');
     `;
     const outcomes = await Promise.all(

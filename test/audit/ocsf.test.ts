@@ -105,6 +105,13 @@ describe('OCSF 1.3.0 export', () => {
     expect(blocked).toMatchObject({status_id: 2, severity_id: 3, status_detail: 'outside the approved scope'});
     expect(toOcsf(sample('TOOL_CALL_POST'), {productVersion: '0'})).toMatchObject({duration: 4, api: {response: {code: -32001}}});
     expect(toOcsf(sample('PIN_CHANGED'), {productVersion: '0'})).toMatchObject({class_uid: 2004, severity_id: 4, action_id: 2});
+    // A grant nobody is on record giving is a finding too.
+    expect(toOcsf(sample('APPROVAL_UNVERIFIED'), {productVersion: '0'})).toMatchObject({
+      class_uid: 2004,
+      severity_id: 4,
+      status_id: 2,
+      finding_info: {title: 'Unrecorded approval ignored: write_file', types: ['MCP approval forgery']},
+    });
     // A used grant let the call through.
     expect(toOcsf(sample('APPROVAL_USED'), {productVersion: '0'})).toMatchObject({class_uid: 6003, activity_name: 'Approval Used', status_id: 1});
     expect(toOcsf(sample('SESSION_START'), {productVersion: '0'})).toMatchObject({class_uid: 6002, activity_id: 3, app: {name: 'filesystem', vendor_name: 'thoth'}});

@@ -177,6 +177,8 @@ describe('event schemas', () => {
     sink.event('APPROVAL_DENIED', full, {via: 'elicitation', toolName: 'write_file', argumentsSha256: 'd'.repeat(64), ruleId: 'rule:writes'});
     sink.event('APPROVAL_USED', full, {approvalId: 'ap-1', toolName: 'write_file', argumentsSha256: 'd'.repeat(64), approvedBy: 'ada', approvedAt: '2026-11-22T10:00:00.000Z', ruleId: 'rule:writes'});
     sink.event('APPROVAL_EXPIRED', full, {approvalId: 'ap-3', toolName: 'write_file', expiresAt: '2026-11-22T10:00:00.000Z'});
+    sink.event('APPROVAL_UNVERIFIED', full, {approvalId: 'ap-4', toolName: 'write_file', argumentsSha256: 'd'.repeat(64), why: 'no APPROVAL_GRANTED record', claimedBy: 'admin'});
+    sink.event('PIN_ACCEPTED', full, {via: 'cli', toolName: 'read_file', pinSha256: 'b'.repeat(64), previousSha256: 'a'.repeat(64), acceptedBy: 'ada'});
     sink.event('PIN_RECORDED', full, {toolName: 'read_file', pinSha256: 'a'.repeat(64)});
     sink.event('PIN_CHANGED', full, {toolName: 'read_file', pinSha256: 'b'.repeat(64), previousSha256: 'a'.repeat(64)});
     sink.event('PIN_ACCEPTED', full, {toolName: 'read_file', pinSha256: 'b'.repeat(64)});
@@ -195,6 +197,7 @@ describe('event schemas', () => {
       APPROVAL_DENIED: 'approval-denied',
       APPROVAL_EXPIRED: 'approval-expired',
       APPROVAL_USED: 'approval-used',
+      APPROVAL_UNVERIFIED: 'approval-unverified',
       PIN_RECORDED: 'pin-recorded',
       PIN_CHANGED: 'pin-changed',
       PIN_ACCEPTED: 'pin-accepted',
@@ -235,6 +238,13 @@ describe('event schemas', () => {
     expect(denied({...common, type: 'APPROVAL_DENIED', via: 'control-plane'})).toBe(false);
     const requested = await loadValidator('audit/events/approval-requested');
     expect(requested({...common, type: 'APPROVAL_REQUESTED', via: 'elicitation'})).toBe(false);
+    // An ignored grant names the approval and why; a PIN_ACCEPTED says whether it is the decision or a session noticing it.
+    const unverified = await loadValidator('audit/events/approval-unverified');
+    expect(unverified({...common, type: 'APPROVAL_UNVERIFIED', approvalId: 'ap-4', why: 'no record'})).toBe(true);
+    expect(unverified({...common, type: 'APPROVAL_UNVERIFIED', approvalId: 'ap-4'})).toBe(false);
+    const pinAccepted = await loadValidator('audit/events/pin-accepted');
+    expect(pinAccepted({...common, type: 'PIN_ACCEPTED', via: 'cli', acceptedBy: 'ada'})).toBe(true);
+    expect(pinAccepted({...common, type: 'PIN_ACCEPTED', via: 'elicitation'})).toBe(false);
     const used = await loadValidator('audit/events/approval-used');
     expect(used({...common, type: 'APPROVAL_USED'})).toBe(false);
     expect(used({...common, type: 'APPROVAL_USED', approvalId: 'ap-1', argumentsSha256: `sha256:${'d'.repeat(64)}`})).toBe(false);

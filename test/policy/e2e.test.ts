@@ -61,8 +61,8 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
       expect(stepped.code).toBe(-32002);
       expect(stepped.data).toMatchObject({decision: 'step_up', ruleId: 'rule:big-sums', reason: 'sums over 1000 need approval', mode: 'block'});
       approvalId = stepped.data['approvalId'] as string;
-      expect(stepped.data['approveCommand']).toBe(`thoth approve ${approvalId} --thoth-home ${home}`);
-      expect(stepped.message).toContain(`Approve with: thoth approve ${approvalId}`);
+      expect(stepped.data).toMatchObject({approvalId: expect.any(String), expiresAt: expect.any(String), approvalChannel: 'local'});
+      expect(stepped.message).toContain(`review approval ${approvalId} (\`thoth approvals list\`)`);
       expect(await callText(session.client, 'get-sum', {a: 1, b: 2})).toBe('The sum of 1 and 2 is 3.');
 
       const listed = await thoth(home, ['approvals', 'list']);
@@ -318,8 +318,11 @@ describe('tool pinning through thoth run (rug-pull fixture server)', () => {
     const changed = pins.filter((event) => event.type === 'PIN_CHANGED');
     expect(changed).toEqual([expect.objectContaining({toolName: 'lookup', previousSha256: lookupPin, pinSha256: expect.stringMatching(HEX64)})]);
     expect(changed[0]!['pinSha256']).not.toBe(lookupPin);
-    expect(pins.filter((event) => event.type === 'PIN_ACCEPTED')).toEqual([
-      expect.objectContaining({toolName: 'lookup', pinSha256: changed[0]!['pinSha256'], previousSha256: lookupPin, acceptedAt: expect.any(String)}),
+    // The decision (thoth pins accept, its own chain), then the session noticing it: told apart by `via`.
+    const acceptances = pins.filter((event) => event.type === 'PIN_ACCEPTED');
+    expect(acceptances).toEqual([
+      expect.objectContaining({via: 'cli', toolName: 'lookup', pinSha256: changed[0]!['pinSha256'], previousSha256: lookupPin, acceptedAt: expect.any(String), acceptedBy: expect.any(String)}),
+      expect.objectContaining({via: 'session', toolName: 'lookup', pinSha256: changed[0]!['pinSha256'], previousSha256: lookupPin, acceptedAt: acceptances[0]!['acceptedAt']}),
     ]);
     // The SIEM export names the tool whose definition changed (OCSF reads toolName and the *Sha256 fields).
     const exported = await runThoth(['audit', 'export', '--format', 'ocsf', '--type', 'PIN_CHANGED'], {env: {THOTH_HOME: home}});

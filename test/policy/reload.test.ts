@@ -2,7 +2,7 @@ import {mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 
-import {decideApproval} from '../../src/approvals/store.js';
+import {decideAndRecord} from '../../src/approvals/decide.js';
 import type {DecisionContext} from '../../src/enforcer/types.js';
 import type {AuditSink, ClientChannel} from '../../src/governance/types.js';
 import {agentFile} from '../../src/policy/agent-files.js';
@@ -150,7 +150,8 @@ describe('policy reload in a running session', () => {
       const requested = await first.stepUp!.resolve(call, first.context, await first.enforcer.decide(call, first.context), noClient, signal);
       const approvalId = requested.details?.['approvalId'] as string;
       expect(requested.decision).toBe('step_up');
-      await decideApproval(home, approvalId, 'approved', {by: 'ann'});
+      // thoth approve: the grant sealed in the profile's trail (where this session looks), then applied.
+      await decideAndRecord(home, approvalId, 'approved', {by: 'ann'}, {env: {THOTH_HOME: home}});
 
       await replaceFile(file, asking('v2'));
       await governance.checkNow();

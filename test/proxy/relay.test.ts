@@ -106,7 +106,7 @@ class ScriptedEnforcer implements Enforcer {
     this.seen.push(call);
     await this.gate;
     if (call.name.startsWith('danger')) return {decision: 'block', reason: 'dangerous tools are not allowed', ruleId: 'rule:no-danger'};
-    if (call.name.startsWith('ask')) return {decision: 'step_up', reason: 'needs a human', ruleId: 'rule:ask', details: {approvalId: 'ap-1', approveCommand: 'thoth approve ap-1'}};
+    if (call.name.startsWith('ask')) return {decision: 'step_up', reason: 'needs a human', ruleId: 'rule:ask', details: {approvalId: 'ap-1', approvalChannel: 'local', approveCommand: 'thoth approve ap-1'}};
     return {decision: 'allow', reason: 'fine', ruleId: 'rule:ok'};
   }
 }
@@ -181,12 +181,16 @@ describe('Relay: governing tools/call', () => {
     expect(h.session.sessionToolCalls.slice(-3)).toEqual(['tool-597', 'tool-598', 'tool-599']);
   });
 
-  it('answers a step-up with -32002 carrying the approval reference', async () => {
+  it('answers a step-up with -32002 carrying the approval reference, never a command that approves it', async () => {
     const h = harness({enforcer: new ScriptedEnforcer()});
     h.fromClient(call('s1', 'ask-payment'));
     const reply = await h.toClient.nextJson();
-    expect(reply).toMatchObject({id: 's1', error: {code: -32002, data: {decision: 'step_up', approvalId: 'ap-1', approveCommand: 'thoth approve ap-1'}}});
-    expect((reply['error'] as {message: string}).message).toContain('thoth approve ap-1');
+    expect(reply).toMatchObject({id: 's1', error: {code: -32002, data: {decision: 'step_up', approvalId: 'ap-1'}}});
+    const error = reply['error'] as {message: string; data: Record<string, unknown>};
+    expect(error.message).toContain('ask the person at this computer to review approval ap-1');
+    // Even an enforcer that hands one over: the model must not read a command it could run.
+    expect(error.data).not.toHaveProperty('approveCommand');
+    expect(JSON.stringify(error)).not.toContain('thoth approve ap-1');
   });
 
   it('forwards exactly what the enforcer evaluated: duplicate keys and odd method casing', async () => {
