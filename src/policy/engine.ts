@@ -210,15 +210,24 @@ function matchRules(rules: readonly CompiledRule[], call: ToolCall, trace: strin
 
 export function conditionsHold(rule: CompiledRule, args: unknown, paths: PathReader): boolean {
   // Unknown values resolve in the restrictive direction: they do not help an allow rule.
-  const unknownAs = rule.decision !== 'allow';
+  const restrictive = rule.decision !== 'allow';
   for (const condition of rule.conditions) {
-    const values = condition.select(args);
-    if (values === undefined) {
-      if (condition.present === false) continue;
-      return false;
+    const selection = condition.select(args);
+    if (condition.present === false) {
+      // Absent for a block rule if a case-sensitive server misses the exact key; for an allow
+      // rule only if no server finds it under any spelling.
+      if (restrictive ? selection?.exact === true : selection !== undefined) return false;
+      continue;
     }
-    if (condition.present === false) return false;
-    if (condition.check !== undefined && !quantify(values, condition.check, rule.quantifier, unknownAs, paths)) return false;
+    if (selection === undefined) return false;
+    // `present: true` vouches for an allow rule only if every server sees the argument.
+    if (!restrictive && condition.present === true && !selection.exact) return false;
+    if (condition.check === undefined) continue;
+    const check = condition.check;
+    // A block rule applies if the values under any spelling of the key match; an allow rule
+    // only if those under every spelling do (a Go server takes the last, thoth cannot know which).
+    const holds = (group: readonly unknown[]): boolean => quantify(group, check, rule.quantifier, restrictive, paths);
+    if (restrictive ? !selection.groups.some(holds) : !selection.groups.every(holds)) return false;
   }
   return true;
 }

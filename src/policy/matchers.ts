@@ -2,7 +2,8 @@ import picomatch from 'picomatch';
 
 import {LargeNumber} from '../proxy/json-rpc.js';
 import {canonicalJson} from './canonical-json.js';
-import type {Check, CompiledArgCondition, MatcherDocument} from './model.js';
+import {foldKey} from './fold-key.js';
+import type {Check, CompiledArgCondition, MatcherDocument, Selection} from './model.js';
 import {PathReader} from './path-reader.js';
 import {expandPolicyGlob, foldPath, isAnchored, isWithin, normalisePolicyPath, type PathEnvironment} from './paths.js';
 
@@ -37,12 +38,16 @@ export function quantify(values: readonly unknown[], check: Check, quantifier: '
 
 // ---------------------------------------------------------------------------------------------
 
-function compileSelector(selector: string, pointer: string, problems: CompileProblem[]): (args: unknown) => readonly unknown[] | undefined {
+/**
+ * Selects by name, JSON pointer or `*`. Names and pointer segments also select every key that
+ * folds to them (fold-key.ts): a server written in Go or .NET reads `{"PATH": …}` as `path`.
+ */
+function compileSelector(selector: string, pointer: string, problems: CompileProblem[]): (args: unknown) => Selection | undefined {
   if (selector === '*') {
     return (args) => {
       const strings: string[] = [];
       collectStrings(args, strings, 0);
-      return strings.length === 0 ? undefined : strings;
+      return strings.length === 0 ? undefined : {groups: [strings], exact: true};
     };
   }
   if (selector.startsWith('/')) {
@@ -51,27 +56,50 @@ function compileSelector(selector: string, pointer: string, problems: CompilePro
       .split('/')
       .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'));
     if (selector.includes('~') && /~[^01]/.test(selector)) problems.push({pointer, message: `"${selector}" is not a valid JSON pointer (use ~0 for ~ and ~1 for /)`});
+    const folded = segments.map(foldKey);
     return (args) => {
-      let current: unknown = args;
-      for (const segment of segments) {
-        if (Array.isArray(current)) {
-          if (!/^(0|[1-9]\d*)$/.test(segment)) return undefined;
-          current = current[Number(segment)];
-        } else if (isPlainObject(current) && Object.hasOwn(current, segment)) {
-          current = current[segment];
-        } else {
-          return undefined;
+      const groups: unknown[][] = [];
+      let exact = false;
+      // Every branch goes into a different value, so the walk visits each value at most once.
+      const walk = (current: unknown, depth: number, exactSoFar: boolean): void => {
+        if (current === undefined) return;
+        if (depth === segments.length) {
+          groups.push(flatten(current));
+          exact ||= exactSoFar;
+          return;
         }
-        if (current === undefined) return undefined;
-      }
-      return flatten(current);
+        const segment = segments[depth]!;
+        if (Array.isArray(current)) {
+          if (/^(0|[1-9]\d*)$/.test(segment)) walk(current[Number(segment)], depth + 1, exactSoFar);
+        } else if (isPlainObject(current)) {
+          forEachFoldedKey(current, segment, folded[depth]!, (value, isExact) => walk(value, depth + 1, exactSoFar && isExact));
+        }
+      };
+      walk(args, 0, true);
+      return groups.length === 0 ? undefined : {groups, exact};
     };
   }
+  const folded = foldKey(selector);
   return (args) => {
-    if (!isPlainObject(args) || !Object.hasOwn(args, selector)) return undefined;
-    const value = args[selector];
-    return value === undefined ? undefined : flatten(value);
+    if (!isPlainObject(args)) return undefined;
+    const groups: unknown[][] = [];
+    let exact = false;
+    forEachFoldedKey(args, selector, folded, (value, isExact) => {
+      if (value === undefined) return;
+      groups.push(flatten(value));
+      exact ||= isExact;
+    });
+    return groups.length === 0 ? undefined : {groups, exact};
   };
+}
+
+/** Calls `visit` with the value of `key` and of every other own key that folds to `folded`. */
+function forEachFoldedKey(object: Record<string, unknown>, key: string, folded: string, visit: (value: unknown, exact: boolean) => void): void {
+  for (const candidate of Object.keys(object)) {
+    if (candidate === key) visit(object[candidate], true);
+    // Folding keeps the length in UTF-16 units (checked over every code point in the tests).
+    else if (candidate.length === key.length && foldKey(candidate) === folded) visit(object[candidate], false);
+  }
 }
 
 function compileMatcher(doc: MatcherDocument, pointer: string, env: PathEnvironment, problems: CompileProblem[], nested: boolean): Check | undefined {
