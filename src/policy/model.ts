@@ -1,4 +1,5 @@
 import type {DecisionKind, EnforcementMode} from '../enforcer/types.js';
+import {DEFAULT_MAX_MESSAGE_BYTES} from '../proxy/framing.js';
 import type {PathReader} from './path-reader.js';
 import type {CaseSetting, PathEnvironment} from './paths.js';
 import type {ToolPatternSet} from './tool-patterns.js';
@@ -73,7 +74,11 @@ export const PROGRESSIVE_DEFAULTS: ProgressiveSettings = {
   burst_factor: 3,
 };
 
-export const DEFAULT_MAX_ARGUMENT_BYTES = 1024 * 1024;
+/**
+ * Transparency by default: any call the relay carries (its message bound) is decided on its
+ * merits, not refused for its size. A policy may set a lower max_argument_bytes.
+ */
+export const DEFAULT_MAX_ARGUMENT_BYTES = DEFAULT_MAX_MESSAGE_BYTES;
 export const DEFAULT_APPROVAL_TTL_SECONDS = 600;
 export const DEFAULT_ELICITATION_TIMEOUT_SECONDS = 45;
 

@@ -44,6 +44,11 @@ export interface SessionState {
   /** Every tool forwarded in this session, counted. */
   sessionToolCallCount?: number;
   client?: ClientInfo | undefined;
+  /**
+   * The client's roots, as absolute local paths (from the `file://` URIs of its latest answer to
+   * the server's `roots/list`): servers resolve relative paths against them, so path rules do too.
+   */
+  clientRoots?: readonly string[] | undefined;
 }
 
 export interface RelayOptions {
