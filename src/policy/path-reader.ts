@@ -78,6 +78,7 @@ export class PathReader {
   private readonly lexicalReadings = new Map<string, PathReading | undefined>();
   private readonly arguments = new Map<string, ArgumentReading>();
   private readonly memo: LinkMemo = new Map();
+  private readonly absentNames = new Map<string, boolean>();
   private bases: readonly string[] | undefined;
   private notes: string[] = [];
   private notesLeftOut = 0;
@@ -116,13 +117,42 @@ export class PathReader {
         if (text === raw) continue;
         const pathLike = separators.test(text) || text.startsWith('~') || text.startsWith('.') || /^file:/i.test(text);
         if (command && !pathLike) continue;
-        const reading = pathLike ? this.read(text) : this.readLexically(text);
+        const reading = pathLike && !this.leadsNowhere(text) ? this.read(text) : this.readLexically(text);
         words.push({word: text, reading, lenient: isRelativeWord(text, this.env) && !CLIMBS.test(text)});
       }
     }
     argument = {whole: this.read(raw), words};
     this.arguments.set(raw, argument);
     return argument;
+  }
+
+  /**
+   * Whether a relative word's first name exists under no base (not even as a dangling link):
+   * then nothing below it exists and no link can lead it anywhere, so its lexical forms are
+   * all there is. One question per first name and base, shared by the words that start with
+   * it: lines of base64 in a long text are path-like words, but lead nowhere. Words that climb
+   * with `..` are read in full (a lexical-first server drops `missing/..`).
+   */
+  private leadsNowhere(word: string): boolean {
+    const links = this.env.links;
+    if (links === undefined || !isRelativeWord(word, this.env) || CLIMBS.test(word)) return false;
+    const first = word.split(this.env.flavour === 'win32' ? /[\\/]+/ : /\/+/).find((name) => name !== '' && name !== '.');
+    if (first === undefined || first.length > MAX_NAME_CHARS || (this.env.flavour === 'win32' && first.includes(':'))) return false;
+    for (const base of this.relativeBases()) {
+      const key = `${base}\0${first}`;
+      let absent = this.absentNames.get(key);
+      if (absent === undefined) {
+        try {
+          absent = links.entry(`${base === '/' ? '' : base}/${first}`) === undefined;
+        } catch {
+          // EACCES and the like: read it in full, restrictively.
+          absent = false;
+        }
+        this.absentNames.set(key, absent);
+      }
+      if (!absent) return false;
+    }
+    return true;
   }
 
   /** What the trace should say about links followed since the last call. */

@@ -145,6 +145,26 @@ describe('large arguments: linear, with a bounded number of file-system question
     expect(questions).toBeLessThan(100);
   });
 
+  it('a path-like word whose first name exists under no base costs one question per base (base64 lines)', async () => {
+    const {env} = await home();
+    let questions = 0;
+    const counting: FileLinks = {
+      exists: (path) => (questions++, NODE_FILE_LINKS.exists(path)),
+      entry: (path) => (questions++, NODE_FILE_LINKS.entry(path)),
+      realpath: (path) => (questions++, NODE_FILE_LINKS.realpath(path)),
+      readlink: (path) => (questions++, NODE_FILE_LINKS.readlink(path)),
+    };
+    const policy = compile(CREDENTIALS, {...env, links: counting});
+    const lines = Array.from({length: 5000}, (_, index) => `QUJD${index}RE/Vm${index}x/Zz${index}`);
+    questions = 0;
+    expect(decideCall(policy, 'send_mail', {attachment: lines.join('\n')}).ruleId).toBe('scope:approved');
+    // Two bases (the working directory and home), one question each per line, plus the whole string.
+    expect(questions).toBeLessThanOrEqual(2 * lines.length + 10);
+    // A word whose first name does exist is followed through links.
+    await symlink(join(env.home!, '.ssh'), join(env.cwd!, 'keys'));
+    expect(decideCall(policy, 'run_command', {command: 'cat keys/id_ed25519'})).toMatchObject(STEP_UP);
+  });
+
   it('bare words cost no file-system question, however many distinct ones', async () => {
     const {env} = await home();
     let questions = 0;

@@ -75,6 +75,17 @@ describe('relative paths are read against every base a server could use', () => 
     expect(decideCall(inside, 'read_file', {path: 'notes.md'}).ruleId).toBe('rule:ws');
   });
 
+  it('win32: against each base, root-relative (\\x) on each base\'s drive', () => {
+    const reader = new PathReader({home: 'C:\\Users\\Ann', cwd: 'C:\\work', flavour: 'win32', caseInsensitive: true, relativeBases: () => ['D:\\data']});
+    expect(reader.read('.ssh\\id_rsa')?.forms).toEqual(['c:/work/.ssh/id_rsa', 'c:/users/ann/.ssh/id_rsa', 'd:/data/.ssh/id_rsa']);
+    expect(reader.read('..\\..\\x')?.forms).toEqual(['c:/x', 'd:/x']);
+    expect(reader.read('\\etc\\x')?.forms).toEqual(['c:/etc/x', 'd:/etc/x']);
+    expect(reader.read('C:\\Users\\Ann\\.ssh')?.forms).toEqual(['c:/users/ann/.ssh']);
+    // cmd.exe and PowerShell take a backslash as a separator, not an escape.
+    const words = reader.readArgument('type C:\\Users\\Ann\\.ssh\\id_rsa & dir notes.txt.').words;
+    expect(words.map((word) => word.reading?.forms[0])).toEqual(['c:/users/ann/.ssh/id_rsa', 'c:/work/notes.txt']);
+  });
+
   it('absolute and ~ arguments ask the file system nothing per base', async () => {
     const {env} = await home();
     const asked: string[] = [];
