@@ -169,13 +169,14 @@ export class PathReader {
     else this.notesLeftOut++;
   }
 
-  /** A bare word (`notes.txt`: no separator, not `~`, `.` or a URL) compared as written against each base. */
+  /** A word compared as written against each base, links not followed; a bare one (`notes.txt`) at the cost of a string per base. */
   private readLexically(raw: string): PathReading | undefined {
     let reading = this.lexicalReadings.get(raw);
     if (reading !== undefined || this.lexicalReadings.has(raw)) return reading;
     // A text of a million words reads most of them here: one string per base, nothing else.
     // (POSIX only: Windows drops trailing dots and spaces, and `C:x` is relative to a drive.)
-    const plain = this.env.flavour === 'posix' && raw.length <= MAX_NAME_CHARS && !raw.includes('\0') && !raw.startsWith('.') && !raw.startsWith('~') && !/^file:/i.test(raw);
+    const plain =
+      this.env.flavour === 'posix' && raw.length <= MAX_NAME_CHARS && !raw.includes('/') && !raw.includes('\0') && !raw.startsWith('.') && !raw.startsWith('~') && !/^file:/i.test(raw);
     if (plain) {
       const forms = this.relativeBases().map((base) => foldPath(`${base === '/' ? '' : base}/${raw}`, this.env));
       reading = {lexical: forms[0]!, resolved: NONE, elsewhere: forms.slice(1), forms};

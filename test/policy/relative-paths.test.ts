@@ -6,7 +6,7 @@ import type {ToolCall} from '../../src/enforcer/types.js';
 import {createGovernance} from '../../src/governance/compose.js';
 import {BUILTIN_POLICY} from '../../src/policy/builtin-policy.js';
 import {protectedPaths} from '../../src/policy/governance.js';
-import type {FileLinks} from '../../src/policy/links.js';
+import {NODE_FILE_LINKS, type FileLinks} from '../../src/policy/links.js';
 import type {PolicyDocument} from '../../src/policy/model.js';
 import {PathReader} from '../../src/policy/path-reader.js';
 import {compactRelative, MAX_PATH_CHARS, relativeFor, type PathEnvironment} from '../../src/policy/paths.js';
@@ -206,5 +206,18 @@ describe("the server's command-line directories", () => {
     } finally {
       await governance.close();
     }
+  });
+});
+
+describe('words read without following links are still normalised', () => {
+  it('src//./x of a command is <base>/src/x', async () => {
+    const {env} = await home();
+    // (Nothing named src exists under either base: the word is read without following links.)
+    const reader = new PathReader({...(env as PathEnvironment), links: NODE_FILE_LINKS});
+    const words = reader.readArgument('cat src//./x ../.ssh/./id_rsa').words;
+    expect(words.map((word) => word.reading?.forms)).toEqual([
+      ['/srv/app/src/x', `${env.home}/src/x`],
+      ['/srv/.ssh/id_rsa', `${env.home!.slice(0, env.home!.lastIndexOf('/'))}/.ssh/id_rsa`],
+    ]);
   });
 });
