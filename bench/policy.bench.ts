@@ -16,7 +16,7 @@ import {AllowAllEnforcer, type DecisionContext, type EnforcementMode, type Enfor
 import {BaselineStore} from '../src/policy/baseline-store.js';
 import {EmbeddedEnforcer} from '../src/policy/enforcer.js';
 import {protectedPaths} from '../src/policy/governance.js';
-import {parsePolicyText} from '../src/policy/load.js';
+import {builtinPolicy, parsePolicyText} from '../src/policy/load.js';
 import type {PolicyDocument, RuleDocument} from '../src/policy/model.js';
 import {stringifyJson} from '../src/proxy/json-rpc.js';
 import type {BenchContext, BenchSection} from './main.js';
@@ -52,6 +52,48 @@ const CALLS: ToolCall[] = [
   const name = ['read_file', 'write_file', 'query_db', 'echo', 'list_directory'][index]!;
   return {name, arguments: args, argumentsJson: stringifyJson(args)};
 });
+
+/**
+ * A text argument of `bytes` (a file's content, a long command): words with paths among them,
+ * repeated, and one word in ten distinct, so that a 10 MB text has some hundred thousand of them.
+ */
+function largeText(bytes: number): string {
+  const parts: string[] = [];
+  let size = 0;
+  for (let i = 0; size < bytes; i++) {
+    const part = `The build reads ~/work/src/index.ts and ./docs/notes.md; item-${i % 100_000} passes (${i}). `;
+    parts.push(part);
+    size += part.length;
+  }
+  return parts.join('');
+}
+
+/** The built-in policy deciding a 1 MB and a 10 MB argument: the ratio shows whether scanning stays linear. */
+async function largeArgumentRows(home: string, quick: boolean): Promise<BenchSection['rows']> {
+  const loaded = builtinPolicy();
+  if (!loaded.ok) throw new Error(loaded.failure.message);
+  const enforcer = new EmbeddedEnforcer({policy: loaded.policy, protectedPaths: protectedPaths(loaded.policy, home)});
+  const context: DecisionContext = {agentId: 'bench-large', sessionId: 'bench', mode: 'block', sessionToolCalls: []};
+  const runs = quick ? 3 : 7;
+  const medianMs = async (bytes: number): Promise<number> => {
+    const args = {path: '~/work/out.txt', content: largeText(bytes)};
+    const call: ToolCall = {name: 'write_file', arguments: args, argumentsJson: stringifyJson(args)};
+    await enforcer.decide(call, context);
+    const samples: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const start = process.hrtime.bigint();
+      await enforcer.decide(call, context);
+      samples.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+    return samples.sort((a, b) => a - b)[Math.floor(runs / 2)]!;
+  };
+  const small = await medianMs(1024 * 1024);
+  const large = await medianMs(10 * 1024 * 1024);
+  return [
+    {measurement: 'built-in policy, one 1 MB text argument (median ms per decision)', 'p50 µs': (small * 1000).toFixed(0)},
+    {measurement: 'built-in policy, one 10 MB text argument (median ms per decision)', 'p50 µs': (large * 1000).toFixed(0), 'p99 vs baseline': `${(large / small).toFixed(1)}x the 1 MB decision (linear: ~10x)`},
+  ];
+}
 
 interface Stats {
   p50: number;
@@ -145,6 +187,8 @@ export default async function policyBench(context: BenchContext): Promise<BenchS
       'p99 < 50 µs': lexicalStats.p99 < 50 ? 'yes' : 'NO',
     });
 
+    rows.push(...(await largeArgumentRows(home, context.quick)));
+
     const trips = context.quick ? 50 : 400;
     const policyFile = join(home, 'bench-policy.json');
     await writeFile(policyFile, JSON.stringify(document));
@@ -171,6 +215,7 @@ export default async function policyBench(context: BenchContext): Promise<BenchS
       notes: [
         `${iterations} decisions per row after ${warmup} warm-up, timed one by one with process.hrtime.bigint, awaited as the Governor awaits them; calls cycle through ${CALLS.length} shapes (path tricks, SQL regexes, nested bounds).`,
         'Symbolic links of path arguments are followed on the real file system in every row but the "lexical only" one (its paths mostly do not exist: an existence probe per name, a binary search for the existing prefix).',
+        'Large arguments: the built-in policy (credential paths and thoth\'s own files) deciding a write_file whose content is 1 MB or 10 MB of text with paths among its words; every word is a reading, distinct words are read once.',
         `Round trips: ${trips} sequential echo calls after 20 warm-up calls, official SDK client; thoth run with the same 100-rule policy in block mode (no audit sink).`,
       ],
     };

@@ -1,9 +1,11 @@
+import {homedir} from 'node:os';
 import {basename} from 'node:path';
 
 import {FileAuditSink} from '../audit/sink.js';
 import {auditSettingsFromResolved, type AuditSettings} from '../audit/settings.js';
 import type {DecisionContext} from '../enforcer/types.js';
 import {createPolicyGovernance, type PolicyGeneration} from '../policy/governance.js';
+import {isDirectory, serverDirectories} from '../policy/server-directories.js';
 import type {ResolvedSettings} from '../settings/resolve.js';
 import type {GovernanceHandle, SessionState} from '../proxy/relay.js';
 import type {RunOptions} from '../proxy/run-flags.js';
@@ -55,6 +57,7 @@ export async function createGovernance(options: RunOptions, session: SessionStat
     reloadIntervalMs: values.policyReloadIntervalMs,
     // A grant of `thoth approve` counts only with its sealed record in this session's own trail.
     approvals: {trail: {auditDir: auditSettings.dir, keyFile: auditSettings.keyFile}, cliApprovals: values.cliApprovals},
+    relativeBases: relativeBasesFor(options, session),
   });
   const fleet = await controlPlane?.catch(async (error: unknown) => {
     await policy.close();
@@ -83,6 +86,16 @@ export async function createGovernance(options: RunOptions, session: SessionStat
       await fleet?.close();
     },
   });
+}
+
+/**
+ * Where the server may resolve a relative path, besides thoth's working directory and the
+ * user's home (which path rules always use): the directories on its command line, found once
+ * now, and the client's roots as the relay last learned them.
+ */
+function relativeBasesFor(options: RunOptions, session: SessionState): () => readonly string[] {
+  const fromCommandLine = serverDirectories(options.args, {cwd: process.cwd(), home: homedir(), isDirectory});
+  return () => (session.clientRoots === undefined || session.clientRoots.length === 0 ? fromCommandLine : [...fromCommandLine, ...session.clientRoots]);
 }
 
 /** What a remote step-up may hold a call for when no policy says (its elicitation timeout's default). */

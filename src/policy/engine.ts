@@ -1,8 +1,9 @@
 import type {Decision, DecisionKind, EnforcementMode, ToolCall} from '../enforcer/types.js';
+import {needsTokenising} from './command-words.js';
 import {quantify} from './matchers.js';
 import type {CompiledAgent, CompiledPolicy, CompiledRule} from './model.js';
-import {PathReader, type PathReading} from './path-reader.js';
-import {isWithin} from './paths.js';
+import {PathReader} from './path-reader.js';
+import {isAnchored, isWithin} from './paths.js';
 import type {ProgressiveSession} from './progressive.js';
 import {shellWord} from './shell-word.js';
 
@@ -55,7 +56,6 @@ export interface ProtectedPaths {
 }
 
 const RESTRICTIVENESS: Record<DecisionKind, number> = {allow: 0, step_up: 1, block: 2};
-const MAX_PATH_CHARS = 4096;
 
 const headers = new WeakMap<CompiledPolicy, string>();
 
@@ -146,7 +146,8 @@ function decideInMode(
   trace.push(...paths.takeNotes());
   if (touched !== undefined) {
     const shown = touched.raw.length > 120 ? `${touched.raw.slice(0, 120)}…` : touched.raw;
-    const through = touched.through === undefined ? '' : ` (through a symbolic link to ${touched.through})`;
+    const through =
+      touched.through !== undefined ? ` (through a symbolic link to ${touched.through})` : touched.as !== undefined ? ` (read as ${shorten(touched.as)})` : '';
     trace.push(`thoth files: "${shown}"${through} is protected`);
     return {
       decision: 'block',
@@ -210,47 +211,67 @@ function matchRules(rules: readonly CompiledRule[], call: ToolCall, trace: strin
 
 export function conditionsHold(rule: CompiledRule, args: unknown, paths: PathReader): boolean {
   // Unknown values resolve in the restrictive direction: they do not help an allow rule.
-  const unknownAs = rule.decision !== 'allow';
+  const restrictive = rule.decision !== 'allow';
   for (const condition of rule.conditions) {
-    const values = condition.select(args);
-    if (values === undefined) {
-      if (condition.present === false) continue;
-      return false;
+    const selection = condition.select(args);
+    if (condition.present === false) {
+      // Absent for a block rule if a case-sensitive server misses the exact key; for an allow
+      // rule only if no server finds it under any spelling.
+      if (restrictive ? selection?.exact === true : selection !== undefined) return false;
+      continue;
     }
-    if (condition.present === false) return false;
-    if (condition.check !== undefined && !quantify(values, condition.check, rule.quantifier, unknownAs, paths)) return false;
+    if (selection === undefined) return false;
+    // `present: true` vouches for an allow rule only if every server sees the argument.
+    if (!restrictive && condition.present === true && !selection.exact) return false;
+    if (condition.check === undefined) continue;
+    const check = condition.check;
+    // A block rule applies if the values under any spelling of the key match; an allow rule
+    // only if those under every spelling do (a Go server takes the last, thoth cannot know which).
+    const holds = (group: readonly unknown[]): boolean => quantify(group, check, rule.quantifier, restrictive, paths);
+    if (restrictive ? !selection.groups.some(holds) : !selection.groups.every(holds)) return false;
   }
   return true;
 }
 
 /**
  * The first string argument that mentions, normalises or leads through a symbolic link into a
- * protected location, if any (`through`: where the link led).
+ * protected location, if any (`through`: where the link led; `as`: the reading that landed
+ * inside, for a relative path read against another base or a word of a command).
  *
- * Every string is a candidate: a link's name need not mention `.thoth`. A string whose links
- * cannot be followed (ELOOP, EACCES) is checked as written only: this check reads contents and
- * messages too and refuses without appeal, and the server, running as the same user, fails on
- * the same path.
+ * Every string is a candidate, and every word of one that may be a shell command
+ * (`echo x > ~/.thoth/approvals.json`): a link's name need not mention `.thoth`. However long
+ * the string, it is normalised first (`~/./././…/.thoth` is short once normalised). A string
+ * whose links cannot be followed (ELOOP, EACCES) is checked as written only: this check reads
+ * contents and messages too and refuses without appeal, and the server, running as the same
+ * user, fails on the same path.
  */
-function touchesProtected(args: unknown, protectedPaths: ProtectedPaths, paths: PathReader): {raw: string; through?: string} | undefined {
+function touchesProtected(args: unknown, protectedPaths: ProtectedPaths, paths: PathReader): {raw: string; through?: string; as?: string} | undefined {
   const strings: string[] = [];
   collectStrings(args, strings, 0);
   const inside = (path: string): boolean => protectedPaths.directories.some((dir) => isWithin(path, dir)) || protectedPaths.files.includes(path);
   for (const raw of strings) {
     if (protectedPaths.mentions?.test(raw) === true) return {raw};
-    if (raw.length > MAX_PATH_CHARS) continue;
-    if (!paths.followsLinks) {
-      // As written, only a string that names a protected component (or hides one in %-escapes) can land inside.
-      const lower = raw.toLowerCase();
-      if (!lower.includes('%') && !protectedPaths.tokens.some((token) => lower.includes(token))) continue;
+    if (!paths.followsLinks && !mayLandInside(raw, protectedPaths, paths)) continue;
+    const argument = paths.readArgument(raw);
+    for (const reading of [argument.whole, ...argument.words.map((word) => word.reading)]) {
+      const form = reading?.forms.find(inside);
+      if (form === undefined) continue;
+      if (reading!.resolved.includes(form)) return {raw, through: form};
+      // Say where a word of a command, or a relative path read against another base, led.
+      return reading === argument.whole && form === reading!.lexical ? {raw} : {raw, as: form};
     }
-    const reading: PathReading | undefined = paths.read(raw);
-    if (reading === undefined) continue;
-    if (inside(reading.lexical)) return {raw};
-    const through = reading.resolved.find(inside);
-    if (through !== undefined) return {raw, through};
   }
   return undefined;
+}
+
+/**
+ * Without links followed, an absolute string that names no protected component (nor hides one
+ * in %-escapes) cannot land inside. A relative one or a command can, read against a base.
+ */
+function mayLandInside(raw: string, protectedPaths: ProtectedPaths, paths: PathReader): boolean {
+  const lower = raw.toLowerCase();
+  if (lower.includes('%') || protectedPaths.tokens.some((token) => lower.includes(token))) return true;
+  return !isAnchored(raw, paths.env.flavour) || needsTokenising(raw);
 }
 
 function collectStrings(value: unknown, out: string[], depth: number): void {
@@ -280,4 +301,8 @@ export function neverAllowed(policy: CompiledPolicy, agentId: string, mode: Enfo
     return 'outside the approved scope in block mode';
   }
   return undefined;
+}
+
+function shorten(text: string): string {
+  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
 }

@@ -41,6 +41,12 @@ export interface PolicyGovernanceInput {
   reloadIntervalMs?: number;
   /** Where grants are checked and whether command-line grants count; default: the profile's audit trail, on. */
   approvals?: SessionApprovals;
+  /**
+   * The directories besides thoth's working directory and the user's home that the server may
+   * resolve a relative path against (its command line's directories, the client's roots): path
+   * rules read relative arguments against each (PathEnvironment.relativeBases).
+   */
+  relativeBases?: () => readonly string[];
 }
 
 export interface PolicyGovernance {
@@ -91,9 +97,12 @@ export async function createPolicyGovernance(input: PolicyGovernanceInput): Prom
   const resources = new SessionResources({home, agentId: input.context.agentId, now, warn, event: (type, fields) => event(type, current.context, fields)});
   const listeners: Array<(next: PolicyGeneration, previous: PolicyGeneration) => void> = [];
 
+  const compile: CompileOptions | undefined =
+    input.relativeBases === undefined ? input.compile : {...input.compile, paths: {...input.compile?.paths, relativeBases: input.relativeBases}};
+
   /** Loads a snapshot into a generation whose context is `context` (settled in place). */
   const settle = async (snapshot: PolicySnapshot, context: DecisionContext): Promise<Settled> => {
-    const loaded = await policyFromSnapshot(snapshot, input.compile);
+    const loaded = await policyFromSnapshot(snapshot, compile);
     if (!loaded.ok) {
       const {source} = loaded.failure;
       const status = snapshot.content !== undefined ? 'invalid' : 'error';

@@ -95,19 +95,23 @@ export function resolveLinks(absolute: string, flavour: Flavour, io: FileLinks, 
   const root = flavour === 'posix' ? {ok: true as const, path: '/'} : real(start.root);
   if (!root.ok) return root;
   let base = root.path;
-  let queue = start.parts;
+  // What is left to walk is `queue` from `at` on: a cursor, so that a path of thousands of
+  // names (`a/../a/../…`) costs their number, not its square. Only a link's target replaces
+  // the queue, at most MAX_LINKS times.
+  let queue = start.parts.filter(isName);
+  let at = 0;
   let followed = 0;
   for (;;) {
-    queue = queue.filter((part) => part !== '' && part !== '.');
-    if (queue.length === 0) return {ok: true, path: base};
-    if (queue[0] === '..') {
+    if (at === queue.length) return {ok: true, path: base};
+    if (queue[at] === '..') {
       // `base` has no links left in it, so its textual parent is the physical one.
       base = parentOf(base, flavour);
-      queue = queue.slice(1);
+      at++;
       continue;
     }
-    const dotDot = queue.indexOf('..');
-    const run = dotDot === -1 ? queue : queue.slice(0, dotDot);
+    let dotDot = at;
+    while (dotDot < queue.length && queue[dotDot] !== '..') dotDot++;
+    const run = queue.slice(at, dotDot);
     const tooLong = run.findIndex((part) => part.length > MAX_NAME);
 
     if (tooLong === -1) {
@@ -117,7 +121,7 @@ export function resolveLinks(absolute: string, flavour: Flavour, io: FileLinks, 
         const resolved = real(join(base, run));
         if (resolved.ok) {
           base = resolved.path;
-          queue = queue.slice(run.length);
+          at = dotDot;
           continue;
         }
         if (!ABSENT.has(resolved.code)) return resolved;
@@ -148,7 +152,7 @@ export function resolveLinks(absolute: string, flavour: Flavour, io: FileLinks, 
     const name = run[found]!;
     const entry = name.length > MAX_NAME ? ({ok: true, value: undefined} as const) : ask('entry', join(foundPath, [name]));
     if (!entry.ok && !ABSENT.has(entry.code)) return entry;
-    if (!entry.ok || entry.value !== 'link') return {ok: true, path: appendLexically(foundPath, queue.slice(found), flavour)};
+    if (!entry.ok || entry.value !== 'link') return {ok: true, path: appendLexically(foundPath, queue.slice(at + found), flavour)};
     const link = ask('readlink', join(foundPath, [name]));
     if (!link.ok) return link;
     if (++followed > MAX_LINKS) return {ok: false, code: 'ELOOP'};
@@ -160,8 +164,13 @@ export function resolveLinks(absolute: string, flavour: Flavour, io: FileLinks, 
       if (!targetRoot.ok) return targetRoot;
       base = targetRoot.path;
     }
-    queue = [...target.parts, ...queue.slice(found + 1)];
+    queue = [...target.parts.filter(isName), ...queue.slice(at + found + 1)];
+    at = 0;
   }
+}
+
+function isName(part: string): boolean {
+  return part !== '' && part !== '.';
 }
 
 function attempt<T>(question: () => T): Answer<T> {

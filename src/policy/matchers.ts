@@ -2,8 +2,9 @@ import picomatch from 'picomatch';
 
 import {LargeNumber} from '../proxy/json-rpc.js';
 import {canonicalJson} from './canonical-json.js';
-import type {Check, CompiledArgCondition, MatcherDocument} from './model.js';
-import {PathReader} from './path-reader.js';
+import {foldKey} from './fold-key.js';
+import type {Check, CompiledArgCondition, MatcherDocument, Selection} from './model.js';
+import {PathReader, type PathReading} from './path-reader.js';
 import {expandPolicyGlob, foldPath, isAnchored, isWithin, normalisePolicyPath, type PathEnvironment} from './paths.js';
 
 /** A problem found while compiling, located by JSON pointer into the policy document. */
@@ -37,12 +38,16 @@ export function quantify(values: readonly unknown[], check: Check, quantifier: '
 
 // ---------------------------------------------------------------------------------------------
 
-function compileSelector(selector: string, pointer: string, problems: CompileProblem[]): (args: unknown) => readonly unknown[] | undefined {
+/**
+ * Selects by name, JSON pointer or `*`. Names and pointer segments also select every key that
+ * folds to them (fold-key.ts): a server written in Go or .NET reads `{"PATH": …}` as `path`.
+ */
+function compileSelector(selector: string, pointer: string, problems: CompileProblem[]): (args: unknown) => Selection | undefined {
   if (selector === '*') {
     return (args) => {
       const strings: string[] = [];
       collectStrings(args, strings, 0);
-      return strings.length === 0 ? undefined : strings;
+      return strings.length === 0 ? undefined : {groups: [strings], exact: true};
     };
   }
   if (selector.startsWith('/')) {
@@ -51,27 +56,50 @@ function compileSelector(selector: string, pointer: string, problems: CompilePro
       .split('/')
       .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'));
     if (selector.includes('~') && /~[^01]/.test(selector)) problems.push({pointer, message: `"${selector}" is not a valid JSON pointer (use ~0 for ~ and ~1 for /)`});
+    const folded = segments.map(foldKey);
     return (args) => {
-      let current: unknown = args;
-      for (const segment of segments) {
-        if (Array.isArray(current)) {
-          if (!/^(0|[1-9]\d*)$/.test(segment)) return undefined;
-          current = current[Number(segment)];
-        } else if (isPlainObject(current) && Object.hasOwn(current, segment)) {
-          current = current[segment];
-        } else {
-          return undefined;
+      const groups: unknown[][] = [];
+      let exact = false;
+      // Every branch goes into a different value, so the walk visits each value at most once.
+      const walk = (current: unknown, depth: number, exactSoFar: boolean): void => {
+        if (current === undefined) return;
+        if (depth === segments.length) {
+          groups.push(flatten(current));
+          exact ||= exactSoFar;
+          return;
         }
-        if (current === undefined) return undefined;
-      }
-      return flatten(current);
+        const segment = segments[depth]!;
+        if (Array.isArray(current)) {
+          if (/^(0|[1-9]\d*)$/.test(segment)) walk(current[Number(segment)], depth + 1, exactSoFar);
+        } else if (isPlainObject(current)) {
+          forEachFoldedKey(current, segment, folded[depth]!, (value, isExact) => walk(value, depth + 1, exactSoFar && isExact));
+        }
+      };
+      walk(args, 0, true);
+      return groups.length === 0 ? undefined : {groups, exact};
     };
   }
+  const folded = foldKey(selector);
   return (args) => {
-    if (!isPlainObject(args) || !Object.hasOwn(args, selector)) return undefined;
-    const value = args[selector];
-    return value === undefined ? undefined : flatten(value);
+    if (!isPlainObject(args)) return undefined;
+    const groups: unknown[][] = [];
+    let exact = false;
+    forEachFoldedKey(args, selector, folded, (value, isExact) => {
+      if (value === undefined) return;
+      groups.push(flatten(value));
+      exact ||= isExact;
+    });
+    return groups.length === 0 ? undefined : {groups, exact};
   };
+}
+
+/** Calls `visit` with the value of `key` and of every other own key that folds to `folded`. */
+function forEachFoldedKey(object: Record<string, unknown>, key: string, folded: string, visit: (value: unknown, exact: boolean) => void): void {
+  for (const candidate of Object.keys(object)) {
+    if (candidate === key) visit(object[candidate], true);
+    // Folding keeps the length in UTF-16 units (checked over every code point in the tests).
+    else if (candidate.length === key.length && foldKey(candidate) === folded) visit(object[candidate], false);
+  }
 }
 
 function compileMatcher(doc: MatcherDocument, pointer: string, env: PathEnvironment, problems: CompileProblem[], nested: boolean): Check | undefined {
@@ -110,7 +138,9 @@ function compileMatcher(doc: MatcherDocument, pointer: string, env: PathEnvironm
     const globs = compilePaths(doc.path_glob, `${pointer}/path_glob`, env, problems, true).map((glob) =>
       picomatch.makeRe(glob, {dot: true, nocase: env.caseInsensitive}),
     );
-    checks.push(pathCheck((path) => globs.some((glob) => glob.test(path))));
+    // One expression for all of them (each is anchored, ^…$): a long text has many words to test.
+    const anyGlob = globs.length === 0 ? undefined : new RegExp(globs.map((glob) => glob.source).join('|'), globs[0]!.flags);
+    checks.push(pathCheck((path) => anyGlob?.test(path) === true));
   }
   if (doc.min !== undefined || doc.max !== undefined) {
     const min = doc.min ?? -Infinity;
@@ -196,26 +226,43 @@ function stringCheck(test: (value: string) => boolean): Check {
   return (value) => (typeof value === 'string' ? test(value) : undefined);
 }
 
-/** Longer strings cannot name a file on any supported system (Windows long paths: 32 767). */
-const MAX_PATH_CHARS = 32_768;
-
 /**
- * A path check sees an argument as written and where its links lead. When the readings
- * disagree the answer is unknown, which the rule resolves in its restrictive direction: a
- * block or step_up rule applies if either reading matches, an allow rule only if both do. The
- * same holds under `not`, since unknown stays unknown. A path whose links cannot be followed
- * (ELOOP, EACCES) is unknown too.
+ * A path check sees an argument as written, where its links lead and, when it is relative,
+ * as each base a server could resolve it against (path-reader.ts); when these disagree the
+ * answer is unknown, which the rule resolves in its restrictive direction: a block or step_up
+ * rule applies if any reading matches, an allow rule only if all do. The same holds under
+ * `not`, since unknown stays unknown. A path whose links cannot be followed (ELOOP, EACCES) is
+ * unknown too; one that no form of which could name a file (too long) matches nothing.
+ *
+ * A string that may be a shell command is also read word by word: absolute, `~` and `..` words
+ * must agree with the whole string like its other readings; other relative words (`Notes.md`
+ * of `~/work/My Notes.md`) only count when they match (a match makes the answer unknown).
  */
 function pathCheck(test: (path: string) => boolean): Check {
   return (value, paths) => {
     if (typeof value !== 'string') return undefined;
-    if (value.length > MAX_PATH_CHARS) return false;
-    const reading = paths.read(value);
-    if (reading === undefined || reading.unresolvable !== undefined) return undefined;
-    const lexical = test(reading.lexical);
-    for (const form of reading.resolved) if (test(form) !== lexical) return undefined;
-    return lexical;
+    const argument = paths.readArgument(value);
+    let result = readingCheck(argument.whole, test);
+    if (result === undefined) return undefined;
+    let lenientMatch = false;
+    for (const {reading, lenient} of argument.words) {
+      if (lenient && lenientMatch) continue;
+      const word = readingCheck(reading, test);
+      if (lenient) lenientMatch = word !== false;
+      else if (word !== result) return undefined;
+    }
+    if (lenientMatch && !result) result = undefined;
+    return result;
   };
+}
+
+function readingCheck(reading: PathReading | undefined, test: (path: string) => boolean): boolean | undefined {
+  if (reading === undefined || reading.unresolvable !== undefined) return undefined;
+  const {forms} = reading;
+  if (forms.length === 0) return false;
+  const answer = test(forms[0]!);
+  for (let index = 1; index < forms.length; index++) if (test(forms[index]!) !== answer) return undefined;
+  return answer;
 }
 
 const NUMERIC_STRING = /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i;

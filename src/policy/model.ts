@@ -1,4 +1,5 @@
 import type {DecisionKind, EnforcementMode} from '../enforcer/types.js';
+import {DEFAULT_MAX_MESSAGE_BYTES} from '../proxy/framing.js';
 import type {PathReader} from './path-reader.js';
 import type {CaseSetting, PathEnvironment} from './paths.js';
 import type {ToolPatternSet} from './tool-patterns.js';
@@ -73,7 +74,11 @@ export const PROGRESSIVE_DEFAULTS: ProgressiveSettings = {
   burst_factor: 3,
 };
 
-export const DEFAULT_MAX_ARGUMENT_BYTES = 1024 * 1024;
+/**
+ * Transparency by default: any call the relay carries (its message bound) is decided on its
+ * merits, not refused for its size. A policy may set a lower max_argument_bytes.
+ */
+export const DEFAULT_MAX_ARGUMENT_BYTES = DEFAULT_MAX_MESSAGE_BYTES;
 export const DEFAULT_APPROVAL_TTL_SECONDS = 600;
 export const DEFAULT_ELICITATION_TIMEOUT_SECONDS = 45;
 
@@ -96,11 +101,23 @@ export interface PolicySource {
  */
 export type Check = (value: unknown, paths: PathReader) => boolean | undefined;
 
+/**
+ * The arguments a selector names. Servers that match keys ignoring case (Go, .NET) also take
+ * `PATH` or `paTh` (and `Pſth`: see fold-key.ts) for `path`, so each key that folds to the
+ * selector's key gives a group of its own, read in the rule's restrictive direction.
+ */
+export interface Selection {
+  /** The values under each matching key (array arguments flattened to their elements). */
+  groups: readonly (readonly unknown[])[];
+  /** Whether one of them is the key exactly as written (what a case-sensitive server sees). */
+  exact: boolean;
+}
+
 export interface CompiledArgCondition {
   /** The key as written: a name, a JSON pointer, or `*`. */
   selector: string;
-  /** The values to check (array arguments flattened to their elements); undefined when absent. */
-  select(args: unknown): readonly unknown[] | undefined;
+  /** What the selector names in these arguments; undefined when nothing, under any spelling of the key. */
+  select(args: unknown): Selection | undefined;
   /** `present` as written: true requires the argument, false requires it absent. */
   present: boolean | undefined;
   /** The remaining checks, applied to each selected value; undefined when there are none. */

@@ -13,6 +13,12 @@ export interface PathEnvironment {
   home: string;
   /** Resolves relative paths (the server inherits thoth's working directory). */
   cwd: string;
+  /**
+   * The other directories a server may resolve a relative path against, besides `cwd` and
+   * `home`: those named on its command line (the filesystem server's roots) and the roots the
+   * client declared. Asked once per decision: roots change during a session.
+   */
+  relativeBases?: (() => readonly string[]) | undefined;
   /** Path syntax: drive letters and backslashes on win32. */
   flavour: 'posix' | 'win32';
   /** Fold case (and Unicode composition) as macOS and Windows file systems do by default. */
@@ -38,6 +44,7 @@ export function pathEnvironment(
   const links = Object.hasOwn(overrides, 'links') ? overrides.links : flavour === hostFlavour ? NODE_FILE_LINKS : undefined;
   const env: PathEnvironment = {home: overrides.home ?? homedir(), cwd: overrides.cwd ?? process.cwd(), flavour, caseInsensitive};
   if (links !== undefined) env.links = links;
+  if (overrides.relativeBases !== undefined) env.relativeBases = overrides.relativeBases;
   return env;
 }
 
@@ -80,17 +87,71 @@ export function expandArgument(raw: string, env: PathEnvironment): string | unde
   return expandHome(value, env);
 }
 
-/** An expanded argument made absolute with `.`/`..` resolved lexically, `/` separators, case kept. */
-export function lexicalAbsolute(expanded: string, env: PathEnvironment): string {
-  return env.flavour === 'win32' ? resolveWin32(expanded, env.cwd) : path.posix.resolve(toPosixCwd(env.cwd), expanded);
+/**
+ * An expanded argument made absolute (against `base`, the working directory unless given) with
+ * `.`/`..` resolved lexically, `/` separators, case kept. Linear in the length of the argument.
+ */
+export function lexicalAbsolute(expanded: string, env: PathEnvironment, base: string = env.cwd): string {
+  return env.flavour === 'win32' ? resolveWin32(expanded, base) : path.posix.resolve(toPosixCwd(base), expanded);
 }
 
 /**
  * An expanded POSIX argument made absolute with its `..` kept: the kernel applies `..` to the
  * directory a link led to, not to the link's name. (Win32 drops `..` lexically itself.)
  */
-export function physicalAbsolute(expanded: string, env: PathEnvironment): string {
-  return expanded.startsWith('/') ? expanded : `${toPosixCwd(env.cwd)}/${expanded}`;
+export function physicalAbsolute(expanded: string, env: PathEnvironment, base: string = env.cwd): string {
+  return expanded.startsWith('/') ? expanded : `${toPosixCwd(base)}/${expanded}`;
+}
+
+/**
+ * No operating system opens a longer path (Windows long paths: 32 767 UTF-16 units; Linux
+ * 4 096 bytes, macOS 1 024). A normalised form longer than this names no file, however it was
+ * written; a raw argument may be far longer and still normalise to a short path.
+ */
+export const MAX_PATH_CHARS = 32_767;
+
+/** Whether an expanded argument depends on the directory it is resolved against (win32: `\x` and `C:x` too). */
+export function isRelative(expanded: string, flavour: PathEnvironment['flavour']): boolean {
+  if (flavour === 'posix') return !expanded.startsWith('/');
+  return !/^[a-z]:[\\/]/i.test(expanded) && !/^[\\/]{2}/.test(expanded);
+}
+
+/**
+ * A relative argument with `.` and `..` taken lexically, once, so that resolving it against
+ * several bases costs the length of what is left, not of what was written: `./././x` is `x`,
+ * and `../../…/x` climbs at most as far as a base is deep.
+ */
+export function compactRelative(expanded: string, flavour: PathEnvironment['flavour']): {up: number; rest: string} {
+  const separator = flavour === 'win32' ? '\\' : '/';
+  const normal = flavour === 'win32' ? path.win32.normalize(expanded) : path.posix.normalize(expanded);
+  let up = 0;
+  let index = 0;
+  while (normal.startsWith('..', index) && (index + 2 === normal.length || normal[index + 2] === separator || (flavour === 'win32' && normal[index + 2] === '/'))) {
+    up++;
+    index += 3;
+  }
+  const rest = index >= normal.length ? '' : normal.slice(index);
+  return {up, rest: rest === '.' ? '' : rest};
+}
+
+/** `compactRelative`'s result as a relative path to resolve against `base` (at most as many `..` as `base` has components). */
+export function relativeFor(compact: {up: number; rest: string}, base: string, flavour: PathEnvironment['flavour']): string {
+  const separator = flavour === 'win32' ? '\\' : '/';
+  const depth = base.split(/[\\/]+/).filter((part) => part !== '').length;
+  const climb = `..${separator}`.repeat(Math.min(compact.up, depth));
+  return `${climb}${compact.rest}` || '.';
+}
+
+/**
+ * `~name/…`: another user's home, which thoth cannot look up. Read restrictively as what each
+ * reader makes of it: a shell takes the sibling of the user's home (`/home/name`, `/Users/name`),
+ * a server that does not expand it a relative path. Undefined when `raw` is not of that form.
+ */
+export function otherUsersHome(raw: string, env: PathEnvironment): string | undefined {
+  const match = /^~([^\\/]+)(.*)$/s.exec(raw);
+  if (match === null) return undefined;
+  const parent = env.flavour === 'win32' ? path.win32.dirname(env.home) : path.posix.dirname(env.home);
+  return `${parent}${env.flavour === 'win32' ? '\\' : '/'}${match[1]!}${match[2]!}`;
 }
 
 /** The last step of normalisePath: case and Unicode composition folded where the file system ignores them. */

@@ -1,4 +1,4 @@
-import {foldKey} from './fold-key.js';
+import {foldKey} from '../policy/fold-key.js';
 import {LargeNumber} from './json-rpc.js';
 
 /**

@@ -1,5 +1,5 @@
 import {mkdir, realpath, rename, symlink, unlink, writeFile} from 'node:fs/promises';
-import {join} from 'node:path';
+import {dirname, join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 
 import {NODE_FILE_LINKS, resolveLinks, type FileLinks} from '../../src/policy/links.js';
@@ -209,10 +209,18 @@ describe('PathReader', () => {
   it('reads an argument as written and where it leads, and notes the difference for the trace', async () => {
     const home = await linkedHome();
     const reader = new PathReader(envFor(home));
-    expect(reader.read('~/work/notes.md')).toEqual({lexical: `${home}/work/notes.md`, resolved: []});
-    expect(reader.read('link/id_rsa')).toEqual({lexical: `${home}/work/link/id_rsa`, resolved: [`${home}/.ssh/id_rsa`]});
-    expect(reader.read(`file://${home}/work/key`)).toEqual({lexical: `${home}/work/key`, resolved: [`${home}/.ssh/id_rsa`]});
-    expect(reader.read('~nobody/x')).toBeUndefined();
+    expect(reader.read('~/work/notes.md')).toEqual({lexical: `${home}/work/notes.md`, resolved: [], elsewhere: [], forms: [`${home}/work/notes.md`]});
+    // Relative: against the working directory and against home (where ~/link does not exist).
+    expect(reader.read('link/id_rsa')).toEqual({
+      lexical: `${home}/work/link/id_rsa`,
+      resolved: [`${home}/.ssh/id_rsa`],
+      elsewhere: [`${home}/link/id_rsa`],
+      forms: [`${home}/work/link/id_rsa`, `${home}/.ssh/id_rsa`, `${home}/link/id_rsa`],
+    });
+    expect(reader.read(`file://${home}/work/key`)).toEqual({lexical: `${home}/work/key`, resolved: [`${home}/.ssh/id_rsa`], elsewhere: [], forms: [`${home}/work/key`, `${home}/.ssh/id_rsa`]});
+    // Another user's home: relative as a server reads it, and the sibling of this home as a shell does.
+    expect(reader.read('~nobody/x')?.forms).toEqual([`${home}/work/~nobody/x`, `${home}/~nobody/x`, `${dirname(home)}/nobody/x`]);
+    expect(reader.read('~nobody/x\u0000')).toBeUndefined();
     expect(reader.takeNotes()).toEqual([`symlink: "link/id_rsa" → ${home}/.ssh/id_rsa`, `symlink: "file://${home}/work/key" → ${home}/.ssh/id_rsa`]);
     expect(reader.takeNotes()).toEqual([]);
   });
@@ -221,15 +229,15 @@ describe('PathReader', () => {
     const home = await linkedHome();
     const reader = new PathReader(envFor(home));
     // Kernel: ~/.ssh/keys/.. + id_rsa. Lexical first: ~/work/id_rsa, which is no link.
-    expect(reader.read('~/work/sub/../id_rsa')).toEqual({lexical: `${home}/work/id_rsa`, resolved: [`${home}/.ssh/id_rsa`]});
+    expect(reader.read('~/work/sub/../id_rsa')).toMatchObject({lexical: `${home}/work/id_rsa`, resolved: [`${home}/.ssh/id_rsa`]});
     // Kernel: fails at `missing`. Lexical first (as the filesystem server does): ~/work/link/id_rsa → ~/.ssh/id_rsa.
-    expect(reader.read('~/work/missing/../link/id_rsa')).toEqual({lexical: `${home}/work/link/id_rsa`, resolved: [`${home}/.ssh/id_rsa`]});
+    expect(reader.read('~/work/missing/../link/id_rsa')).toMatchObject({lexical: `${home}/work/link/id_rsa`, resolved: [`${home}/.ssh/id_rsa`]});
   });
 
   it('marks a path whose links cannot be followed', async () => {
     const home = await linkedHome();
     const reader = new PathReader(envFor(home));
-    expect(reader.read('~/work/loop1/x')).toEqual({lexical: `${home}/work/loop1/x`, resolved: [], unresolvable: 'ELOOP'});
+    expect(reader.read('~/work/loop1/x')).toMatchObject({lexical: `${home}/work/loop1/x`, resolved: [], unresolvable: 'ELOOP'});
     expect(reader.takeNotes()).toEqual(['symlink: "~/work/loop1/x" cannot be resolved (ELOOP); path rules read it in the restrictive direction']);
   });
 
@@ -239,14 +247,14 @@ describe('PathReader', () => {
     await symlink(join(home, '.ssh'), join(home, 'Work2/Link'));
     const reader = new PathReader(envFor(home, {caseInsensitive: true}));
     const folded = home.toLowerCase();
-    expect(reader.read('~/Work2/Link/ID_RSA')).toEqual({lexical: `${folded}/work2/link/id_rsa`, resolved: [`${folded}/.ssh/id_rsa`]});
+    expect(reader.read('~/Work2/Link/ID_RSA')).toMatchObject({lexical: `${folded}/work2/link/id_rsa`, resolved: [`${folded}/.ssh/id_rsa`]});
   });
 
   it('follows no links without a file system (lexical only)', async () => {
     const home = await linkedHome();
     const reader = new PathReader(envFor(home, {links: undefined}));
     expect(reader.followsLinks).toBe(false);
-    expect(reader.read('~/work/link/id_rsa')).toEqual({lexical: `${home}/work/link/id_rsa`, resolved: []});
+    expect(reader.read('~/work/link/id_rsa')).toEqual({lexical: `${home}/work/link/id_rsa`, resolved: [], elsewhere: [], forms: [`${home}/work/link/id_rsa`]});
   });
 
   it('reads each argument once per decision; a new reader sees a changed link', async () => {
