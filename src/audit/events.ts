@@ -25,6 +25,8 @@ export const AUDIT_EVENT_TYPES = [
   'PIN_RECORDED',
   'PIN_CHANGED',
   'PIN_ACCEPTED',
+  // thoth run started with a flag or variable that tried to change a setting managed preferences set (settings/resolve.ts).
+  'SETTING_OVERRIDE_REFUSED',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

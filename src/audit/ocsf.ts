@@ -10,6 +10,7 @@ import type {StoredEvent} from './reader.js';
  *   POLICY_LOAD_FAILED                          Application Lifecycle (6002), Update, status Failure
  *   PIN_RECORDED, PIN_ACCEPTED, other PIN_*     Entity Management (3004), Create / Update / Other
  *   PIN_CHANGED                                 Detection Finding (2004): a tool definition changed under the user
+ *   SETTING_OVERRIDE_REFUSED                    Detection Finding (2004): something tried to change a managed setting
  *   anything else                               Base Event (0), activity Other
  *
  * Required attributes come from the OCSF 1.3.0 class definitions (fixtures/audit/ocsf/).
@@ -52,6 +53,7 @@ export function ocsfClassFor(type: string): ClassChoice {
     case 'PIN_ACCEPTED':
       return {...ENTITY_MANAGEMENT, activityId: 3, activityName: 'Update'};
     case 'PIN_CHANGED':
+    case 'SETTING_OVERRIDE_REFUSED':
       return {...DETECTION_FINDING, activityId: 1, activityName: 'Create'};
     default:
       if (type.startsWith('APPROVAL_')) return {...API_ACTIVITY, activityId: 99, activityName: titleCase(type)};
@@ -105,6 +107,15 @@ export function toOcsf(stored: StoredEvent, options: OcsfOptions): Record<string
     case DETECTION_FINDING.classUid:
       out['action_id'] = 2;
       out['action'] = 'Denied';
+      if (event.type === 'SETTING_OVERRIDE_REFUSED') {
+        out['finding_info'] = {
+          uid: event.eventId,
+          title: `Attempt to override a managed setting: ${String(event['setting'] ?? 'unknown setting')}`,
+          desc: 'thoth run was started with a flag or environment variable that tried to change a setting the administrator set in managed preferences; the managed value was applied.',
+          types: ['Managed setting override attempt'],
+        };
+        break;
+      }
       out['finding_info'] = {
         uid: event.eventId,
         title: `MCP tool definition changed: ${String(event['toolName'] ?? 'unknown tool')}`,
@@ -171,6 +182,7 @@ function toolEntity(event: AuditEvent): Record<string, unknown> {
 
 function severityOf(event: AuditEvent): number {
   if (event.type === 'PIN_CHANGED') return 4;
+  if (event.type === 'SETTING_OVERRIDE_REFUSED') return 3;
   if (event['decision'] === 'block') return 3;
   if (event['decision'] === 'step_up' || event.type === 'APPROVAL_DENIED') return 2;
   return 1;
@@ -192,6 +204,7 @@ function statusOf(event: AuditEvent): number {
     case 'APPROVAL_DENIED':
     case 'APPROVAL_EXPIRED':
     case 'POLICY_LOAD_FAILED':
+    case 'SETTING_OVERRIDE_REFUSED':
       return 2;
     case 'POLICY_LOADED':
       return event['status'] === 'invalid' || event['status'] === 'error' ? 2 : 1;

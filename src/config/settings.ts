@@ -3,7 +3,7 @@ import {fileURLToPath} from 'node:url';
 import {ThothError, errnoCode} from '../cli/errors.js';
 import {ExitCode} from '../cli/exit-codes.js';
 import {PROFILE_FILES} from '../profile/paths.js';
-import {resolveSettings, type ResolveSettingsOptions, type ResolvedSettings} from '../settings/resolve.js';
+import {describeOverride, resolveSettings, type ResolveSettingsOptions, type ResolvedSettings} from '../settings/resolve.js';
 import {invalidConfig} from './config-error.js';
 import {parseConfigDocument} from './document.js';
 import type {WrapSettings} from './entry-edit.js';
@@ -27,6 +27,8 @@ export interface ResolvedWrapSettings {
   settings: WrapSettings;
   /** Where the API key came from when --embed-api-key was given (never the key itself). */
   apiKeySource?: string;
+  /** Flags and variables refused because managed preferences set the setting (e.g. --enforcement-mode). */
+  warnings: string[];
 }
 
 /** Absolute path of this thoth's entry script (`bin/run.js` next to dist/). */
@@ -49,8 +51,9 @@ export type SettingsIo = Pick<ResolveSettingsOptions, 'readManagedPreferences' |
 /**
  * The settings of wrap-config. Tenant, enforcement mode, the API key (file) and the profile
  * directory come from the one settings resolver, so managed preferences (macOS plist, Windows
- * policy key) and `~/.thoth/settings.json` reach them; `--tenant-id` / `--enforcement-mode` win
- * over every layer. An invalid value of a setting that would be written into the entries is an
+ * policy key) and `~/.thoth/settings.json` reach them; `--tenant-id` wins over every layer,
+ * `--enforcement-mode` over every layer but a managed mode (see SettingDefinition.managedWins:
+ * thoth run would refuse another mode anyway, and status would call the entry drift). An invalid value of a setting that would be written into the entries is an
  * error: a wrong tenant or mode written into every config would make `thoth run` refuse them.
  */
 export async function resolveWrapSettings(flags: WrapFlags, host: ConfigHost, io: SettingsIo = {}): Promise<ResolvedWrapSettings> {
@@ -65,7 +68,7 @@ export async function resolveWrapSettings(flags: WrapFlags, host: ConfigHost, io
   if (values.tenantId !== undefined) settings.tenantId = values.tenantId;
   if (values.enforcementMode !== undefined) settings.enforcementMode = values.enforcementMode;
   if (flags.intent !== undefined && flags.intent !== '') settings.intent = flags.intent;
-  const result: ResolvedWrapSettings = {settings};
+  const result: ResolvedWrapSettings = {settings, warnings: resolved.overrides.map(describeOverride)};
   if (flags.embedApiKey) {
     const found = apiKey(resolved);
     settings.apiKey = found.key;
@@ -91,7 +94,7 @@ export async function resolveExpectedSettings(
   const problems = problemsOf(resolved, ['THOTH_TENANT_ID', 'THOTH_ENFORCEMENT_MODE']);
   // A flag is what the user typed now: refuse it. A lower layer is reported, and the next one used.
   assertUsable(problems.filter(fromFlag), 'status');
-  const warnings = problems.map((problem) => `invalid setting ignored: ${problem}`);
+  const warnings = [...problems.map((problem) => `invalid setting ignored: ${problem}`), ...resolved.overrides.map(describeOverride)];
   return {expected, profileDir: resolved.profileDir, warnings};
 }
 
