@@ -3,7 +3,7 @@ import {fileURLToPath} from 'node:url';
 import {ThothError, errnoCode} from '../cli/errors.js';
 import {ExitCode} from '../cli/exit-codes.js';
 import {PROFILE_FILES} from '../profile/paths.js';
-import {describeOverride, resolveSettings, type ResolveSettingsOptions, type ResolvedSettings} from '../settings/resolve.js';
+import {describeOverride, managedWinners, resolveSettings, type ResolveSettingsOptions, type ResolvedSettings} from '../settings/resolve.js';
 import {invalidConfig} from './config-error.js';
 import {parseConfigDocument} from './document.js';
 import type {WrapSettings} from './entry-edit.js';
@@ -86,7 +86,7 @@ export async function resolveExpectedSettings(
   flags: {tenantId?: string | undefined; enforcementMode?: string | undefined; profileDir?: string | undefined},
   host: ConfigHost,
   io: SettingsIo = {},
-): Promise<{expected: {tenantId?: string; enforcementMode?: string}; profileDir: string; warnings: string[]}> {
+): Promise<{expected: {tenantId?: string; enforcementMode?: string}; profileDir: string; managed: Record<string, string>; warnings: string[]}> {
   const resolved = await resolveFor(flags, host, io);
   const expected: {tenantId?: string; enforcementMode?: string} = {};
   if (resolved.values.tenantId !== undefined) expected.tenantId = resolved.values.tenantId;
@@ -95,7 +95,7 @@ export async function resolveExpectedSettings(
   // A flag is what the user typed now: refuse it. A lower layer is reported, and the next one used.
   assertUsable(problems.filter(fromFlag), 'status');
   const warnings = [...problems.map((problem) => `invalid setting ignored: ${problem}`), ...resolved.overrides.map(describeOverride)];
-  return {expected, profileDir: resolved.profileDir, warnings};
+  return {expected, profileDir: resolved.profileDir, managed: managedWinners(resolved), warnings};
 }
 
 /** The one settings resolver, on the host's machine, with the config commands' flags on top. */

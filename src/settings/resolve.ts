@@ -160,6 +160,17 @@ function refusedCandidates(
   return refused;
 }
 
+/** The managedWins settings that managed preferences set: variable name → the managed preference. */
+export function managedWinners(resolved: Pick<ResolvedSettings, 'origins'>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of SETTING_KEYS) {
+    const definition = SETTINGS[key] as SettingDefinition<unknown>;
+    const origin = resolved.origins[key];
+    if (definition.managedWins && origin?.source === 'managed') out[definition.name] = origin.origin;
+  }
+  return out;
+}
+
 /** One line for stderr and the reports, without either value. */
 export function describeOverride(override: SettingOverride): string {
   const what = override.attempted.source === 'flag' ? override.attempted.origin : `environment variable ${override.attempted.origin}`;
