@@ -8,6 +8,7 @@ import {invalidConfig} from './config-error.js';
 import {parseConfigDocument} from './document.js';
 import type {WrapSettings} from './entry-edit.js';
 import type {ConfigHost} from './host.js';
+import {WRAP_ENV_KEYS, isThothProcessKey, isWrapEnvKey} from './drift.js';
 import {WRAP_RECORD_KEY} from './wrap-record.js';
 import type {Launcher} from './wrapped-command.js';
 
@@ -160,6 +161,12 @@ export function parseEnvFlags(values: readonly string[]): Record<string, string>
     if (equals === -1 || !ENV_KEY.test(key)) throw usage(`--env "${equals === -1 ? item : key}": expected KEY=VALUE with KEY made of letters, digits and _`);
     if (key === '__proto__') throw usage('--env __proto__ is not a usable variable name');
     if (key === WRAP_RECORD_KEY) throw usage(`--env ${WRAP_RECORD_KEY} is reserved: thoth keeps what unwrap-config needs there`);
+    // An entry's env is editable by anything that can edit the config: status calls any other
+    // variable thoth itself reads drift there, so wrap-config does not write one either.
+    if (isThothProcessKey(key) && !isWrapEnvKey(key)) {
+      const instead = key.toUpperCase().startsWith('THOTH_') ? `set ${key} in managed preferences or ~/.thoth/settings.json instead` : `it would configure the thoth process, not only the server`;
+      throw usage(`--env ${key}: wrap-config writes only ${WRAP_ENV_KEYS.join(', ')} of the variables thoth itself reads; ${instead}`);
+    }
     pairs.push([key, item.slice(equals + 1)]);
   }
   return Object.fromEntries(pairs);

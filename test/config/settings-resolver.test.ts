@@ -116,15 +116,18 @@ describe('the Intune remediation on Windows: `thoth wrap-config --all` with the 
     const entry = (JSON.parse(await m.read(config)) as {mcpServers: {github: {command: string; args: string[]}}}).mcpServers.github;
     expect(entry).toEqual({command: thoth, args: ['run', '--agent-id', 'github', '--tenant-id', 'acme', '--enforcement-mode', 'block', '--', 'npx.cmd', '-y', '@modelcontextprotocol/server-github']});
 
-    const after = await statusWithSettings({flags: {}, host: m.host, settingsIo: io});
+    // Entries that run an executable given to wrap-config --thoth-bin are this installation only when status is told the same.
+    const undeclared = await statusWithSettings({flags: {}, host: m.host, settingsIo: io});
+    expect(undeclared.report.clients[0]!.servers[0]!.problems).toEqual([expect.stringMatching(/^runs C:\\Program Files\\thoth\\thoth\.cmd, not this installation \(/)]);
+    const after = await statusWithSettings({flags: {thothBin: [thoth]}, host: m.host, settingsIo: io});
     expect([after.report.allGoverned, after.warnings]).toEqual([true, []]);
     // IT changes the mode in the policy key: the detection sees drift until the remediation runs again.
     registryMode = 'observe';
-    const drift = await statusWithSettings({flags: {}, host: m.host, settingsIo: io});
+    const drift = await statusWithSettings({flags: {thothBin: [thoth]}, host: m.host, settingsIo: io});
     expect(drift.report.clients[0]!.servers[0]).toMatchObject({state: 'drift', problems: ['enforcement mode is "block", expected "observe"']});
     const again = await resolveWrapSettings({thothBin: thoth}, m.host, io);
     await changeConfigs({action: 'wrap', host: m.host, settings: again.settings, all: true});
-    expect((await statusWithSettings({flags: {}, host: m.host, settingsIo: io})).report.allGoverned).toBe(true);
+    expect((await statusWithSettings({flags: {thothBin: [thoth]}, host: m.host, settingsIo: io})).report.allGoverned).toBe(true);
   });
 });
 
