@@ -133,9 +133,14 @@ const SECRET_NAME = /KEY|TOKEN|SECRET|PASS|CREDENTIAL|AUTH|BEARER|COOKIE|SESSION
 const PLAIN_VALUE = /^[\w./:@~+,=-]*$/;
 const MAX_SHOWN = 80;
 
+/** A variable whose value reports must not show: named like a key or token, or a secret setting. */
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name) || secretSetting(name);
+}
+
 /** A value as reports show it: never for a name that looks like a secret, never more than a line. */
 export function shownValue(name: string, value: unknown): string {
-  if (SECRET_NAME.test(name) || secretSetting(name)) return '<hidden>';
+  if (isSecretName(name)) return '<hidden>';
   const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
   const shown = PLAIN_VALUE.test(text) ? text : JSON.stringify(text);
   return shown.length > MAX_SHOWN ? `${shown.slice(0, MAX_SHOWN - 1)}…` : shown;

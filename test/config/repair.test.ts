@@ -100,3 +100,24 @@ describe('wrap-config --env', () => {
     }
   });
 });
+
+describe('secrets thoth takes out of an entry', () => {
+  it('never appear in the patch wrap-config prints (--dry-run, --json), though the file keeps them for unwrap', async () => {
+    const {changeConfigs} = await import('../../src/config/engine.js');
+    const {MAC, machine} = await import('./layout.js');
+    const m = await machine(MAC);
+    const file = '/Users/jane/Library/Application Support/Claude/claude_desktop_config.json';
+    const config = {mcpServers: {github: {command: 'npx', args: ['-y', 'server-github'], env: {THOTH_API_KEY: 'sk-live-abcdefghijklmnop', GITHUB_TOKEN: 'ghp_x'}}}};
+    await m.write(file, JSON.stringify(config, null, 2));
+    const dry = await changeConfigs({action: 'wrap', host: m.host, settings: SETTINGS, dryRun: true});
+    const shown = JSON.stringify(dry.files[0]!.patch);
+    expect(shown).toContain('THOTH_WRAP_ORIGINAL');
+    expect(shown).toContain('<redacted>');
+    expect(shown).not.toContain('sk-live-abcdefghijklmnop');
+    const wrapped = await changeConfigs({action: 'wrap', host: m.host, settings: SETTINGS});
+    expect(JSON.stringify(wrapped.files[0]!.patch)).not.toContain('sk-live-abcdefghijklmnop');
+    expect(await m.read(file)).toContain('sk-live-abcdefghijklmnop');
+    await changeConfigs({action: 'unwrap', host: m.host});
+    expect(JSON.parse(await m.read(file))).toEqual(config);
+  });
+});
