@@ -1,6 +1,6 @@
 import {getNodeValue, parse, parseTree, type Edit, type Node, type ParseError} from 'jsonc-parser';
 
-import {isThothProcessKey, isWrapEnvKey} from './drift.js';
+import {describeLauncher, isThothProcessKey, isWrapEnvKey} from './drift.js';
 import {deepEqual} from './json-diff.js';
 import {
   applyTextEdits,
@@ -405,14 +405,33 @@ export function isWrappedAs(value: Record<string, unknown>, target: WrapTarget):
  * The governed form of an entry: unchanged when it already matches, otherwise unwrapped to its
  * original and wrapped once with the target (never wrapped twice).
  */
-export function governEntry(text: string, server: string, settings: WrapSettings, layout: EntryLayout): {text: string; action: 'wrapped' | 'rewrapped' | 'unchanged'} {
+export function governEntry(
+  text: string,
+  server: string,
+  settings: WrapSettings,
+  layout: EntryLayout,
+): {text: string; action: 'wrapped' | 'rewrapped' | 'unchanged'; repaired?: string} {
   const value = viewEntry(text, layout.jsonc).value;
   const target = wrapTargetFor(server, value, settings);
   const parsed = parseEntryCommand(value);
   if (parsed.kind === 'wrapped' && isWrappedAs(value, target)) return {text, action: 'unchanged'};
   if (parsed.kind === 'wrapped') {
     const plain = unwrapEntry(text, layout);
-    return {text: wrapEntry(plain, target, layout), action: 'rewrapped'};
+    const repaired = repairNote(value, parsed, target);
+    return {text: wrapEntry(plain, target, layout), action: 'rewrapped', ...(repaired === undefined ? {} : {repaired})};
   }
   return {text: wrapEntry(text, target, layout), action: 'wrapped'};
+}
+
+/** What a rewrap takes away that wrap-config did not write, and the launcher it replaces (names only: values may be secrets). */
+function repairNote(value: Record<string, unknown>, parsed: Extract<ParsedCommand, {kind: 'wrapped'}>, target: WrapTarget): string | undefined {
+  const removed: string[] = [];
+  for (const flag of parsed.flags) if (!(MANAGED_FLAGS as readonly string[]).includes(flag.name)) removed.push(`flag --${flag.name}`);
+  const env = value['env'];
+  if (env !== null && typeof env === 'object' && !Array.isArray(env)) {
+    for (const key of Object.keys(env)) if (key !== WRAP_RECORD_KEY && isThothProcessKey(key) && !Object.hasOwn(target.env, key)) removed.push(`env ${key}`);
+  }
+  const notes = removed.length > 0 ? [`removed ${removed.join(', ')} (not written by wrap-config)`] : [];
+  if (!sameLauncher(parsed.launcher, target.launcher)) notes.push(`replaced the launcher ${describeLauncher(parsed.launcher)}`);
+  return notes.length > 0 ? notes.join('; ') : undefined;
 }

@@ -135,6 +135,7 @@ export function planChange(document: ConfigDocument, adapter: ClientAdapter, val
       updated = result.text;
       change.action = result.action;
       if (result.action === 'unchanged') change.reason = 'already governed with these settings';
+      if (result.repaired !== undefined) change.reason = result.repaired;
     } else if (parsed.kind === 'wrapped') {
       updated = unwrapEntry(original, layout);
       change.action = 'unwrapped';

@@ -18,10 +18,10 @@ function servers(bytes: Uint8Array, key = 'mcpServers'): Record<string, Record<s
 describe('repairing drift', () => {
   it('rewrites every drifted entry (env, flags, npx and fake launchers) and then leaves the file alone', async () => {
     const repaired = await wrap('claude-desktop', fixture('claude-desktop/wrapped-drift.json'), SETTINGS);
-    expect(repaired.servers.map((server) => [server.server, server.action])).toEqual([
-      ['filesystem', 'rewrapped'],
-      ['github', 'rewrapped'],
-      ['sqlite', 'rewrapped'],
+    expect(repaired.servers.map((server) => [server.server, server.action, server.reason])).toEqual([
+      ['filesystem', 'rewrapped', 'removed flag --policy, flag --no-filter-tools, env THOTH_AUDIT, env THOTH_POLICY_FILE (not written by wrap-config)'],
+      ['github', 'rewrapped', 'replaced the launcher npx -y thoth-mcp@9.9.9'],
+      ['sqlite', 'rewrapped', 'removed env NODE_OPTIONS (not written by wrap-config); replaced the launcher /usr/local/bin/node /tmp/x/bin/run.js'],
     ]);
     const after = servers(repaired.bytes);
     for (const entry of Object.values(after)) {

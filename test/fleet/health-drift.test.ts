@@ -161,7 +161,9 @@ describe('thoth health with managed preferences (library call with an injected r
     expect(healthField(report, 'override-attempts')).toBe('3');
     expect(healthField(report, 'drift')).toBe('claude-desktop/everything: env THOTH_AUDIT=off was not written by wrap-config (managed preferences set THOTH_AUDIT: thoth run refuses it)');
     expect(intuneDetection(report).detected).toBe(false);
-    expect(renderHealthText(report)).toContain('overrides   warn: 3 attempts to override a managed setting (the managed value applies): THOTH_AUDIT by env THOTH_AUDIT in claude-desktop everything;');
+    const text = renderHealthText(report);
+    expect(text).toContain('overrides   warn: 3 attempts to override a managed setting (the managed value applies): THOTH_AUDIT by env THOTH_AUDIT in claude-desktop everything;');
+    expect(text).toContain('  claude-desktop  0 governed, 0 not governed, 1 drift\n    ! everything: env THOTH_AUDIT=off was not written by wrap-config');
 
     // Repaired entry, a clean environment: only the recorded refusal remains, which is a warning, not a failure.
     await writeFile(h.configFile, `${JSON.stringify({mcpServers: {everything: entry}}, null, 2)}\n`);
