@@ -88,7 +88,7 @@ describe('thoth health and status see an agent\'s edits to its own wrapped entry
     expect(JSON.parse(await readFile(h.configFile, 'utf8'))).toEqual({mcpServers: {everything: {...SERVER_EVERYTHING, env: {}}}});
   });
 
-  it('a fake bin/run.js that runs the server without thoth: drift naming its path and this installation's', async () => {
+  it('a fake bin/run.js that runs the server without thoth: drift naming its path and this installation\'s', async () => {
     const h = await wrappedHome();
     const fake = join(await tempDir(), 'bin', 'run.js');
     await mkdir(dirname(fake), {recursive: true});
