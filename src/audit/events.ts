@@ -29,6 +29,8 @@ export const AUDIT_EVENT_TYPES = [
   'PIN_ACCEPTED',
   // A message refused before it reached the other side (keys that fold together, nesting too deep).
   'MESSAGE_REFUSED',
+  // thoth run started with a flag or variable that tried to change a setting managed preferences set (settings/resolve.ts).
+  'SETTING_OVERRIDE_REFUSED',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

@@ -12,6 +12,7 @@ import type {StoredEvent} from './reader.js';
  *   PIN_RECORDED, PIN_ACCEPTED, other PIN_*     Entity Management (3004), Create / Update / Other
  *   PIN_CHANGED                                 Detection Finding (2004): a tool definition changed under the user
  *   APPROVAL_UNVERIFIED                         Detection Finding (2004): a grant nobody is on record giving (forged approvals.json)
+ *   SETTING_OVERRIDE_REFUSED                    Detection Finding (2004): something tried to change a managed setting
  *   anything else                               Base Event (0), activity Other
  *
  * Required attributes come from the OCSF 1.3.0 class definitions (fixtures/audit/ocsf/).
@@ -55,6 +56,7 @@ export function ocsfClassFor(type: string): ClassChoice {
       return {...ENTITY_MANAGEMENT, activityId: 3, activityName: 'Update'};
     case 'PIN_CHANGED':
     case 'APPROVAL_UNVERIFIED':
+    case 'SETTING_OVERRIDE_REFUSED':
       return {...DETECTION_FINDING, activityId: 1, activityName: 'Create'};
     case 'MESSAGE_REFUSED':
       return {...API_ACTIVITY, activityId: 99, activityName: 'Message Refused'};
@@ -171,6 +173,14 @@ function toolEntity(event: AuditEvent): Record<string, unknown> {
 
 function findingInfo(event: AuditEvent): Record<string, unknown> {
   const tool = String(event['toolName'] ?? 'unknown tool');
+  if (event.type === 'SETTING_OVERRIDE_REFUSED') {
+    return {
+      uid: event.eventId,
+      title: `Attempt to override a managed setting: ${String(event['setting'] ?? 'unknown setting')}`,
+      desc: 'thoth run was started with a flag or environment variable that tried to change a setting the administrator set in managed preferences; the managed value was applied.',
+      types: ['Managed setting override attempt'],
+    };
+  }
   if (event.type === 'APPROVAL_UNVERIFIED') {
     return {
       uid: event.eventId,
@@ -190,6 +200,8 @@ function findingInfo(event: AuditEvent): Record<string, unknown> {
 function severityOf(event: AuditEvent): number {
   if (event.type === 'PIN_CHANGED' || event.type === 'APPROVAL_UNVERIFIED') return 4;
   if (event.type === 'MESSAGE_REFUSED') return 3;
+  if (event.type === 'PIN_CHANGED') return 4;
+  if (event.type === 'SETTING_OVERRIDE_REFUSED') return 3;
   if (event['decision'] === 'block') return 3;
   if (event['decision'] === 'step_up' || event.type === 'APPROVAL_DENIED') return 2;
   return 1;
@@ -213,6 +225,7 @@ function statusOf(event: AuditEvent): number {
     case 'APPROVAL_UNVERIFIED':
     case 'POLICY_LOAD_FAILED':
     case 'MESSAGE_REFUSED':
+    case 'SETTING_OVERRIDE_REFUSED':
       return 2;
     case 'POLICY_LOADED':
       return event['status'] === 'invalid' || event['status'] === 'error' ? 2 : 1;

@@ -1,3 +1,5 @@
+import {resolve} from 'node:path';
+
 import {Flags} from '@oclif/core';
 
 import {BaseCommand} from '../cli/base-command.js';
@@ -11,7 +13,7 @@ export type HealthResult = HealthReport;
 export default class Health extends BaseCommand<HealthResult> {
   static override summary = 'Report this endpoint’s health for people, scripts, Jamf and Intune.';
   static override description = [
-    'Version (and THOTH_MIN_VERSION), endpoint identity, tenant/fleet/env, per-client governance, policy, audit chain and heartbeat, with an overall status and the reasons for anything not healthy.',
+    'Version (and THOTH_MIN_VERSION), endpoint identity, tenant/fleet/env, per-client governance (drift: entries not as wrap-config writes them, or not run by this installation), policy, audit chain, heartbeat and refused attempts to override managed settings, with an overall status and the reasons for anything not healthy.',
     'Exit codes: 0 healthy, 11 anything else. --format jamf-ea always exits 0 after printing exactly one <result>…</result>.',
     '--intune-detect prints one line and exits 0 only when thoth meets the minimum version and every server is governed; otherwise prints nothing and exits 1.',
   ].join('\n');
@@ -28,6 +30,7 @@ export default class Health extends BaseCommand<HealthResult> {
     field: Flags.string({options: [...HEALTH_FIELDS], description: 'With --format jamf-ea: the value to report (default status).'}),
     'intune-detect': Flags.boolean({description: 'Intune detection semantics: a line and exit 0 when detected, nothing and exit 1 otherwise.'}),
     'min-version': Flags.string({description: 'Minimum thoth version (overrides THOTH_MIN_VERSION).'}),
+    'thoth-bin': Flags.string({multiple: true, description: 'A thoth executable given to `wrap-config --thoth-bin`: entries that run it count as this installation (repeatable).'}),
   };
 
   async run(): Promise<HealthResult | undefined> {
@@ -40,6 +43,7 @@ export default class Health extends BaseCommand<HealthResult> {
       version: this.config.version,
       ...(flags['thoth-home'] === undefined ? {} : {profileDir: flags['thoth-home']}),
       flags: {minVersion: flags['min-version']},
+      ...(flags['thoth-bin'] === undefined ? {} : {thothBins: flags['thoth-bin'].map((bin) => (/[/\\]/.test(bin) ? resolve(bin) : bin))}),
     });
     if (flags['intune-detect']) {
       const detection = intuneDetection(report);

@@ -46,7 +46,7 @@ export default class WrapConfig extends BaseCommand<WrapConfigResult> {
   async run(): Promise<WrapConfigResult> {
     const {args, flags} = await this.parse(WrapConfig);
     const host = createConfigHost();
-    const {settings, apiKeySource} = await resolveWrapSettings(
+    const {settings, apiKeySource, warnings} = await resolveWrapSettings(
       {
         ...(flags['tenant-id'] === undefined ? {} : {tenantId: flags['tenant-id']}),
         ...(flags['enforcement-mode'] === undefined ? {} : {enforcementMode: flags['enforcement-mode']}),
@@ -58,6 +58,7 @@ export default class WrapConfig extends BaseCommand<WrapConfigResult> {
       },
       host,
     );
+    for (const warning of warnings) this.note(warning);
     if (apiKeySource !== undefined) {
       this.note(
         `--embed-api-key: the API key from ${apiKeySource} is written in clear text into the config and onto every governed server's command line, where any local user can read it in the process list. Use THOTH_API_KEY_FILE instead unless this is a break-glass setup.`,

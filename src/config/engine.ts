@@ -132,7 +132,10 @@ async function changeOne(request: ChangeRequest, target: ConfigTarget): Promise<
       scope: target.scope,
       changed: plan.changed,
       written: false,
-      patch: request.settings?.apiKey === undefined ? plan.patch : redact(plan.patch, request.settings.apiKey),
+      patch: redact(plan.patch, [
+        ...(request.settings?.apiKey === undefined ? [] : [{secret: request.settings.apiKey, label: '<redacted API key>'}]),
+        ...plan.secrets.map((secret) => ({secret, label: '<redacted>'})),
+      ]),
       servers: plan.servers,
     };
     if (target.inferred) change.inferred = target.inferred;
@@ -191,10 +194,14 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
 }
 
-/** The API key (--embed-api-key) goes into the file, never onto stdout: patches show a placeholder. */
-function redact(patch: Operation[], secret: string): Operation[] {
+/**
+ * The API key (--embed-api-key) goes into the file, never onto stdout: patches show a placeholder.
+ * So do secrets thoth moves into THOTH_WRAP_ORIGINAL (FilePlan.secrets).
+ */
+function redact(patch: Operation[], secrets: ReadonlyArray<{secret: string; label: string}>): Operation[] {
+  if (secrets.length === 0) return patch;
   const scrub = (value: unknown): unknown => {
-    if (typeof value === 'string') return value.includes(secret) ? value.replaceAll(secret, '<redacted API key>') : value;
+    if (typeof value === 'string') return secrets.reduce((text, {secret, label}) => (text.includes(secret) ? text.replaceAll(secret, label) : text), value);
     if (Array.isArray(value)) return value.map(scrub);
     if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v)]));
     return value;

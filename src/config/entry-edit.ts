@@ -1,5 +1,7 @@
-import {getNodeValue, parseTree, type Edit, type Node} from 'jsonc-parser';
+import {getNodeValue, parse, parseTree, type Edit, type Node, type ParseError} from 'jsonc-parser';
 
+import {describeLauncher, isThothProcessKey, isWrapEnvKey} from './drift.js';
+import {deepEqual} from './json-diff.js';
 import {
   applyTextEdits,
   insertArrayPrefixEdit,
@@ -9,8 +11,9 @@ import {
   replaceValueEdit,
   type Layout,
 } from './text-edits.js';
-import {WRAP_RECORD_KEY, decodeRecord, emptyRecord, encodeRecord, isEmptyRecord, type WrapRecord} from './wrap-record.js';
+import {WRAP_RECORD_KEY, decodeRecord, emptyRecord, encodeRecord, isEmptyRecord, type HeldEnv, type WrapRecord} from './wrap-record.js';
 import {
+  MANAGED_FLAGS,
   parseCommand,
   runPrefix,
   sameFlags,
@@ -114,7 +117,11 @@ export function wrapEntry(text: string, target: WrapTarget, layout: EntryLayout)
   if (typeof command !== 'string') throw new Error('entry has no command');
   const record = emptyRecord();
 
-  let next = step(text, layout, (view, current) => {
+  // Variables of the original entry that would configure thoth itself (THOTH_*, NODE_OPTIONS...):
+  // wrap-config does not write them, so thoth must not read them. Taken out first, put back last.
+  const held = holdEnv(text, target, layout);
+  record.held = held.held;
+  let next = step(held.text, layout, (view, current) => {
     const edits: Edit[] = [replaceValueEdit(view.command!, JSON.stringify(target.launcher.command))];
     const prefix = [...target.launcher.prefix, ...runPrefix(target.flags, command)];
     if (view.args) {
@@ -127,7 +134,7 @@ export function wrapEntry(text: string, target: WrapTarget, layout: EntryLayout)
   });
 
   const envKeys = Object.keys(target.env);
-  if (envKeys.length === 0 && !record.noArgs) return next;
+  if (envKeys.length === 0 && !record.noArgs && record.held.length === 0) return next;
 
   const existing = initial.value['env'];
   const originalEnv = existing !== null && typeof existing === 'object' && !Array.isArray(existing) ? (existing as Record<string, unknown>) : undefined;
@@ -137,7 +144,12 @@ export function wrapEntry(text: string, target: WrapTarget, layout: EntryLayout)
   for (const key of envKeys) {
     const wanted = target.env[key]!;
     if (originalEnv && Object.hasOwn(originalEnv, key)) {
-      if (originalEnv[key] === wanted) continue;
+      if (originalEnv[key] === wanted) {
+        // Already the wanted value: nothing to edit. A key thoth reads is still recorded as
+        // written, so that repair and unwrap keep it (they drop unaccounted THOTH_* keys).
+        if (isThothProcessKey(key)) record.replaced[key] = originalEnv[key];
+        continue;
+      }
       record.replaced[key] = originalEnv[key];
       replacements.push([key, wanted]);
     } else {
@@ -160,6 +172,110 @@ export function wrapEntry(text: string, target: WrapTarget, layout: EntryLayout)
   // Inserted one at a time, each after the current last member, so each comes out again exactly.
   for (const [key, value] of additions) {
     next = step(next, layout, (v, current) => insertPropertyEdit(current, v.env!, key, value, layout));
+  }
+  return next;
+}
+
+/**
+ * Takes out the env members of the original entry that thoth must not read (those not in
+ * `target.env`), one at a time, each as one contiguous piece of text: the member and the separator
+ * after it, or before it when it is the last, or everything between the braces when it is the
+ * only one. Putting the pieces back in reverse order gives the original text exactly.
+ */
+function holdEnv(text: string, target: WrapTarget, layout: EntryLayout): {text: string; held: HeldEnv[]} {
+  const initial = viewEntry(text, layout.jsonc);
+  const env = initial.value['env'];
+  if (!initial.env || env === null || typeof env !== 'object' || Array.isArray(env)) return {text, held: []};
+  const keys = Object.keys(env).filter((key) => key !== WRAP_RECORD_KEY && isThothProcessKey(key) && !Object.hasOwn(target.env, key));
+  const held: HeldEnv[] = [];
+  let next = text;
+  for (const key of keys) {
+    // A key written twice is taken out twice (JSON readers keep the last).
+    for (let guard = 0; guard < 64; guard++) {
+      const view = viewEntry(next, layout.jsonc);
+      const member = view.env ? envMember(view.env, key) : undefined;
+      if (!view.env || !member) break;
+      const range = holdRange(view.env, member);
+      held.push({key, value: getNodeValue(member.children![1]!), text: next.slice(range.offset, range.offset + range.length), at: range.offset - view.env.offset});
+      next = applyTextEdits(next, [{...range, content: ''}]);
+    }
+  }
+  return {text: next, held};
+}
+
+function holdRange(env: Node, member: Node): {offset: number; length: number} {
+  const members = env.children ?? [];
+  const index = members.indexOf(member);
+  const next = members[index + 1];
+  const previous = members[index - 1];
+  if (next) return {offset: member.offset, length: next.offset - member.offset};
+  if (previous) {
+    const previousEnd = previous.offset + previous.length;
+    return {offset: previousEnd, length: member.offset + member.length - previousEnd};
+  }
+  return {offset: env.offset + 1, length: env.length - 2};
+}
+
+/** Puts held members back where they were, or (the env was edited since) at its end. */
+function restoreHeld(text: string, held: readonly HeldEnv[], layout: EntryLayout): string {
+  let next = text;
+  for (const item of [...held].reverse()) {
+    const view = viewEntry(next, layout.jsonc);
+    if (!view.env) {
+      next = step(next, layout, (v, current) => insertPropertyEdit(current, v.node, 'env', {[item.key]: item.value}, layout));
+      continue;
+    }
+    if (envMember(view.env, item.key)) continue;
+    if (item.at <= view.env.length - 1) {
+      const at = view.env.offset + item.at;
+      const candidate = next.slice(0, at) + item.text + next.slice(at);
+      if (restoresOnly(candidate, view, item, layout)) {
+        next = candidate;
+        continue;
+      }
+    }
+    next = step(next, layout, (v, current) => insertPropertyEdit(current, v.env!, item.key, item.value, layout));
+  }
+  return next;
+}
+
+/** The candidate is valid and differs from `before` by exactly the held member. */
+function restoresOnly(candidate: string, before: EntryView, item: HeldEnv, layout: EntryLayout): boolean {
+  const errors: ParseError[] = [];
+  const value = parse(candidate, errors, {allowTrailingComma: layout.jsonc, disallowComments: !layout.jsonc}) as Record<string, unknown> | undefined;
+  if (errors.length > 0 || value === null || typeof value !== 'object') return false;
+  const {env: afterEnv, ...afterRest} = value;
+  const {env: beforeEnv, ...beforeRest} = before.value;
+  if (afterEnv === null || typeof afterEnv !== 'object' || Array.isArray(afterEnv)) return false;
+  const {[item.key]: restored, ...afterOthers} = afterEnv as Record<string, unknown>;
+  return Object.hasOwn(afterEnv, item.key) && deepEqual(restored, item.value) && deepEqual(afterOthers, beforeEnv) && deepEqual(afterRest, beforeRest);
+}
+
+/**
+ * Takes out THOTH_* and other thoth-process env keys that neither wrap-config wrote nor the
+ * record accounts for: added to a wrapped entry after it was wrapped (by hand, or by an agent),
+ * they were never part of the user's original entry, so neither repair nor unwrap keeps them.
+ */
+function dropUnwrittenEnv(text: string, layout: EntryLayout): string {
+  const view = viewEntry(text, layout.jsonc);
+  const env = view.value['env'];
+  if (!view.env || env === null || typeof env !== 'object' || Array.isArray(env)) return text;
+  const decoded = entryRecord(view.value);
+  const record = decoded === undefined || 'problem' in decoded ? undefined : decoded;
+  const accounted = new Set([WRAP_RECORD_KEY, ...(record?.added ?? []), ...Object.keys(record?.replaced ?? {})]);
+  let next = text;
+  for (const key of Object.keys(env).filter((k) => isThothProcessKey(k) && !accounted.has(k))) {
+    for (let guard = 0; guard < 64; guard++) {
+      const current = viewEntry(next, layout.jsonc);
+      const member = current.env ? envMember(current.env, key) : undefined;
+      if (!current.env || !member) break;
+      // The last of several goes as removeMemberEdit takes it (the inverse of insertPropertyEdit,
+      // which is how wrap-config appends); any other with the separator after it, or everything
+      // between the braces, so that no comment of another member is touched.
+      const members = current.env.children ?? [];
+      const last = members.length > 1 && members[members.length - 1] === member;
+      next = applyTextEdits(next, last ? removeMemberEdit(next, member) : [{...holdRange(current.env, member), content: ''}]);
+    }
   }
   return next;
 }
@@ -206,15 +322,19 @@ export function unwrapEntryOnce(text: string, layout: EntryLayout): string {
       return member ? removeMemberEdit(current, member) : undefined;
     });
   }
-  return next;
+  return restoreHeld(next, record.held, layout);
 }
 
 /** More levels of wrapping than anyone writes by hand: stop there rather than loop. */
 const MAX_DEPTH = 16;
 
-/** Unwraps until the entry no longer runs thoth (collapses entries wrapped more than once). */
+/**
+ * Unwraps until the entry no longer runs thoth (collapses entries wrapped more than once), after
+ * taking out what was added to the wrapped entry's env that thoth would read (dropUnwrittenEnv).
+ */
 export function unwrapEntry(text: string, layout: EntryLayout): string {
-  let current = text;
+  if (parseEntryCommand(viewEntry(text, layout.jsonc).value).kind !== 'wrapped') return text;
+  let current = dropUnwrittenEnv(text, layout);
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
     const next = unwrapEntryOnce(current, layout);
     if (next === current) return current;
@@ -243,7 +363,8 @@ export function wrapTargetFor(server: string, value: Record<string, unknown>, se
   const parsed = parseEntryCommand(value);
   const existing = parsed.kind === 'wrapped' ? parsed.flags : [];
   const merged = new Map<string, RunFlag>();
-  for (const flag of existing) if (flag.name !== 'agent-id') merged.set(flag.name, flag);
+  // Only the flags wrap-config writes carry over; any other (--policy, --audit-dir, --no-filter-tools...) is drift and goes.
+  for (const flag of existing) if (flag.name !== 'agent-id' && (MANAGED_FLAGS as readonly string[]).includes(flag.name)) merged.set(flag.name, flag);
   const set = (name: string, flagValueToSet: string | undefined) => {
     if (flagValueToSet !== undefined && flagValueToSet !== '') merged.set(name, {name, value: flagValueToSet});
   };
@@ -259,6 +380,8 @@ export function wrapTargetFor(server: string, value: Record<string, unknown>, se
   const currentEnv = (value['env'] ?? {}) as Record<string, unknown>;
   if (parsed.kind === 'wrapped' && record && !('problem' in record)) {
     for (const key of [...record.added, ...Object.keys(record.replaced)]) {
+      // The record is in the same editable file: it can carry over a label, never a key that configures thoth.
+      if (isThothProcessKey(key) && !isWrapEnvKey(key)) continue;
       const current = Object.hasOwn(currentEnv, key) ? currentEnv[key] : undefined;
       if (typeof current === 'string' && !Object.hasOwn(settings.env, key)) pairs.push([key, current]);
     }
@@ -274,6 +397,7 @@ export function isWrappedAs(value: Record<string, unknown>, target: WrapTarget):
   if (wrapDepth(value) !== 1) return false;
   if (!sameLauncher(parsed.launcher, target.launcher) || !sameFlags(parsed.flags, target.flags)) return false;
   const env = (value['env'] ?? {}) as Record<string, unknown>;
+  if (Object.keys(env).some((key) => key !== WRAP_RECORD_KEY && isThothProcessKey(key) && !Object.hasOwn(target.env, key))) return false;
   return Object.entries(target.env).every(([key, wanted]) => Object.hasOwn(env, key) && env[key] === wanted);
 }
 
@@ -281,14 +405,33 @@ export function isWrappedAs(value: Record<string, unknown>, target: WrapTarget):
  * The governed form of an entry: unchanged when it already matches, otherwise unwrapped to its
  * original and wrapped once with the target (never wrapped twice).
  */
-export function governEntry(text: string, server: string, settings: WrapSettings, layout: EntryLayout): {text: string; action: 'wrapped' | 'rewrapped' | 'unchanged'} {
+export function governEntry(
+  text: string,
+  server: string,
+  settings: WrapSettings,
+  layout: EntryLayout,
+): {text: string; action: 'wrapped' | 'rewrapped' | 'unchanged'; repaired?: string} {
   const value = viewEntry(text, layout.jsonc).value;
   const target = wrapTargetFor(server, value, settings);
   const parsed = parseEntryCommand(value);
   if (parsed.kind === 'wrapped' && isWrappedAs(value, target)) return {text, action: 'unchanged'};
   if (parsed.kind === 'wrapped') {
     const plain = unwrapEntry(text, layout);
-    return {text: wrapEntry(plain, target, layout), action: 'rewrapped'};
+    const repaired = repairNote(value, parsed, target);
+    return {text: wrapEntry(plain, target, layout), action: 'rewrapped', ...(repaired === undefined ? {} : {repaired})};
   }
   return {text: wrapEntry(text, target, layout), action: 'wrapped'};
+}
+
+/** What a rewrap takes away that wrap-config did not write, and the launcher it replaces (names only: values may be secrets). */
+function repairNote(value: Record<string, unknown>, parsed: Extract<ParsedCommand, {kind: 'wrapped'}>, target: WrapTarget): string | undefined {
+  const removed: string[] = [];
+  for (const flag of parsed.flags) if (!(MANAGED_FLAGS as readonly string[]).includes(flag.name)) removed.push(`flag --${flag.name}`);
+  const env = value['env'];
+  if (env !== null && typeof env === 'object' && !Array.isArray(env)) {
+    for (const key of Object.keys(env)) if (key !== WRAP_RECORD_KEY && isThothProcessKey(key) && !Object.hasOwn(target.env, key)) removed.push(`env ${key}`);
+  }
+  const notes = removed.length > 0 ? [`removed ${removed.join(', ')} (not written by wrap-config)`] : [];
+  if (!sameLauncher(parsed.launcher, target.launcher)) notes.push(`replaced the launcher ${describeLauncher(parsed.launcher)}`);
+  return notes.length > 0 ? notes.join('; ') : undefined;
 }

@@ -8,6 +8,7 @@ import {describeSchemaErrors, type CompiledValidator} from '../util/validators.j
 import type {ClientAdapter} from './clients/index.js';
 import {invalidConfig, pointerOf} from './config-error.js';
 import type {ConfigDocument} from './document.js';
+import {isSecretName, isThothProcessKey} from './drift.js';
 import {governEntry, parseEntryCommand, unwrapEntry, type EntryLayout, type WrapSettings} from './entry-edit.js';
 import {deepEqual, diffJson} from './json-diff.js';
 import {applyTextEdits} from './text-edits.js';
@@ -34,6 +35,11 @@ export interface FilePlan {
   bytes: Uint8Array;
   patch: Operation[];
   servers: ServerChange[];
+  /**
+   * Values of secret-named variables thoth takes out of an entry (THOTH_API_KEY...): they move
+   * into THOTH_WRAP_ORIGINAL, so a patch shown to the user must not carry them.
+   */
+  secrets: string[];
 }
 
 export type PlanRequest = {action: 'wrap'; settings: WrapSettings} | {action: 'unwrap'};
@@ -101,6 +107,7 @@ export function planChange(document: ConfigDocument, adapter: ClientAdapter, val
   const layout: EntryLayout = {eol: document.eol, indentUnit: document.indentUnit, jsonc: document.jsonc};
   const edits: Edit[] = [];
   const servers: ServerChange[] = [];
+  const secrets = new Set<string>();
   for (const entry of serverEntries(document, adapter)) {
     const change: ServerChange = {server: entry.server, pointer: entry.pointer, action: 'unchanged'};
     if (entry.scope !== undefined) change.scope = entry.scope;
@@ -118,12 +125,17 @@ export function planChange(document: ConfigDocument, adapter: ClientAdapter, val
       continue;
     }
     const original = document.text.slice(entry.node.offset, entry.node.offset + entry.node.length);
+    const env = entry.value['env'];
+    if (env !== null && typeof env === 'object' && !Array.isArray(env)) {
+      for (const [key, value] of Object.entries(env)) if (isThothProcessKey(key) && isSecretName(key) && typeof value === 'string' && value !== '') secrets.add(value);
+    }
     let updated = original;
     if (request.action === 'wrap') {
       const result = governEntry(original, entry.server, request.settings, layout);
       updated = result.text;
       change.action = result.action;
       if (result.action === 'unchanged') change.reason = 'already governed with these settings';
+      if (result.repaired !== undefined) change.reason = result.repaired;
     } else if (parsed.kind === 'wrapped') {
       updated = unwrapEntry(original, layout);
       change.action = 'unwrapped';
@@ -133,7 +145,7 @@ export function planChange(document: ConfigDocument, adapter: ClientAdapter, val
     if (updated !== original) edits.push({offset: entry.node.offset, length: entry.node.length, content: updated});
   }
   const text = applyTextEdits(document.text, edits);
-  if (text === document.text) return {changed: false, bytes: document.bytes, patch: [], servers};
+  if (text === document.text) return {changed: false, bytes: document.bytes, patch: [], servers, secrets: [...secrets]};
   const bytes = new TextEncoder().encode(document.bom + text);
 
   const after = parseAfter(document, text);
@@ -147,7 +159,7 @@ export function planChange(document: ConfigDocument, adapter: ClientAdapter, val
   // The patch is what --dry-run shows and scripts diff: prove it leads to exactly the planned document.
   const patched = fastJsonPatch.applyPatch(structuredClone(document.value), patch, false, false).newDocument;
   if (!deepEqual(patched, after)) throw new Error(`${document.file}: the planned patch does not reproduce the planned document`);
-  return {changed: true, bytes, patch, servers};
+  return {changed: true, bytes, patch, servers, secrets: [...secrets]};
 }
 
 /** The planned text must still be valid for the client: strict JSON stays strict (no comment, no trailing comma). */

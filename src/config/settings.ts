@@ -3,11 +3,12 @@ import {fileURLToPath} from 'node:url';
 import {ThothError, errnoCode} from '../cli/errors.js';
 import {ExitCode} from '../cli/exit-codes.js';
 import {PROFILE_FILES} from '../profile/paths.js';
-import {resolveSettings, type ResolveSettingsOptions, type ResolvedSettings} from '../settings/resolve.js';
+import {describeOverride, managedWinners, resolveSettings, type ResolveSettingsOptions, type ResolvedSettings} from '../settings/resolve.js';
 import {invalidConfig} from './config-error.js';
 import {parseConfigDocument} from './document.js';
 import type {WrapSettings} from './entry-edit.js';
 import type {ConfigHost} from './host.js';
+import {WRAP_ENV_KEYS, isThothProcessKey, isWrapEnvKey} from './drift.js';
 import {WRAP_RECORD_KEY} from './wrap-record.js';
 import type {Launcher} from './wrapped-command.js';
 
@@ -27,6 +28,8 @@ export interface ResolvedWrapSettings {
   settings: WrapSettings;
   /** Where the API key came from when --embed-api-key was given (never the key itself). */
   apiKeySource?: string;
+  /** Flags and variables refused because managed preferences set the setting (e.g. --enforcement-mode). */
+  warnings: string[];
 }
 
 /** Absolute path of this thoth's entry script (`bin/run.js` next to dist/). */
@@ -49,8 +52,9 @@ export type SettingsIo = Pick<ResolveSettingsOptions, 'readManagedPreferences' |
 /**
  * The settings of wrap-config. Tenant, enforcement mode, the API key (file) and the profile
  * directory come from the one settings resolver, so managed preferences (macOS plist, Windows
- * policy key) and `~/.thoth/settings.json` reach them; `--tenant-id` / `--enforcement-mode` win
- * over every layer. An invalid value of a setting that would be written into the entries is an
+ * policy key) and `~/.thoth/settings.json` reach them; `--tenant-id` wins over every layer,
+ * `--enforcement-mode` over every layer but a managed mode (see SettingDefinition.managedWins:
+ * thoth run would refuse another mode anyway, and status would call the entry drift). An invalid value of a setting that would be written into the entries is an
  * error: a wrong tenant or mode written into every config would make `thoth run` refuse them.
  */
 export async function resolveWrapSettings(flags: WrapFlags, host: ConfigHost, io: SettingsIo = {}): Promise<ResolvedWrapSettings> {
@@ -65,7 +69,7 @@ export async function resolveWrapSettings(flags: WrapFlags, host: ConfigHost, io
   if (values.tenantId !== undefined) settings.tenantId = values.tenantId;
   if (values.enforcementMode !== undefined) settings.enforcementMode = values.enforcementMode;
   if (flags.intent !== undefined && flags.intent !== '') settings.intent = flags.intent;
-  const result: ResolvedWrapSettings = {settings};
+  const result: ResolvedWrapSettings = {settings, warnings: resolved.overrides.map(describeOverride)};
   if (flags.embedApiKey) {
     const found = apiKey(resolved);
     settings.apiKey = found.key;
@@ -83,7 +87,7 @@ export async function resolveExpectedSettings(
   flags: {tenantId?: string | undefined; enforcementMode?: string | undefined; profileDir?: string | undefined},
   host: ConfigHost,
   io: SettingsIo = {},
-): Promise<{expected: {tenantId?: string; enforcementMode?: string}; profileDir: string; warnings: string[]}> {
+): Promise<{expected: {tenantId?: string; enforcementMode?: string}; profileDir: string; managed: Record<string, string>; warnings: string[]}> {
   const resolved = await resolveFor(flags, host, io);
   const expected: {tenantId?: string; enforcementMode?: string} = {};
   if (resolved.values.tenantId !== undefined) expected.tenantId = resolved.values.tenantId;
@@ -91,8 +95,8 @@ export async function resolveExpectedSettings(
   const problems = problemsOf(resolved, ['THOTH_TENANT_ID', 'THOTH_ENFORCEMENT_MODE']);
   // A flag is what the user typed now: refuse it. A lower layer is reported, and the next one used.
   assertUsable(problems.filter(fromFlag), 'status');
-  const warnings = problems.map((problem) => `invalid setting ignored: ${problem}`);
-  return {expected, profileDir: resolved.profileDir, warnings};
+  const warnings = [...problems.map((problem) => `invalid setting ignored: ${problem}`), ...resolved.overrides.map(describeOverride)];
+  return {expected, profileDir: resolved.profileDir, managed: managedWinners(resolved), warnings};
 }
 
 /** The one settings resolver, on the host's machine, with the config commands' flags on top. */
@@ -157,6 +161,12 @@ export function parseEnvFlags(values: readonly string[]): Record<string, string>
     if (equals === -1 || !ENV_KEY.test(key)) throw usage(`--env "${equals === -1 ? item : key}": expected KEY=VALUE with KEY made of letters, digits and _`);
     if (key === '__proto__') throw usage('--env __proto__ is not a usable variable name');
     if (key === WRAP_RECORD_KEY) throw usage(`--env ${WRAP_RECORD_KEY} is reserved: thoth keeps what unwrap-config needs there`);
+    // An entry's env is editable by anything that can edit the config: status calls any other
+    // variable thoth itself reads drift there, so wrap-config does not write one either.
+    if (isThothProcessKey(key) && !isWrapEnvKey(key)) {
+      const instead = key.toUpperCase().startsWith('THOTH_') ? `set ${key} in managed preferences or ~/.thoth/settings.json instead` : `it would configure the thoth process, not only the server`;
+      throw usage(`--env ${key}: wrap-config writes only ${WRAP_ENV_KEYS.join(', ')} of the variables thoth itself reads; ${instead}`);
+    }
     pairs.push([key, item.slice(equals + 1)]);
   }
   return Object.fromEntries(pairs);

@@ -4,8 +4,10 @@ import {loadValidator} from '../util/validators.js';
 import {ADAPTERS, CLIENT_IDS, type ClientAdapter} from './clients/index.js';
 import type {ClientId} from './clients/types.js';
 import {parseConfigDocument} from './document.js';
+import {envDrift, flagDrift, launcherDrift, type DriftFinding, type Installation, type InstallationFacts} from './drift.js';
 import {entryRecord, parseEntryCommand, wrapDepth} from './entry-edit.js';
 import {createConfigHost, type ConfigHost} from './host.js';
+import {installationFacts, isPathLike, launcherFacts, onPath, thisInstallation} from './installation.js';
 import {assertValid, serverEntries} from './plan.js';
 import {readIntentMap, resolveExpectedSettings, type SettingsIo} from './settings.js';
 import {discoverTargets, targetForFile, type ConfigTarget} from './targets.js';
@@ -20,8 +22,10 @@ export type {ClientId} from './clients/types.js';
  *
  * - governed: wrapped once, by a thoth that exists, with the expected settings;
  * - not-governed: the client starts the server directly;
- * - drift: wrapped, but not as it should be (thoth missing at the written path, other tenant or
- *   mode than expected, wrapped twice, a form thoth does not understand);
+ * - drift: wrapped, but not as wrap-config writes it (thoth missing at the written path, a
+ *   launcher that is not this installation, other tenant or mode than expected, a THOTH_* or
+ *   other thoth-process variable or a `thoth run` flag wrap-config did not write, wrapped twice,
+ *   a form thoth does not understand; see drift.ts);
  * - ungovernable: remote (url) or disabled entries, which thoth cannot sit in front of.
  */
 export type ServerState = 'governed' | 'not-governed' | 'drift' | 'ungovernable';
@@ -42,6 +46,16 @@ export interface ServerStatus {
   upstream?: string;
   /** Disabled in the client: reported, but not counted against `allGoverned`. */
   disabled?: boolean;
+  /** Flags and variables of the entry that try to change a setting managed preferences set (thoth run refuses them). */
+  overrides?: EntryOverride[];
+}
+
+export interface EntryOverride {
+  /** The setting's variable name (THOTH_AUDIT). */
+  setting: string;
+  attempted: {source: 'env' | 'flag'; origin: string};
+  /** The managed preference that wins. */
+  managed: string;
 }
 
 export interface ClientStatus {
@@ -58,6 +72,8 @@ export interface StatusReport {
   clients: ClientStatus[];
   counts: {governed: number; notGoverned: number; drift: number; ungovernable: number};
   allGoverned: boolean;
+  /** The thoth a governed entry must run: this installation's launcher and version. */
+  installation: {command: string; args: string[]; version: string; thothBins: string[]};
 }
 
 export interface StatusOptions {
@@ -73,12 +89,28 @@ export interface StatusOptions {
   /** Profile directory (intent_map.json); default $THOTH_HOME or ~/.thoth. */
   profileDir?: string;
   host?: ConfigHost;
+  /** The thoth a wrapped entry must run (default: this installation, see installation.ts). */
+  installation?: Installation;
+  /** Settings managed preferences set and that win (SettingDefinition.managedWins): variable name → where. */
+  managed?: Record<string, string>;
+}
+
+/** What judging one entry needs besides the entry. */
+interface Judge {
+  host: ConfigHost;
+  intentMap: Record<string, string>;
+  expected: StatusOptions['expected'];
+  installation: Installation;
+  own: InstallationFacts;
+  managed: Record<string, string>;
 }
 
 export async function collectStatus(options: StatusOptions = {}): Promise<StatusReport> {
   const host = options.host ?? createConfigHost(hostOptions(options));
   const profileDir = options.profileDir ?? thothHome(host.env, host.home);
   const intentMap = await readIntentMap(host, host.path.join(profileDir, 'intent_map.json')).catch(() => ({}) as Record<string, string>);
+  const installation = options.installation ?? thisInstallation();
+  const judge: Judge = {host, intentMap, expected: options.expected, installation, own: await installationFacts(host, installation), managed: options.managed ?? {}};
   const clients: ClientStatus[] = [];
 
   if (options.files && options.files.length > 0) {
@@ -92,7 +124,7 @@ export async function collectStatus(options: StatusOptions = {}): Promise<Status
         clients.push({client: options.client ?? 'claude-desktop', file: absolute, found: false, scope: 'file', servers: [], ...(missing ? {} : {error: errorMessage(error)})});
         continue;
       }
-      clients.push(await statusOfFile(host, target, intentMap, options.expected));
+      clients.push(await statusOfFile(judge, target));
     }
   } else {
     const ids = options.client ? [options.client] : CLIENT_IDS;
@@ -103,15 +135,19 @@ export async function collectStatus(options: StatusOptions = {}): Promise<Status
         clients.push({client: id, file: primary?.file ?? '', found: false, scope: primary?.scope ?? 'user', servers: []});
         continue;
       }
-      for (const target of found) clients.push(await statusOfFile(host, target, intentMap, options.expected));
+      for (const target of found) clients.push(await statusOfFile(judge, target));
     }
   }
-  return summarise(clients);
+  return summarise(clients, installation);
 }
 
-export interface StatusCommandOptions extends Omit<StatusOptions, 'expected' | 'profileDir'> {
-  /** --tenant-id, --enforcement-mode, --thoth-home: they win over every settings layer. */
-  flags: {tenantId?: string | undefined; enforcementMode?: string | undefined; profileDir?: string | undefined};
+export interface StatusCommandOptions extends Omit<StatusOptions, 'expected' | 'profileDir' | 'installation' | 'managed'> {
+  /**
+   * --tenant-id, --enforcement-mode, --thoth-home: they win over every settings layer (the mode
+   * not over a managed one); --thoth-bin: executables written by `wrap-config --thoth-bin` that
+   * count as this installation.
+   */
+  flags: {tenantId?: string | undefined; enforcementMode?: string | undefined; profileDir?: string | undefined; thothBin?: readonly string[] | undefined};
   settingsIo?: SettingsIo;
 }
 
@@ -122,9 +158,10 @@ export interface StatusCommandOptions extends Omit<StatusOptions, 'expected' | '
  */
 export async function statusWithSettings(options: StatusCommandOptions): Promise<{report: StatusReport; warnings: string[]}> {
   const host = options.host ?? createConfigHost(hostOptions(options));
-  const {expected, profileDir, warnings} = await resolveExpectedSettings(options.flags, host, options.settingsIo);
-  const {flags: _flags, settingsIo: _io, ...rest} = options;
-  const report = await collectStatus({...rest, host, expected, profileDir});
+  const {expected, profileDir, managed, warnings} = await resolveExpectedSettings(options.flags, host, options.settingsIo);
+  const {flags, settingsIo: _io, ...rest} = options;
+  const thothBins = (flags.thothBin ?? []).map((bin) => (isPathLike(host, bin) ? host.path.resolve(host.cwd, bin) : bin));
+  const report = await collectStatus({...rest, host, expected, profileDir, managed, installation: thisInstallation(thothBins)});
   return {report, warnings};
 }
 
@@ -138,7 +175,7 @@ function hostOptions(options: Omit<StatusOptions, 'expected'>) {
   return out;
 }
 
-function summarise(clients: ClientStatus[]): StatusReport {
+function summarise(clients: ClientStatus[], installation: Installation): StatusReport {
   const counts = {governed: 0, notGoverned: 0, drift: 0, ungovernable: 0};
   let allGoverned = true;
   for (const client of clients) {
@@ -151,15 +188,12 @@ function summarise(clients: ClientStatus[]): StatusReport {
       if (server.state !== 'governed' && !server.disabled) allGoverned = false;
     }
   }
-  return {clients, counts, allGoverned};
+  const [, ...args] = [installation.launcher.command, ...installation.launcher.prefix];
+  return {clients, counts, allGoverned, installation: {command: installation.launcher.command, args, version: installation.version, thothBins: [...installation.thothBins]}};
 }
 
-async function statusOfFile(
-  host: ConfigHost,
-  target: ConfigTarget,
-  intentMap: Record<string, string>,
-  expected: StatusOptions['expected'],
-): Promise<ClientStatus> {
+async function statusOfFile(judge: Judge, target: ConfigTarget): Promise<ClientStatus> {
+  const {host} = judge;
   const adapter = ADAPTERS[target.client];
   const status: ClientStatus = {client: target.client, file: target.file, found: true, scope: target.scope, servers: []};
   try {
@@ -169,7 +203,7 @@ async function statusOfFile(
     for (const entry of serverEntries(document, adapter)) {
       const server: ServerStatus = {client: target.client, file: target.file, server: entry.server, pointer: entry.pointer, state: 'not-governed', problems: []};
       if (entry.scope !== undefined) server.scope = entry.scope;
-      await judge(host, adapter, entry.server, entry.value, server, intentMap, expected);
+      await judgeEntry(judge, adapter, entry.server, entry.value, server);
       status.servers.push(server);
     }
   } catch (error) {
@@ -182,15 +216,8 @@ async function statusOfFile(
   return status;
 }
 
-async function judge(
-  host: ConfigHost,
-  adapter: ClientAdapter,
-  name: string,
-  value: Record<string, unknown>,
-  server: ServerStatus,
-  intentMap: Record<string, string>,
-  expected: StatusOptions['expected'],
-): Promise<void> {
+async function judgeEntry(judge: Judge, adapter: ClientAdapter, name: string, value: Record<string, unknown>, server: ServerStatus): Promise<void> {
+  const {host, intentMap, expected} = judge;
   const kind = adapter.classify(value);
   if (kind.kind !== 'stdio') {
     server.state = 'ungovernable';
@@ -214,11 +241,29 @@ async function judge(
   }
   server.upstream = parsed.inner.command;
   const drift: string[] = [];
+  const findings: DriftFinding[] = [];
   const depth = wrapDepth(value);
   if (depth > 1) drift.push(`wrapped ${depth} times (wrap-config collapses it to one)`);
   const agent = flagValue(parsed.flags, 'agent-id');
   if (agent !== name) drift.push(agent === undefined ? 'no --agent-id' : `--agent-id is "${agent}", not the server name`);
-  drift.push(...(await missingLauncher(host, parsed.launcher)));
+  const missing = await missingLauncher(host, parsed.launcher);
+  drift.push(...missing);
+  // A launcher that is gone says so; one that exists must be this installation.
+  if (missing.length === 0) findings.push(...launcherDrift(parsed.launcher, await launcherFacts(host, parsed.launcher), judge.installation, judge.own));
+  const envValue = value['env'];
+  const entryEnv = envValue !== null && typeof envValue === 'object' && !Array.isArray(envValue) ? (envValue as Record<string, unknown>) : undefined;
+  const decoded = entryRecord(value);
+  findings.push(...flagDrift(parsed.flags), ...envDrift(entryEnv, decoded === undefined || 'problem' in decoded ? undefined : decoded));
+  const overrides: EntryOverride[] = [];
+  for (const finding of findings) {
+    const managedBy = finding.attempted ? judge.managed[finding.attempted.name] : undefined;
+    if (finding.attempted === undefined || managedBy === undefined) {
+      drift.push(finding.message);
+      continue;
+    }
+    drift.push(`${finding.message} (managed preferences set ${finding.attempted.name}: thoth run refuses it)`);
+    overrides.push({setting: finding.attempted.name, attempted: {source: finding.attempted.source, origin: finding.attempted.origin}, managed: managedBy});
+  }
 
   const mode = flagValue(parsed.flags, 'enforcement-mode');
   const intent = flagValue(parsed.flags, 'session-intent');
@@ -234,7 +279,10 @@ async function judge(
   }
   if (expected?.enforcementMode !== undefined && mode !== undefined && mode !== expected.enforcementMode) {
     drift.push(`enforcement mode is "${mode}", expected "${expected.enforcementMode}"`);
+    const managedMode = judge.managed['THOTH_ENFORCEMENT_MODE'];
+    if (managedMode !== undefined) overrides.push({setting: 'THOTH_ENFORCEMENT_MODE', attempted: {source: 'flag', origin: '--enforcement-mode'}, managed: managedMode});
   }
+  if (overrides.length > 0) server.overrides = overrides;
   server.state = drift.length > 0 ? 'drift' : 'governed';
   server.problems.push(...drift);
   if (flagValue(parsed.flags, 'api-key') !== undefined) server.problems.push('an API key is embedded in the config (readable in the process list); prefer THOTH_API_KEY_FILE');
@@ -247,29 +295,11 @@ async function missingLauncher(host: ConfigHost, launcher: Launcher): Promise<st
   const problems: string[] = [];
   if (isPathLike(host, launcher.command)) {
     if (!(await host.fs.stat(launcher.command))?.isFile) problems.push(`${launcher.command} (written as the thoth command) does not exist`);
-  } else if (!(await onPath(host, launcher.command))) {
+  } else if ((await onPath(host, launcher.command)) === undefined) {
     problems.push(`${launcher.command} (written as the thoth command) is not on PATH`);
   }
   for (const item of launcher.prefix) {
     if (host.path.isAbsolute(item) && !(await host.fs.stat(item))?.isFile) problems.push(`${item} (thoth's entry script) does not exist`);
   }
   return problems;
-}
-
-function isPathLike(host: ConfigHost, command: string): boolean {
-  return host.path.isAbsolute(command) || /[/\\]/.test(command);
-}
-
-async function onPath(host: ConfigHost, command: string): Promise<boolean> {
-  const pathVariable = host.env['PATH'] ?? host.env['Path'] ?? '';
-  // Windows file names are case-insensitive; check PATHEXT's usual upper case and the lower case files have.
-  const pathext = (host.env['PATHEXT'] ?? '.COM;.EXE;.BAT;.CMD').split(';').filter((e) => e !== '');
-  const extensions = host.platform === 'win32' ? ['', ...new Set(pathext.flatMap((e) => [e.toLowerCase(), e]))] : [''];
-  for (const directory of pathVariable.split(host.path.delimiter)) {
-    if (directory === '') continue;
-    for (const extension of extensions) {
-      if ((await host.fs.stat(host.path.join(directory, command + extension)))?.isFile) return true;
-    }
-  }
-  return false;
 }

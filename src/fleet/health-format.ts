@@ -16,6 +16,8 @@ export const HEALTH_FIELDS = [
   'not-governed-count',
   'drift-count',
   'ungovernable-count',
+  'drift',
+  'override-attempts',
   'policy',
   'audit',
   'heartbeat',
@@ -69,6 +71,10 @@ export function healthField(report: HealthReport, field: HealthField): string {
       return count('drift');
     case 'ungovernable-count':
       return count('ungovernable');
+    case 'drift':
+      return (report.governance.drifted ?? []).map((entry) => `${entry.client}/${entry.server}: ${entry.problems.join(', ')}`).join('; ');
+    case 'override-attempts':
+      return String(report.overrides.attempts.length);
     case 'policy':
       return report.policy.state;
     case 'audit':
@@ -115,11 +121,15 @@ export function renderHealthText(report: HealthReport): string {
   for (const client of report.governance.clients) {
     if (!client.found) continue;
     lines.push(`  ${client.client.padEnd(15)} ${client.governed} governed, ${client.notGoverned} not governed, ${client.drift} drift${client.ungovernable > 0 ? `, ${client.ungovernable} ungovernable` : ''}${client.error ? ` (${client.error})` : ''}`);
+    for (const entry of (report.governance.drifted ?? []).filter((drifted) => drifted.client === client.client)) {
+      lines.push(`    ! ${entry.server}: ${entry.problems.join('; ')}`);
+    }
   }
   lines.push(`policy      ${report.policy.state}: ${report.policy.summary}`);
   lines.push(`audit       ${report.audit.state}: ${report.audit.summary}`);
   const last = report.heartbeat.lastHeartbeatAt === null ? '' : ` (last ${report.heartbeat.lastHeartbeatAt})`;
   lines.push(`heartbeat   ${report.heartbeat.state}: ${report.heartbeat.summary}${last}`);
+  lines.push(`overrides   ${report.overrides.state}: ${report.overrides.summary}`);
   if (report.reasons.length > 0) {
     lines.push('reasons:');
     for (const reason of report.reasons) lines.push(`  - ${reason}`);

@@ -1,7 +1,9 @@
-import {collectStatus} from '../config/status.js';
+import {thisInstallation} from '../config/installation.js';
+import {collectStatus, type EntryOverride} from '../config/status.js';
 import type {PolicySourceKind} from '../policy/model.js';
-import type {ResolvedSettings} from '../settings/resolve.js';
+import {managedWinners, type ResolvedSettings} from '../settings/resolve.js';
 import {auditFact, type AuditFactOptions} from './health-audit.js';
+import {trailOverrides} from './health-overrides.js';
 import {policyFact} from './health-policy.js';
 
 /**
@@ -18,6 +20,8 @@ export interface HealthContext {
   platform: NodeJS.Platform;
   cwd: string;
   now: () => Date;
+  /** Executables given to `wrap-config --thoth-bin` that count as this installation (health --thoth-bin). */
+  thothBins?: string[];
 }
 
 export interface ClientGovernance {
@@ -45,6 +49,38 @@ export interface GovernanceFact {
   allGoverned: boolean | null;
   totals: GovernanceTotals | null;
   clients: ClientGovernance[];
+  /** Each drifted server and why (what was not written by wrap-config, a launcher that is not this installation...). */
+  drifted?: DriftedServer[];
+  /** Flags and variables in the configs that try to change a setting managed preferences set. */
+  overrides?: OverrideAttempt[];
+}
+
+export interface DriftedServer {
+  client: string;
+  server: string;
+  problems: string[];
+}
+
+/** A flag or variable that tried to change a setting managed preferences set; the managed value applies. Never a value. */
+export interface OverrideAttempt {
+  /** config: in an MCP client config entry; trail: refused by a past `thoth run` (SETTING_OVERRIDE_REFUSED); environment: in this command's own environment. */
+  seen: 'config' | 'trail' | 'environment';
+  setting: string;
+  attempted: {source: 'env' | 'flag'; origin: string};
+  managed: string;
+  /** config: `<client> <server>`; trail: the server (agent id); environment: `thoth health`. */
+  where: string;
+  /** trail: the latest refusal (ISO 8601); null otherwise. */
+  at: string | null;
+  /** trail: how many sessions refused it in the window; 1 otherwise. */
+  count: number;
+}
+
+/** Attempts to override managed settings: warn (the managed value still applies), never fail. */
+export interface OverridesFact {
+  state: FactState;
+  summary: string;
+  attempts: OverrideAttempt[];
 }
 
 export interface PolicyFact {
@@ -77,6 +113,8 @@ export interface HealthProviders {
   policy: (context: HealthContext) => Promise<PolicyFact>;
   audit: (context: HealthContext) => Promise<AuditFact>;
   heartbeat: (context: HealthContext) => Promise<HeartbeatFact>;
+  /** Override attempts refused by recent sessions (the trail) and in this command's environment. */
+  overrides: (context: HealthContext) => Promise<OverridesFact>;
 }
 
 /** The part of `collectStatus()`'s report (src/config/status.ts) that the governance fact reads. */
@@ -86,7 +124,7 @@ export interface StatusReportLike {
     file: string;
     found: boolean;
     error?: string;
-    servers: {state: 'governed' | 'not-governed' | 'drift' | 'ungovernable'}[];
+    servers: {state: 'governed' | 'not-governed' | 'drift' | 'ungovernable'; server?: string; problems?: string[]; overrides?: EntryOverride[]}[];
   }[];
   counts: GovernanceTotals;
   allGoverned: boolean;
@@ -117,7 +155,18 @@ export function governanceFromStatus(report: StatusReportLike): GovernanceFact {
   const total = governed + notGoverned + drift + ungovernable;
   const state: FactState = !report.allGoverned || unreadable.length > 0 ? 'fail' : 'ok';
   const summary = problems.length === 0 ? `${governed} of ${total} server${total === 1 ? '' : 's'} governed` : `servers: ${problems.join('; ')}`;
-  return {state, summary, allGoverned: report.allGoverned && unreadable.length === 0, totals: {governed, notGoverned, drift, ungovernable}, clients};
+  const drifted: DriftedServer[] = [];
+  const overrides: OverrideAttempt[] = [];
+  for (const entry of report.clients) {
+    for (const server of entry.servers) {
+      const name = server.server ?? '';
+      if (server.state === 'drift') drifted.push({client: entry.client, server: name, problems: [...(server.problems ?? [])]});
+      for (const override of server.overrides ?? []) {
+        overrides.push({seen: 'config', setting: override.setting, attempted: {...override.attempted}, managed: override.managed, where: `${entry.client} ${name}`, at: null, count: 1});
+      }
+    }
+  }
+  return {state, summary, allGoverned: report.allGoverned && unreadable.length === 0, totals: {governed, notGoverned, drift, ungovernable}, clients, drifted, overrides};
 }
 
 function perClient(clients: ClientGovernance[], field: 'notGoverned' | 'drift' | 'ungovernable'): string {
@@ -131,14 +180,24 @@ export function notAvailable(what: string): {state: 'unknown'; summary: string} 
 
 /**
  * Governance as `thoth status` sees it, judged against the tenant and enforcement mode the
- * settings resolve to (so an entry wrapped for another tenant or mode is drift).
+ * settings resolve to (so an entry wrapped for another tenant or mode is drift), this
+ * installation of thoth, and the settings managed preferences set.
  */
 export async function governanceFact(context: HealthContext): Promise<GovernanceFact> {
   const {values} = context.settings;
   const expected: {tenantId?: string; enforcementMode?: string} = {};
   if (values.tenantId !== undefined) expected.tenantId = values.tenantId;
   if (values.enforcementMode !== undefined) expected.enforcementMode = values.enforcementMode;
-  const report = await collectStatus({env: context.env, home: context.home, platform: context.platform, cwd: context.cwd, profileDir: context.settings.profileDir, expected});
+  const report = await collectStatus({
+    env: context.env,
+    home: context.home,
+    platform: context.platform,
+    cwd: context.cwd,
+    profileDir: context.settings.profileDir,
+    expected,
+    installation: thisInstallation(context.thothBins ?? []),
+    managed: managedWinners(context.settings),
+  });
   return governanceFromStatus(report);
 }
 
@@ -153,6 +212,7 @@ export function createHealthProviders(options: {audit?: AuditFactOptions} = {}):
     policy: policyFact,
     audit: (context) => auditFact(context, options.audit),
     heartbeat: heartbeatFact,
+    overrides: (context) => trailOverrides(context),
   };
 }
 

@@ -3,7 +3,18 @@ import {homedir} from 'node:os';
 import {errorMessage} from '../cli/errors.js';
 import type {EnrollmentSource, ThothEnv} from '../settings/definitions.js';
 import {describeOrigin, resolveSettings, type ResolveSettingsOptions, type ResolvedSettings} from '../settings/resolve.js';
-import {DEFAULT_HEALTH_PROVIDERS, type AuditFact, type FactState, type GovernanceFact, type HealthContext, type HealthProviders, type HeartbeatFact, type PolicyFact} from './health-providers.js';
+import {judgeOverrides} from './health-overrides.js';
+import {
+  DEFAULT_HEALTH_PROVIDERS,
+  type AuditFact,
+  type FactState,
+  type GovernanceFact,
+  type HealthContext,
+  type HealthProviders,
+  type HeartbeatFact,
+  type OverridesFact,
+  type PolicyFact,
+} from './health-providers.js';
 import {resolveEndpointIdentity, type EndpointIdentity, type IdentityOptions, type IdentitySource} from './identity.js';
 
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy' | 'unknown';
@@ -21,6 +32,8 @@ export interface HealthReport {
   policy: PolicyFact;
   audit: AuditFact;
   heartbeat: HeartbeatFact;
+  /** Refused attempts to change a setting managed preferences set: in configs, recent sessions' trail, this command's environment. */
+  overrides: OverridesFact;
   settings: {problems: string[]};
 }
 
@@ -46,13 +59,18 @@ export async function collectHealth(options: CollectHealthOptions): Promise<Heal
     platform: options.context?.platform ?? process.platform,
     cwd: options.context?.cwd ?? process.cwd(),
     now: options.context?.now ?? (() => new Date()),
+    ...(options.context?.thothBins ? {thothBins: options.context.thothBins} : {}),
   };
-  const [governance, policy, audit, heartbeat] = await Promise.all([
+  const [governance, policy, audit, heartbeat, recorded] = await Promise.all([
     guard('governance', () => providers.governance(context), (summary) => ({state: 'unknown' as const, summary, allGoverned: null, totals: null, clients: []})),
     guard('policy', () => providers.policy(context), (summary) => ({state: 'unknown' as const, summary, file: null, source: null})),
     guard('audit', () => providers.audit(context), (summary) => ({state: 'unknown' as const, summary, path: null})),
     guard('heartbeat', () => providers.heartbeat(context), (summary) => ({state: 'unknown' as const, summary, enrolled: null, lastHeartbeatAt: null})),
+    guard('overrides', () => providers.overrides(context), (summary): OverridesFact => ({state: 'unknown', summary, attempts: []})),
   ]);
+  // The configs' attempts come with governance (they are drift there too); the trail's and this command's with the provider.
+  const fromConfigs = governance.overrides ?? [];
+  const overrides = fromConfigs.length === 0 ? recorded : mergeOverrides(judgeOverrides([...fromConfigs, ...recorded.attempts]), recorded);
 
   const minimum = settings.values.minVersion ?? null;
   const meetsMinimum = minimum === null ? null : await versionAtLeast(version, minimum);
@@ -61,7 +79,7 @@ export async function collectHealth(options: CollectHealthOptions): Promise<Heal
     judged.push({state: 'fail', reason: `thoth ${version} is older than the minimum ${minimum} (THOTH_MIN_VERSION, ${describeOrigin(settings.origins.minVersion)})`});
   }
   for (const problem of settings.problems) judged.push({state: 'fail', reason: `invalid setting: ${problem}`});
-  for (const [name, fact] of [['governance', governance], ['policy', policy], ['audit', audit], ['heartbeat', heartbeat]] as const) {
+  for (const [name, fact] of [['governance', governance], ['policy', policy], ['audit', audit], ['heartbeat', heartbeat], ['overrides', overrides]] as const) {
     if (fact.state !== 'ok') judged.push({state: fact.state, reason: `${name}: ${fact.summary}`});
   }
   const worst = judged.reduce((max, entry) => Math.max(max, SEVERITY[entry.state]), 0);
@@ -83,12 +101,21 @@ export async function collectHealth(options: CollectHealthOptions): Promise<Heal
     policy,
     audit,
     heartbeat,
+    overrides,
     settings: {problems: [...settings.problems]},
   };
 }
 
+/** The judged attempts, keeping why the trail could not be read (unknown) when it could not. */
+function mergeOverrides(judged: OverridesFact, recorded: OverridesFact): OverridesFact {
+  if (recorded.state !== 'unknown') return judged;
+  return {...judged, summary: `${judged.summary}; ${recorded.summary}`};
+}
+
 export interface CheckHealthOptions extends Omit<ResolveSettingsOptions, 'flags'> {
   version: string;
+  /** Executables given to `wrap-config --thoth-bin` that count as this installation. */
+  thothBins?: string[];
   flags?: NonNullable<ResolveSettingsOptions['flags']>;
   providers?: Partial<HealthProviders>;
   identity?: Omit<IdentityOptions, 'settings'>;
@@ -116,6 +143,7 @@ export async function checkHealth(options: CheckHealthOptions): Promise<{report:
       ...(options.platform ? {platform: options.platform} : {}),
       ...(options.cwd ? {cwd: options.cwd} : {}),
       ...(options.now ? {now: options.now} : {}),
+      ...(options.thothBins ? {thothBins: options.thothBins} : {}),
     },
   });
   return {report, warnings: settings.warnings};

@@ -6,7 +6,7 @@ import {auditSettingsFromResolved, type AuditSettings} from '../audit/settings.j
 import type {DecisionContext} from '../enforcer/types.js';
 import {createPolicyGovernance, type PolicyGeneration} from '../policy/governance.js';
 import {isDirectory, serverDirectories} from '../policy/server-directories.js';
-import type {ResolvedSettings} from '../settings/resolve.js';
+import type {ResolvedSettings, SettingOverride} from '../settings/resolve.js';
 import type {GovernanceHandle, SessionState} from '../proxy/relay.js';
 import type {RunOptions} from '../proxy/run-flags.js';
 import {Governor} from './governor.js';
@@ -33,8 +33,11 @@ export async function createGovernance(options: RunOptions, session: SessionStat
   const context = buildContext(options, session, io.settings);
   context.endpointId = await endpointId(io);
   // Invalid THOTH_AUDIT_* settings throw here: governance fails to start, every call is refused.
-  const auditSettings = auditSettingsFromResolved(io.settings, {dir: options.auditDir});
+  // --audit-dir reaches the settings through the resolver (settings/for-run.ts), where a managed
+  // THOTH_AUDIT_DIR wins over it.
+  const auditSettings = auditSettingsFromResolved(io.settings);
   const audit = createAuditSink(auditSettings, options, context, io);
+  for (const override of io.settings.overrides) audit?.event('SETTING_OVERRIDE_REFUSED', context, overrideEventFields(override));
   // The control plane (README "Fleet over the network"), started alongside the policy: only
   // with a tenant or a URL configured, and imported lazily so that a local run never loads undici.
   const controlPlane = controlPlaneConfigured(io.settings) ? startControlPlane(context, audit ? auditSettings.dir : undefined, io) : undefined;
@@ -49,7 +52,8 @@ export async function createGovernance(options: RunOptions, session: SessionStat
     mode: modeSource === undefined || modeSource === 'default' ? undefined : values.enforcementMode,
     modeSource: modeSource === 'default' ? undefined : modeSource,
     intent: options.sessionIntent,
-    filterTools: options.filterTools,
+    // THOTH_FILTER_TOOLS / --no-filter-tools, resolved (managed wins); anything but an explicit off filters.
+    filterTools: values.filterTools !== false,
     context,
     env: io.env,
     warn: io.warn,
@@ -96,6 +100,11 @@ export async function createGovernance(options: RunOptions, session: SessionStat
 function relativeBasesFor(options: RunOptions, session: SessionState): () => readonly string[] {
   const fromCommandLine = serverDirectories(options.args, {cwd: process.cwd(), home: homedir(), isDirectory});
   return () => (session.clientRoots === undefined || session.clientRoots.length === 0 ? fromCommandLine : [...fromCommandLine, ...session.clientRoots]);
+}
+
+/** SETTING_OVERRIDE_REFUSED: which setting, what tried to set it and which managed preference won; never a value. */
+export function overrideEventFields(override: SettingOverride): Record<string, unknown> {
+  return {setting: override.name, attemptedSource: override.attempted.source, attempted: override.attempted.origin, managedOrigin: override.managed};
 }
 
 /** What a remote step-up may hold a call for when no policy says (its elicitation timeout's default). */

@@ -59,6 +59,7 @@ export interface Settings {
   minVersion?: string;
   policyFile?: string;
   policyReloadIntervalMs: number;
+  filterTools: boolean;
   logFile?: string;
   auditEnabled: boolean;
   auditDir: string;
@@ -94,6 +95,14 @@ export interface SettingDefinition<V> {
   description: string;
   /** Masked in every output; never read from managed preferences or settings.json (world-readable). */
   secret?: boolean;
+  /**
+   * A value set by managed preferences (MDM) wins over the environment and the flags, not only
+   * over settings.json: the settings that decide whether and how calls are governed and
+   * recorded. An MCP client config's `env` and `args` are editable by anything that can edit
+   * the user's files (an agent's file tool): without this, one line there would undo the
+   * administrator's choice. A refused flag or variable is listed in ResolvedSettings.overrides.
+   */
+  managedWins?: boolean;
   parse: Parser<V>;
   fallback?: (context: DefaultContext) => {value: V; origin: string} | undefined;
 }
@@ -181,13 +190,14 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
       return {value: 'unmanaged', origin: 'default'};
     },
   },
-  enforcementMode: {name: 'THOTH_ENFORCEMENT_MODE', flag: '--enforcement-mode', description: 'Default enforcement mode: progressive, step_up, block or observe.', parse: p.oneOf(ENFORCEMENT_MODES)},
+  enforcementMode: {name: 'THOTH_ENFORCEMENT_MODE', flag: '--enforcement-mode', managedWins: true, description: 'Default enforcement mode: progressive, step_up, block or observe.', parse: p.oneOf(ENFORCEMENT_MODES)},
   enforcerUrl: {name: 'THOTH_ENFORCER_URL', description: 'Remote enforcer URL (default derived: https://enforce.<tenant>.<apex>).', parse: p.url, fallback: derivedUrl('enforce')},
   govapiUrl: {name: 'THOTH_GOVAPI_URL', aliases: ['THOTH_GOV_API_URL'], description: 'GovAPI URL for registration and check-ins (default derived: https://grid.<tenant>.<apex>).', parse: p.url, fallback: derivedUrl('grid')},
   govapiBearerToken: {name: 'THOTH_GOVAPI_BEARER_TOKEN', secret: true, description: 'Optional bearer token for GovAPI.', parse: secret},
   govapiApiKey: {name: 'THOTH_GOVAPI_API_KEY', secret: true, description: 'Optional API key header for GovAPI.', parse: secret},
   enforcerFailureDecision: {
     name: 'THOTH_ENFORCER_FAILURE_DECISION',
+    managedWins: true,
     description: 'Decision when the enforcer cannot be reached: block, step_up or allow (allow needs the override in staging/prod).',
     parse: p.oneOf(['block', 'step_up', 'allow'] as const),
     fallback: fixed('block' as const),
@@ -227,18 +237,29 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
   expectedProxyUser: {name: 'THOTH_EXPECTED_PROXY_USER', description: 'OS user `thoth run` must run as.', parse: p.token},
   expectedProxyUid: {name: 'THOTH_EXPECTED_PROXY_UID', description: 'OS uid `thoth run` must run as.', parse: p.integer(0, 4_294_967_294)},
   minVersion: {name: 'THOTH_MIN_VERSION', flag: '--min-version', description: 'Minimum thoth version `thoth health` accepts.', parse: p.version},
-  policyFile: {name: 'THOTH_POLICY_FILE', flag: '--policy', description: 'Policy file (JSON or JSONC).', parse: p.path},
+  policyFile: {name: 'THOTH_POLICY_FILE', flag: '--policy', managedWins: true, description: 'Policy file (JSON or JSONC).', parse: p.path},
   policyReloadIntervalMs: {
     name: 'THOTH_POLICY_RELOAD_INTERVAL_MS',
     description: 'How often a running `thoth run` checks its policy source for changes (milliseconds).',
     parse: p.integer(50, 600_000),
     fallback: fixed(DEFAULT_POLICY_RELOAD_INTERVAL_MS),
   },
+  filterTools: {
+    name: 'THOTH_FILTER_TOOLS',
+    flag: '--no-filter-tools',
+    managedWins: true,
+    description: 'Hide tools that policy can never allow from tools/list results (on; off keeps them, as `thoth run --no-filter-tools`).',
+    parse: p.boolean,
+    fallback: fixed(true),
+  },
   logFile: {name: 'THOTH_LOG_FILE', flag: '--log-file', description: "File that also receives thoth's own diagnostics.", parse: p.path},
-  auditEnabled: {name: 'THOTH_AUDIT', description: 'The audit trail: on, or off (benchmarks, diagnosis only: tool calls are then not recorded).', parse: auditSwitch, fallback: fixed(true)},
+  auditEnabled: {name: 'THOTH_AUDIT', managedWins: true, description: 'The audit trail: on, or off (benchmarks, diagnosis only: tool calls are then not recorded).', parse: auditSwitch, fallback: fixed(true)},
   auditDir: {
     name: 'THOTH_AUDIT_DIR',
     flag: '--audit-dir',
+    // Managed wins: a session that writes its trail elsewhere (/tmp) is invisible to `thoth
+    // health`, to `thoth audit verify` and to the shipper, which all read the configured directory.
+    managedWins: true,
     description: 'Audit trail directory (hash-chained segments and their registry).',
     parse: p.path,
     fallback: ({profileDir}) => ({value: join(profileDir, 'audit'), origin: 'default'}),

@@ -1,14 +1,26 @@
 import type {RunOptions} from '../proxy/run-flags.js';
 import {bootstrapProfile} from '../profile/bootstrap.js';
 import {thothHome} from '../profile/paths.js';
-import {assertValidSettings, resolveSettings, type ResolveSettingsOptions, type ResolvedSettings, type SettingFlags} from './resolve.js';
+import {assertValidSettings, describeOverride, resolveSettings, type ResolveSettingsOptions, type ResolvedSettings, type SettingFlags} from './resolve.js';
 import {assertRunUserAllowed, currentRunUser, type RunUser} from './run-user.js';
 
 const AUDIT_SETTING_PROBLEM = /^THOTH_AUDIT(_[A-Z_]+)? from /;
 
+/** The flags of `thoth run` that are settings; `filterTools` is false only with --no-filter-tools. */
+export type RunSettingFlags = Pick<RunOptions, 'tenantId' | 'enforcementMode' | 'apiKey' | 'policy' | 'logFile' | 'auditDir'> & {filterTools?: boolean};
+
 /** The flags of `thoth run` that are settings (the rest shape the relay, not the settings). */
-export function settingFlagsFromRun(options: Pick<RunOptions, 'tenantId' | 'enforcementMode' | 'apiKey' | 'policy' | 'logFile'>): SettingFlags {
-  return {tenantId: options.tenantId, enforcementMode: options.enforcementMode, apiKey: options.apiKey, policyFile: options.policy, logFile: options.logFile};
+export function settingFlagsFromRun(options: RunSettingFlags): SettingFlags {
+  return {
+    tenantId: options.tenantId,
+    enforcementMode: options.enforcementMode,
+    apiKey: options.apiKey,
+    policyFile: options.policy,
+    logFile: options.logFile,
+    // Through the resolver like every other setting, so that a managed THOTH_AUDIT_DIR / THOTH_FILTER_TOOLS wins over them.
+    auditDir: options.auditDir,
+    filterTools: options.filterTools === false ? false : undefined,
+  };
 }
 
 export interface RunSettings {
@@ -23,7 +35,7 @@ export interface RunSettings {
  * invalid setting (ThothError INVALID_INPUT) or a forbidden user (ThothError SECURITY).
  */
 export async function prepareRunSettings(
-  options: Pick<RunOptions, 'tenantId' | 'enforcementMode' | 'apiKey' | 'policy' | 'logFile'>,
+  options: RunSettingFlags,
   io: Omit<ResolveSettingsOptions, 'flags'> & {who?: RunUser} = {},
 ): Promise<RunSettings> {
   const env = io.env ?? process.env;
@@ -35,5 +47,7 @@ export async function prepareRunSettings(
   // the reason in each error and on stderr).
   assertValidSettings({...settings, problems: settings.problems.filter((problem) => !AUDIT_SETTING_PROBLEM.test(problem))});
   const user = assertRunUserAllowed(settings, io.who ?? currentRunUser());
-  return {settings, warnings: [...bootstrap.warnings, ...settings.warnings, ...user.warnings]};
+  // Refused overrides also go into the session's audit trail (SETTING_OVERRIDE_REFUSED, governance/compose.ts).
+  const refused = settings.overrides.map(describeOverride);
+  return {settings, warnings: [...bootstrap.warnings, ...settings.warnings, ...refused, ...user.warnings]};
 }

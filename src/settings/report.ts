@@ -1,6 +1,6 @@
 import {apiKeyFingerprint} from '../profile/api-key.js';
 import {SETTINGS, SETTING_KEYS, THOTH_PREFERENCE_DOMAIN, WINDOWS_POLICY_KEYS, type SettingDefinition, type SettingKey} from './definitions.js';
-import type {ResolvedSettings, SettingSource} from './resolve.js';
+import {describeOverride, type ResolvedSettings, type SettingOverride, type SettingSource} from './resolve.js';
 
 export interface SettingReportRow {
   key: SettingKey;
@@ -18,6 +18,8 @@ export interface SettingsReport {
   managedPreferenceDomain: string;
   windowsPolicyKeys: string[];
   settings: SettingReportRow[];
+  /** Flags and variables refused because managed preferences set the setting. */
+  overrides: SettingOverride[];
   problems: string[];
 }
 
@@ -35,6 +37,7 @@ export function settingsReport(resolved: ResolvedSettings): SettingsReport {
     managedPreferenceDomain: THOTH_PREFERENCE_DOMAIN,
     windowsPolicyKeys: [...WINDOWS_POLICY_KEYS],
     settings,
+    overrides: resolved.overrides.map((override) => ({...override, attempted: {...override.attempted}})),
     problems: [...resolved.problems],
   };
 }
@@ -48,6 +51,10 @@ export function renderSettingsText(report: SettingsReport): string {
     return `${row.name.padEnd(nameWidth)}  ${shown(row).padEnd(valueWidth)}  ${where}`.trimEnd();
   });
   lines.push('', `profile: ${report.profileDir}  managed preferences: ${report.managedPreferenceDomain} (macOS), ${report.windowsPolicyKeys.join(', ')} (Windows)`);
+  if (report.overrides.length > 0) {
+    lines.push('', 'refused (managed preferences win):');
+    for (const override of report.overrides) lines.push(`  - ${describeOverride(override)}`);
+  }
   if (report.problems.length > 0) {
     lines.push('', 'problems:');
     for (const problem of report.problems) lines.push(`  - ${problem}`);

@@ -21,9 +21,25 @@ export interface SettingOrigin {
   origin: string;
 }
 
+/**
+ * A flag or variable that tried to set a `managedWins` setting which managed preferences set to
+ * something else: refused (the managed value is in force). Never carries either value.
+ */
+export interface SettingOverride {
+  key: SettingKey;
+  /** The setting's variable name, e.g. THOTH_AUDIT. */
+  name: string;
+  /** The flag or variable that was refused. */
+  attempted: {source: 'flag' | 'env'; origin: string};
+  /** The managed preference that won: file or registry key, and the key. */
+  managed: string;
+}
+
 export interface ResolvedSettings {
   values: Settings;
   origins: Record<SettingKey, SettingOrigin>;
+  /** Flags and variables refused because managed preferences set the setting (see SettingDefinition.managedWins). */
+  overrides: SettingOverride[];
   /** Values that were set but invalid (each fell through to the next layer): one line each. */
   problems: string[];
   warnings: string[];
@@ -55,7 +71,9 @@ export interface ResolveSettingsOptions {
 
 /**
  * The one settings resolver: every command and `thoth run` call it. Precedence per setting:
- * flags > environment > managed preferences > profile (`settings.json`, the key file) > defaults.
+ * flags > environment > managed preferences > profile (`settings.json`, the key file) > defaults,
+ * except for the `managedWins` settings, where a valid managed value comes first and the flags
+ * and variables it beats are recorded in `overrides`.
  * Never throws for bad values: they are listed in `problems` (see `assertValidSettings`).
  */
 export async function resolveSettings(options: ResolveSettingsOptions = {}): Promise<ResolvedSettings> {
@@ -73,14 +91,16 @@ export async function resolveSettings(options: ResolveSettingsOptions = {}): Pro
   const origins = {} as Record<SettingKey, SettingOrigin>;
   const problems: string[] = [...managed.problems, ...profile.problems];
   const warnings: string[] = unknownKeyWarnings(managed, profile);
+  const overrides: SettingOverride[] = [];
   const context: DefaultContext = {profileDir, resolved: values, sourceOf: (key) => describeOrigin(origins[key])};
 
   for (const key of SETTING_KEYS) {
     if (key === 'apiKey') continue;
     const definition = SETTINGS[key] as SettingDefinition<unknown>;
     const candidates = candidatesFor(key, definition, {flags: options.flags, env, managed, profile, warnings});
-    let chosen = false;
-    for (const candidate of candidates) {
+    const ordered = definition.managedWins ? [...candidates.filter((c) => c.source === 'managed'), ...candidates.filter((c) => c.source !== 'managed')] : candidates;
+    let chosen: Candidate | undefined;
+    for (const candidate of ordered) {
       if (candidate.unsupported !== undefined) {
         problems.push(`${definition.name} from ${candidate.origin}: ${candidate.unsupported}`);
         continue;
@@ -88,12 +108,15 @@ export async function resolveSettings(options: ResolveSettingsOptions = {}): Pro
       try {
         (values as Record<string, unknown>)[key] = definition.parse(candidate.raw, parseContext);
         origins[key] = {source: candidate.source, origin: candidate.origin};
-        chosen = true;
+        chosen = candidate;
         break;
       } catch (error) {
         if (!(error instanceof SettingValueError)) throw error;
         problems.push(`${definition.name} from ${candidate.origin}: ${error.message}`);
       }
+    }
+    if (chosen?.source === 'managed' && definition.managedWins) {
+      overrides.push(...refusedCandidates(key, definition, candidates, (values as Record<string, unknown>)[key], chosen.origin, parseContext));
     }
     if (chosen) continue;
     const fallback = definition.fallback?.(context);
@@ -107,7 +130,51 @@ export async function resolveSettings(options: ResolveSettingsOptions = {}): Pro
 
   await resolveApiKey({values, origins, problems, warnings, flags: options.flags, env, platform, managed});
   applyCrossChecks(values as Settings, origins, problems, warnings);
-  return {values: values as Settings, origins, problems, warnings, profileDir};
+  return {values: values as Settings, origins, overrides, problems, warnings, profileDir};
+}
+
+/**
+ * The flags and variables a managed value beat. One that asks for the managed value anyway is
+ * not an attempt (wrap-config writes the managed mode into the entries it wraps); one whose value
+ * does not even parse is.
+ */
+function refusedCandidates(
+  key: SettingKey,
+  definition: SettingDefinition<unknown>,
+  candidates: readonly Candidate[],
+  managedValue: unknown,
+  managedOrigin: string,
+  context: ParseContext,
+): SettingOverride[] {
+  const refused: SettingOverride[] = [];
+  for (const candidate of candidates) {
+    if (candidate.source !== 'flag' && candidate.source !== 'env') continue;
+    let same = false;
+    try {
+      same = JSON.stringify(definition.parse(candidate.raw, context)) === JSON.stringify(managedValue);
+    } catch (error) {
+      if (!(error instanceof SettingValueError)) throw error;
+    }
+    if (!same) refused.push({key, name: definition.name, attempted: {source: candidate.source, origin: candidate.origin}, managed: managedOrigin});
+  }
+  return refused;
+}
+
+/** The managedWins settings that managed preferences set: variable name → the managed preference. */
+export function managedWinners(resolved: Pick<ResolvedSettings, 'origins'>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of SETTING_KEYS) {
+    const definition = SETTINGS[key] as SettingDefinition<unknown>;
+    const origin = resolved.origins[key];
+    if (definition.managedWins && origin?.source === 'managed') out[definition.name] = origin.origin;
+  }
+  return out;
+}
+
+/** One line for stderr and the reports, without either value. */
+export function describeOverride(override: SettingOverride): string {
+  const what = override.attempted.source === 'flag' ? override.attempted.origin : `environment variable ${override.attempted.origin}`;
+  return `${what} is ignored: managed preferences set ${override.name} (${override.managed}), and for this setting they win`;
 }
 
 /** Throws the first problem as a one-line INVALID_INPUT error (for `thoth run`, which fails closed). */

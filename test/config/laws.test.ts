@@ -5,8 +5,11 @@ import fc from 'fast-check';
 import {parse} from 'jsonc-parser';
 import {describe, expect, it} from 'vitest';
 
-import type {ClientId} from '../../src/config/clients/index.js';
-import type {WrapSettings} from '../../src/config/entry-edit.js';
+import {ADAPTERS, type ClientId} from '../../src/config/clients/index.js';
+import {parseConfigDocument} from '../../src/config/document.js';
+import {parseEntryCommand, type WrapSettings} from '../../src/config/entry-edit.js';
+import {serverEntries} from '../../src/config/plan.js';
+import {applyTextEdits, insertPropertyEdit} from '../../src/config/text-edits.js';
 import {parseCommand, isThothName} from '../../src/config/wrapped-command.js';
 import {FIXTURES, fixture, settings, text, unwrap, wrap} from './helpers.js';
 
@@ -103,14 +106,17 @@ const commandArb = fc
   )
   .filter((command) => !isThothName(command));
 const argArb = fc.oneof(fc.constantFrom('-y', '--', 'run', '--agent-id', '@modelcontextprotocol/server-memory', '${input:key}', 'C:\\Users\\jane'), fc.string({maxLength: 10}));
+/** Keys wrap-config may be asked to write (--env). */
 const envKeyArb = fc.constantFrom('API_KEY', 'THOTH_USER_ID', 'THOTH_TENANT_ID', 'PATH', 'TOKEN', 'A_B', 'toString', 'constructor');
+/** Keys an original entry may have: also ones thoth would read itself, which wrap-config holds out (and unwrap puts back). */
+const originalEnvKeyArb = fc.constantFrom('API_KEY', 'THOTH_USER_ID', 'THOTH_TENANT_ID', 'PATH', 'TOKEN', 'A_B', 'toString', 'constructor', 'THOTH_AUDIT', 'NODE_OPTIONS', 'HOME', 'thoth_policy_file');
 
 const stdioEntryArb = fc
   .record(
     {
       command: commandArb,
       args: fc.array(argArb, {maxLength: 6}),
-      env: fc.dictionary(envKeyArb, fc.string({maxLength: 8}), {maxKeys: 4}),
+      env: fc.dictionary(originalEnvKeyArb, fc.string({maxLength: 8}), {maxKeys: 4}),
       cwd: fc.string({maxLength: 6}),
       extensionId: fc.constant('ant.dir.example'),
     },
@@ -196,6 +202,57 @@ describe.each(CLIENTS)('laws on generated %s configs', (client) => {
           expect(parsed.kind).toBe('wrapped');
           if (parsed.kind === 'wrapped') expect(isThothName(parsed.inner.command) || parsed.inner.command === '/usr/local/bin/node').toBe(false);
         }
+      }),
+      {numRuns: 150},
+    );
+  });
+});
+
+/** What an agent with a file tool does to its own wrapped entries. */
+interface Tamper {
+  env: boolean;
+  flag: boolean;
+  launcher: boolean;
+}
+
+const tamperArb: fc.Arbitrary<Tamper> = fc.record({env: fc.boolean(), flag: fc.boolean(), launcher: fc.boolean()});
+
+/**
+ * Edits every wrapped entry of `bytes` in the file's own layout: a THOTH_AUDIT=off member at the
+ * end of an existing env, --no-filter-tools right after "run", another command.
+ */
+function tamper(client: ClientId, bytes: Uint8Array, how: Tamper): Uint8Array {
+  const adapter = ADAPTERS[client];
+  const document = parseConfigDocument('config.json', bytes, {jsonc: adapter.jsonc});
+  const layout = {eol: document.eol, indentUnit: document.indentUnit};
+  const edits = [];
+  for (const entry of serverEntries(document, adapter)) {
+    const parsed = parseEntryCommand(entry.value);
+    if (parsed.kind !== 'wrapped') continue;
+    const member = (key: string) => entry.node.children?.find((property) => property.children?.[0]?.value === key)?.children?.[1];
+    const env = member('env');
+    if (how.env && env?.type === 'object') edits.push(...insertPropertyEdit(document.text, env, 'THOTH_AUDIT', 'off', layout));
+    const args = member('args')?.children ?? [];
+    const run = args[parsed.launcher.prefix.length];
+    const after = args[parsed.launcher.prefix.length + 1];
+    if (how.flag && run && after) edits.push({offset: after.offset, length: 0, content: `"--no-filter-tools"${document.text.slice(run.offset + run.length, after.offset)}`});
+    const command = member('command');
+    if (how.launcher && command) edits.push({offset: command.offset, length: command.length, content: '"/tmp/fake/node"'});
+  }
+  return new TextEncoder().encode(document.bom + applyTextEdits(document.text, edits));
+}
+
+describe.each(CLIENTS)('repairing tampered %s configs', (client) => {
+  it('wrap-config rewrites a tampered entry to exactly the clean wrap; unwrap gives back the original, not the tampering', async () => {
+    await fc.assert(
+      fc.asyncProperty(configArb(client), settingsArb, tamperArb, async (config, wrapSettings, how) => {
+        const original = render(config);
+        const once = await wrap(client, original, wrapSettings);
+        const tampered = tamper(client, once.bytes, how);
+        const repaired = await wrap(client, tampered, wrapSettings);
+        expect(text(repaired.bytes)).toBe(text(once.bytes));
+        expect((await wrap(client, repaired.bytes, wrapSettings)).changed).toBe(false);
+        expect(text((await unwrap(client, tampered)).bytes)).toBe(text(original));
       }),
       {numRuns: 150},
     );

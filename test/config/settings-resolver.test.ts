@@ -40,12 +40,15 @@ describe('wrap-config settings come from the one settings resolver', () => {
     expect([settings.tenantId, settings.enforcementMode]).toEqual(['acme', 'progressive']);
   });
 
-  it('lets the flags win over every layer, and the environment over managed preferences', async () => {
+  it('lets the flags win over every layer, and the environment over managed preferences, except a managed mode', async () => {
     const s = await setup({env: {THOTH_TENANT_ID: 'globex'}});
-    const {settings} = await resolveWrapSettings({enforcementMode: 'block'}, s.host, s.io);
-    expect([settings.tenantId, settings.enforcementMode]).toEqual(['globex', 'block']);
+    const {settings, warnings} = await resolveWrapSettings({enforcementMode: 'block'}, s.host, s.io);
+    // The mode is a managedWins setting: thoth run would refuse another one, so wrap-config writes the managed mode.
+    expect([settings.tenantId, settings.enforcementMode]).toEqual(['globex', 'progressive']);
+    expect(warnings).toEqual([expect.stringMatching(/^--enforcement-mode is ignored: managed preferences set THOTH_ENFORCEMENT_MODE \(.*io\.thoth\.agent\.plist \(THOTH_ENFORCEMENT_MODE\)\)/)]);
     const flagged = await resolveWrapSettings({tenantId: 'initech'}, s.host, s.io);
     expect(flagged.settings.tenantId).toBe('initech');
+    expect(flagged.warnings).toEqual([]);
   });
 
   it('reads ~/.thoth/settings.json, and the profile directory of --thoth-home', async () => {
@@ -113,33 +116,48 @@ describe('the Intune remediation on Windows: `thoth wrap-config --all` with the 
     const entry = (JSON.parse(await m.read(config)) as {mcpServers: {github: {command: string; args: string[]}}}).mcpServers.github;
     expect(entry).toEqual({command: thoth, args: ['run', '--agent-id', 'github', '--tenant-id', 'acme', '--enforcement-mode', 'block', '--', 'npx.cmd', '-y', '@modelcontextprotocol/server-github']});
 
-    const after = await statusWithSettings({flags: {}, host: m.host, settingsIo: io});
+    // Entries that run an executable given to wrap-config --thoth-bin are this installation only when status is told the same.
+    const undeclared = await statusWithSettings({flags: {}, host: m.host, settingsIo: io});
+    expect(undeclared.report.clients[0]!.servers[0]!.problems).toEqual([expect.stringMatching(/^runs C:\\Program Files\\thoth\\thoth\.cmd, not this installation \(/)]);
+    const after = await statusWithSettings({flags: {thothBin: [thoth]}, host: m.host, settingsIo: io});
     expect([after.report.allGoverned, after.warnings]).toEqual([true, []]);
     // IT changes the mode in the policy key: the detection sees drift until the remediation runs again.
     registryMode = 'observe';
-    const drift = await statusWithSettings({flags: {}, host: m.host, settingsIo: io});
+    const drift = await statusWithSettings({flags: {thothBin: [thoth]}, host: m.host, settingsIo: io});
     expect(drift.report.clients[0]!.servers[0]).toMatchObject({state: 'drift', problems: ['enforcement mode is "block", expected "observe"']});
     const again = await resolveWrapSettings({thothBin: thoth}, m.host, io);
     await changeConfigs({action: 'wrap', host: m.host, settings: again.settings, all: true});
-    expect((await statusWithSettings({flags: {}, host: m.host, settingsIo: io})).report.allGoverned).toBe(true);
+    expect((await statusWithSettings({flags: {thothBin: [thoth]}, host: m.host, settingsIo: io})).report.allGoverned).toBe(true);
   });
 });
 
 describe('status: the expected tenant and mode come from the resolver', () => {
   it('flags win; an invalid lower layer is a warning, an invalid flag a usage error', async () => {
-    const s = await setup();
+    const s = await setup({managed: false});
+    await mkdir(s.env['THOTH_HOME']!, {recursive: true});
+    await writeFile(join(s.env['THOTH_HOME']!, 'settings.json'), '{"THOTH_ENFORCEMENT_MODE": "progressive"}');
     const {settings} = await resolveWrapSettings({enforcementMode: 'block'}, s.host, s.io);
     await changeConfigs({action: 'wrap', host: s.host, settings});
     expect((await statusWithSettings({flags: {}, host: s.host, settingsIo: s.io})).report.counts).toEqual({governed: 0, notGoverned: 0, drift: 1, ungovernable: 0});
 
     const badEnv = {...s.env, THOTH_ENFORCEMENT_MODE: 'lenient'};
     const host = createConfigHost({env: badEnv, home: s.home, cwd: s.home, platform: 'linux'});
-    const managedProgressive = await statusWithSettings({flags: {}, host, settingsIo: s.io});
-    expect(managedProgressive.report.counts.drift).toBe(1);
-    expect(managedProgressive.warnings).toEqual(['invalid setting ignored: THOTH_ENFORCEMENT_MODE from THOTH_ENFORCEMENT_MODE: must be one of progressive, step_up, block, observe (got "lenient")']);
+    const profileProgressive = await statusWithSettings({flags: {}, host, settingsIo: s.io});
+    expect(profileProgressive.report.counts.drift).toBe(1);
+    expect(profileProgressive.warnings).toEqual(['invalid setting ignored: THOTH_ENFORCEMENT_MODE from THOTH_ENFORCEMENT_MODE: must be one of progressive, step_up, block, observe (got "lenient")']);
     const flagged = await statusWithSettings({flags: {enforcementMode: 'block'}, host, settingsIo: s.io});
     expect(flagged.report.allGoverned).toBe(true);
     await expect(statusWithSettings({flags: {tenantId: 'acme corp'}, host, settingsIo: s.io})).rejects.toMatchObject({code: 'SETTINGS_INVALID', exitCode: 2});
+  });
+
+  it('a managed mode wins over the flags of wrap-config and status, and the refused flag is reported', async () => {
+    const s = await setup();
+    const {settings} = await resolveWrapSettings({enforcementMode: 'block'}, s.host, s.io);
+    await changeConfigs({action: 'wrap', host: s.host, settings});
+    expect((await statusWithSettings({flags: {}, host: s.host, settingsIo: s.io})).report.counts).toEqual({governed: 1, notGoverned: 0, drift: 0, ungovernable: 0});
+    const flagged = await statusWithSettings({flags: {enforcementMode: 'block'}, host: s.host, settingsIo: s.io});
+    expect(flagged.report.allGoverned).toBe(true);
+    expect(flagged.warnings).toEqual([expect.stringMatching(/^--enforcement-mode is ignored: managed preferences set THOTH_ENFORCEMENT_MODE/)]);
   });
 });
 

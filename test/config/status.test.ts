@@ -2,6 +2,7 @@ import {describe, expect, it} from 'vitest';
 
 import {changeConfigs} from '../../src/config/engine.js';
 import {formatStatus} from '../../src/config/format.js';
+import type {Installation} from '../../src/config/drift.js';
 import {collectStatus, type ServerStatus, type StatusReport} from '../../src/config/status.js';
 import {loadValidator} from '../../src/util/validators.js';
 import {fixture} from './helpers.js';
@@ -10,6 +11,8 @@ import {LINUX, MAC, WINDOWS, machine} from './layout.js';
 const CLAUDE = '/Users/jane/Library/Application Support/Claude/claude_desktop_config.json';
 const NODE = '/usr/local/bin/node';
 const SCRIPT = '/usr/local/lib/node_modules/thoth-mcp/bin/run.js';
+/** The thoth installed on the fake machines: the node + bin/run.js wrap-config writes by default. */
+const INSTALLED: Installation = {launcher: {command: NODE, prefix: [SCRIPT]}, version: '0.1.0', thothBins: []};
 
 function entry(name: string, args: string[], extra: Record<string, unknown> = {}, command = NODE) {
   return {[name]: {command, args, ...extra}};
@@ -49,7 +52,7 @@ describe('collectStatus', () => {
       }),
     );
     await m.write('/Users/jane/.thoth/intent_map.json', '{"time": "calendar_management"}');
-    const report = await collectStatus({host: m.host, client: 'claude-desktop', expected: {tenantId: 'acme', enforcementMode: 'block'}});
+    const report = await collectStatus({host: m.host, client: 'claude-desktop', expected: {tenantId: 'acme', enforcementMode: 'block'}, installation: INSTALLED});
     const s = byName(report);
     expect(s['memory']).toMatchObject({state: 'governed', mode: 'block', intent: 'notes', problems: [], upstream: 'npx', pointer: '/mcpServers/memory'});
     expect(s['time']).toMatchObject({state: 'governed', problems: ['intent_map.json gives intent "calendar_management"; wrap-config writes it']});
@@ -85,13 +88,17 @@ describe('collectStatus', () => {
     const config = 'C:\\Users\\jane\\AppData\\Roaming\\Claude\\claude_desktop_config.json';
     const wrapped = (command: string) => ({command, args: ['run', '--agent-id', 'x', '--', 'npx.cmd', 'y']});
     await m.write(config, JSON.stringify({mcpServers: {x: wrapped('thoth')}}));
-    const missing = await collectStatus({host: m.host, client: 'claude-desktop'});
+    // Written with `wrap-config --thoth-bin thoth`: status is told the same (`status --thoth-bin`).
+    const installation = {...INSTALLED, thothBins: ['C:\\Windows\\System32\\thoth.exe']};
+    const missing = await collectStatus({host: m.host, client: 'claude-desktop', installation});
     expect(byName(missing)['x']).toMatchObject({state: 'drift', problems: ['thoth (written as the thoth command) is not on PATH']});
     await m.write('C:\\Windows\\System32\\thoth.exe', 'MZ');
-    const found = await collectStatus({host: m.host, client: 'claude-desktop'});
+    const found = await collectStatus({host: m.host, client: 'claude-desktop', installation});
     expect(byName(found)['x']).toMatchObject({state: 'governed', upstream: 'npx.cmd'});
+    const undeclared = await collectStatus({host: m.host, client: 'claude-desktop', installation: INSTALLED});
+    expect(byName(undeclared)['x']).toMatchObject({state: 'drift', problems: ['runs thoth, not this installation (/usr/local/bin/node /usr/local/lib/node_modules/thoth-mcp/bin/run.js, thoth 0.1.0)']});
     await m.write(config, JSON.stringify({mcpServers: {x: wrapped('C:\\Program Files\\thoth\\thoth.exe')}}));
-    const absent = await collectStatus({host: m.host, client: 'claude-desktop'});
+    const absent = await collectStatus({host: m.host, client: 'claude-desktop', installation});
     expect(byName(absent)['x']!.problems).toEqual(['C:\\Program Files\\thoth\\thoth.exe (written as the thoth command) does not exist']);
   });
 
@@ -102,7 +109,7 @@ describe('collectStatus', () => {
       '/home/jane/.codeium/windsurf/mcp_config.json',
       JSON.stringify({mcpServers: {a: {command: '/usr/local/bin/thoth', args: ['run', '--agent-id', 'a', '--', 'npx', 'a']}, b: {command: 'npx', args: ['b'], disabled: true}}}),
     );
-    const report = await collectStatus({host: m.host});
+    const report = await collectStatus({host: m.host, installation: {...INSTALLED, thothBins: ['/usr/local/bin/thoth']}});
     expect(byName(report)['b']).toMatchObject({state: 'ungovernable', disabled: true});
     expect(report.allGoverned).toBe(true);
     expect(formatStatus(report)).toContain('  - b  disabled in the client (not started; wrap-config leaves it as is)');
@@ -126,7 +133,7 @@ describe('collectStatus', () => {
     const before = await collectStatus({host: m.host});
     expect(before.counts).toEqual({governed: 0, notGoverned: 7, drift: 0, ungovernable: 2});
     await changeConfigs({action: 'wrap', host: m.host, all: true, settings: {launcher, intentMap: {}, env: {}, enforcementMode: 'progressive'}});
-    const after = await collectStatus({host: m.host, expected: {enforcementMode: 'progressive'}});
+    const after = await collectStatus({host: m.host, expected: {enforcementMode: 'progressive'}, installation: INSTALLED});
     expect(after.counts).toEqual({governed: 7, notGoverned: 0, drift: 0, ungovernable: 2});
     expect(byName(after)['postgres']).toMatchObject({state: 'governed', scope: 'local:/Users/jane/src/webapp', pointer: '/projects/~1Users~1jane~1src~1webapp/mcpServers/postgres'});
     // Remote servers remain: not everything is governed, and status says so.
@@ -141,5 +148,48 @@ describe('collectStatus', () => {
       ['windsurf', true, 3],
       ['claude-desktop', false, 0],
     ]);
+  });
+
+  it('reports what an agent can do to its own wrapped entry as drift: THOTH_* env, thoth flags, another launcher or version', async () => {
+    const m = await macWithThoth();
+    const args = (...flags: string[]) => [SCRIPT, 'run', '--agent-id', 'x', ...flags, '--', 'npx', 'server'];
+    await m.write('/tmp/x/bin/run.js', "require('child_process').spawnSync(process.argv[process.argv.indexOf('--') + 1], {stdio: 'inherit'})\n");
+    await m.write('/opt/old-thoth/bin/run.js', '// thoth 0.0.9\n');
+    await m.write('/opt/old-thoth/package.json', '{"name": "thoth-mcp", "version": "0.0.9"}');
+    await m.write('/usr/bin/npx', '#!/bin/sh\n', 0o755);
+    const entries: Record<string, {command: string; args: string[]; env?: Record<string, string>}> = {
+      clean: {command: NODE, args: args(), env: {THOTH_USER_ID: 'jane@acme.com', THOTH_WRAP_ORIGINAL: '{"added":["THOTH_USER_ID"]}'}},
+      'audit-off': {command: NODE, args: args(), env: {THOTH_AUDIT: 'off'}},
+      'own-policy': {command: NODE, args: args('--policy', '/tmp/allow-all.json', '--no-filter-tools')},
+      'fake-launcher': {command: NODE, args: ['/tmp/x/bin/run.js', 'run', '--agent-id', 'fake-launcher', '--', 'npx', 'server']},
+      'npx-any-version': {command: 'npx', args: ['-y', 'thoth-mcp@9.9.9', 'run', '--agent-id', 'npx-any-version', '--', 'npx', 'server']},
+      'old-install': {command: NODE, args: ['/opt/old-thoth/bin/run.js', 'run', '--agent-id', 'old-install', '--', 'npx', 'server']},
+      'api-key-env': {command: NODE, args: args(), env: {THOTH_API_KEY: 'sk-live-secret-123'}},
+    };
+    for (const [name, entry] of Object.entries(entries)) entry.args = entry.args.map((arg) => (arg === 'x' ? name : arg));
+    await m.write(CLAUDE, JSON.stringify({mcpServers: entries}));
+    const managed = {THOTH_AUDIT: '/Library/Managed Preferences/io.thoth.agent.plist (THOTH_AUDIT)'};
+    const report = await collectStatus({host: m.host, client: 'claude-desktop', installation: INSTALLED, managed});
+    const s = byName(report);
+    const THIS = `not this installation (${NODE} ${SCRIPT}, thoth 0.1.0)`;
+    expect(s['clean']).toMatchObject({state: 'governed', problems: []});
+    expect(s['audit-off']).toMatchObject({
+      state: 'drift',
+      problems: ['env THOTH_AUDIT=off was not written by wrap-config (managed preferences set THOTH_AUDIT: thoth run refuses it)'],
+      overrides: [{setting: 'THOTH_AUDIT', attempted: {source: 'env', origin: 'THOTH_AUDIT'}, managed: managed.THOTH_AUDIT}],
+    });
+    expect(s['own-policy']).toMatchObject({state: 'drift', problems: ['flag --policy /tmp/allow-all.json was not written by wrap-config', 'flag --no-filter-tools was not written by wrap-config']});
+    expect(s['own-policy']!.overrides).toBeUndefined();
+    expect(s['fake-launcher']).toMatchObject({state: 'drift', problems: [`runs ${NODE} /tmp/x/bin/run.js, ${THIS}`]});
+    expect(s['npx-any-version']).toMatchObject({state: 'drift', problems: [`runs npx -y thoth-mcp@9.9.9, ${THIS}`]});
+    expect(s['old-install']).toMatchObject({state: 'drift', problems: [`runs ${NODE} /opt/old-thoth/bin/run.js (thoth 0.0.9 in /opt/old-thoth), ${THIS}`]});
+    expect(s['api-key-env']).toMatchObject({state: 'drift', problems: ['env THOTH_API_KEY=<hidden> was not written by wrap-config']});
+    expect(report.counts).toEqual({governed: 1, notGoverned: 0, drift: 6, ungovernable: 0});
+    expect(report.installation).toEqual({command: NODE, args: [SCRIPT], version: '0.1.0', thothBins: []});
+    const validate = await loadValidator('status');
+    expect(validate(JSON.parse(JSON.stringify(report))), JSON.stringify(validate.errors)).toBe(true);
+    const lines = formatStatus(report);
+    expect(lines).toContain('  ! audit-off  drift: env THOTH_AUDIT=off was not written by wrap-config (managed preferences set THOTH_AUDIT: thoth run refuses it)');
+    expect(lines.join('\n')).not.toContain('sk-live');
   });
 });

@@ -4,6 +4,7 @@ import {describe, expect, it} from 'vitest';
 
 import {RawSession} from '../helpers/raw-session.js';
 import {tempDir} from '../helpers/tmp.js';
+import {E2E_POLICY, startSession} from '../policy/session.js';
 
 /** A "server" that only leaves a marker file: proof of whether thoth started it at all. */
 const markerServer = (marker: string) => [process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran')`];
@@ -57,5 +58,21 @@ describe('thoth run applies the settings before it starts the server', () => {
     expect(statSync(home).mode & 0o777).toBe(0o700);
     expect(statSync(join(home, 'proxy_api_key.json')).mode & 0o777).toBe(0o600);
     expect(existsSync(join(home, 'intent_map.json'))).toBe(true);
+  });
+
+  it('THOTH_FILTER_TOOLS=off is the setting behind --no-filter-tools (so managed preferences can pin it); default on', async () => {
+    const home = await tempDir();
+    const flags = ['--agent-id', 'everything', '--policy', E2E_POLICY];
+    const toolNames = async (env: Record<string, string>) => {
+      const session = await startSession({home, flags, env});
+      try {
+        return (await session.client.listTools()).tools.map((tool) => tool.name);
+      } finally {
+        await session.close();
+      }
+    };
+    // The policy blocks get-env outright: filtered out of tools/list unless filtering is off.
+    expect(await toolNames({THOTH_FILTER_TOOLS: 'off'})).toContain('get-env');
+    expect(await toolNames({})).not.toContain('get-env');
   });
 });

@@ -28,6 +28,7 @@ const OK: HealthProviders = {
   policy: async () => ({state: 'ok', summary: 'policy /etc/thoth/policy.json v3 loaded', file: '/etc/thoth/policy.json', source: 'managed'}),
   audit: async () => ({state: 'ok', summary: 'chain intact (42 records)', path: '/Users/alice/.thoth/audit'}),
   heartbeat: async () => ({state: 'ok', summary: 'enrolled', enrolled: true, lastHeartbeatAt: '2026-11-20T09:15:02.000Z'}),
+  overrides: async () => ({state: 'ok', summary: 'no attempt to override a managed setting', attempts: []}),
 };
 
 async function health(options: {env?: Record<string, string>; providers?: Partial<HealthProviders>; version?: string} = {}): Promise<HealthReport> {
@@ -140,6 +141,8 @@ describe('MDM formats', () => {
       'not-governed-count': '0',
       'drift-count': '0',
       'ungovernable-count': '0',
+      drift: '',
+      'override-attempts': '0',
       policy: 'ok',
       audit: 'ok',
       heartbeat: 'ok',

@@ -323,7 +323,11 @@ describe('Windows policy key (reg query output)', () => {
     expect(settings.values.requireNonRoot).toBe(true);
     expect(settings.values.heartbeatIntervalSeconds).toBe(120);
     expect(settings.values.policyFile).toBe('C:\\ProgramData\\Thoth\\policy.json');
-    expect(settings.values.enforcementMode).toBe('observe');
+    // The mode is one of the settings where the policy key wins over the environment (managedWins).
+    expect(settings.values.enforcementMode).toBe('block');
+    expect(settings.overrides.map((override) => [override.name, override.attempted.origin, override.managed])).toEqual([
+      ['THOTH_ENFORCEMENT_MODE', 'THOTH_ENFORCEMENT_MODE', 'HKLM\\SOFTWARE\\Policies\\Thoth (THOTH_ENFORCEMENT_MODE)'],
+    ]);
     expect(settings.origins.tenantId).toEqual({source: 'managed', origin: 'HKLM\\SOFTWARE\\Policies\\Thoth (THOTH_TENANT_ID)'});
   });
 
