@@ -112,7 +112,7 @@ export async function policyGeneration(input: GenerationInput): Promise<PolicyGe
   const {policy, settings, context, resources, home, now, warn, event} = input;
   const baseline = await resources.baseline(settings.mode);
   const pins = policy.pinsEnabled ? resources.pins() : undefined;
-  const enforcer = new EmbeddedEnforcer({policy, baseline, pins, protectedPaths: protectedPaths(policy, home), now, progressive: resources.progressive});
+  const enforcer = new EmbeddedEnforcer({policy, baseline, pins, protectedPaths: protectedPaths(policy, home, undefined, {directories: [input.approvals.trail.auditDir], files: [input.approvals.trail.keyFile]}), now, progressive: resources.progressive});
   // Grants are bound to policy.version: those given under another policy do not apply here.
   const stepUp = new ApprovalStepUp({
     home,

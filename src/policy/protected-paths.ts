@@ -5,12 +5,21 @@ import type {ProtectedPaths} from './engine.js';
 import type {CompiledPolicy} from './model.js';
 import {PathReader} from './path-reader.js';
 
+/** What the session's settings put outside the profile that is thoth's all the same. */
+export interface OwnLocations {
+  /** The audit directory (THOTH_AUDIT_DIR), which holds the grants `thoth approve` seals. */
+  directories?: readonly string[];
+  /** The audit key (THOTH_AUDIT_KEY_FILE): whoever reads it can seal a forged grant. */
+  files?: readonly string[];
+}
+
 /**
- * thoth's profile directory and the policy file itself: no tool argument may point into them.
- * Each is kept as written and where its links lead (a profile on another volume, macOS
- * `/var` → `/private/var`), resolved once for the session.
+ * thoth's profile directory, the policy file itself, and the audit directory and key wherever
+ * the settings put them: no tool argument may point into them. Each is kept as written and where
+ * its links lead (a profile on another volume, macOS `/var` → `/private/var`), resolved once for
+ * the session.
  */
-export function protectedPaths(policy: CompiledPolicy, home: string, userHome: string = homedir()): ProtectedPaths {
+export function protectedPaths(policy: CompiledPolicy, home: string, userHome: string = homedir(), own: OwnLocations = {}): ProtectedPaths {
   const directories: string[] = [];
   const files: string[] = [];
   const tokens = new Set<string>();
@@ -27,14 +36,26 @@ export function protectedPaths(policy: CompiledPolicy, home: string, userHome: s
       tokens.add(basename(file.lexical).toLowerCase());
     }
   }
-  const mentioned = [home];
+  for (const [list, kind] of [
+    [own.directories ?? [], directories],
+    [own.files ?? [], files],
+  ] as const) {
+    for (const path of list) {
+      const reading = reader.read(path);
+      if (reading === undefined) continue;
+      kind.push(reading.lexical, ...reading.resolved);
+      tokens.add(basename(reading.lexical).toLowerCase());
+    }
+  }
+  const mentioned = [home, ...(own.directories ?? []), ...(own.files ?? [])];
   if (policy.source.kind !== 'builtin') mentioned.push(policy.source.path);
   const underUserHome = relative(userHome, home);
   if (underUserHome !== '' && !underUserHome.startsWith('..') && !isAbsolute(underUserHome)) mentioned.push(`~/${underUserHome}`);
   // A whole path component: `~/.thoth` but not `~/.thothful`.
   const alternatives = mentioned.map((text) => `${text.replace(/[\\/]+$/, '').split(/[\\/]+/).map(escapeRegExp).join('[\\\\/]+')}(?=$|[\\\\/\\s"'\`;|&)])`);
   // Also the commands that decide approvals and pins, as a shell tool would run them.
-  alternatives.push('\\bthoth(?:\\.cmd|\\.exe)?["\']?\\s+(?:approve|deny|pins\\s+accept)\\b');
+  // `node …/bin/run.js approve` is the form wrap-config writes; a shell tool would copy it.
+  alternatives.push('(?:\\bthoth(?:\\.cmd|\\.exe)?|\\brun\\.js)["\']?\\s+(?:approve|deny|pins\\s+accept)\\b');
   return {directories, files, tokens: [...tokens].filter((token) => token !== ''), mentions: new RegExp(alternatives.join('|'), 'i')};
 }
 

@@ -277,6 +277,8 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
   auditContentMaxBytes: {name: 'THOTH_AUDIT_CONTENT_MAX_BYTES', description: 'Bytes of tool arguments or results an audit event keeps.', parse: atLeast(256), fallback: fixed(AUDIT_DEFAULTS.contentMaxBytes)},
   cliApprovals: {
     name: 'THOTH_CLI_APPROVALS',
+    // A fleet that turns command-line approvals off must not be turned back on by an agent's shell (THOTH_CLI_APPROVALS=on thoth approve …).
+    managedWins: true,
     description: 'Command-line approvals (thoth approve / deny): on, or off (sessions then ignore them; the client prompt and the control plane remain).',
     // The same words as THOTH_AUDIT: on/off, true/false, 1/0.
     parse: auditSwitch,

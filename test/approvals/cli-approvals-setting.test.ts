@@ -36,6 +36,10 @@ describe('the THOTH_CLI_APPROVALS setting', () => {
     expect(fromManaged.values.cliApprovals).toBe(false);
     expect(fromManaged.origins.cliApprovals.source).toBe('managed');
     expect((await resolveSettings({...base, readManagedPreferences: managed({THOTH_CLI_APPROVALS: 'off'})})).values.cliApprovals).toBe(false);
+    // The environment cannot turn a managed off back on: an agent's shell would do exactly that.
+    const overridden = await resolveSettings({...base, env: {...base.env, THOTH_CLI_APPROVALS: 'on'}, readManagedPreferences: managed({THOTH_CLI_APPROVALS: 'off'})});
+    expect(overridden.values.cliApprovals).toBe(false);
+    expect(overridden.overrides.map((override) => override.name)).toEqual(['THOTH_CLI_APPROVALS']);
     expect((await resolveSettings({...base, env: {THOTH_CLI_APPROVALS: 'off'}})).values.cliApprovals).toBe(false);
     expect((await resolveSettings({...base, env: {THOTH_CLI_APPROVALS: 'maybe'}})).problems).toEqual(['THOTH_CLI_APPROVALS from THOTH_CLI_APPROVALS: must be on or off (got "maybe")']);
   });

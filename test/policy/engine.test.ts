@@ -273,6 +273,7 @@ describe("thoth's own files and approval commands (as thoth run protects them)",
     expect(verdict({command: 'cat "/HOME/ann/.thoth"'})).toBe('builtin:protect-thoth-files');
     expect(verdict({command: 'thoth approve k3m9x2q7ta'})).toBe('builtin:protect-thoth-files');
     expect(verdict({command: 'npx thoth  pins accept --agent-id fs --all'})).toBe('builtin:protect-thoth-files');
+    expect(verdict({command: '"/usr/local/bin/node" "/opt/thoth/bin/run.js" approve k3m9x2q7ta'})).toBe('builtin:protect-thoth-files');
     expect(verdict({script: `${'x'.repeat(100_000)}\nthoth deny abc`})).toBe('builtin:protect-thoth-files');
     expect(verdict({path: '/etc/test-policy.json'})).toBe('builtin:protect-thoth-files');
     expect(verdict({command: 'ls ~/.thothful'})).toBe('scope:approved');
@@ -280,5 +281,19 @@ describe("thoth's own files and approval commands (as thoth run protects them)",
     expect(verdict({text: 'I will ask you to approve it'})).toBe('scope:approved');
     const reason = decideCall(policy, 'run_command', {script: `thoth approve x ${'y'.repeat(500)}`}, {agentId: 'sh', hooks}).reason;
     expect(reason.length).toBeLessThan(400);
+  });
+
+  it('also protects the audit directory and key when the settings put them outside the profile (whoever reads the key can seal a grant)', async () => {
+    const {protectedPaths} = await import('../../src/policy/protected-paths.js');
+    const policy = compile({agents: {fs: {approved_scope: '*'}}});
+    const own = {directories: ['/var/log/thoth-audit'], files: ['/srv/keys/thoth-hmac.json']};
+    const verdict = (args: unknown, withOwn = true) =>
+      decideCall(policy, 'read_file', args, {agentId: 'fs', hooks: {protectedPaths: protectedPaths(policy, '/home/ann/.thoth', '/home/ann', withOwn ? own : {})}}).ruleId;
+    expect(verdict({path: '/srv/keys/thoth-hmac.json'})).toBe('builtin:protect-thoth-files');
+    expect(verdict({path: '/var/log/thoth-audit/registry.jsonl'})).toBe('builtin:protect-thoth-files');
+    expect(verdict({command: 'cat /srv/keys/thoth-hmac.json'})).toBe('builtin:protect-thoth-files');
+    expect(verdict({path: '/srv/keys/other.json'})).toBe('scope:approved');
+    // Without them (before this change) the key was an ordinary file.
+    expect(verdict({path: '/srv/keys/thoth-hmac.json'}, false)).toBe('scope:approved');
   });
 });
