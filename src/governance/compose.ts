@@ -49,6 +49,7 @@ export async function createGovernance(options: RunOptions, session: SessionStat
   const modeSource = origins.enforcementMode?.source;
   const policy = await createPolicyGovernance({
     policyFile: values.policyFile,
+    policyFileOrigin: origins.policyFile,
     mode: modeSource === undefined || modeSource === 'default' ? undefined : values.enforcementMode,
     modeSource: modeSource === 'default' ? undefined : modeSource,
     intent: options.sessionIntent,

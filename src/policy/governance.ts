@@ -17,8 +17,10 @@ export {protectedPaths} from './protected-paths.js';
 export type {PolicyGeneration} from './generation.js';
 
 export interface PolicyGovernanceInput {
-  /** --policy. */
+  /** --policy, or THOTH_POLICY_FILE as the settings resolved it. */
   policyFile?: string | undefined;
+  /** Where policyFile came from: a managed preference makes it a managed source (it wins over flags and environment). */
+  policyFileOrigin?: {source: 'flag' | 'env' | 'managed' | 'profile' | 'default'; origin: string} | undefined;
   /** --enforcement-mode, or the mode a settings layer above the policy chose. */
   mode?: EnforcementMode | undefined;
   /** Where `mode` came from (recorded in POLICY_LOADED); default 'flag'. */
@@ -47,6 +49,32 @@ export interface PolicyGovernanceInput {
    * rules read relative arguments against each (PathEnvironment.relativeBases).
    */
   relativeBases?: () => readonly string[];
+}
+
+/**
+ * A policy the administrator installed governs; a --policy or THOTH_POLICY_FILE that named
+ * another file was refused. Say so on stderr and in the trail, as for other managed settings.
+ */
+function recordIgnoredPolicyFile(
+  input: PolicyGovernanceInput,
+  generation: PolicyGeneration,
+  warn: (message: string) => void,
+  event: (type: string, context: DecisionContext, fields: Record<string, unknown>) => void,
+): void {
+  const source = generation.policy?.source;
+  // A managed preference naming the file was settled by the settings resolver, overrides included.
+  if (source?.kind !== 'managed' || input.policyFileOrigin?.source === 'managed') return;
+  const attempts: Array<{source: 'flag' | 'env'; origin: string; path: string}> = [];
+  const origin = input.policyFileOrigin;
+  if (input.policyFile !== undefined && input.policyFile !== '' && origin?.source !== 'managed') {
+    attempts.push({source: origin?.source === 'env' ? 'env' : 'flag', origin: origin?.origin ?? '--policy', path: input.policyFile});
+  }
+  const fromEnv = input.env['THOTH_POLICY_FILE'];
+  if (fromEnv !== undefined && fromEnv !== '' && fromEnv !== input.policyFile) attempts.push({source: 'env', origin: 'THOTH_POLICY_FILE', path: fromEnv});
+  for (const attempt of attempts) {
+    warn(`${attempt.origin} named a policy file, but the policy installed at ${source.path} is managed and governs this session`);
+    event('SETTING_OVERRIDE_REFUSED', generation.context, {setting: 'THOTH_POLICY_FILE', attemptedSource: attempt.source, attempted: attempt.origin, managedOrigin: source.path});
+  }
 }
 
 export interface PolicyGovernance {
@@ -151,7 +179,11 @@ export async function createPolicyGovernance(input: PolicyGovernanceInput): Prom
   };
 
   const watcher = new PolicySourceWatcher({
-    candidates: policyCandidates({flag: input.policyFile, env, ...(input.managedRoot !== undefined ? {managedRoot: input.managedRoot} : {})}),
+    candidates: policyCandidates({
+      ...(input.policyFileOrigin?.source === 'managed' ? {managedFile: input.policyFile} : {flag: input.policyFile}),
+      env,
+      ...(input.managedRoot !== undefined ? {managedRoot: input.managedRoot} : {}),
+    }),
     intervalMs: input.reloadIntervalMs ?? DEFAULT_POLICY_RELOAD_INTERVAL_MS,
     onChange: (change) => reload(change),
     warn,
@@ -198,6 +230,7 @@ export async function createPolicyGovernance(input: PolicyGovernanceInput): Prom
     current = first.generation;
     for (const note of first.notes) warn(note);
     event('POLICY_LOADED', current.context, {...loadedFields(current), reload: false});
+    recordIgnoredPolicyFile(input, current, warn, event);
   } else {
     warn(`${first.failure.message}; every tool call will be refused until it is fixed`);
     current = failed(first.failure, input.context);

@@ -19,6 +19,8 @@ const MAX_POLICY_BYTES = 16 * 1024 * 1024;
 export interface PolicyLocationOptions {
   /** `--policy FILE`. */
   flag?: string | undefined;
+  /** A policy file named by a managed preference (THOTH_POLICY_FILE set by MDM): it wins over flag and environment. */
+  managedFile?: string | undefined;
   env?: NodeJS.ProcessEnv;
   platform?: NodeJS.Platform;
   /** A directory standing for the file-system root in front of the managed location (tests). */
@@ -61,15 +63,25 @@ export function managedPolicyPath(platform: NodeJS.Platform = process.platform, 
   return root === undefined ? path : join(root, path);
 }
 
-/** The sources, highest precedence first: flag, THOTH_POLICY_FILE, managed, profile, built-in. */
+/**
+ * The sources, highest precedence first. The managed location comes first: only an administrator
+ * can write there, so a policy an MDM installed governs whatever a client entry's flags or
+ * environment name (an agent that can edit the client's config could otherwise swap in its own
+ * policy). Then --policy, THOTH_POLICY_FILE, the profile, and the built-in policy. A file named by
+ * a managed preference (THOTH_POLICY_FILE set by MDM, `managedFile`) is managed too and comes
+ * before the managed location.
+ */
 export function policyCandidates(options: PolicyLocationOptions = {}): PolicyCandidate[] {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const candidates: PolicyCandidate[] = [];
-  if (options.flag !== undefined && options.flag !== '') candidates.push({kind: 'flag', path: resolve(cwd, options.flag), required: true});
-  const fromEnv = env[POLICY_ENV];
-  if (fromEnv !== undefined && fromEnv !== '') candidates.push({kind: 'env', path: resolve(cwd, fromEnv), required: true});
+  if (options.managedFile !== undefined && options.managedFile !== '') candidates.push({kind: 'managed', path: resolve(cwd, options.managedFile), required: true});
   candidates.push({kind: 'managed', path: managedPolicyPath(options.platform, env, options.managedRoot), required: false});
+  if (options.managedFile === undefined || options.managedFile === '') {
+    if (options.flag !== undefined && options.flag !== '') candidates.push({kind: 'flag', path: resolve(cwd, options.flag), required: true});
+    const fromEnv = env[POLICY_ENV];
+    if (fromEnv !== undefined && fromEnv !== '') candidates.push({kind: 'env', path: resolve(cwd, fromEnv), required: true});
+  }
   candidates.push({kind: 'profile', path: join(thothHome(env), 'policy.json'), required: false});
   return candidates;
 }

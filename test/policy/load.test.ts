@@ -84,15 +84,21 @@ describe('sources', () => {
     expect(managedPolicyPath('linux', {}, '/tmp/root')).toBe('/tmp/root/etc/thoth/policy.json');
   });
 
-  it('are tried in order: --policy, THOTH_POLICY_FILE, managed, profile, built-in', async () => {
+  it('are tried in order: managed location, --policy, THOTH_POLICY_FILE, profile, built-in (what an administrator installed governs)', async () => {
     const dir = await tempDir();
     const home = join(dir, 'home');
     const root = join(dir, 'root');
     const env = {THOTH_HOME: home};
     const options = {env, managedRoot: root, platform: 'linux' as const, cwd: dir};
     expect(policyCandidates({...options, flag: 'flag.json', env: {...env, THOTH_POLICY_FILE: 'env.json'}}).map((c) => [c.kind, c.path])).toEqual([
+      ['managed', join(root, 'etc/thoth/policy.json')],
       ['flag', join(dir, 'flag.json')],
       ['env', join(dir, 'env.json')],
+      ['profile', join(home, 'policy.json')],
+    ]);
+    // A file named by a managed preference is managed, and nothing the entry names competes with it.
+    expect(policyCandidates({...options, managedFile: '/opt/corp/policy.json', env: {...env, THOTH_POLICY_FILE: 'env.json'}}).map((c) => [c.kind, c.path])).toEqual([
+      ['managed', '/opt/corp/policy.json'],
       ['managed', join(root, 'etc/thoth/policy.json')],
       ['profile', join(home, 'policy.json')],
     ]);
@@ -105,12 +111,14 @@ describe('sources', () => {
     expect(await sourceOf()).toEqual(['builtin', 'builtin-1']);
     await write(home, 'policy.json', '{"version": "profile"}');
     expect(await sourceOf()).toEqual(['profile', 'profile']);
-    await write(root, 'etc/thoth/policy.json', '{"version": "managed"}');
-    expect(await sourceOf()).toEqual(['managed', 'managed']);
     await write(dir, 'env.json', '{"version": "env"}');
     expect(await sourceOf({env: {THOTH_POLICY_FILE: join(dir, 'env.json')}})).toEqual(['env', 'env']);
     await write(dir, 'flag.json', '{"version": "flag"}');
     expect(await sourceOf({flag: 'flag.json', env: {THOTH_POLICY_FILE: join(dir, 'env.json')}})).toEqual(['flag', 'flag']);
+    await write(root, 'etc/thoth/policy.json', '{"version": "managed"}');
+    expect(await sourceOf()).toEqual(['managed', 'managed']);
+    // An entry's --policy or THOTH_POLICY_FILE no longer replaces what the administrator installed.
+    expect(await sourceOf({flag: 'flag.json', env: {THOTH_POLICY_FILE: join(dir, 'env.json')}})).toEqual(['managed', 'managed']);
   });
 
   it('a named file that is missing fails instead of falling back', async () => {

@@ -267,3 +267,29 @@ describe('policy reload in a running session', () => {
     }
   });
 });
+
+describe('a policy an administrator installed', () => {
+  it('governs even when the entry names another with --policy or THOTH_POLICY_FILE; the attempt is on stderr and in the trail', async () => {
+    const dir = await tempDir();
+    const managed = join(dir, 'root/etc/thoth/policy.json');
+    await mkdir(join(dir, 'root/etc/thoth'), {recursive: true});
+    await writeFile(managed, JSON.stringify(BLOCK_ECHO));
+    const {governance, events, warnings} = await setup(ALLOW_ECHO, {
+      managedRoot: join(dir, 'root'),
+      policyFileOrigin: {source: 'flag', origin: '--policy'},
+      env: {THOTH_HOME: join(dir, 'home'), THOTH_POLICY_FILE: join(dir, 'elsewhere.json')},
+    });
+    try {
+      expect(governance.current.policy?.source).toEqual({kind: 'managed', path: managed});
+      expect((await decide(governance.current, 'echo', {message: 'x'})).decision).toBe('block');
+      const refused = events.filter((event) => event.type === 'SETTING_OVERRIDE_REFUSED').map((event) => event.fields);
+      expect(refused).toEqual([
+        {setting: 'THOTH_POLICY_FILE', attemptedSource: 'flag', attempted: '--policy', managedOrigin: managed},
+        {setting: 'THOTH_POLICY_FILE', attemptedSource: 'env', attempted: 'THOTH_POLICY_FILE', managedOrigin: managed},
+      ]);
+      expect(warnings.join('\n')).toMatch(/--policy named a policy file, but the policy installed at .*policy\.json is managed and governs this session/);
+    } finally {
+      await governance.close();
+    }
+  });
+});
