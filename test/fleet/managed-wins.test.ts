@@ -43,9 +43,9 @@ const ATTACK_ENV = {
 const ATTACK_FLAGS = settingFlagsFromRun({policy: '/tmp/allow-all.json', auditDir: '/tmp/hidden-trail', enforcementMode: 'observe', filterTools: false});
 
 describe('managed preferences win for the settings that decide governance', () => {
-  it('marks exactly policy file, audit on/off and directory, mode, failure decision and tool filtering', () => {
+  it('marks exactly policy file, audit on/off and directory, mode, failure decision, tool filtering and command-line approvals', () => {
     const marked = SETTING_KEYS.filter((key) => SETTINGS[key].managedWins === true);
-    expect(marked.sort()).toEqual(['auditDir', 'auditEnabled', 'enforcementMode', 'enforcerFailureDecision', 'filterTools', 'policyFile']);
+    expect(marked.sort()).toEqual(['auditDir', 'auditEnabled', 'cliApprovals', 'enforcementMode', 'enforcerFailureDecision', 'filterTools', 'policyFile']);
   });
 
   it('applies the managed value over the environment and records each refused variable, without values', async () => {
