@@ -6,6 +6,7 @@ import type {Decision, DecisionContext, ToolCall} from '../enforcer/types.js';
 import type {ClientChannel, StepUpHandler} from '../governance/types.js';
 import {canonicalHash, sha256Digits} from '../policy/canonical-json.js';
 import {shellWord} from '../policy/shell-word.js';
+import {terminalSafe} from '../util/terminal-text.js';
 import {argumentsPreview, requestApproval, takeDecision, type ApprovalBinding} from './store.js';
 
 export interface ApprovalSettings {
@@ -153,9 +154,10 @@ export class ApprovalStepUp implements StepUpHandler {
     client: ClientChannel,
     signal: AbortSignal,
   ): Promise<{kind: 'accepted'} | {kind: 'declined'} | {kind: 'unanswered'; why: string}> {
+    // The person reads this in the client: a bidi override or control in a name must not reword it.
     const message =
-      `thoth: "${context.agentId}" wants to run the tool "${call.name}" with ${argumentsPreview(call.argumentsJson)}. ` +
-      `It needs your approval because ${decision.reason}. Allow this one call?`;
+      `thoth: "${terminalSafe(context.agentId)}" wants to run the tool "${terminalSafe(call.name)}" with ${terminalSafe(argumentsPreview(call.argumentsJson))}. ` +
+      `It needs your approval because ${terminalSafe(decision.reason)}. Allow this one call?`;
     try {
       const result = await client.request(
         'elicitation/create',

@@ -3,6 +3,7 @@ import {Args, Flags} from '@oclif/core';
 import {decideAndRecord, type DecisionResult} from '../approvals/decide.js';
 import {BaseCommand} from '../cli/base-command.js';
 import {thothHome} from '../profile/paths.js';
+import {terminalSafe} from '../util/terminal-text.js';
 import {approver} from './approve.js';
 
 export type DenyResult = DecisionResult;
@@ -16,7 +17,7 @@ export default class Deny extends BaseCommand<DenyResult> {
   async run(): Promise<DenyResult> {
     const {args, flags} = await this.parse(Deny);
     const record = await decideAndRecord(flags['thoth-home'] ?? thothHome(process.env), args.id, 'denied', {by: approver(), note: flags.note}, {warn: (message) => this.note(message)});
-    this.log(`Denied ${record.id}: ${record.agentId} → ${record.tool} is refused until ${record.expiresAt}.`);
+    this.log(`Denied ${terminalSafe(record.id)}: ${terminalSafe(record.agentId)} → ${terminalSafe(record.tool)} is refused until ${terminalSafe(record.expiresAt)}.`);
     return record;
   }
 }

@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core';
 import {listApprovals, type ApprovalView} from '../../approvals/store.js';
 import {BaseCommand} from '../../cli/base-command.js';
 import {thothHome} from '../../profile/paths.js';
+import {terminalSafe} from '../../util/terminal-text.js';
 
 export interface ApprovalsListResult {
   approvals: ApprovalView[];
@@ -21,10 +22,13 @@ export default class ApprovalsList extends BaseCommand<ApprovalsListResult> {
     const {flags} = await this.parse(ApprovalsList);
     const approvals = await listApprovals(flags['thoth-home'] ?? thothHome(process.env), {all: flags.all});
     if (approvals.length === 0) this.log(flags.all ? 'No approvals.' : 'No pending approvals.');
+    // The tool name is the server's, the arguments the agent's, and approvals.json is a user file:
+    // each value is escaped, so none can rewrite what the approver reads (src/util/terminal-text.ts).
     for (const approval of approvals) {
-      this.log(`${approval.id}  ${approval.state.padEnd(8)}  ${approval.agentId} → ${approval.tool}  until ${approval.expiresAt}`);
-      this.log(`    why:  ${approval.reason}`);
-      this.log(`    args: ${approval.argumentsPreview}`);
+      const safe = (value: unknown) => terminalSafe(String(value));
+      this.log(`${safe(approval.id)}  ${safe(approval.state).padEnd(8)}  ${safe(approval.agentId)} → ${safe(approval.tool)}  until ${safe(approval.expiresAt)}`);
+      this.log(`    why:  ${safe(approval.reason)}`);
+      this.log(`    args: ${safe(approval.argumentsPreview)}`);
     }
     return {approvals};
   }

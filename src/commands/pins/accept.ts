@@ -5,6 +5,7 @@ import {ThothError} from '../../cli/errors.js';
 import {ExitCode} from '../../cli/exit-codes.js';
 import {acceptChanges, type AcceptResult} from '../../pins/store.js';
 import {thothHome} from '../../profile/paths.js';
+import {terminalSafe} from '../../util/terminal-text.js';
 
 export type PinsAcceptResult = AcceptResult;
 
@@ -27,8 +28,8 @@ export default class PinsAccept extends BaseCommand<PinsAcceptResult> {
       });
     }
     const result = await acceptChanges(flags['thoth-home'] ?? thothHome(process.env), flags['agent-id'], flags.all ? undefined : flags.tool);
-    if (result.accepted.length === 0) this.log(`Agent "${result.agentId}" has no changed tools.`);
-    for (const tool of result.accepted) this.log(`Accepted the new definition of ${tool.name} (${tool.to.slice(0, 19)}…).`);
+    if (result.accepted.length === 0) this.log(`Agent "${terminalSafe(result.agentId)}" has no changed tools.`);
+    for (const tool of result.accepted) this.log(`Accepted the new definition of ${terminalSafe(tool.name)} (${terminalSafe(tool.to.slice(0, 19))}…).`);
     return result;
   }
 }
