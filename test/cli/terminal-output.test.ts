@@ -136,6 +136,16 @@ describe('a hostile server and agent cannot drive the operator’s terminal', ()
     expect(events.map((event) => event.toolName)).toContain(HOSTILE_TOOLS[1]);
   });
 
+  it('audit export to stdout: JSON Lines and OCSF with C1 and bidi characters as \\u escapes, the same values', async () => {
+    for (const format of ['jsonl', 'ocsf']) {
+      const exported = await runThoth(['audit', 'export', '--format', format], {env});
+      expect(exported.code, exported.stderr).toBe(0);
+      expectNoRawControls(exported.stdout, `audit export --format ${format}`);
+      const lines = exported.stdout.trimEnd().split('\n').map((line) => JSON.stringify(JSON.parse(line) as unknown));
+      expect(lines.some((line) => line.includes(JSON.stringify(HOSTILE_TOOLS[1]).slice(1, -1)))).toBe(true);
+    }
+  });
+
   it('pins list and approve name the tools escaped', async () => {
     const pins = await runThoth(['pins', 'list'], {env});
     expectNoRawControls(pins.stdout, 'pins list');
