@@ -6,6 +6,7 @@ import type {Decision, DecisionContext, ToolCall} from '../enforcer/types.js';
 import type {ClientChannel, StepUpHandler} from '../governance/types.js';
 import {canonicalHash, sha256Digits} from '../policy/canonical-json.js';
 import {shellWord} from '../policy/shell-word.js';
+import {terminalSafe} from '../util/terminal-text.js';
 import {proveGrant, type GrantProof, type GrantTrail} from './grant-proof.js';
 import {argumentsPreview, newApprovalId, pendingRequest, requestApproval, takeDecision, type ApprovalBinding, type ApprovalRecord} from './store.js';
 
@@ -218,11 +219,12 @@ export class ApprovalStepUp implements StepUpHandler {
     signal: AbortSignal,
     approvalId: string,
   ): Promise<{kind: 'accepted'} | {kind: 'declined'} | {kind: 'unanswered'; why: string}> {
-    // The prompt is shown to the person, not to the model: it may name the command.
+    // The prompt is shown to the person, not to the model: it may name the command. A bidi
+    // override or control character in a name must not reword it.
     const fallback = this.cliApprovals ? ` (Left unanswered, it waits as approval ${approvalId}: ${this.command('approve', approvalId)} in your own terminal allows it.)` : '';
     const message =
-      `thoth: "${context.agentId}" wants to run the tool "${call.name}" with ${argumentsPreview(call.argumentsJson)}. ` +
-      `It needs your approval because ${decision.reason}. Allow this one call?${fallback}`;
+      `thoth: "${terminalSafe(context.agentId)}" wants to run the tool "${terminalSafe(call.name)}" with ${terminalSafe(argumentsPreview(call.argumentsJson))}. ` +
+      `It needs your approval because ${terminalSafe(decision.reason)}. Allow this one call?${fallback}`;
     try {
       const result = await client.request(
         'elicitation/create',

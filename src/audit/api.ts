@@ -4,6 +4,7 @@ import {setTimeout as sleep} from 'node:timers/promises';
 
 import {ThothError, errnoCode} from '../cli/errors.js';
 import {ExitCode} from '../cli/exit-codes.js';
+import {jsonTerminalSafe} from '../util/terminal-text.js';
 import {readKeyFile, type AuditKey} from './key.js';
 import {toOcsf} from './ocsf.js';
 import {EventFollower, parseTimeBound, readEvents, type EventFilter, type StoredEvent} from './reader.js';
@@ -117,10 +118,13 @@ export interface ExportResult {
   lastEventId?: string;
 }
 
-/** One JSON object per line: the event with its chain position, or its OCSF 1.3.0 form. */
+/**
+ * One JSON object per line: the event with its chain position, or its OCSF 1.3.0 form. DEL, C1
+ * and invisible characters as \u escapes (the same JSON to any parser): the lines go to stdout too.
+ */
 export function exportLine(stored: StoredEvent, format: ExportFormat, productVersion: string): string {
-  if (format === 'ocsf') return JSON.stringify(toOcsf(stored, {productVersion}));
-  return JSON.stringify({...stored.event, audit: {chain: stored.chain, seq: stored.seq, file: stored.file}});
+  if (format === 'ocsf') return jsonTerminalSafe(JSON.stringify(toOcsf(stored, {productVersion})));
+  return jsonTerminalSafe(JSON.stringify({...stored.event, audit: {chain: stored.chain, seq: stored.seq, file: stored.file}}));
 }
 
 export async function exportAudit(

@@ -1,7 +1,8 @@
-import {Command, Flags, type Interfaces} from '@oclif/core';
+import {Command, Flags, ux, type Interfaces} from '@oclif/core';
 
 import {bootstrapProfile} from '../profile/bootstrap.js';
 import {thothHome} from '../profile/paths.js';
+import {jsonTerminalSafe, terminalSafe, terminalSafeLines} from '../util/terminal-text.js';
 import {describeError, formatErrorLine} from './error-format.js';
 import {ExitCode} from './exit-codes.js';
 import {ThothError} from './errors.js';
@@ -52,10 +53,27 @@ export abstract class BaseCommand<T> extends Command {
     process.exitCode = code;
   }
 
-  /** A warning goes to stderr in human mode and into `warnings` in --json mode. */
+  /**
+   * A warning goes to stderr in human mode and into `warnings` in --json mode. Warnings are one
+   * line and often quote paths, names and error messages from outside: escaped whole.
+   */
   protected note(message: string): void {
     this.warnings.push(message);
-    if (!this.jsonEnabled()) process.stderr.write(`thoth: warning: ${message}\n`);
+    if (!this.jsonEnabled()) process.stderr.write(`thoth: warning: ${terminalSafe(message)}\n`);
+  }
+
+  /**
+   * Every line of human output goes through here: the last net against terminal control
+   * sequences in a value a renderer did not escape (src/util/terminal-text.ts). It keeps the line
+   * feeds of multi-line text thoth built; renderers escape each value they put into a line.
+   */
+  override log(message = '', ...args: unknown[]): void {
+    super.log(typeof message === 'string' ? terminalSafeLines(message) : message, ...args);
+  }
+
+  /** The --json envelope, with DEL, C1 and invisible characters as \u escapes (the same JSON). */
+  protected override logJson(json: unknown): void {
+    ux.stdout(jsonTerminalSafe(ux.colorizeJson(json, {pretty: true, theme: this.config.theme?.json})));
   }
 
   protected override toSuccessJson(result: unknown): JsonEnvelope<T> {

@@ -1,3 +1,4 @@
+import {terminalSafe} from '../util/terminal-text.js';
 import {ExitCode} from './exit-codes.js';
 import {ThothError, errorMessage} from './errors.js';
 
@@ -36,7 +37,12 @@ function firstLine(message: string): string {
   return message.split('\n').find((line) => line.trim() !== '')?.trim() ?? message;
 }
 
+/**
+ * The error line (and its hint line) for stderr. Messages quote what the user or a file gave
+ * (an approval id, a tool name, a path, oclif's "Unexpected argument: ..."): escaped, so that the
+ * message stays one line and cannot drive the terminal.
+ */
 export function formatErrorLine(error: DescribedError): string {
-  const hint = error.suggestions.length > 0 ? `\n  Try this: ${error.suggestions.join(' ')}` : '';
-  return `thoth: error: ${error.message}${hint}\n`;
+  const hint = error.suggestions.length > 0 ? `\n  Try this: ${error.suggestions.map(terminalSafe).join(' ')}` : '';
+  return `thoth: error: ${terminalSafe(error.message)}${hint}\n`;
 }

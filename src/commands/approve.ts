@@ -5,6 +5,7 @@ import {Args, Flags} from '@oclif/core';
 import {decideAndRecord, type DecisionResult} from '../approvals/decide.js';
 import {BaseCommand} from '../cli/base-command.js';
 import {thothHome} from '../profile/paths.js';
+import {terminalSafe} from '../util/terminal-text.js';
 
 export type ApproveResult = DecisionResult;
 
@@ -32,7 +33,7 @@ export default class Approve extends BaseCommand<ApproveResult> {
       {by: approver(), note: flags.note, auditDir: flags['audit-dir']},
       {warn: (message) => this.note(message)},
     );
-    this.log(`Approved ${record.id}: ${record.agentId} may call ${record.tool} with these arguments once, until ${record.expiresAt}. Retry the call now.`);
+    this.log(`Approved ${terminalSafe(record.id)}: ${terminalSafe(record.agentId)} may call ${terminalSafe(record.tool)} with these arguments once, until ${terminalSafe(record.expiresAt)}. Retry the call now.`);
     return record;
   }
 }

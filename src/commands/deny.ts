@@ -3,6 +3,7 @@ import {Args, Flags} from '@oclif/core';
 import {decideAndRecord, type DecisionResult} from '../approvals/decide.js';
 import {BaseCommand} from '../cli/base-command.js';
 import {thothHome} from '../profile/paths.js';
+import {terminalSafe} from '../util/terminal-text.js';
 import {approver, decisionAuditDirFlag} from './approve.js';
 
 export type DenyResult = DecisionResult;
@@ -23,7 +24,7 @@ export default class Deny extends BaseCommand<DenyResult> {
       {by: approver(), note: flags.note, auditDir: flags['audit-dir']},
       {warn: (message) => this.note(message)},
     );
-    this.log(`Denied ${record.id}: ${record.agentId} → ${record.tool} is refused until ${record.expiresAt}.`);
+    this.log(`Denied ${terminalSafe(record.id)}: ${terminalSafe(record.agentId)} → ${terminalSafe(record.tool)} is refused until ${terminalSafe(record.expiresAt)}.`);
     return record;
   }
 }

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core';
 
 import {BaseCommand} from '../cli/base-command.js';
 import {enrollThisEndpoint, type EnrollResult} from '../fleet/enroll-endpoint.js';
+import {terminalSafe} from '../util/terminal-text.js';
 
 export type {EnrollResult} from '../fleet/enroll-endpoint.js';
 
@@ -30,9 +31,11 @@ export default class Enroll extends BaseCommand<EnrollResult> {
     });
     for (const warning of warnings) this.note(warning);
     if (!this.jsonEnabled()) {
-      this.log(`${result.created ? 'enrolled' : 'already enrolled (registration updated)'}: ${result.endpointId} (${result.identitySource})`);
-      this.log(`tenant ${result.tenantId ?? '-'}, fleet ${result.fleetId ?? '-'}, source ${result.enrollmentSource}, since ${result.enrolledAt}`);
-      this.log(`registry: ${result.registerUrl}`);
+      // Partly the control plane's answer and the endpoint's environment: escaped.
+      const safe = (value: unknown) => terminalSafe(String(value));
+      this.log(`${result.created ? 'enrolled' : 'already enrolled (registration updated)'}: ${safe(result.endpointId)} (${safe(result.identitySource)})`);
+      this.log(`tenant ${safe(result.tenantId ?? '-')}, fleet ${safe(result.fleetId ?? '-')}, source ${safe(result.enrollmentSource)}, since ${safe(result.enrolledAt)}`);
+      this.log(`registry: ${safe(result.registerUrl)}`);
     }
     return result;
   }

@@ -1,6 +1,7 @@
 import {BaseCommand} from '../cli/base-command.js';
 import {resolveEndpointIdentity, type EndpointIdentity} from '../fleet/identity.js';
 import {resolveSettings} from '../settings/resolve.js';
+import {terminalSafe} from '../util/terminal-text.js';
 
 export type IdentityResult = EndpointIdentity;
 
@@ -16,9 +17,10 @@ export default class Identity extends BaseCommand<IdentityResult> {
     for (const warning of settings.warnings) this.note(warning);
     const identity = await resolveEndpointIdentity({settings});
     if (!this.jsonEnabled()) {
-      this.log(identity.endpointId);
-      this.log(`source: ${identity.source} (${identity.detail})${identity.derived ? ', app-specific derivation of the machine id' : ''}`);
-      for (const skip of identity.skipped) this.log(`skipped: ${skip.detail}: ${skip.reason}`);
+      // Ids and details come from the environment, managed preferences and command output: escaped.
+      this.log(terminalSafe(identity.endpointId));
+      this.log(`source: ${identity.source} (${terminalSafe(identity.detail)})${identity.derived ? ', app-specific derivation of the machine id' : ''}`);
+      for (const skip of identity.skipped) this.log(`skipped: ${terminalSafe(skip.detail)}: ${terminalSafe(skip.reason)}`);
     }
     return identity;
   }

@@ -1,3 +1,4 @@
+import {terminalSafe} from '../util/terminal-text.js';
 import {ADAPTERS} from './clients/index.js';
 import type {ChangeResult} from './engine.js';
 import type {ServerStatus, StatusReport} from './status.js';
@@ -5,7 +6,8 @@ import type {ServerStatus, StatusReport} from './status.js';
 /**
  * Human output. The status format is a stable API (seed 001): one line per server, starting with
  * `✓` when governed, `✗` when not, `!` for drift and servers thoth cannot govern, `-` for servers
- * disabled in the client.
+ * disabled in the client. Server names, paths and problems come from config files any local
+ * program can edit: each is escaped for the terminal (src/util/terminal-text.ts).
  */
 export function formatStatus(report: StatusReport): string[] {
   const lines: string[] = [];
@@ -14,9 +16,9 @@ export function formatStatus(report: StatusReport): string[] {
     if (!client.found) {
       if (!client.error) continue;
     }
-    lines.push(`${label} (${client.scope}): ${client.file}`);
+    lines.push(`${label} (${terminalSafe(client.scope)}): ${terminalSafe(client.file)}`);
     if (client.error) {
-      lines.push(`  ! cannot read: ${client.error}`);
+      lines.push(`  ! cannot read: ${terminalSafe(client.error)}`);
       continue;
     }
     if (client.servers.length === 0) lines.push('  (no MCP servers)');
@@ -41,16 +43,17 @@ export function symbolFor(server: ServerStatus): string {
 }
 
 function serverLine(server: ServerStatus): string {
-  const name = server.scope?.startsWith('local:') ? `${server.server} [${server.scope}]` : server.server;
+  const name = terminalSafe(server.scope?.startsWith('local:') ? `${server.server} [${server.scope}]` : server.server);
   const symbol = symbolFor(server);
+  const problems = server.problems.map(terminalSafe).join('; ');
   if (server.state === 'governed') {
-    const settings = [`mode ${server.mode ?? 'default'}`, ...(server.intent ? [`intent ${server.intent}`] : [])].join(', ');
-    const notes = server.problems.length > 0 ? `; note: ${server.problems.join('; ')}` : '';
+    const settings = [`mode ${terminalSafe(server.mode ?? 'default')}`, ...(server.intent ? [`intent ${terminalSafe(server.intent)}`] : [])].join(', ');
+    const notes = server.problems.length > 0 ? `; note: ${problems}` : '';
     return `${symbol} ${name}  governed (${settings})${notes}`;
   }
   if (server.disabled) return `${symbol} ${name}  disabled in the client (not started; wrap-config leaves it as is)`;
   const state = server.state === 'not-governed' ? 'not governed' : server.state;
-  return `${symbol} ${name}  ${state}: ${server.problems.join('; ')}`;
+  return `${symbol} ${name}  ${state}: ${problems}`;
 }
 
 const VERBS = {wrapped: 'wrapped', rewrapped: 'updated', unchanged: 'unchanged', skipped: 'skipped', unwrapped: 'unwrapped'} as const;
@@ -58,18 +61,19 @@ const VERBS = {wrapped: 'wrapped', rewrapped: 'updated', unchanged: 'unchanged',
 export function formatChange(result: ChangeResult): string[] {
   const lines: string[] = [];
   for (const file of result.files) {
-    lines.push(`${ADAPTERS[file.client].label}: ${file.file}${file.output !== file.file ? ` → ${file.output}` : ''}`);
+    lines.push(`${ADAPTERS[file.client].label}: ${terminalSafe(file.file)}${file.output !== file.file ? ` → ${terminalSafe(file.output)}` : ''}`);
     if (file.error) {
-      lines.push(`  error: ${file.error.message}`);
+      lines.push(`  error: ${terminalSafe(file.error.message)}`);
       continue;
     }
     if (file.servers.length === 0) lines.push('  (no MCP servers)');
     for (const server of file.servers) {
       const verb = result.dryRun && server.action !== 'unchanged' && server.action !== 'skipped' ? `would be ${VERBS[server.action]}` : VERBS[server.action];
-      lines.push(`  ${verb.padEnd(10)} ${server.server}${server.scope?.startsWith('local:') ? ` [${server.scope}]` : ''}${server.reason ? ` (${server.reason})` : ''}`);
+      const where = server.scope?.startsWith('local:') ? ` [${terminalSafe(server.scope)}]` : '';
+      lines.push(`  ${verb.padEnd(10)} ${terminalSafe(server.server)}${where}${server.reason ? ` (${terminalSafe(server.reason)})` : ''}`);
     }
     if (result.dryRun) lines.push(file.changed ? '  would change this file; nothing written (--dry-run)' : '  nothing to change');
-    else if (file.written) lines.push(`  written${file.backup ? `; backup: ${file.backup}` : ''}`);
+    else if (file.written) lines.push(`  written${file.backup ? `; backup: ${terminalSafe(file.backup)}` : ''}`);
     else lines.push('  nothing to change');
   }
   return lines;

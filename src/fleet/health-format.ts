@@ -1,3 +1,4 @@
+import {terminalSafe} from '../util/terminal-text.js';
 import type {HealthReport} from './health.js';
 
 /** Values a Jamf Smart Group (or any script) can match with `--field`. */
@@ -93,7 +94,8 @@ export function healthField(report: HealthReport, field: HealthField): string {
  * and line breaks in the value would break that, so they are replaced.
  */
 export function jamfExtensionAttribute(value: string): string {
-  const clean = value.replace(/[\r\n]+/g, ' ').replace(/[<>]/g, '_');
+  // Jamf shows the value in its web console: no control or bidi character gets there either.
+  const clean = terminalSafe(value.replace(/[\r\n]+/g, ' ')).replace(/[<>]/g, '_');
   return `<result>${clean}</result>`;
 }
 
@@ -108,31 +110,35 @@ export function intuneDetection(report: HealthReport): {detected: boolean; line:
   return {detected: versionOk && governed, line: `thoth ${report.version.current} detected: ${servers} server${servers === 1 ? '' : 's'} governed`};
 }
 
-/** The human view of `thoth health`. */
+/**
+ * The human view of `thoth health`. Ids, paths, summaries and reasons quote the environment,
+ * managed preferences, config files and error messages: each value is escaped for the terminal.
+ */
 export function renderHealthText(report: HealthReport): string {
+  const s = (value: string | null | undefined, fallback = '-') => terminalSafe(value ?? fallback);
   const lines: string[] = [];
-  const minimum = report.version.minimum === null ? 'no minimum set' : `minimum ${report.version.minimum}: ${report.version.meetsMinimum ? 'ok' : 'TOO OLD'}`;
+  const minimum = report.version.minimum === null ? 'no minimum set' : `minimum ${s(report.version.minimum)}: ${report.version.meetsMinimum ? 'ok' : 'TOO OLD'}`;
   lines.push(`status      ${report.status}`);
-  lines.push(`version     ${report.version.current} (${minimum})`);
-  lines.push(`endpoint    ${report.identity.endpointId} (${report.identity.source}: ${report.identity.detail})`);
+  lines.push(`version     ${s(report.version.current)} (${minimum})`);
+  lines.push(`endpoint    ${s(report.identity.endpointId)} (${s(report.identity.source)}: ${s(report.identity.detail)})`);
   const {tenant} = report;
-  lines.push(`tenant      ${tenant.tenantId ?? '-'}  fleet ${tenant.fleetId ?? '-'}  env ${tenant.env}  enrollment ${tenant.enrollmentSource}`);
-  lines.push(`governance  ${report.governance.state}: ${report.governance.summary}`);
+  lines.push(`tenant      ${s(tenant.tenantId)}  fleet ${s(tenant.fleetId)}  env ${s(tenant.env)}  enrollment ${s(tenant.enrollmentSource)}`);
+  lines.push(`governance  ${report.governance.state}: ${s(report.governance.summary)}`);
   for (const client of report.governance.clients) {
     if (!client.found) continue;
-    lines.push(`  ${client.client.padEnd(15)} ${client.governed} governed, ${client.notGoverned} not governed, ${client.drift} drift${client.ungovernable > 0 ? `, ${client.ungovernable} ungovernable` : ''}${client.error ? ` (${client.error})` : ''}`);
+    lines.push(`  ${s(client.client).padEnd(15)} ${client.governed} governed, ${client.notGoverned} not governed, ${client.drift} drift${client.ungovernable > 0 ? `, ${client.ungovernable} ungovernable` : ''}${client.error ? ` (${s(client.error)})` : ''}`);
     for (const entry of (report.governance.drifted ?? []).filter((drifted) => drifted.client === client.client)) {
-      lines.push(`    ! ${entry.server}: ${entry.problems.join('; ')}`);
+      lines.push(`    ! ${s(entry.server)}: ${entry.problems.map((problem) => s(problem)).join('; ')}`);
     }
   }
-  lines.push(`policy      ${report.policy.state}: ${report.policy.summary}`);
-  lines.push(`audit       ${report.audit.state}: ${report.audit.summary}`);
-  const last = report.heartbeat.lastHeartbeatAt === null ? '' : ` (last ${report.heartbeat.lastHeartbeatAt})`;
-  lines.push(`heartbeat   ${report.heartbeat.state}: ${report.heartbeat.summary}${last}`);
-  lines.push(`overrides   ${report.overrides.state}: ${report.overrides.summary}`);
+  lines.push(`policy      ${report.policy.state}: ${s(report.policy.summary)}`);
+  lines.push(`audit       ${report.audit.state}: ${s(report.audit.summary)}`);
+  const last = report.heartbeat.lastHeartbeatAt === null ? '' : ` (last ${s(report.heartbeat.lastHeartbeatAt)})`;
+  lines.push(`heartbeat   ${report.heartbeat.state}: ${s(report.heartbeat.summary)}${last}`);
+  lines.push(`overrides   ${report.overrides.state}: ${s(report.overrides.summary)}`);
   if (report.reasons.length > 0) {
     lines.push('reasons:');
-    for (const reason of report.reasons) lines.push(`  - ${reason}`);
+    for (const reason of report.reasons) lines.push(`  - ${s(reason)}`);
   }
   return `${lines.join('\n')}\n`;
 }

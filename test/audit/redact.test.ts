@@ -136,3 +136,31 @@ describe('content: capped, hashed, redacted', () => {
     expect(content.contentSha256).toBe(sha256(text));
   });
 });
+
+describe('JSON escapes and cut text (issue 8)', () => {
+  it('finds a token right after a \\n or \\t escape in raw JSON text, and gives the escapes back unchanged', () => {
+    const json = JSON.stringify({log: `line one\n${SECRETS.github}\n\tAGE-SECRET-KEY-1QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7LQPZRY9X8GF2TVDW0S3JN54KHCE6MUA\nmysqldump\t--password\tHunter-22 db`});
+    const {value, count} = redactJsonText(json);
+    expect(value).toBe('{"log":"line one\\n[REDACTED:api-key]\\n\\t[REDACTED:private-key]\\nmysqldump\\t--password\\t[REDACTED:secret] db"}');
+    expect(count).toBe(3);
+    // The same string as a value (JSON inside a string keeps its escapes as text).
+    expect(redactText(json).value).toBe(value);
+  });
+
+  it('leaves backslashes that are no layout escape, and text holding a no-break space before a line break, exactly as they were', () => {
+    for (const text of ['C:\\new\\temp\\report.txt', 'a\\\\nb', 'ends with a backslash \\', 'nbsp\u00a0\nthen \\n escape']) {
+      expect(redactText(text)).toEqual({value: text, count: 0});
+    }
+  });
+
+  it('redacts a credential value that the cut ends right after a backslash', () => {
+    expect(redactJsonText('{"password":"abc\\').value).toBe('{"password":"[REDACTED]');
+    expect(redactJsonText('{"password":"a\\"b\\\\","x":"y"}').value).toBe('{"password":"[REDACTED]","x":"y"}');
+  });
+
+  it('reads an argv array item in the light of its flag, and only then', () => {
+    expect(redactValue(['ls', '-l', '/tmp', '--color', 'auto']).value).toEqual(['ls', '-l', '/tmp', '--color', 'auto']);
+    expect(redactValue(['psql', '-p', '5432', '-U', 'app']).value).toEqual(['psql', '-p', '5432', '-U', 'app']);
+    expect(redactValue(['tool', '--token', 'abc123', 'next']).value).toEqual(['tool', '--token', '[REDACTED:secret]', 'next']);
+  });
+});

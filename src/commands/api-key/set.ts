@@ -4,6 +4,7 @@ import {ExitCode} from '../../cli/exit-codes.js';
 import {apiKeyFingerprint, normaliseApiKeyInput, storeApiKey} from '../../profile/api-key.js';
 import {readSecret} from '../../profile/secret-input.js';
 import {resolveSettings} from '../../settings/resolve.js';
+import {terminalSafe} from '../../util/terminal-text.js';
 
 export interface ApiKeySetResult {
   file: string;
@@ -34,7 +35,7 @@ export default class ApiKeySet extends BaseCommand<ApiKeySetResult> {
       this.note('THOTH_API_KEY is set in this environment and takes precedence over the stored key');
     }
     const fingerprint = apiKeyFingerprint(key);
-    if (!this.jsonEnabled()) this.log(`stored API key ${fingerprint} in ${file} (mode 0600)`);
+    if (!this.jsonEnabled()) this.log(`stored API key ${fingerprint} in ${terminalSafe(file)} (mode 0600)`);
     return {file, fingerprint};
   }
 }

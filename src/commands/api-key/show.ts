@@ -3,6 +3,7 @@ import {ThothError} from '../../cli/errors.js';
 import {ExitCode} from '../../cli/exit-codes.js';
 import {apiKeyFingerprint} from '../../profile/api-key.js';
 import {describeOrigin, resolveSettings, type SettingSource} from '../../settings/resolve.js';
+import {terminalSafe} from '../../util/terminal-text.js';
 
 export interface ApiKeyShowResult {
   fingerprint: string;
@@ -29,7 +30,7 @@ export default class ApiKeyShow extends BaseCommand<ApiKeyShowResult> {
     }
     const origin = resolved.origins.apiKey;
     const result = {fingerprint: apiKeyFingerprint(key), source: origin.source, origin: origin.origin};
-    if (!this.jsonEnabled()) this.log(`${result.fingerprint}  (${describeOrigin(origin)})`);
+    if (!this.jsonEnabled()) this.log(`${result.fingerprint}  (${terminalSafe(describeOrigin(origin))})`);
     return result;
   }
 }

@@ -4,6 +4,7 @@ import {approvalCommandFor} from '../../approvals/step-up.js';
 import {listApprovals, type ApprovalView} from '../../approvals/store.js';
 import {BaseCommand} from '../../cli/base-command.js';
 import {thothHome} from '../../profile/paths.js';
+import {terminalSafe} from '../../util/terminal-text.js';
 
 export interface ListedApproval extends ApprovalView {
   /** Pending requests: the exact command that approves it (run it in your own terminal, not in an agent's session). */
@@ -31,11 +32,14 @@ export default class ApprovalsList extends BaseCommand<ApprovalsListResult> {
       approval.state === 'pending' ? {...approval, approveCommand: approvalCommandFor('approve', approval.id, {home, auditDir: approval.auditDir})} : approval,
     );
     if (approvals.length === 0) this.log(flags.all ? 'No approvals.' : 'No pending approvals.');
+    // The tool name is the server's, the arguments the agent's, and approvals.json is a user file:
+    // each value is escaped, so none can rewrite what the approver reads (src/util/terminal-text.ts).
     for (const approval of approvals) {
-      this.log(`${approval.id}  ${approval.state.padEnd(8)}  ${approval.agentId} → ${approval.tool}  until ${approval.expiresAt}`);
-      this.log(`    why:  ${approval.reason}`);
-      this.log(`    args: ${approval.argumentsPreview}`);
-      if (approval.approveCommand !== undefined) this.log(`    approve: ${approval.approveCommand}`);
+      const safe = (value: unknown) => terminalSafe(String(value));
+      this.log(`${safe(approval.id)}  ${safe(approval.state).padEnd(8)}  ${safe(approval.agentId)} → ${safe(approval.tool)}  until ${safe(approval.expiresAt)}`);
+      this.log(`    why:  ${safe(approval.reason)}`);
+      this.log(`    args: ${safe(approval.argumentsPreview)}`);
+      if (approval.approveCommand !== undefined) this.log(`    approve: ${safe(approval.approveCommand)}`);
     }
     return {approvals};
   }

@@ -5,6 +5,7 @@ import {filterFlagValues, filterFlags, locationFlags, resolveAuditLocation} from
 import {BaseCommand} from '../../cli/base-command.js';
 import {ThothError} from '../../cli/errors.js';
 import {ExitCode} from '../../cli/exit-codes.js';
+import {terminalSafe} from '../../util/terminal-text.js';
 
 export type AuditExportResult = ExportResult;
 
@@ -34,7 +35,7 @@ export default class AuditExport extends BaseCommand<AuditExportResult> {
     const {location, warnings} = await resolveAuditLocation(flags);
     for (const warning of warnings) this.note(warning);
     const result = await exportAudit(location, filterOf(filterFlagValues(flags)), flags.format as ExportFormat, {path: flags.output}, this.config.version);
-    if (!this.jsonEnabled() && flags.output) this.log(`exported ${result.count} event(s) as ${result.format} to ${result.output}`);
+    if (!this.jsonEnabled() && flags.output) this.log(`exported ${result.count} event(s) as ${result.format} to ${terminalSafe(String(result.output))}`);
     return result;
   }
 }

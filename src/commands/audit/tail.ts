@@ -6,6 +6,7 @@ import type {AuditEvent} from '../../audit/events.js';
 import {formatEventLine} from '../../audit/format.js';
 import type {StoredEvent} from '../../audit/reader.js';
 import {BaseCommand} from '../../cli/base-command.js';
+import {jsonTerminalSafe} from '../../util/terminal-text.js';
 
 export interface AuditTailResult {
   events: AuditEvent[];
@@ -50,7 +51,8 @@ export default class AuditTail extends BaseCommand<AuditTailResult> {
     process.once('SIGTERM', stop);
     const json = this.jsonEnabled();
     const print = (stored: StoredEvent): void => {
-      process.stdout.write(`${json ? JSON.stringify(stored.event) : formatEventLine(stored)}\n`);
+      // Straight to stdout (not this.log): both forms escape what could drive a terminal.
+      process.stdout.write(`${json ? jsonTerminalSafe(JSON.stringify(stored.event)) : formatEventLine(stored)}\n`);
     };
     const count = await followAudit(location, filter, flags.lines, print, {intervalMs: flags.interval, signal: controller.signal});
     process.off('SIGINT', stop);

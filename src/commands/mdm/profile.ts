@@ -6,6 +6,7 @@ import {ThothError} from '../../cli/errors.js';
 import {ExitCode} from '../../cli/exit-codes.js';
 import {buildMobileconfig, DEFAULT_PROFILE_IDENTIFIER, type ManagedValue} from '../../settings/mobileconfig.js';
 import {writeFileAtomic} from '../../util/atomic-write.js';
+import {terminalSafe} from '../../util/terminal-text.js';
 
 export interface MdmProfileResult {
   output: string | null;
@@ -81,7 +82,7 @@ export default class MdmProfile extends BaseCommand<MdmProfileResult> {
     const output = flags.output === undefined ? null : resolve(flags.output);
     if (output !== null) {
       await writeFileAtomic(output, profile.xml, {mode: 0o644});
-      if (!this.jsonEnabled()) this.log(`wrote ${output} (${profile.payloadIdentifier}, domain ${profile.domain}, ${Object.keys(profile.values).length} keys)`);
+      if (!this.jsonEnabled()) this.log(`wrote ${terminalSafe(output)} (${terminalSafe(profile.payloadIdentifier)}, domain ${profile.domain}, ${Object.keys(profile.values).length} keys)`);
     } else if (!this.jsonEnabled()) {
       process.stdout.write(profile.xml);
     }

@@ -6,6 +6,7 @@ import {ExitCode} from '../../cli/exit-codes.js';
 import {acceptAndRecord, type RecordedAcceptResult} from '../../pins/accept.js';
 import {thothHome} from '../../profile/paths.js';
 import {approver} from '../approve.js';
+import {terminalSafe} from '../../util/terminal-text.js';
 
 export type PinsAcceptResult = RecordedAcceptResult;
 
@@ -32,8 +33,8 @@ export default class PinsAccept extends BaseCommand<PinsAcceptResult> {
     const result = await acceptAndRecord(flags['thoth-home'] ?? thothHome(process.env), flags['agent-id'], flags.all ? undefined : flags.tool, {by: approver()}, {
       warn: (message) => this.note(message),
     });
-    if (result.accepted.length === 0) this.log(`Agent "${result.agentId}" has no changed tools.`);
-    for (const tool of result.accepted) this.log(`Accepted the new definition of ${tool.name} (${tool.to.slice(0, 19)}…).`);
+    if (result.accepted.length === 0) this.log(`Agent "${terminalSafe(result.agentId)}" has no changed tools.`);
+    for (const tool of result.accepted) this.log(`Accepted the new definition of ${terminalSafe(tool.name)} (${terminalSafe(tool.to.slice(0, 19))}…).`);
     return result;
   }
 }

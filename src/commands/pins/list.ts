@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core';
 import {BaseCommand} from '../../cli/base-command.js';
 import {listPins, type PinListing} from '../../pins/store.js';
 import {thothHome} from '../../profile/paths.js';
+import {terminalSafe} from '../../util/terminal-text.js';
 
 export interface PinsListResult {
   agents: PinListing[];
@@ -18,11 +19,13 @@ export default class PinsList extends BaseCommand<PinsListResult> {
     const {flags} = await this.parse(PinsList);
     const agents = await listPins(flags['thoth-home'] ?? thothHome(process.env), flags['agent-id']);
     if (agents.length === 0) this.log('No tools pinned yet (pins are recorded the first time a session lists its tools).');
+    // Tool names are whatever the servers announced: escaped (src/util/terminal-text.ts).
     for (const agent of agents) {
       const changed = agent.tools.filter((tool) => tool.status === 'changed').length;
-      this.log(`${agent.agentId}: ${agent.tools.length} tools${changed > 0 ? `, ${changed} CHANGED` : ''}`);
+      this.log(`${terminalSafe(agent.agentId)}: ${agent.tools.length} tools${changed > 0 ? `, ${changed} CHANGED` : ''}`);
       for (const tool of agent.tools) {
-        this.log(`  ${tool.status === 'changed' ? '!' : ' '} ${tool.name}  ${tool.status}${tool.changedAt ? ` (new definition seen ${tool.changedAt})` : ''}`);
+        const seen = tool.changedAt ? ` (new definition seen ${terminalSafe(String(tool.changedAt))})` : '';
+        this.log(`  ${tool.status === 'changed' ? '!' : ' '} ${terminalSafe(tool.name)}  ${terminalSafe(tool.status)}${seen}`);
       }
     }
     return {agents};

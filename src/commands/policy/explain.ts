@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core';
 import {BaseCommand} from '../../cli/base-command.js';
 import {ENFORCEMENT_MODES} from '../../enforcer/types.js';
 import {explainCall, type ExplainResult} from '../../policy/explain.js';
+import {terminalSafe} from '../../util/terminal-text.js';
 
 export type PolicyExplainResult = ExplainResult;
 
@@ -36,13 +37,15 @@ export default class PolicyExplain extends BaseCommand<PolicyExplainResult> {
       home: flags['thoth-home'],
     });
     for (const note of result.notes) this.note(note);
+    // Reasons and the trace quote the tool, its arguments and the policy's own strings: escaped.
+    const safe = terminalSafe;
     this.log(`decision: ${result.decision}${result.observed !== null ? ` (observe mode; would have been ${result.observed})` : ''}`);
-    this.log(`reason:   ${result.reason}`);
-    this.log(`rule:     ${result.ruleId}`);
-    this.log(`mode:     ${result.mode} (${result.modeSource})    intent: ${result.intent ?? 'none'} (${result.intentSource})`);
-    if (result.hiddenFromToolsList !== null) this.log(`tools/list: hidden (${result.hiddenFromToolsList})`);
+    this.log(`reason:   ${safe(result.reason)}`);
+    this.log(`rule:     ${safe(result.ruleId)}`);
+    this.log(`mode:     ${result.mode} (${safe(result.modeSource)})    intent: ${safe(result.intent ?? 'none')} (${safe(result.intentSource)})`);
+    if (result.hiddenFromToolsList !== null) this.log(`tools/list: hidden (${safe(result.hiddenFromToolsList)})`);
     this.log('trace:');
-    for (const step of result.trace) this.log(`  ${step}`);
+    for (const step of result.trace) this.log(`  ${safe(step)}`);
     return result;
   }
 }

@@ -5,6 +5,7 @@ import {Args} from '@oclif/core';
 import {BaseCommand} from '../../cli/base-command.js';
 import {ExitCode} from '../../cli/exit-codes.js';
 import {validatePolicy, type PolicyValidation} from '../../policy/validate.js';
+import {terminalSafe} from '../../util/terminal-text.js';
 
 export type PolicyValidateResult = PolicyValidation;
 
@@ -20,9 +21,10 @@ export default class PolicyValidate extends BaseCommand<PolicyValidateResult> {
     const {args} = await this.parse(PolicyValidate);
     const result = await validatePolicy(resolve(args.file));
     if (result.valid) {
-      this.log(`${result.file}: valid (version ${result.version}; ${result.agents.length} agents, ${result.intents.length} intents, ${result.rules} rules)`);
+      this.log(`${terminalSafe(result.file)}: valid (version ${terminalSafe(String(result.version))}; ${result.agents.length} agents, ${result.intents.length} intents, ${result.rules} rules)`);
     } else {
-      for (const problem of result.problems) this.log(problem.text);
+      // A problem quotes the policy's keys and values (a JSON pointer, a bad regex): one line each.
+      for (const problem of result.problems) this.log(terminalSafe(problem.text));
       this.setExitCode(result.exists ? ExitCode.INVALID_INPUT : ExitCode.NOT_FOUND);
     }
     return result;
