@@ -40,14 +40,15 @@ export function windowsLauncher(version: string): string {
  * macOS postinstall (root, after the payload is in place): the launcher on PATH, the log
  * directory admins look in, and the removal of JavaScript an earlier version left behind (Installer
  * adds and replaces files but never deletes them; lib/FILES lists what this version ships).
+ * `root` prefixes the system paths: always '' in the package, a directory in the tests.
  */
-export function darwinPostinstall(version: string, prefix: string): string {
+export function darwinPostinstall(version: string, prefix: string, root = ''): string {
   return `#!/bin/sh
 # thoth ${version} postinstall (runs as root).
 set -u
 prefix=${prefix}
-/bin/mkdir -p /usr/local/bin /Library/Logs/thoth || exit 1
-/bin/ln -sfn "$prefix/bin/thoth" /usr/local/bin/thoth || exit 1
+/bin/mkdir -p ${root}/usr/local/bin ${root}/Library/Logs/thoth || exit 1
+/bin/ln -sfn "$prefix/bin/thoth" ${root}/usr/local/bin/thoth || exit 1
 cd "$prefix/lib" || exit 1
 /usr/bin/find . -type f ! -path ./FILES | while IFS= read -r file; do
   /usr/bin/grep -qxF -- "$file" FILES || /bin/rm -f -- "$file"

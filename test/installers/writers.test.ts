@@ -6,6 +6,7 @@ import {describe, expect, it} from 'vitest';
 
 import {buildBom} from '../../scripts/dist/bom.js';
 import {cksum} from '../../scripts/dist/cksum.js';
+import {darwinPostinstall} from '../../scripts/dist/launchers.js';
 import {writeCpio} from '../../scripts/dist/cpio.js';
 import {buildIntunewin} from '../../scripts/dist/intunewin.js';
 import {msiIdentity, msiVersion, uuidV5} from '../../scripts/dist/msi.js';
@@ -271,5 +272,38 @@ describe.skipIf(skipReason(['sha256sum']) !== undefined)('test helpers', () => {
     expect(plain.toString()).toBe('hello');
     const expected = (await run('sha256sum', [join(dir, 'a.gz')])).stdout.split(' ')[0];
     expect(createHash('sha256').update(await readFile(join(dir, 'a.gz'))).digest('hex')).toBe(expected);
+  });
+});
+
+describe('the macOS postinstall (run here against a directory standing in for /)', () => {
+  it('links /usr/local/bin/thoth, makes /Library/Logs/thoth, and removes what an earlier version left in lib/ (and only that)', async () => {
+    const root = await tempDir();
+    const prefix = join(root, 'usr', 'local', 'thoth');
+    await mkdir(join(prefix, 'lib', 'chunks'), {recursive: true});
+    await mkdir(join(prefix, 'lib', 'old-dir'), {recursive: true});
+    await mkdir(join(prefix, 'lib', 'bin'), {recursive: true});
+    await mkdir(join(prefix, 'bin'), {recursive: true});
+    await writeFile(join(prefix, 'bin', 'thoth'), '#!/bin/sh\n');
+    for (const file of ['bin/run.js', 'chunks/chunk-NEW.js', 'chunks/chunk-OLD.js', 'old-dir/gone.js', 'package.json']) await writeFile(join(prefix, 'lib', ...file.split('/')), file);
+    await writeFile(join(prefix, 'lib', 'FILES'), './FILES\n./bin/run.js\n./chunks/chunk-NEW.js\n./package.json\n');
+    const script = join(root, 'postinstall');
+    await writeFile(script, darwinPostinstall('9.9.9', prefix, root), {mode: 0o755});
+    const result = await run(script, ['/tmp/thoth.pkg', prefix, '/', '/'], {env: {PATH: '/nonexistent'}});
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(await readlink(join(root, 'usr', 'local', 'bin', 'thoth'))).toBe(join(prefix, 'bin', 'thoth'));
+    expect((await stat(join(root, 'Library', 'Logs', 'thoth'))).isDirectory()).toBe(true);
+    const left = (await run('find', ['.', '-type', 'f'], {cwd: join(prefix, 'lib')})).stdout.trim().split('\n').sort();
+    expect(left).toEqual(['./FILES', './bin/run.js', './chunks/chunk-NEW.js', './package.json']);
+    expect((await readdir(join(prefix, 'lib'))).sort()).toEqual(['FILES', 'bin', 'chunks', 'package.json']);
+    // Run again (a reinstall of the same version): nothing more goes.
+    expect((await run(script, [], {env: {PATH: '/nonexistent'}})).code).toBe(0);
+    expect((await run('find', ['.', '-type', 'f'], {cwd: join(prefix, 'lib')})).stdout.trim().split('\n').sort()).toEqual(left);
+  });
+
+  it('is what the package carries, with the real system paths', () => {
+    const text = darwinPostinstall('1.0.0', '/usr/local/thoth');
+    expect(text).toContain('/bin/ln -sfn "$prefix/bin/thoth" /usr/local/bin/thoth || exit 1');
+    expect(text).toContain('/bin/mkdir -p /usr/local/bin /Library/Logs/thoth || exit 1');
   });
 });
