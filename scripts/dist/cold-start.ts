@@ -38,7 +38,8 @@ function timeExit(command: string, args: string[]): Promise<number> {
 function timeRun(node: string, entry: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(node, [entry, 'run', '--agent-id', 'cold', '--', node, server], {env, stdio: ['pipe', 'pipe', 'ignore']});
+    // The server runs on the bundled node in every variant: only thoth differs.
+    const child = spawn(node, [entry, 'run', '--agent-id', 'cold', '--', bundledNode, server], {env, stdio: ['pipe', 'pipe', 'ignore']});
     child.on('error', reject);
     child.stdout.once('data', () => {
       const elapsed = Number(process.hrtime.bigint() - started) / 1e6;
@@ -56,6 +57,7 @@ const variants: Array<[string, () => Promise<number>]> = [
   ['thoth --version, dist (system node)', () => timeExit(process.execPath, [devEntry, '--version'])],
   ['thoth run → initialize, bundle', () => timeRun(bundledNode, bundleEntry)],
   ['thoth run → initialize, dist (bundled node)', () => timeRun(bundledNode, devEntry)],
+  ['thoth run → initialize, dist (system node)', () => timeRun(process.execPath, devEntry)],
 ];
 
 const samples = new Map<string, number[]>(variants.map(([name]) => [name, []]));
