@@ -11,9 +11,10 @@
 // the tests spawn thoth and the servers with process.execPath, so they run on that Node too
 // (test/e2e/node-runtime.test.ts checks that it really does).
 import {spawnSync} from 'node:child_process';
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync} from 'node:fs';
 import {delimiter, dirname, join} from 'node:path';
 import {fileURLToPath} from 'node:url';
+
+import {fetchRegistryPackage} from './registry-package.mjs';
 
 const VERSIONS = ['22.23.3', '24.21.0'];
 const SUBSET = ['test/e2e/everything.test.ts', 'test/e2e/node-runtime.test.ts', 'test/e2e/misbehaving.test.ts', 'test/cli/contract.test.ts', 'test/audit/e2e.test.ts'];
@@ -39,38 +40,22 @@ function packageName() {
   return `node-${process.platform}-${process.arch}`;
 }
 
-/** npm itself: the one running this script under `npm run`, else the npm beside this node. */
-function npm(args) {
-  const cli = process.env['npm_execpath'];
-  return cli && cli.endsWith('.js') ? run(process.execPath, [cli, ...args]) : run('npm', args);
-}
-
 /** The path of bin/node of `version`, downloaded once into the cache. */
 function nodeBinary(version) {
-  const dir = join(cache, version);
-  const binary = join(dir, 'package', 'bin', 'node');
-  if (existsSync(binary) && run(binary, ['--version']).trim() === `v${version}`) return binary;
-  mkdirSync(cache, {recursive: true});
-  // Left by a run that failed mid-download.
-  for (const name of readdirSync(cache)) if (name.startsWith(`.${version}-`)) rmSync(join(cache, name), {recursive: true, force: true});
-  const work = mkdtempSync(join(cache, `.${version}-`));
+  const reports = (binary) => spawnSync(binary, ['--version'], {encoding: 'utf8'}).stdout?.trim() === `v${version}`;
   try {
-    const started = Date.now();
-    npm(['pack', `${packageName()}@${version}`, '--pack-destination', work, '--silent']);
-    const tarball = readdirSync(work).find((name) => name.endsWith('.tgz'));
-    if (!tarball) fail(`npm pack ${packageName()}@${version} left no tarball`);
-    const unpacked = join(work, 'unpacked');
-    mkdirSync(unpacked);
-    run('tar', ['-xzf', join(work, tarball), '-C', unpacked]);
-    rmSync(dir, {recursive: true, force: true});
-    renameSync(unpacked, dir);
-    console.log(`test-node-versions: fetched ${packageName()}@${version} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  } finally {
-    rmSync(work, {recursive: true, force: true});
+    const dir = fetchRegistryPackage({
+      cacheDir: cache,
+      name: packageName(),
+      version,
+      dirName: version,
+      isComplete: (packageDir) => reports(join(packageDir, 'bin', 'node')),
+      log: (message) => console.log(`test-node-versions: ${message}`),
+    });
+    return join(dir, 'bin', 'node');
+  } catch (error) {
+    return fail(error.message);
   }
-  const reported = run(binary, ['--version']).trim();
-  if (reported !== `v${version}`) fail(`${binary} reports ${reported}, expected v${version}`);
-  return binary;
 }
 
 const versions = process.argv.length > 2 ? process.argv.slice(2) : VERSIONS;

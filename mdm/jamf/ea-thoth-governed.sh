@@ -1,23 +1,17 @@
 #!/bin/bash
 # Jamf Pro extension attribute "thoth governed" (Data Type: String, Input Type: Script).
-# Prints exactly one <result>…</result>: true when every MCP server of the user is governed; false; unknown; not-installed; no-user; error.
-# Runs as root at every inventory update; thoth itself runs as the console user (or, when nobody
-# is logged in, the last user), never as root.
+# Prints exactly one <result>…</result>: true when every MCP server of the user is governed, false; unknown (the policy has not run yet); not-installed.
+# Runs as root at every inventory update and starts no thoth: it reads the state file that
+# thoth-policy.sh writes after each run (the one source of truth), so inventory stays cheap.
+# THOTH_MDM_ROOT prefixes the paths; it exists for the tests and is empty on a Mac.
 
-thoth="${THOTH_BIN:-/usr/local/bin/thoth}"
+root="${THOTH_MDM_ROOT:-}"
 field="governed"
+state="$root/Library/Application Support/thoth/jamf-state"
 
 result() { printf '<result>%s</result>\n' "$1"; exit 0; }
 
-[ -x "$thoth" ] || result not-installed
-user="$(scutil <<< 'show State:/Users/ConsoleUser' | awk '/Name :/ && ! /loginwindow/ { print $3; exit }')"
-if [ -z "$user" ] || [ "$user" = "_mbsetupuser" ]; then
-  user="$(defaults read /Library/Preferences/com.apple.loginwindow lastUserName 2>/dev/null)"
-fi
-[ -n "$user" ] || result no-user
-
-out="$(sudo -u "$user" -H "$thoth" health --format jamf-ea --field "$field" 2>/dev/null)"
-case "$out" in
-  '<result>'*'</result>') printf '%s\n' "$out" ;;
-  *) result error ;;
-esac
+[ -x "$root/usr/local/thoth/bin/thoth" ] || result not-installed
+[ -f "$state" ] || result unknown
+value="$(/usr/bin/awk -F= -v key="$field" '$1 == key { print substr($0, length(key) + 2); exit }' "$state")"
+result "${value:-unknown}"

@@ -1,23 +1,15 @@
 #!/bin/bash
 # Jamf Pro extension attribute "thoth version" (Data Type: String, Input Type: Script).
-# Prints exactly one <result>…</result>: the installed thoth version; not-installed; no-user; error.
-# Runs as root at every inventory update; thoth itself runs as the console user (or, when nobody
-# is logged in, the last user), never as root.
+# Prints exactly one <result>…</result>: the installed thoth version; not-installed; unknown.
+# Runs as root at every inventory update and starts no thoth: the version is the one of the
+# package installed in /usr/local/thoth (lib/package.json), right after an upgrade too.
+# THOTH_MDM_ROOT prefixes the paths; it exists for the tests and is empty on a Mac.
 
-thoth="${THOTH_BIN:-/usr/local/bin/thoth}"
-field="version"
+root="${THOTH_MDM_ROOT:-}"
+prefix="$root/usr/local/thoth"
 
 result() { printf '<result>%s</result>\n' "$1"; exit 0; }
 
-[ -x "$thoth" ] || result not-installed
-user="$(scutil <<< 'show State:/Users/ConsoleUser' | awk '/Name :/ && ! /loginwindow/ { print $3; exit }')"
-if [ -z "$user" ] || [ "$user" = "_mbsetupuser" ]; then
-  user="$(defaults read /Library/Preferences/com.apple.loginwindow lastUserName 2>/dev/null)"
-fi
-[ -n "$user" ] || result no-user
-
-out="$(sudo -u "$user" -H "$thoth" health --format jamf-ea --field "$field" 2>/dev/null)"
-case "$out" in
-  '<result>'*'</result>') printf '%s\n' "$out" ;;
-  *) result error ;;
-esac
+[ -x "$prefix/bin/thoth" ] || result not-installed
+version="$(/usr/bin/sed -n 's/^  "version": "\([^"]*\)",$/\1/p' "$prefix/lib/package.json" 2>/dev/null)"
+result "${version:-unknown}"

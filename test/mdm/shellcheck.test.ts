@@ -20,7 +20,7 @@ describe('mdm shell scripts', () => {
     const version = spawnSync('shellcheck', ['--version'], {encoding: 'utf8'});
     expect(version.error, 'shellcheck is not installed: apt-get install -y shellcheck').toBeUndefined();
     const scripts = await shellScripts(join(REPO_ROOT, 'mdm'));
-    expect(scripts.map((file) => relative(REPO_ROOT, file)).sort()).toEqual(['mdm/jamf/ea-thoth-governed.sh', 'mdm/jamf/ea-thoth-status.sh', 'mdm/jamf/ea-thoth-version.sh', 'mdm/jamf/thoth-policy.sh']);
+    expect(scripts.map((file) => relative(REPO_ROOT, file)).sort()).toEqual(['mdm/jamf/ea-thoth-governed.sh', 'mdm/jamf/ea-thoth-status.sh', 'mdm/jamf/ea-thoth-version.sh', 'mdm/jamf/thoth-policy.sh', 'mdm/jamf/uninstall.sh']);
     const result = spawnSync('shellcheck', ['--shell=bash', '--severity=style', ...scripts], {encoding: 'utf8'});
     expect(result.stdout + result.stderr).toBe('');
     expect(result.status).toBe(0);
