@@ -109,13 +109,15 @@ describe('a hostile server and agent cannot drive the operator’s terminal', ()
     expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
   });
 
-  it('approvals list: the tool name and the arguments preview escaped, three lines per approval; --json keeps the exact name', async () => {
+  it('approvals list: the tool name and the arguments preview escaped, four lines per approval (the last the command to approve it); --json keeps the exact name', async () => {
     const approvals = await runThoth(['approvals', 'list'], {env});
     expect(approvals.code).toBe(0);
     expectNoRawControls(approvals.stdout, 'approvals list');
     expect(approvals.stdout).toContain(`hostile → ${SHOWN[1]}  until`);
     expect(approvals.stdout).toContain('fine\\r\\u001b[1A\\u001b[2Kthoth: approved by admin\\u0007\\u009d0;t\\u009c\\u2066\\u200b');
-    expect(approvals.stdout.trimEnd().split('\n')).toHaveLength(3);
+    const lines = approvals.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[3]).toMatch(/^    approve: thoth approve [0-9a-z]+( --thoth-home \S+)?$/);
     const approvalsJson = await runThoth(['approvals', 'list', '--json'], {env});
     expectNoRawControls(approvalsJson.stdout, 'approvals list --json');
     const listedJson = parseEnvelope<{approvals: Array<{tool: string; id: string}>}>(approvalsJson.stdout).result!.approvals;

@@ -83,8 +83,11 @@ describe.skipIf(skip !== undefined)('the unpacked Linux tarball, without Node.js
 
   it('thoth run: a real MCP session is governed (allow, block -32001, step-up -32002) and leaves an intact, schema-valid audit trail', async () => {
     const home = await tempDir();
+    // The profile is a directory of the home, as ~/.thoth is: with the profile as the home itself,
+    // every relative string (read against the home, as a server would) lands inside thoth's files.
+    const profile = join(home, '.thoth');
     const auditDir = join(home, 'trail');
-    const {client, stderr} = await connect(launcher, ['run', '--agent-id', 'everything', '--policy', E2E_POLICY, '--audit-dir', auditDir, '--', bundledNode, EVERYTHING_SERVER, 'stdio'], {HOME: home, THOTH_HOME: home});
+    const {client, stderr} = await connect(launcher, ['run', '--agent-id', 'everything', '--policy', E2E_POLICY, '--audit-dir', auditDir, '--', bundledNode, EVERYTHING_SERVER, 'stdio'], {HOME: home, THOTH_HOME: profile});
     try {
       expect((await client.listTools()).tools.map((tool) => tool.name).sort()).toEqual(['echo', 'get-sum', 'get-tiny-image']);
       expect(await callText(client, 'echo', {message: 'from the installed thoth'})).toBe('Echo: from the installed thoth');
@@ -96,7 +99,7 @@ describe.skipIf(skip !== undefined)('the unpacked Linux tarball, without Node.js
       await client.close();
     }
     expect(stderr()).not.toMatch(NOISE);
-    const verify = await thoth(['audit', 'verify', auditDir, '--json'], {HOME: home, THOTH_HOME: home});
+    const verify = await thoth(['audit', 'verify', auditDir, '--json'], {HOME: home, THOTH_HOME: profile});
     expect(verify.code, verify.stderr).toBe(0);
     expect((JSON.parse(verify.stdout) as {result: {status: string}}).result.status).toBe('intact');
     expect(await invalidAuditEvents(auditDir)).toEqual([]);
