@@ -18,8 +18,8 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
 import {keyIdOf, type AuditKey} from '../src/audit/key.js';
-import {AUDIT_DEFAULTS} from '../src/audit/settings.js';
-import type {Decision, DecisionContext} from '../src/enforcer/types.js';
+import {AUDIT_DEFAULTS} from '../src/settings/audit-defaults.js';
+import type {Decision, DecisionContext} from '../src/core/decision.js';
 import type {BenchContext, BenchSection} from './main.js';
 import {comparisonRows, measureVariants, summarise, type Variant} from './proxy.bench.js';
 import {RpcClient} from './lib/rpc-client.js';
@@ -81,7 +81,7 @@ async function sinkCpu(root: string, calls: number): Promise<number> {
   const secret = randomBytes(32);
   const key: AuditKey = {keyId: keyIdOf(secret), secret, path: '(bench)'};
   const sessionToolCalls: string[] = [];
-  const context: DecisionContext = {agentId: 'bench', sessionId: randomBytes(8).toString('hex'), mode: 'progressive', sessionToolCalls, client: {name: 'bench', version: '1', protocolVersion: '2025-06-18'}};
+  const context: DecisionContext = {agentId: 'bench', sessionId: randomBytes(8).toString('hex'), mode: 'progressive', sessionToolCalls, session: {client: {name: 'bench', version: '1', protocolVersion: '2025-06-18'}}};
   const dir = join(root, `sink-${randomBytes(4).toString('hex')}`);
   const sink = new FileAuditSink({settings: {dir, keyFile: join(root, 'key.json'), ...AUDIT_DEFAULTS, enabled: true}, context, key});
   // What the built-in policy decides in progressive mode while it learns: a new reason every call.

@@ -12,9 +12,10 @@ import {join} from 'node:path';
 
 import {keyIdOf, type AuditKey} from '../src/audit/key.js';
 import {genesisHash, sealLine} from '../src/audit/record.js';
-import {AUDIT_DEFAULTS, type AuditSettings} from '../src/audit/settings.js';
+import type {AuditSettings} from '../src/audit/settings.js';
+import {AUDIT_DEFAULTS} from '../src/settings/audit-defaults.js';
 import {FileAuditSink} from '../src/audit/sink.js';
-import type {DecisionContext} from '../src/enforcer/types.js';
+import type {DecisionContext} from '../src/core/decision.js';
 import {withFileLock} from '../src/util/file-lock.js';
 import type {BenchContext, BenchSection} from './main.js';
 

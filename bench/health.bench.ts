@@ -12,7 +12,7 @@ import {join} from 'node:path';
 import {verifyAudit} from '../src/audit/api.js';
 import {HEALTH_AUDIT_BOUND, verifyRecentAudit} from '../src/audit/bounded-verify.js';
 import {loadOrCreateKey} from '../src/audit/key.js';
-import {AUDIT_DEFAULTS} from '../src/audit/settings.js';
+import {AUDIT_DEFAULTS} from '../src/settings/audit-defaults.js';
 import {FileAuditSink} from '../src/audit/sink.js';
 import {runThoth} from '../test/helpers/cli.js';
 import type {BenchContext, BenchSection} from './main.js';

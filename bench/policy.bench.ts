@@ -12,13 +12,13 @@ import {fileURLToPath} from 'node:url';
 import {Client} from '@modelcontextprotocol/sdk/client/index.js';
 import {StdioClientTransport} from '@modelcontextprotocol/sdk/client/stdio.js';
 
-import {AllowAllEnforcer, type DecisionContext, type EnforcementMode, type Enforcer, type ToolCall} from '../src/enforcer/types.js';
+import {AllowAllEnforcer, type DecisionContext, type EnforcementMode, type Enforcer, type ToolCall} from '../src/core/decision.js';
 import {BaselineStore} from '../src/policy/baseline-store.js';
 import {EmbeddedEnforcer} from '../src/policy/enforcer.js';
-import {protectedPaths} from '../src/policy/governance.js';
+import {protectedPaths} from '../src/policy/session.js';
 import {builtinPolicy, parsePolicyText} from '../src/policy/load.js';
 import type {PolicyDocument, RuleDocument} from '../src/policy/model.js';
-import {stringifyJson} from '../src/proxy/json-rpc.js';
+import {stringifyJson} from '../src/core/json-rpc.js';
 import type {BenchContext, BenchSection} from './main.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -10,7 +10,7 @@ import {join} from 'node:path';
 
 import {ControlPlaneClient} from '../src/control-plane/client.js';
 import {Secret} from '../src/control-plane/secret.js';
-import {RemoteEnforcer} from '../src/enforcer/remote.js';
+import {RemoteEnforcer} from '../src/control-plane/remote-enforcer.js';
 import {makeCa, makeLeaf} from '../test/helpers/certs.js';
 import {TestControlPlane} from '../test/helpers/control-plane-server.js';
 import type {BenchContext, BenchSection} from './main.js';

@@ -10,9 +10,9 @@ import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 
 import type {BenchContext, BenchSection} from './main.js';
-import {ADAPTERS} from '../src/config/clients/index.js';
-import {parseConfigDocument} from '../src/config/document.js';
-import {planChange} from '../src/config/plan.js';
+import {ADAPTERS} from '../src/client-config/clients/index.js';
+import {parseConfigDocument} from '../src/client-config/document.js';
+import {planChange} from '../src/client-config/plan.js';
 import {loadValidator} from '../src/util/validators.js';
 
 const THOTH = fileURLToPath(new URL('../bin/run.js', import.meta.url));

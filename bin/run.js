@@ -18,7 +18,7 @@ if (argv[0] === 'run' && !wantsHelp(argv)) {
   // This flag is read whenever the heap grows, so setting it at run time takes effect.
   const v8 = await import('node:v8');
   v8.setFlagsFromString('--semi-space-growth-factor=1');
-  const {runMain} = await import('../dist/proxy/main.js');
+  const {runMain} = await import('../dist/run/main.js');
   await runMain(argv.slice(1));
 } else {
   const {execute} = await import('@oclif/core');

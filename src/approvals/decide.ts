@@ -1,12 +1,12 @@
 import {resolve} from 'node:path';
 
 import {auditSettingsFromResolved, type AuditSettings} from '../audit/settings.js';
-import {ThothError} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
+import {ThothError} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
 import {describeOrigin, resolveSettings, type ResolvedSettings, type ResolveSettingsOptions} from '../settings/resolve.js';
 import {recordApprovalDecision, type DecisionAuditEntry} from './decision-audit.js';
 import {assertOutsideGovernedSession} from './governed-session.js';
-import type {AncestryIo} from './process-ancestry.js';
+import type {AncestryIo} from '../util/process-ancestry.js';
 import {approvalCommandFor} from './step-up.js';
 import {decideApproval, type ApprovalRecord} from './store.js';
 

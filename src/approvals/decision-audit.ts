@@ -1,8 +1,8 @@
 import type {AuditKey} from '../audit/key.js';
 import type {AuditSettings} from '../audit/settings.js';
 import {writeStandaloneChain} from '../audit/standalone.js';
-import type {DecisionContext} from '../enforcer/types.js';
-import {sha256Digits} from '../policy/canonical-json.js';
+import type {DecisionContext} from '../core/decision.js';
+import {sha256Digits} from '../core/canonical-json.js';
 import type {ApprovalRecord} from './store.js';
 
 export interface DecisionAuditIo {

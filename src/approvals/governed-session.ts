@@ -1,6 +1,6 @@
-import {ThothError} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
-import type {AncestryIo} from './process-ancestry.js';
+import {ThothError} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
+import type {AncestryIo} from '../util/process-ancestry.js';
 
 /**
  * Set by `thoth run` in the environment of the server it governs (and so of everything the
@@ -30,7 +30,7 @@ export async function assertOutsideGovernedSession(command: string, consequence:
     });
   const marker = env[GOVERNED_SESSION_ENV];
   if (marker !== undefined && marker !== '') throw refuse(`${GOVERNED_SESSION_ENV} is set: session ${marker}`);
-  const {governingAncestor, ProcessInspectionError} = await import('./process-ancestry.js');
+  const {governingAncestor, ProcessInspectionError} = await import('../util/process-ancestry.js');
   let ancestor;
   try {
     ancestor = await governingAncestor({env, ...io.ancestry});

@@ -1,7 +1,7 @@
-import {errorMessage} from '../cli/errors.js';
+import {errorMessage} from '../core/errors.js';
 import {readKeyFile} from '../audit/key.js';
 import {readSealedStandaloneChain} from '../audit/verify.js';
-import {sha256Digits} from '../policy/canonical-json.js';
+import {sha256Digits} from '../core/canonical-json.js';
 import type {ApprovalRecord} from './store.js';
 
 /** Where a session looks for the records of `thoth approve`: its own audit directory and key. */

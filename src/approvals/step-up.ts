@@ -1,11 +1,11 @@
 import {homedir} from 'node:os';
 import {join, resolve as resolvePath} from 'node:path';
 
-import {errorMessage} from '../cli/errors.js';
-import type {Decision, DecisionContext, ToolCall} from '../enforcer/types.js';
+import {errorMessage} from '../core/errors.js';
+import {clientOf, type Decision, type DecisionContext, type ToolCall} from '../core/decision.js';
 import type {ClientChannel, StepUpHandler} from '../governance/types.js';
-import {canonicalHash, sha256Digits} from '../policy/canonical-json.js';
-import {shellWord} from '../policy/shell-word.js';
+import {canonicalHash, sha256Digits} from '../core/canonical-json.js';
+import {shellWord} from '../core/shell-word.js';
 import {terminalSafe} from '../util/terminal-text.js';
 import {proveGrant, type GrantProof, type GrantTrail} from './grant-proof.js';
 import {argumentsPreview, newApprovalId, pendingRequest, requestApproval, takeDecision, type ApprovalBinding, type ApprovalRecord} from './store.js';
@@ -146,7 +146,7 @@ export class ApprovalStepUp implements StepUpHandler {
         return {
           decision: 'allow',
           ruleId: 'approval:elicitation',
-          reason: `approved by the user in ${context.client?.name ?? 'the client'}: ${decision.reason}`,
+          reason: `approved by the user in ${clientOf(context)?.name ?? 'the client'}: ${decision.reason}`,
           trace: [...trace, 'elicitation: accepted → allow'],
           details: {approvedVia: 'elicitation', stepUpRuleId: decision.ruleId},
         };
@@ -156,7 +156,7 @@ export class ApprovalStepUp implements StepUpHandler {
         return {
           decision: 'block',
           ruleId: 'approval:declined',
-          reason: `the user declined in ${context.client?.name ?? 'the client'}: ${decision.reason}`,
+          reason: `the user declined in ${clientOf(context)?.name ?? 'the client'}: ${decision.reason}`,
           trace: [...trace, 'elicitation: declined → block'],
           details: {approvedVia: 'elicitation', stepUpRuleId: decision.ruleId},
         };

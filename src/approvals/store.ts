@@ -2,9 +2,9 @@ import {randomBytes} from 'node:crypto';
 import {mkdir, readFile} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {ThothError, errnoCode} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
-import type {EnforcementMode} from '../enforcer/types.js';
+import {ThothError, errnoCode} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
+import type {EnforcementMode} from '../core/decision.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 import {withFileLock} from '../util/file-lock.js';
 

@@ -2,20 +2,18 @@ import {createWriteStream} from 'node:fs';
 import {once} from 'node:events';
 import {setTimeout as sleep} from 'node:timers/promises';
 
-import {ThothError, errnoCode} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
+import {ThothError, errnoCode} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
 import {jsonTerminalSafe} from '../util/terminal-text.js';
 import {readKeyFile, type AuditKey} from './key.js';
 import {toOcsf} from './ocsf.js';
 import {EventFollower, parseTimeBound, readEvents, type EventFilter, type StoredEvent} from './reader.js';
-import {defaultAuditDir, defaultKeyFile} from './settings.js';
 import {isDirectory, verifyAuditDir, verifyAuditFile, type VerifyOptions, type VerifyReport, type VerifyStatus} from './verify.js';
 
-/** What the audit commands share: where the trail is and which events are wanted. */
+/** Where the trail is: resolved by the caller from the settings (command-flags.ts resolveAuditLocation). */
 export interface AuditLocation {
-  dir?: string | undefined;
-  keyFile?: string | undefined;
-  env?: NodeJS.ProcessEnv;
+  dir: string;
+  keyFile: string;
 }
 
 export interface FilterFlags {
@@ -29,7 +27,7 @@ export interface FilterFlags {
 }
 
 export function auditDirOf(location: AuditLocation): string {
-  return location.dir ?? defaultAuditDir(location.env ?? process.env);
+  return location.dir;
 }
 
 export function filterOf(flags: FilterFlags, now: number = Date.now()): EventFilter {
@@ -64,7 +62,7 @@ export async function verifyAudit(path: string | undefined, location: AuditLocat
 }
 
 async function requireKey(location: AuditLocation): Promise<AuditKey> {
-  const keyFile = location.keyFile ?? defaultKeyFile(location.env ?? process.env);
+  const {keyFile} = location;
   const key = await readKeyFile(keyFile);
   if (!key) {
     throw new ThothError('AUDIT_KEY_NOT_FOUND', `audit key file ${keyFile} does not exist, so no record can be authenticated`, {

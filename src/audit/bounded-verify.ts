@@ -1,7 +1,7 @@
 import {readdir, stat} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {errnoCode} from '../cli/errors.js';
+import {errnoCode} from '../core/errors.js';
 import {verifyAudit} from './api.js';
 import {REGISTRY_FILE, parseSegmentFileName} from './layout.js';
 import type {VerifyOptions, VerifyReport} from './verify.js';

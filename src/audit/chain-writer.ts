@@ -7,9 +7,10 @@ import {syncDirectory, writeFully} from './file-io.js';
 import type {AuditKey} from './key.js';
 import {APPEND_FLAGS, segmentFileName} from './layout.js';
 import {genesisHash, RecordSealer, sealLine, sha256Hex, type SealedRange} from './record.js';
-import {errorMessage} from '../cli/errors.js';
+import {errorMessage} from '../core/errors.js';
 import {Registry} from './registry.js';
-import type {AuditSettings, FsyncMode} from './settings.js';
+import type {FsyncMode} from '../settings/audit-defaults.js';
+import type {AuditSettings} from './settings.js';
 
 export interface ChainWriterOptions {
   dir: string;

@@ -1,7 +1,7 @@
 import {createHash, hash as oneShotHash} from 'node:crypto';
 import {setImmediate as yieldToEventLoop} from 'node:timers/promises';
 
-import {parseJson, stringifyJson} from '../proxy/json-rpc.js';
+import {parseJson, stringifyJson} from '../core/json-rpc.js';
 import {mayHoldSecrets, redactJsonText, redactValue} from './redact.js';
 
 /**

@@ -1,7 +1,7 @@
-import type {ClientInfo, Decision, DecisionContext} from '../enforcer/types.js';
+import {clientOf, toolCallCountOf, type ClientInfo, type Decision, type DecisionContext} from '../core/decision.js';
 import type {CallOutcome, PostCallRecord, PreCallRecord} from '../governance/types.js';
 import type {ContentFields} from './content.js';
-import {stringifyJson} from '../proxy/json-rpc.js';
+import {stringifyJson} from '../core/json-rpc.js';
 import {redactText, redactValue} from './redact.js';
 
 /**
@@ -104,8 +104,8 @@ function addDecision(event: AuditEvent, decision: Decision): void {
 function addSession(event: AuditEvent, context: DecisionContext): void {
   const calls = context.sessionToolCalls;
   event['sessionToolCalls'] = calls.length > SESSION_TOOL_CALLS_KEPT ? calls.slice(calls.length - SESSION_TOOL_CALLS_KEPT) : [...calls];
-  event['sessionToolCallCount'] = context.sessionToolCallCount ?? calls.length;
-  const client = clientSummary(context.client);
+  event['sessionToolCallCount'] = toolCallCountOf(context);
+  const client = clientSummary(clientOf(context));
   if (client) event['client'] = client;
 }
 
@@ -371,14 +371,14 @@ export class EventEncoder {
       this.windowJson = `,"sessionToolCalls":${JSON.stringify(window)}`;
       this.windowKey = window;
     }
-    const client = context.client;
+    const client = clientOf(context);
     const clientKey = [client, client?.name, client?.version, client?.protocolVersion] as const;
     if (!sameItems(this.clientKey, clientKey)) {
       const summary = clientSummary(client);
       this.clientJson = summary === undefined ? '' : `,"client":${JSON.stringify(summary)}`;
       this.clientKey = clientKey;
     }
-    return {window: this.windowJson, rest: `,"sessionToolCallCount":${context.sessionToolCallCount ?? calls.length}${this.clientJson}`};
+    return {window: this.windowJson, rest: `,"sessionToolCallCount":${toolCallCountOf(context)}${this.clientJson}`};
   }
 }
 

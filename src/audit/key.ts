@@ -2,8 +2,8 @@ import {createHash, randomBytes} from 'node:crypto';
 import {link, mkdir, open, readFile, rm} from 'node:fs/promises';
 import {basename, dirname, join} from 'node:path';
 
-import {ThothError, errnoCode, errorMessage} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
+import {ThothError, errnoCode, errorMessage} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
 import {tightenMode} from '../util/atomic-write.js';
 import {describeSchemaErrors, formatSchemaProblem, loadValidator} from '../util/validators.js';
 

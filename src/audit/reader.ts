@@ -1,8 +1,8 @@
 import {open, readdir, stat} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {ThothError, errnoCode} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
+import {ThothError, errnoCode} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
 import type {AuditEvent} from './events.js';
 import {parseSegmentFileName} from './layout.js';
 import {checkLine} from './record.js';

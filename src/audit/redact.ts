@@ -1,4 +1,4 @@
-import {LargeNumber} from '../proxy/json-rpc.js';
+import {LargeNumber} from '../core/json-rpc.js';
 
 /**
  * Secrets never reach the audit log. Two complementary nets:

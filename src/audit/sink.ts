@@ -1,7 +1,7 @@
 import {setImmediate as yieldToEventLoop} from 'node:timers/promises';
 
-import {errorMessage} from '../cli/errors.js';
-import type {DecisionContext} from '../enforcer/types.js';
+import {errorMessage} from '../core/errors.js';
+import type {DecisionContext} from '../core/decision.js';
 import type {AuditSink, CallOutcome, PostCallRecord, PreCallRecord} from '../governance/types.js';
 import {chainWriterFor, type ChainWriter} from './chain-writer.js';
 import {buildContent, buildContentSync, buildValueContent, type ContentFields} from './content.js';

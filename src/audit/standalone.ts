@@ -1,6 +1,6 @@
-import {ThothError, errorMessage} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
-import type {DecisionContext} from '../enforcer/types.js';
+import {ThothError, errorMessage} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
+import type {DecisionContext} from '../core/decision.js';
 import {chainWriterFor, type ChainWriter} from './chain-writer.js';
 import {EventIdGenerator} from './event-id.js';
 import {genericEvent, serialiseEvent} from './events.js';

@@ -2,7 +2,7 @@ import {hostname} from 'node:os';
 import {readFile, readdir, stat} from 'node:fs/promises';
 import {basename, join} from 'node:path';
 
-import {errnoCode} from '../cli/errors.js';
+import {errnoCode} from '../core/errors.js';
 import type {AuditKey} from './key.js';
 import {isApprovalEvidence, unapprovedUses, type ApprovalEventAt} from './approval-check.js';
 import {REGISTRY_CHAIN, REGISTRY_FILE, parseSegmentFileName} from './layout.js';

@@ -3,9 +3,9 @@ import {Command, Flags, ux, type Interfaces} from '@oclif/core';
 import {bootstrapProfile} from '../profile/bootstrap.js';
 import {thothHome} from '../profile/paths.js';
 import {jsonTerminalSafe, terminalSafe, terminalSafeLines} from '../util/terminal-text.js';
-import {describeError, formatErrorLine} from './error-format.js';
-import {ExitCode} from './exit-codes.js';
-import {ThothError} from './errors.js';
+import {describeError, formatErrorLine} from '../util/error-format.js';
+import {ExitCode} from '../core/exit-codes.js';
+import {ThothError} from '../core/errors.js';
 
 /**
  * The stable `--json` envelope of every command. Scripts can rely on `ok`, `status` (the exit

@@ -3,8 +3,8 @@ import {resolve} from 'node:path';
 import {Flags} from '@oclif/core';
 
 import {BaseCommand} from '../cli/base-command.js';
-import {ExitCode} from '../cli/exit-codes.js';
-import {ThothError} from '../cli/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
+import {ThothError} from '../core/errors.js';
 import {HEALTH_FIELDS, healthField, intuneDetection, jamfExtensionAttribute, renderHealthText, type HealthField} from '../fleet/health-format.js';
 import {checkHealth, type HealthReport} from '../fleet/health.js';
 

@@ -1,6 +1,6 @@
 import {Args, Command, Flags} from '@oclif/core';
 
-import {RUN_FLAGS} from '../proxy/run-flags.js';
+import {RUN_FLAGS} from '../core/run-flags.js';
 
 type FlagSpec = {type: 'string' | 'boolean'; description: string};
 
@@ -27,7 +27,7 @@ export default class Run extends Command {
   );
 
   async run(): Promise<void> {
-    const {runMain} = await import('../proxy/main.js');
+    const {runMain} = await import('../run/main.js');
     await runMain(this.argv);
   }
 }

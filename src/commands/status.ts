@@ -1,11 +1,11 @@
 import {Args, Flags} from '@oclif/core';
 
 import {BaseCommand} from '../cli/base-command.js';
-import {ExitCode} from '../cli/exit-codes.js';
-import {ENFORCEMENT_MODES} from '../enforcer/types.js';
-import {CLIENT_IDS, type ClientId} from '../config/clients/index.js';
-import {formatStatus} from '../config/format.js';
-import {statusWithSettings, type StatusReport} from '../config/status.js';
+import {ExitCode} from '../core/exit-codes.js';
+import {ENFORCEMENT_MODES} from '../core/decision.js';
+import {CLIENT_IDS, type ClientId} from '../client-config/clients/index.js';
+import {formatStatus} from '../client-config/format.js';
+import {statusWithSettings, type StatusReport} from '../client-config/status.js';
 
 export type StatusResult = StatusReport;
 

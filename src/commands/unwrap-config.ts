@@ -1,10 +1,10 @@
 import {Args, Flags} from '@oclif/core';
 
 import {BaseCommand} from '../cli/base-command.js';
-import {CLIENT_IDS, type ClientId} from '../config/clients/index.js';
-import {changeConfigs, type ChangeResult} from '../config/engine.js';
-import {createConfigHost} from '../config/host.js';
-import {reportChange} from '../config/report.js';
+import {CLIENT_IDS, type ClientId} from '../client-config/clients/index.js';
+import {changeConfigs, type ChangeResult} from '../client-config/engine.js';
+import {createConfigHost} from '../client-config/host.js';
+import {reportChange} from '../client-config/report.js';
 
 export type UnwrapConfigResult = ChangeResult;
 

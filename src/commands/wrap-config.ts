@@ -1,12 +1,12 @@
 import {Args, Flags} from '@oclif/core';
 
 import {BaseCommand} from '../cli/base-command.js';
-import {ENFORCEMENT_MODES} from '../enforcer/types.js';
-import {CLIENT_IDS, type ClientId} from '../config/clients/index.js';
-import {changeConfigs, type ChangeResult} from '../config/engine.js';
-import {createConfigHost} from '../config/host.js';
-import {reportChange} from '../config/report.js';
-import {resolveWrapSettings} from '../config/settings.js';
+import {ENFORCEMENT_MODES} from '../core/decision.js';
+import {CLIENT_IDS, type ClientId} from '../client-config/clients/index.js';
+import {changeConfigs, type ChangeResult} from '../client-config/engine.js';
+import {createConfigHost} from '../client-config/host.js';
+import {reportChange} from '../client-config/report.js';
+import {resolveWrapSettings} from '../client-config/settings.js';
 
 export type WrapConfigResult = ChangeResult;
 

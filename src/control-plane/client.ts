@@ -3,7 +3,7 @@ import type {TLSSocket} from 'node:tls';
 
 import type {Agent, buildConnector, Dispatcher} from 'undici';
 
-import {errorMessage} from '../cli/errors.js';
+import {errorMessage} from '../core/errors.js';
 import {loadValidator, type CompiledValidator} from '../util/validators.js';
 import type {ControlPlaneEndpoint} from './config.js';
 import {ERROR_SCHEMA, REQUEST_ID_HEADER, ROUTES, type ErrorBody, type RequestOf, type ResponseOf, type RouteName, type Warning} from './contract.js';

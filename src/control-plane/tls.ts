@@ -2,7 +2,7 @@ import {X509Certificate} from 'node:crypto';
 import {readFile} from 'node:fs/promises';
 import type {DetailedPeerCertificate, TLSSocket} from 'node:tls';
 
-import {errnoCode, errorMessage} from '../cli/errors.js';
+import {errnoCode, errorMessage} from '../core/errors.js';
 
 /** The TLS settings of seed 001 (THOTH_TLS_*), resolved. */
 export interface TlsSettings {

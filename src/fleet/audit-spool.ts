@@ -1,7 +1,7 @@
 import {open, stat} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {errnoCode} from '../cli/errors.js';
+import {errnoCode} from '../core/errors.js';
 import type {ShippedEvent} from '../control-plane/contract.js';
 import {parseSegmentFileName} from '../audit/layout.js';
 import {segmentFiles} from '../audit/reader.js';

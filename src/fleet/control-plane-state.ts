@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto';
 import {mkdir, readFile} from 'node:fs/promises';
 import {dirname, join, resolve} from 'node:path';
 
-import {errnoCode, errorMessage} from '../cli/errors.js';
+import {errnoCode, errorMessage} from '../core/errors.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 import {loadValidator} from '../util/validators.js';
 

@@ -1,5 +1,5 @@
-import {ThothError} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
+import {ThothError} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
 import {ControlPlaneError} from '../control-plane/errors.js';
 import {isUsable, planControlPlane} from '../control-plane/config.js';
 import type {GovernedServers} from '../control-plane/contract.js';

@@ -91,7 +91,7 @@ export function enrollmentMatches(
 /** `thoth status`'s counts, for registration and check-ins; null when they cannot be established. */
 export async function governedServersSummary(options: {env: NodeJS.ProcessEnv; profileDir: string}): Promise<GovernedServers | null> {
   try {
-    const {collectStatus} = await import('../config/status.js');
+    const {collectStatus} = await import('../client-config/status.js');
     const report = await collectStatus({env: options.env, profileDir: options.profileDir});
     return {...report.counts, clients: report.clients.filter((client) => client.found).length};
   } catch {

@@ -4,7 +4,7 @@ import {join} from 'node:path';
 import {approvalsFile} from '../approvals/store.js';
 import {HEALTH_AUDIT_BOUND, verifyRecentAudit, type AuditCheckBound} from '../audit/bounded-verify.js';
 import type {VerifyOptions, VerifyProblem} from '../audit/verify.js';
-import {ThothError} from '../cli/errors.js';
+import {ThothError} from '../core/errors.js';
 import {pinsDirectory} from '../pins/store.js';
 import {describeOrigin} from '../settings/resolve.js';
 import type {AuditFact, HealthContext} from './health-providers.js';

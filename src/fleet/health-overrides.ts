@@ -2,7 +2,7 @@ import {open, stat} from 'node:fs/promises';
 import {join} from 'node:path';
 
 import {eventsIn, segmentFiles} from '../audit/reader.js';
-import {ThothError, errorMessage} from '../cli/errors.js';
+import {ThothError, errorMessage} from '../core/errors.js';
 import type {FactState, HealthContext, OverrideAttempt, OverridesFact} from './health-providers.js';
 
 /**

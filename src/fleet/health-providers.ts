@@ -1,5 +1,5 @@
-import {thisInstallation} from '../config/installation.js';
-import {collectStatus, type EntryOverride} from '../config/status.js';
+import {thisInstallation} from '../client-config/installation.js';
+import {collectStatus, type EntryOverride} from '../client-config/status.js';
 import type {PolicySourceKind} from '../policy/model.js';
 import {managedWinners, type ResolvedSettings} from '../settings/resolve.js';
 import {auditFact, type AuditFactOptions} from './health-audit.js';

@@ -1,6 +1,6 @@
 import {homedir} from 'node:os';
 
-import {errorMessage} from '../cli/errors.js';
+import {errorMessage} from '../core/errors.js';
 import type {EnrollmentSource, ThothEnv} from '../settings/definitions.js';
 import {describeOrigin, resolveSettings, type ResolveSettingsOptions, type ResolvedSettings} from '../settings/resolve.js';
 import {judgeOverrides} from './health-overrides.js';

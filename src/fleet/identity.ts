@@ -2,7 +2,7 @@ import {readFile} from 'node:fs/promises';
 import {hostname as osHostname} from 'node:os';
 import {join} from 'node:path';
 
-import {errnoCode, errorMessage} from '../cli/errors.js';
+import {errnoCode, errorMessage} from '../core/errors.js';
 import {runCommand as realRunCommand, type CommandRunner} from '../settings/command-runner.js';
 import {queryRegistry} from '../settings/reg-query.js';
 import {describeOrigin, type ResolvedSettings} from '../settings/resolve.js';

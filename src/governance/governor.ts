@@ -1,5 +1,5 @@
-import type {Decision, DecisionContext, Enforcer, ToolCall} from '../enforcer/types.js';
-import {ErrorCode, type JsonRpcErrorObject} from '../proxy/json-rpc.js';
+import type {Decision, DecisionContext, Enforcer, ToolCall} from '../core/decision.js';
+import {ErrorCode, type JsonRpcErrorObject} from '../core/json-rpc.js';
 import type {CallCancellation} from './cancellation.js';
 import {passThroughStepUp, noopAudit, type AuditSink, type CallOutcome, type ClientChannel, type StepUpHandler} from './types.js';
 

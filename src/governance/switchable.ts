@@ -1,5 +1,5 @@
-import type {DecisionContext} from '../enforcer/types.js';
-import type {GovernanceHandle} from '../proxy/relay.js';
+import type {DecisionContext} from '../core/decision.js';
+import type {GovernanceHandle} from './types.js';
 import type {Governor} from './governor.js';
 import type {ToolsListHook} from './types.js';
 

@@ -1,5 +1,6 @@
-import type {Decision, DecisionContext, ToolCall} from '../enforcer/types.js';
-import type {JsonObject, JsonRpcErrorObject} from '../proxy/json-rpc.js';
+import type {ClientInfo, Decision, DecisionContext, SessionActivity, ToolCall} from '../core/decision.js';
+import type {Governor} from './governor.js';
+import type {JsonObject, JsonRpcErrorObject} from '../core/json-rpc.js';
 
 /**
  * The seams through which policy (step-up, tool pinning, tools/list filtering) and the audit
@@ -81,3 +82,34 @@ export const noopAudit: AuditSink = {
 export const passThroughStepUp: StepUpHandler = {
   resolve: async (_call, _context, decision) => decision,
 };
+
+// ---------------------------------------------------------------------------------------------
+// The relay's port: what `thoth run`'s relay needs from governance, and the session state it fills in.
+
+/**
+ * What the relay needs from governance once it is ready (it loads after the server is spawned).
+ * `governor` and `context` change together when the policy is reloaded: a call reads both once,
+ * when it starts, and is decided and recorded with them.
+ */
+export interface GovernanceHandle {
+  readonly governor: Governor;
+  readonly context: DecisionContext;
+  readonly toolsListHook?: ToolsListHook | undefined;
+  /** Subscribes to changes of what tools/list filtering hides (a policy reload). */
+  onToolsListChanged?(listener: () => void): void;
+}
+
+/** State of one `thoth run` session that the relay fills in and governance reads. */
+export interface SessionState extends SessionActivity {
+  readonly sessionId: string;
+  /** The latest tools forwarded, in order (`sessionToolCalls` of the audit events; bounded by the relay). */
+  readonly sessionToolCalls: string[];
+  /** Every tool forwarded in this session, counted. */
+  sessionToolCallCount?: number;
+  client?: ClientInfo | undefined;
+  /**
+   * Absolute local paths of every `file://` root the client declared in answer to the server's
+   * `roots/list` this session (a union: a relative path argument is checked against each).
+   */
+  clientRoots?: readonly string[];
+}

@@ -1,9 +1,9 @@
 import {assertOutsideGovernedSession} from '../approvals/governed-session.js';
-import type {AncestryIo} from '../approvals/process-ancestry.js';
+import type {AncestryIo} from '../util/process-ancestry.js';
 import {auditSettingsFromResolved} from '../audit/settings.js';
 import {writeStandaloneChain, type StandaloneEntry} from '../audit/standalone.js';
-import type {DecisionContext} from '../enforcer/types.js';
-import {sha256Digits} from '../policy/canonical-json.js';
+import type {DecisionContext} from '../core/decision.js';
+import {sha256Digits} from '../core/canonical-json.js';
 import {resolveSettings, type ResolveSettingsOptions} from '../settings/resolve.js';
 import {acceptChanges, type AcceptResult} from './store.js';
 

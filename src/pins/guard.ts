@@ -1,6 +1,6 @@
-import {errorMessage} from '../cli/errors.js';
-import {sha256Digits} from '../policy/canonical-json.js';
-import {shellWord} from '../policy/shell-word.js';
+import {errorMessage} from '../core/errors.js';
+import {sha256Digits} from '../core/canonical-json.js';
+import {shellWord} from '../core/shell-word.js';
 import {checkTools, readPinFile, type ToolDefinition} from './store.js';
 
 export interface PinGuardOptions {

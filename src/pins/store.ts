@@ -1,10 +1,10 @@
 import {mkdir, readFile, readdir} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {ThothError, errnoCode} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
-import {agentFile} from '../policy/agent-files.js';
-import {canonicalHash} from '../policy/canonical-json.js';
+import {ThothError, errnoCode} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
+import {agentFile} from '../core/agent-files.js';
+import {canonicalHash} from '../core/canonical-json.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 import {withFileLock} from '../util/file-lock.js';
 

@@ -1,11 +1,11 @@
 import {mkdir, readFile, rename} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {errnoCode} from '../cli/errors.js';
-import type {ToolCall} from '../enforcer/types.js';
+import {errnoCode} from '../core/errors.js';
+import type {ToolCall} from '../core/decision.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 import {withFileLock} from '../util/file-lock.js';
-import {agentFile} from './agent-files.js';
+import {agentFile} from '../core/agent-files.js';
 import {emptyBaseline, learnCall, mergeBaseline, type BaselineData, type BaselineView} from './progressive.js';
 
 export interface BaselineStoreOptions {

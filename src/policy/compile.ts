@@ -1,4 +1,4 @@
-import {canonicalJson, sha256Hex} from './canonical-json.js';
+import {canonicalJson, sha256Hex} from '../core/canonical-json.js';
 import {compileArgCondition, type CompileProblem} from './matchers.js';
 import {
   DEFAULT_APPROVAL_TTL_SECONDS,

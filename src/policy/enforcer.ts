@@ -1,7 +1,7 @@
-import type {Decision, DecisionContext, Enforcer, ToolCall} from '../enforcer/types.js';
+import type {Decision, DecisionContext, Enforcer, ToolCall} from '../core/decision.js';
 import type {PinGuard} from '../pins/guard.js';
 import type {BaselineStore} from './baseline-store.js';
-import {canonicalHash} from './canonical-json.js';
+import {canonicalHash} from '../core/canonical-json.js';
 import {decide, type ProtectedPaths} from './engine.js';
 import type {CompiledPolicy} from './model.js';
 import {emptyBaseline, ProgressiveSession, type BaselineView} from './progressive.js';

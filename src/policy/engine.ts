@@ -1,11 +1,11 @@
-import type {Decision, DecisionKind, EnforcementMode, ToolCall} from '../enforcer/types.js';
+import type {Decision, DecisionKind, EnforcementMode, ToolCall} from '../core/decision.js';
 import {needsTokenising} from './command-words.js';
 import {quantify} from './matchers.js';
 import type {CompiledAgent, CompiledPolicy, CompiledRule} from './model.js';
 import {PathReader} from './path-reader.js';
 import {isAnchored, isWithin} from './paths.js';
 import type {ProgressiveSession} from './progressive.js';
-import {shellWord} from './shell-word.js';
+import {shellWord} from '../core/shell-word.js';
 
 /**
  * The embedded decision, in the documented order (README "Policy and approvals"):

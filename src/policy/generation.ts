@@ -1,7 +1,7 @@
 import type {GrantTrail} from '../approvals/grant-proof.js';
 import {ApprovalStepUp} from '../approvals/step-up.js';
-import {errorMessage} from '../cli/errors.js';
-import type {DecisionContext, EnforcementMode, Enforcer} from '../enforcer/types.js';
+import {errorMessage} from '../core/errors.js';
+import type {DecisionContext, EnforcementMode, Enforcer} from '../core/decision.js';
 import type {StepUpHandler, ToolsListHook} from '../governance/types.js';
 import {PinGuard} from '../pins/guard.js';
 import {BaselineStore} from './baseline-store.js';

@@ -1,7 +1,7 @@
 import {readFile} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {errnoCode, errorMessage} from '../cli/errors.js';
+import {errnoCode, errorMessage} from '../core/errors.js';
 
 /** `~/.thoth/intent_map.json`: server (agent) name → session intent (seed 000). */
 export function intentMapPath(home: string): string {

@@ -5,7 +5,7 @@ import {join, resolve, win32} from 'node:path';
 import type {ErrorObject} from 'ajv';
 import type {ParseError} from 'jsonc-parser';
 
-import {errnoCode} from '../cli/errors.js';
+import {errnoCode} from '../core/errors.js';
 import {thothHome} from '../profile/paths.js';
 import type {SchemaProblem} from '../util/validators.js';
 import {BUILTIN_POLICY} from './builtin-policy.js';

@@ -1,8 +1,8 @@
 import picomatch from 'picomatch';
 
-import {LargeNumber} from '../proxy/json-rpc.js';
-import {canonicalJson} from './canonical-json.js';
-import {foldKey} from './fold-key.js';
+import {LargeNumber} from '../core/json-rpc.js';
+import {canonicalJson} from '../core/canonical-json.js';
+import {foldKey} from '../core/fold-key.js';
 import type {Check, CompiledArgCondition, MatcherDocument, Selection} from './model.js';
 import {PathReader, type PathReading} from './path-reader.js';
 import {expandPolicyGlob, foldPath, isAnchored, isWithin, normalisePolicyPath, type PathEnvironment} from './paths.js';

@@ -1,5 +1,5 @@
-import type {DecisionKind, EnforcementMode} from '../enforcer/types.js';
-import {DEFAULT_MAX_MESSAGE_BYTES} from '../proxy/framing.js';
+import type {DecisionKind, EnforcementMode} from '../core/decision.js';
+import {DEFAULT_MAX_MESSAGE_BYTES} from '../core/limits.js';
 import type {PathReader} from './path-reader.js';
 import type {CaseSetting, PathEnvironment} from './paths.js';
 import type {ToolPatternSet} from './tool-patterns.js';

@@ -1,5 +1,5 @@
-import type {DecisionKind, ToolCall} from '../enforcer/types.js';
-import {LargeNumber} from '../proxy/json-rpc.js';
+import type {DecisionKind, ToolCall} from '../core/decision.js';
+import {LargeNumber} from '../core/json-rpc.js';
 import type {ProgressiveSettings} from './model.js';
 
 /**

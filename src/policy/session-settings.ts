@@ -1,4 +1,4 @@
-import {isEnforcementMode, type EnforcementMode} from '../enforcer/types.js';
+import {isEnforcementMode, type EnforcementMode} from '../core/decision.js';
 import type {CompiledPolicy} from './model.js';
 
 export interface SessionSettingsInput {

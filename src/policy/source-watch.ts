@@ -1,4 +1,4 @@
-import {errorMessage} from '../cli/errors.js';
+import {errorMessage} from '../core/errors.js';
 import {locatePolicy, nodePolicyFs, readPolicySnapshot, type FileStamp, type PolicyCandidate, type PolicyFs, type PolicyLocation, type PolicySnapshot} from './load.js';
 
 /**

@@ -1,8 +1,8 @@
-import type {DecisionContext} from '../enforcer/types.js';
+import type {DecisionContext} from '../core/decision.js';
 import type {ToolsListHook} from '../governance/types.js';
 import type {PinGuard} from '../pins/guard.js';
 import type {ToolDefinition} from '../pins/store.js';
-import type {JsonObject} from '../proxy/json-rpc.js';
+import type {JsonObject} from '../core/json-rpc.js';
 import {neverAllowed} from './engine.js';
 import type {CompiledPolicy} from './model.js';
 

@@ -2,8 +2,8 @@ import {createHash} from 'node:crypto';
 import {mkdir, readFile, stat} from 'node:fs/promises';
 import {dirname} from 'node:path';
 
-import {ThothError, errnoCode, errorMessage} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
+import {ThothError, errnoCode, errorMessage} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 
 /**

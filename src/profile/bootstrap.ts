@@ -2,7 +2,7 @@ import {randomBytes} from 'node:crypto';
 import {chmod, link, mkdir, open, stat, unlink} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {errnoCode, errorMessage} from '../cli/errors.js';
+import {errnoCode, errorMessage} from '../core/errors.js';
 import {PROFILE_FILES} from './paths.js';
 
 export interface BootstrapResult {

@@ -1,5 +1,5 @@
-import {ThothError} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
+import {ThothError} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
 
 const MAX_INPUT_BYTES = 64 * 1024;
 

@@ -5,12 +5,13 @@
  * request it was and answer it.
  */
 
+import {DEFAULT_MAX_MESSAGE_BYTES} from '../core/limits.js';
+
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 const HEAD_BYTES = 64 * 1024;
 const TAIL_BYTES = 4 * 1024;
 
-export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 export interface OversizeLine {
   /** Total length of the discarded line in bytes. */

@@ -1,5 +1,5 @@
-import {foldKey} from '../policy/fold-key.js';
-import {LargeNumber} from './json-rpc.js';
+import {foldKey} from '../core/fold-key.js';
+import {LargeNumber} from '../core/json-rpc.js';
 
 /**
  * What makes a client → server message unsafe to forward, whatever the enforcer would decide:

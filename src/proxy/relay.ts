@@ -1,16 +1,19 @@
 import type {Readable, Writable} from 'node:stream';
+import {fileURLToPath} from 'node:url';
 
-import type {ClientInfo, DecisionContext, ToolCall} from '../enforcer/types.js';
+
+import type {ClientInfo, ToolCall} from '../core/decision.js';
+import {DEFAULT_MAX_MESSAGE_BYTES} from '../core/limits.js';
 import {LazyCancellation} from '../governance/cancellation.js';
-import type {CallTicket, Governor} from '../governance/governor.js';
-import type {CallOutcome, ClientChannel, ToolsListHook} from '../governance/types.js';
+import type {CallTicket} from '../governance/governor.js';
+import type {CallOutcome, ClientChannel, GovernanceHandle, SessionState} from '../governance/types.js';
 import type {Diagnostics} from './diagnostics.js';
 import {scanEnvelope, memberText, type EnvelopeScan} from './envelope-scan.js';
-import {fileURLToPath} from 'node:url';
-import {DEFAULT_MAX_MESSAGE_BYTES, LineFramer, type OversizeLine} from './framing.js';
+import {ClientRequests} from './client-requests.js';
+import {CoalescingOutput, Holds} from './flow-control.js';
+import {LineFramer, type OversizeLine} from './framing.js';
 import {
   ErrorCode,
-  LargeNumber,
   errorResponse,
   idKey,
   idKeyFromToken,
@@ -22,36 +25,9 @@ import {
   type JsonObject,
   type JsonRpcErrorObject,
   type JsonRpcId,
-} from './json-rpc.js';
+} from '../core/json-rpc.js';
 import {MAX_NESTING_DEPTH, checkClientMessage, type MessageProblem} from './message-checks.js';
-
-/**
- * What the relay needs from governance once it is ready (it loads after the server is spawned).
- * `governor` and `context` change together when the policy is reloaded: a call reads both once,
- * when it starts, and is decided and recorded with them.
- */
-export interface GovernanceHandle {
-  readonly governor: Governor;
-  readonly context: DecisionContext;
-  readonly toolsListHook?: ToolsListHook | undefined;
-  /** Subscribes to changes of what tools/list filtering hides (a policy reload). */
-  onToolsListChanged?(listener: () => void): void;
-}
-
-/** State of one `thoth run` session that the relay fills in and governance reads. */
-export interface SessionState {
-  readonly sessionId: string;
-  /** The latest tools forwarded, in order (seed 002 `sessionToolCalls`; bounded, see KEPT_TOOL_CALLS). */
-  readonly sessionToolCalls: string[];
-  /** Every tool forwarded in this session, counted. */
-  sessionToolCallCount?: number;
-  client?: ClientInfo | undefined;
-  /**
-   * Absolute local paths of every `file://` root the client declared in answer to the server's
-   * `roots/list` this session (a union: a relative path argument is checked against each).
-   */
-  clientRoots?: readonly string[];
-}
+import {asErrorObject, outcomeOf, summariseOversize, tooLargeError, upstreamExitedError} from './protocol-errors.js';
 
 export interface RelayOptions {
   client: {input: Readable; output: Writable};
@@ -66,11 +42,6 @@ interface PendingRequest {
   id: JsonRpcId;
   method: string;
   ticket?: CallTicket;
-}
-
-interface OwnRequest {
-  settle(message: JsonObject): void;
-  fail(error: Error): void;
 }
 
 type Route = {kind: 'forward'; message: unknown} | {kind: 'reply'; text: string} | {kind: 'drop'};
@@ -92,8 +63,6 @@ const KEPT_TOOL_CALLS = 256;
 const PLAIN_METHOD = /^[a-z0-9_./-]+$/;
 /** Small lines from the server are also fully parsed, which catches what the scanner does not. */
 const STRICT_PARSE_LIMIT = 64 * 1024;
-const SMALL_WRITE = 16 * 1024;
-const NEWLINE = Buffer.from('\n');
 
 /**
  * Relays newline-delimited JSON-RPC between the client (our stdin/stdout) and the upstream server.
@@ -109,16 +78,12 @@ export class Relay {
   private readonly serverFramer: LineFramer;
   private readonly pendingRequests = new Map<string, PendingRequest>();
   private readonly pendingDecisions = new Map<string, LazyCancellation>();
-  private readonly ownRequests = new Map<string, OwnRequest>();
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly clientInputHolds = new Set<string>();
   /** Ids (idKey) of the server's `roots/list` requests the client has not answered yet. */
   private readonly rootsRequests = new Set<string>();
-  private upstreamOutputHeld = false;
   /** From the server's initialize result: undefined until it has answered. */
   private serverToolsListChanged: boolean | undefined;
   private decisionsInFlight = 0;
-  private ownRequestCounter = 0;
   private clientInputEnded = false;
   private clientGone = false;
   private upstreamGone = false;
@@ -126,6 +91,8 @@ export class Relay {
   private governance: GovernanceHandle | undefined;
   private readonly toUpstream: CoalescingOutput;
   private readonly toClient: CoalescingOutput;
+  private readonly holds: Holds;
+  private readonly ownRequests: ClientRequests;
   private resolveClientDone!: () => void;
   /** Resolves when the client closed its side and the server's stdin has been closed in turn. */
   readonly clientDone: Promise<void>;
@@ -146,7 +113,15 @@ export class Relay {
     this.clientDone = new Promise((resolve) => (this.resolveClientDone = resolve));
     this.toUpstream = new CoalescingOutput(options.upstream.input);
     this.toClient = new CoalescingOutput(options.client.output);
-    this.channel = this.createChannel();
+    this.holds = new Holds({clientInput: options.client.input, clientOutput: options.client.output, upstreamOutput: options.upstream.output});
+    const session = options.session;
+    this.ownRequests = new ClientRequests({
+      sessionId: session.sessionId,
+      send: (text) => this.writeClient(text),
+      connected: () => !this.clientGone && !this.clientInputEnded,
+      capabilities: () => session.client?.capabilities,
+    });
+    this.channel = this.ownRequests.channel;
     options.governance.then(
       (handle) => {
         this.governance = handle;
@@ -274,11 +249,7 @@ export class Relay {
     }
     if (hasId) {
       const key = idKey(message['id']);
-      const own = key === undefined ? undefined : this.ownRequests.get(key);
-      if (own) {
-        own.settle(message);
-        return {kind: 'drop'};
-      }
+      if (this.ownRequests.answer(key, message)) return {kind: 'drop'};
       if (key !== undefined && this.rootsRequests.delete(key)) this.recordClientRoots(message);
     }
     return {kind: 'forward', message};
@@ -306,11 +277,7 @@ export class Relay {
     };
     if (messageKind === 'request' || messageKind === 'batch-element') return {kind: 'reply', text: errorResponse(id ?? null, error)};
     if (messageKind === 'response' && id !== undefined) {
-      const own = this.ownRequests.get(idKey(id)!);
-      if (own) {
-        own.fail(new Error(`the client's answer was refused: ${problem.detail}`));
-        return {kind: 'drop'};
-      }
+      if (this.ownRequests.fail(idKey(id), new Error(`the client's answer was refused: ${problem.detail}`))) return {kind: 'drop'};
       if (!inBatch) this.rootsRequests.delete(idKey(id)!);
       return {kind: 'forward', message: {jsonrpc: '2.0', id, error: {code: ErrorCode.INVALID_REQUEST, message: `thoth refused the client's answer: ${problem.detail}`}}};
     }
@@ -454,8 +421,7 @@ export class Relay {
       this.answerUnforwardable(route.message);
       return;
     }
-    const text = `${stringifyJson(route.message)}\n`;
-    if (!this.toUpstream.write(text)) this.holdClientInput('upstream', this.options.upstream.input);
+    if (!this.toUpstream.writeLine(stringifyJson(route.message))) this.holds.holdClientInput('upstream', this.options.upstream.input);
   }
 
   /** Requests that can no longer reach the server still deserve an answer. */
@@ -475,7 +441,7 @@ export class Relay {
     if (this.clientInputEnded) return;
     this.clientInputEnded = true;
     this.clientFramer.end();
-    for (const own of this.ownRequests.values()) own.fail(new Error('the client closed the connection'));
+    this.ownRequests.failAll(new Error('the client closed the connection'));
     this.maybeEndUpstreamInput();
   }
 
@@ -494,9 +460,9 @@ export class Relay {
     const error = tooLargeError(info.size, this.maxMessageBytes, 'client');
     if (summary.id === undefined) return;
     if (summary.isResponse) {
-      const own = this.ownRequests.get(idKey(summary.id) ?? '');
-      if (own) own.fail(new Error('the client answered with a message over the size limit'));
-      else this.applyRoute({kind: 'forward', message: {jsonrpc: '2.0', id: summary.id, error}});
+      if (!this.ownRequests.fail(idKey(summary.id), new Error('the client answered with a message over the size limit'))) {
+        this.applyRoute({kind: 'forward', message: {jsonrpc: '2.0', id: summary.id, error}});
+      }
       return;
     }
     this.writeClient(errorResponse(summary.id, error));
@@ -647,12 +613,20 @@ export class Relay {
       this.writeClient(line);
       return;
     }
+    const rewritten = await this.rewriteToolsList(governance, message['result']);
+    this.writeClient(rewritten ? stringifyJson({...message, result: rewritten}) : line);
+  }
+
+  /** The tools/list hook's rewrite of a result (hidden tools, pins); undefined leaves it as it is. */
+  private async rewriteToolsList(governance: GovernanceHandle | undefined, result: JsonObject): Promise<JsonObject | undefined> {
+    const hook = governance?.toolsListHook;
+    if (!governance || !hook) return undefined;
     try {
-      const rewritten = await hook.onToolsList(message['result'], governance.context);
-      this.writeClient(rewritten ? stringifyJson({...message, result: rewritten}) : line);
+      return await hook.onToolsList(result, governance.context);
     } catch (error) {
+      // Hiding is a convenience: a call to a tool that should have been hidden is still enforced.
       this.diagnostics.warn(`tools/list could not be checked (${error instanceof Error ? error.message : String(error)}); calls are still enforced`);
-      this.writeClient(line);
+      return undefined;
     }
   }
 
@@ -674,7 +648,7 @@ export class Relay {
       }
       if (pending.method === 'tools/list' && isObject(item['result'])) {
         const governance = await this.options.governance.catch(() => undefined);
-        const rewritten = await governance?.toolsListHook?.onToolsList(item['result'], governance.context).catch(() => undefined);
+        const rewritten = await this.rewriteToolsList(governance, item['result']);
         if (rewritten) {
           items[index] = {...item, result: rewritten};
           changed = true;
@@ -705,67 +679,6 @@ export class Relay {
   }
 
   // -------------------------------------------------------------------------------------------
-  // thoth → client requests (approval prompts), in an id space the server cannot collide with
-
-  private createChannel(): ClientChannel {
-    const session = this.options.session;
-    return {
-      get capabilities() {
-        return session.client?.capabilities;
-      },
-      request: (method, params, {timeoutMs, signal}) => this.requestClient(method, params, timeoutMs, signal),
-    };
-  }
-
-  private requestClient(method: string, params: JsonObject, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
-    if (this.clientGone || this.clientInputEnded) return Promise.reject(new Error('the client is no longer connected'));
-    const id = `thoth:${this.options.session.sessionId}:${++this.ownRequestCounter}`;
-    const key = idKey(id)!;
-    return new Promise((resolve, reject) => {
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.ownRequests.delete(key);
-      };
-      const cancel = (reason: string): void => {
-        this.writeClient(JSON.stringify({jsonrpc: '2.0', method: 'notifications/cancelled', params: {requestId: id, reason}}));
-      };
-      const onAbort = (): void => {
-        cleanup();
-        cancel('thoth no longer needs the answer');
-        reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        cancel('timed out');
-        reject(new Error(`the client did not answer ${method} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      timer.unref();
-      if (signal?.aborted) {
-        onAbort();
-        return;
-      }
-      signal?.addEventListener('abort', onAbort, {once: true});
-      this.ownRequests.set(key, {
-        settle: (message) => {
-          cleanup();
-          if (Object.hasOwn(message, 'error')) {
-            const error = asErrorObject(message['error']);
-            reject(Object.assign(new Error(`the client answered ${method} with an error: ${error.message}`), {rpcError: error}));
-          } else {
-            resolve(message['result']);
-          }
-        },
-        fail: (error) => {
-          cleanup();
-          reject(error);
-        },
-      });
-      this.writeClient(JSON.stringify({jsonrpc: '2.0', id, method, params}));
-    });
-  }
-
-  // -------------------------------------------------------------------------------------------
   // plumbing
 
   private complete(ticket: CallTicket, outcome: CallOutcome): void {
@@ -775,48 +688,10 @@ export class Relay {
   /** Writes one message line to the client, holding the server's output while the client is slow. */
   private writeClient(data: Buffer | string): void {
     if (this.clientGone) return;
-    const output = this.options.client.output;
-    let ok: boolean;
-    if (typeof data === 'string') {
-      ok = this.toClient.write(`${data}\n`);
-    } else if (data.length < SMALL_WRITE) {
-      ok = this.toClient.write(Buffer.concat([data, NEWLINE]));
-    } else {
-      this.toClient.write(data);
-      ok = this.toClient.write(NEWLINE);
+    if (!this.toClient.writeLine(data)) {
+      this.holds.holdUpstreamOutput();
+      this.holds.holdClientInput('client', this.options.client.output);
     }
-    if (!ok) {
-      this.holdUpstreamOutput();
-      this.holdClientInput('client', output);
-    }
-  }
-
-  private holdUpstreamOutput(): void {
-    if (this.upstreamOutputHeld) return;
-    this.upstreamOutputHeld = true;
-    const upstreamOutput = this.options.upstream.output;
-    upstreamOutput.pause();
-    this.options.client.output.once('drain', () => {
-      this.upstreamOutputHeld = false;
-      upstreamOutput.resume();
-    });
-  }
-
-  private holdClientInput(reason: string, sink: Writable): void {
-    if (this.clientInputHolds.has(reason)) return;
-    this.clientInputHolds.add(reason);
-    const input = this.options.client.input;
-    input.pause();
-    // Whichever comes first ends the hold and removes the other listener: a session has many
-    // backpressure episodes, and a 'close' listener left behind by each would pile up.
-    const release = (): void => {
-      sink.off('drain', release);
-      sink.off('close', release);
-      this.clientInputHolds.delete(reason);
-      if (this.clientInputHolds.size === 0) input.resume();
-    };
-    sink.on('drain', release);
-    sink.on('close', release);
   }
 
   private track(work: Promise<unknown>, isDecision: boolean): void {
@@ -833,29 +708,6 @@ export class Relay {
       done();
     });
     this.inFlight.add(tracked);
-  }
-}
-
-/**
- * Writes made in one burst (one chunk's worth of messages, or the decisions settled in one
- * microtask drain) leave in one writev: under load a syscall per message was thoth's largest
- * cost. The flush is a nextTick, so it runs before control returns to the event loop: no extra
- * loop iteration (setImmediate cost a second epoll_wait per message when calls are sequential).
- */
-class CoalescingOutput {
-  private corked = false;
-  constructor(private readonly stream: Writable) {}
-
-  write(chunk: string | Buffer): boolean {
-    if (!this.corked && !this.stream.writableEnded && !this.stream.destroyed) {
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.stream.uncork();
-      });
-    }
-    return this.stream.write(chunk);
   }
 }
 
@@ -886,62 +738,4 @@ function isStrictJson(line: Buffer): boolean {
   } catch {
     return false;
   }
-}
-
-function outcomeOf(line: Buffer, scan: EnvelopeScan): CallOutcome {
-  const result = scan.members.get('result');
-  if (result) return {kind: 'result', resultJson: line.subarray(result.start, result.end)};
-  const error = scan.members.get('error');
-  if (error) {
-    try {
-      return {kind: 'error', error: asErrorObject(JSON.parse(line.toString('utf8', error.start, error.end)))};
-    } catch {
-      // fall through
-    }
-  }
-  return {kind: 'error', error: {code: ErrorCode.INTERNAL_ERROR, message: 'the server answered without a result or an error'}};
-}
-
-function asErrorObject(value: unknown): JsonRpcErrorObject {
-  if (isObject(value) && typeof value['code'] === 'number' && typeof value['message'] === 'string') {
-    return Object.hasOwn(value, 'data') ? {code: value['code'], message: value['message'], data: value['data']} : {code: value['code'], message: value['message']};
-  }
-  return {code: ErrorCode.INTERNAL_ERROR, message: 'malformed error object'};
-}
-
-function upstreamExitedError(description: string): JsonRpcErrorObject {
-  return {code: ErrorCode.UPSTREAM_EXITED, message: `thoth: the MCP server exited before answering (${description})`};
-}
-
-function tooLargeError(size: number, limit: number, from: 'client' | 'server'): JsonRpcErrorObject {
-  return {
-    code: ErrorCode.MESSAGE_TOO_LARGE,
-    message: `thoth: the ${from === 'client' ? 'request' : "server's message"} was ${size} bytes, over thoth's ${limit}-byte limit`,
-    data: {size, limit, fix: 'raise the limit with thoth run --max-message-bytes'},
-  };
-}
-
-const TAIL_ID = /"id"\s*:\s*(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|"(?:[^"\\]|\\.)*")\s*\}\s*$/;
-
-/** What can be learnt about an over-long line from its head and tail: its id and whether it answers. */
-export function summariseOversize(info: OversizeLine): {id?: JsonRpcId; isResponse: boolean} {
-  const head = scanEnvelope(info.head, {partial: true});
-  let idToken = memberText(info.head, head.members.get('id'));
-  if (idToken === undefined) idToken = TAIL_ID.exec(info.tail.toString('utf8'))?.[1];
-  const isResponse = (head.keysSeen.has('result') || head.keysSeen.has('error')) && !head.keysSeen.has('method');
-  const id = idFromToken(idToken);
-  return id === undefined ? {isResponse} : {id, isResponse};
-}
-
-function idFromToken(token: string | undefined): JsonRpcId | undefined {
-  if (token === undefined) return undefined;
-  const trimmed = token.trim();
-  try {
-    if (trimmed.startsWith('"')) return JSON.parse(trimmed) as string;
-  } catch {
-    return undefined;
-  }
-  if (!/^-?\d/.test(trimmed)) return undefined;
-  const value = Number(trimmed);
-  return Number.isSafeInteger(value) ? value : new LargeNumber(trimmed);
 }

@@ -1,8 +1,8 @@
 import {accessSync, constants, readFileSync, readdirSync, statSync} from 'node:fs';
 import * as nodePath from 'node:path';
 
-import {ThothError} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
+import {ThothError} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
 
 /**
  * Finds the upstream server's executable without a shell (seed 001): the effective PATH, then

@@ -1,7 +1,7 @@
 import {join} from 'node:path';
 
-import {AUDIT_DEFAULTS, AUDIT_KEY_FILE_NAME, type FsyncMode} from '../audit/settings.js';
-import {ENFORCEMENT_MODES, type EnforcementMode} from '../enforcer/types.js';
+import {AUDIT_DEFAULTS, AUDIT_KEY_FILE_NAME, type FsyncMode} from './audit-defaults.js';
+import {ENFORCEMENT_MODES, type EnforcementMode} from '../core/decision.js';
 import {keyProblem} from '../profile/api-key.js';
 import {PROFILE_FILES} from '../profile/paths.js';
 import * as p from './parsers.js';

@@ -1,4 +1,4 @@
-import type {RunOptions} from '../proxy/run-flags.js';
+import type {RunOptions} from '../core/run-flags.js';
 import {bootstrapProfile} from '../profile/bootstrap.js';
 import {thothHome} from '../profile/paths.js';
 import {assertValidSettings, describeOverride, resolveSettings, type ResolveSettingsOptions, type ResolvedSettings, type SettingFlags} from './resolve.js';

@@ -1,7 +1,7 @@
 import {readFile} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {errnoCode, errorMessage} from '../cli/errors.js';
+import {errnoCode, errorMessage} from '../core/errors.js';
 import type {CommandRunner} from './command-runner.js';
 import {THOTH_PREFERENCE_DOMAIN, WINDOWS_POLICY_KEYS} from './definitions.js';
 import {queryRegistry, registryValueText, type RegistryKeyValues} from './reg-query.js';

@@ -1,7 +1,7 @@
 import {createHash} from 'node:crypto';
 
-import {ThothError} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
+import {ThothError} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
 import {SETTINGS, THOTH_PREFERENCE_DOMAIN, settingKeyForName, type SettingDefinition} from './definitions.js';
 import {SettingValueError} from './parsers.js';
 

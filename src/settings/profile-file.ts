@@ -1,7 +1,7 @@
 import {readFile} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {errnoCode, errorMessage} from '../cli/errors.js';
+import {errnoCode, errorMessage} from '../core/errors.js';
 import {PROFILE_FILES} from '../profile/paths.js';
 
 export interface ProfileSettings {

@@ -1,7 +1,7 @@
 import {homedir, userInfo} from 'node:os';
 
-import {ThothError} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
+import {ThothError} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
 import {octal} from '../profile/bootstrap.js';
 import {readApiKeyFile} from '../profile/api-key.js';
 import {thothHome} from '../profile/paths.js';

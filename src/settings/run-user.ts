@@ -1,7 +1,7 @@
 import {userInfo} from 'node:os';
 
-import {ThothError} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
+import {ThothError} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
 import {describeOrigin, type ResolvedSettings} from './resolve.js';
 
 export interface RunUser {

@@ -2,7 +2,7 @@ import {randomBytes} from 'node:crypto';
 import {chmod, chown, open, rename, rm, stat} from 'node:fs/promises';
 import {basename, dirname, join} from 'node:path';
 
-import {errnoCode} from '../cli/errors.js';
+import {errnoCode} from '../core/errors.js';
 
 export interface AtomicWriteOptions {
   /** File mode for the new file. Defaults to the mode of the file being replaced, else 0o600. */

@@ -3,8 +3,8 @@ import {hostname} from 'node:os';
 import {link, open, readFile, rm, stat, writeFile} from 'node:fs/promises';
 import {setTimeout as sleep} from 'node:timers/promises';
 
-import {ThothError, errnoCode} from '../cli/errors.js';
-import {ExitCode} from '../cli/exit-codes.js';
+import {ThothError, errnoCode} from '../core/errors.js';
+import {ExitCode} from '../core/exit-codes.js';
 
 export interface LockOptions {
   /** How long to keep trying before giving up (default 10 s). */

@@ -5,7 +5,7 @@ import {decideAndRecord} from '../../src/approvals/decide.js';
 import {readApprovals, requestApproval, type ApprovalBinding, type RequestInfo} from '../../src/approvals/store.js';
 import type {AuditEvent} from '../../src/audit/events.js';
 import {readEvents} from '../../src/audit/reader.js';
-import {canonicalHash} from '../../src/policy/canonical-json.js';
+import {canonicalHash} from '../../src/core/canonical-json.js';
 import type {ManagedPreferences} from '../../src/settings/managed.js';
 import {resolveSettings} from '../../src/settings/resolve.js';
 import {invalidAuditEvents} from '../helpers/audit-schemas.js';

@@ -6,7 +6,7 @@ import {describe, expect, it} from 'vitest';
 
 import {readEvents, type StoredEvent} from '../../src/audit/reader.js';
 import {readApprovals, requestApproval, type ApprovalBinding, type RequestInfo} from '../../src/approvals/store.js';
-import {canonicalHash, sha256Digits} from '../../src/policy/canonical-json.js';
+import {canonicalHash, sha256Digits} from '../../src/core/canonical-json.js';
 import {invalidAuditEvents} from '../helpers/audit-schemas.js';
 import {parseEnvelope, runThoth} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';

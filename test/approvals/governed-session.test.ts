@@ -13,9 +13,9 @@ import {
   parsePsTable,
   ProcessInspectionError,
   type ExecFile,
-} from '../../src/approvals/process-ancestry.js';
+} from '../../src/util/process-ancestry.js';
 import {readApprovals, requestApproval, type ApprovalBinding, type RequestInfo} from '../../src/approvals/store.js';
-import {canonicalHash} from '../../src/policy/canonical-json.js';
+import {canonicalHash} from '../../src/core/canonical-json.js';
 import {checkTools, readPinFile, type ToolDefinition} from '../../src/pins/store.js';
 import {parseEnvelope, REPO_ROOT, runThoth, THOTH_BIN} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';

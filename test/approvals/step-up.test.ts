@@ -5,17 +5,17 @@ import {describe, expect, it} from 'vitest';
 import {ApprovalStepUp, approveCommandFor, supportsFormElicitation, type ApprovalSettings} from '../../src/approvals/step-up.js';
 import {decideAndRecord} from '../../src/approvals/decide.js';
 import {decideApproval, listApprovals, readApprovals, approvalsFile} from '../../src/approvals/store.js';
-import type {Decision, DecisionContext, ToolCall} from '../../src/enforcer/types.js';
+import type {Decision, DecisionContext, ToolCall} from '../../src/core/decision.js';
 import type {ClientChannel} from '../../src/governance/types.js';
-import type {JsonObject} from '../../src/proxy/json-rpc.js';
-import {stringifyJson} from '../../src/proxy/json-rpc.js';
+import type {JsonObject} from '../../src/core/json-rpc.js';
+import {stringifyJson} from '../../src/core/json-rpc.js';
 import type {AuditEvent} from '../../src/audit/events.js';
-import {canonicalJson, sha256Hex} from '../../src/policy/canonical-json.js';
+import {canonicalJson, sha256Hex} from '../../src/core/canonical-json.js';
 import {invalidEvents, recordedEvent} from '../helpers/audit-schemas.js';
 import {tempDir} from '../helpers/tmp.js';
 
 const settings: ApprovalSettings = {policyVersion: 'v1@sha256:aa', ttlMs: 600_000, elicitation: true, elicitationTimeoutMs: 5000};
-const context: DecisionContext = {agentId: 'fs', sessionId: 'session-1', mode: 'step_up', sessionToolCalls: [], client: {name: 'test-client'}};
+const context: DecisionContext = {agentId: 'fs', sessionId: 'session-1', mode: 'step_up', sessionToolCalls: [], session: {client: {name: 'test-client'}}};
 const call: ToolCall = {name: 'write_file', arguments: {path: '/w/a', content: 'x'}, argumentsJson: stringifyJson({path: '/w/a', content: 'x'})};
 const stepUp: Decision = {decision: 'step_up', ruleId: 'rule:writes', reason: 'writes need approval', trace: ['rule:writes matches']};
 /** What approval events name `argumentsSha256`: bare hex, as the event schemas (and the control plane) have it. */

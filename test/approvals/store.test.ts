@@ -5,7 +5,7 @@ import {pathToFileURL} from 'node:url';
 import {describe, expect, it} from 'vitest';
 
 import {approvalsFile, decideApproval, listApprovals, readApprovals, requestApproval, takeDecision, type ApprovalBinding, type RequestInfo} from '../../src/approvals/store.js';
-import {canonicalHash} from '../../src/policy/canonical-json.js';
+import {canonicalHash} from '../../src/core/canonical-json.js';
 import {REPO_ROOT} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
 

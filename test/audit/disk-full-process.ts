@@ -7,13 +7,14 @@ import {appendFile, readdir, rm, stat} from 'node:fs/promises';
 import {join} from 'node:path';
 
 import {readKeyFile} from '../../src/audit/key.js';
-import {resolveAuditSettings} from '../../src/audit/settings.js';
+import {auditSettingsFromResolved} from '../../src/audit/settings.js';
 import {FileAuditSink} from '../../src/audit/sink.js';
 import {verifyAuditDir} from '../../src/audit/verify.js';
-import type {DecisionContext} from '../../src/enforcer/types.js';
+import type {DecisionContext} from '../../src/core/decision.js';
+import {resolveSettings} from '../../src/settings/resolve.js';
 import {Governor} from '../../src/governance/governor.js';
 
-const settings = resolveAuditSettings(process.env);
+const settings = auditSettingsFromResolved(await resolveSettings({env: process.env}));
 const filler = join(settings.dir, 'filler.bin');
 const context: DecisionContext = {agentId: 'disk-full', sessionId: 'disk-full-session', mode: 'block', sessionToolCalls: []};
 const warnings: string[] = [];

@@ -4,9 +4,10 @@ import {join} from 'node:path';
 
 import {keyIdOf, type AuditKey} from '../../src/audit/key.js';
 import {parseSegmentFileName} from '../../src/audit/layout.js';
-import {AUDIT_DEFAULTS, type AuditSettings} from '../../src/audit/settings.js';
+import type {AuditSettings} from '../../src/audit/settings.js';
+import {AUDIT_DEFAULTS} from '../../src/settings/audit-defaults.js';
 import {FileAuditSink} from '../../src/audit/sink.js';
-import type {Decision, DecisionContext, ToolCall} from '../../src/enforcer/types.js';
+import type {Decision, DecisionContext, ToolCall} from '../../src/core/decision.js';
 
 export function testKey(): AuditKey {
   const secret = randomBytes(32);

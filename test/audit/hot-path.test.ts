@@ -14,9 +14,9 @@ import {RecordSealer, checkLine, genesisHash, sealLine} from '../../src/audit/re
 import {applyTokenRules, redactText} from '../../src/audit/redact.js';
 import {FileAuditSink} from '../../src/audit/sink.js';
 import {verifyAuditDir} from '../../src/audit/verify.js';
-import type {Decision, DecisionContext} from '../../src/enforcer/types.js';
+import type {Decision, DecisionContext} from '../../src/core/decision.js';
 import type {CallOutcome, PostCallRecord, PreCallRecord} from '../../src/governance/types.js';
-import {LargeNumber} from '../../src/proxy/json-rpc.js';
+import {LargeNumber} from '../../src/core/json-rpc.js';
 import {REPO_ROOT} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
 import {ALLOW, segmentNames, testContext, testKey, testSettings, toolCall} from './helpers.js';
@@ -121,9 +121,10 @@ describe('EventEncoder writes exactly what serialiseEvent(preCallEvent/postCallE
     context.mode = 'observe';
     context.intent = 'billing';
     check(decision);
-    context.client = {name: 'claude'};
+    const client: {name: string; version?: string} = {name: 'claude'};
+    context.session = {client};
     check(decision);
-    context.client.version = '1.2';
+    client.version = '1.2';
     check(decision);
     // Same reason, other members: a new fragment, not the cached one.
     check({...decision, ruleId: 'r2'});

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest';
 
 import {buildContent, sha256, truncateUtf8} from '../../src/audit/content.js';
 import {isSensitiveKey, redactJsonText, redactText, redactValue} from '../../src/audit/redact.js';
-import {LargeNumber} from '../../src/proxy/json-rpc.js';
+import {LargeNumber} from '../../src/core/json-rpc.js';
 
 // Realistic shapes, not real secrets.
 const SECRETS = {

@@ -7,7 +7,7 @@ import {UUID_V7} from '../../src/audit/event-id.js';
 import {readEvents} from '../../src/audit/reader.js';
 import {FileAuditSink} from '../../src/audit/sink.js';
 import {verifyAuditDir} from '../../src/audit/verify.js';
-import type {Decision, Enforcer} from '../../src/enforcer/types.js';
+import type {Decision, Enforcer} from '../../src/core/decision.js';
 import {Governor} from '../../src/governance/governor.js';
 import type {ClientChannel} from '../../src/governance/types.js';
 import {loadValidator} from '../../src/util/validators.js';
@@ -155,7 +155,7 @@ describe('FileAuditSink behind the Governor', () => {
 describe('event schemas', () => {
   it('every event type thoth writes validates against its JSON Schema', async () => {
     const {dir, context, sink} = await setup();
-    const full = {...context, intent: 'phi_eligibility_check', tenantId: 'acme', userId: 'ada@example.com', endpointId: 'ep-1', client: {name: 'Claude', version: '1.0', protocolVersion: '2025-06-18'}};
+    const full = {...context, intent: 'phi_eligibility_check', tenantId: 'acme', userId: 'ada@example.com', endpointId: 'ep-1', session: {client: {name: 'Claude', version: '1.0', protocolVersion: '2025-06-18'}}};
     const call = toolCall('read_file', {path: '/x'});
     const pre = await sink.toolCallPre({call, context: full, decision: {...BLOCK, observed: 'block', trace: ['intent', 'scope'], details: {approvalId: 'a1'}}, requestId: '1'});
     const outcomes = [

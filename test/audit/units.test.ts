@@ -6,8 +6,10 @@ import {describe, expect, it} from 'vitest';
 import {EventIdGenerator, UUID_V7, uuidV7Time} from '../../src/audit/event-id.js';
 import {loadOrCreateKey, readKeyFile} from '../../src/audit/key.js';
 import {parseSegmentFileName, segmentFileName} from '../../src/audit/layout.js';
-import {resolveAuditSettings} from '../../src/audit/settings.js';
-import {ThothError} from '../../src/cli/errors.js';
+import {auditSettingsFromResolved} from '../../src/audit/settings.js';
+import {NO_MANAGED_PREFERENCES} from '../../src/settings/managed.js';
+import {resolveSettings} from '../../src/settings/resolve.js';
+import {ThothError} from '../../src/core/errors.js';
 import {tempDir} from '../helpers/tmp.js';
 
 describe('event ids (UUIDv7)', () => {
@@ -68,14 +70,16 @@ describe('audit key file', () => {
 });
 
 describe('settings and file names', () => {
-  it('resolves flags over environment over defaults, and rejects bad values with a usage error', () => {
+  it('resolves flags over environment over defaults, and rejects bad values with a usage error', async () => {
+    const audit = async (env: NodeJS.ProcessEnv, flags: {dir?: string} = {}) =>
+      auditSettingsFromResolved(await resolveSettings({env, home: '/home/u', cwd: '/home/u', platform: 'linux', readManagedPreferences: NO_MANAGED_PREFERENCES}), flags);
     const env = {THOTH_HOME: '/home/u/.thoth', THOTH_AUDIT_DIR: '/var/audit', THOTH_AUDIT_FSYNC: 'always', THOTH_AUDIT_ROTATE_SECONDS: '60'};
-    expect(resolveAuditSettings(env)).toMatchObject({dir: '/var/audit', keyFile: '/home/u/.thoth/audit_hmac_key.json', fsync: 'always', rotateAgeMs: 60_000, enabled: true});
-    expect(resolveAuditSettings(env, {dir: '/flag'}).dir).toBe('/flag');
-    expect(resolveAuditSettings({THOTH_HOME: '/h'}).dir).toBe('/h/audit');
-    expect(resolveAuditSettings({THOTH_AUDIT: 'off'}).enabled).toBe(false);
-    expect(() => resolveAuditSettings({THOTH_AUDIT_ROTATE_BYTES: '10'})).toThrow(/THOTH_AUDIT_ROTATE_BYTES is "10": expected an integer of at least 4096/);
-    expect(() => resolveAuditSettings({THOTH_AUDIT_FSYNC: 'never'})).toThrow(ThothError);
+    expect(await audit(env)).toMatchObject({dir: '/var/audit', keyFile: '/home/u/.thoth/audit_hmac_key.json', fsync: 'always', rotateAgeMs: 60_000, enabled: true});
+    expect((await audit(env, {dir: '/flag'})).dir).toBe('/flag');
+    expect((await audit({THOTH_HOME: '/h'})).dir).toBe('/h/audit');
+    expect((await audit({THOTH_AUDIT: 'off'})).enabled).toBe(false);
+    await expect(audit({THOTH_AUDIT_ROTATE_BYTES: '10'})).rejects.toThrow(/THOTH_AUDIT_ROTATE_BYTES from THOTH_AUDIT_ROTATE_BYTES: must be an integer of at least 4096/);
+    await expect(audit({THOTH_AUDIT_FSYNC: 'never'})).rejects.toThrow(ThothError);
   });
 
   it('segment names sort by time and parse back', () => {

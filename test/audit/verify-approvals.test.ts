@@ -5,7 +5,7 @@ import {recordApprovalDecision} from '../../src/approvals/decision-audit.js';
 import type {ApprovalRecord} from '../../src/approvals/store.js';
 import {loadOrCreateKey, type AuditKey} from '../../src/audit/key.js';
 import {FileAuditSink} from '../../src/audit/sink.js';
-import {canonicalHash, sha256Digits} from '../../src/policy/canonical-json.js';
+import {canonicalHash, sha256Digits} from '../../src/core/canonical-json.js';
 import {loadValidator} from '../../src/util/validators.js';
 import {parseEnvelope, runThoth} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';

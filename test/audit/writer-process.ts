@@ -4,15 +4,16 @@
  * Settings come from the environment (THOTH_HOME, THOTH_AUDIT_DIR, THOTH_AUDIT_ROTATE_BYTES...).
  * Prints one JSON line with its session id and event ids when done.
  */
-import {resolveAuditSettings} from '../../src/audit/settings.js';
+import {auditSettingsFromResolved} from '../../src/audit/settings.js';
 import {FileAuditSink} from '../../src/audit/sink.js';
-import type {DecisionContext} from '../../src/enforcer/types.js';
+import type {DecisionContext} from '../../src/core/decision.js';
+import {resolveSettings} from '../../src/settings/resolve.js';
 
 const calls = Number(process.argv[2] ?? '100');
 const close = !process.argv.includes('--no-close');
 const slow = process.argv.includes('--slow');
 const context: DecisionContext = {agentId: `writer-${process.pid}`, sessionId: `session-${process.pid}`, mode: 'block', sessionToolCalls: []};
-const sink = new FileAuditSink({settings: resolveAuditSettings(process.env), context, warn: (m) => process.stderr.write(`${m}\n`)});
+const sink = new FileAuditSink({settings: auditSettingsFromResolved(await resolveSettings({env: process.env})), context, warn: (m) => process.stderr.write(`${m}\n`)});
 const ids: string[] = [];
 for (let i = 0; i < calls; i++) {
   const args = {path: `/data/${process.pid}/${i}.txt`, padding: 'p'.repeat(i % 200)};

@@ -117,7 +117,7 @@ describe('a hostile server and agent cannot drive the operator’s terminal', ()
     expect(approvals.stdout).toContain('fine\\r\\u001b[1A\\u001b[2Kthoth: approved by admin\\u0007\\u009d0;t\\u009c\\u2066\\u200b');
     const lines = approvals.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(4);
-    expect(lines[3]).toMatch(/^    approve: thoth approve [0-9a-z]+( --thoth-home \S+)?$/);
+    expect(lines[3]).toMatch(/^ {4}approve: thoth approve [0-9a-z]+( --thoth-home \S+)?$/);
     const approvalsJson = await runThoth(['approvals', 'list', '--json'], {env});
     expectNoRawControls(approvalsJson.stdout, 'approvals list --json');
     const listedJson = parseEnvelope<{approvals: Array<{tool: string; id: string}>}>(approvalsJson.stdout).result!.approvals;

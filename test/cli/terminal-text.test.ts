@@ -4,7 +4,7 @@ import {describe, expect, it} from 'vitest';
 
 import {formatEventLine} from '../../src/audit/format.js';
 import type {StoredEvent} from '../../src/audit/reader.js';
-import {formatErrorLine} from '../../src/cli/error-format.js';
+import {formatErrorLine} from '../../src/util/error-format.js';
 import {jamfExtensionAttribute} from '../../src/fleet/health-format.js';
 import {createDiagnostics} from '../../src/proxy/diagnostics.js';
 import {jsonTerminalSafe, terminalSafe, terminalSafeLines} from '../../src/util/terminal-text.js';

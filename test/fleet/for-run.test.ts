@@ -2,7 +2,7 @@ import {stat} from 'node:fs/promises';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 
-import {ExitCode} from '../../src/cli/exit-codes.js';
+import {ExitCode} from '../../src/core/exit-codes.js';
 import {prepareRunSettings} from '../../src/settings/for-run.js';
 import {tempDir} from '../helpers/tmp.js';
 

@@ -3,7 +3,7 @@ import {dirname, join} from 'node:path';
 
 import {describe, expect, it} from 'vitest';
 
-import type {StatusReport} from '../../src/config/status.js';
+import type {StatusReport} from '../../src/client-config/status.js';
 import {healthField, intuneDetection, renderHealthText} from '../../src/fleet/health-format.js';
 import {checkHealth, type HealthReport} from '../../src/fleet/health.js';
 import type {ManagedPreferences} from '../../src/settings/managed.js';
@@ -129,12 +129,12 @@ describe('thoth health with managed preferences (library call with an injected r
 
     // A session refused an override the config does not show (the client's own environment).
     const {prepareRunSettings} = await import('../../src/settings/for-run.js');
-    const {createGovernance} = await import('../../src/governance/compose.js');
-    const {parseRunArgs} = await import('../../src/proxy/run-flags.js');
+    const {composeRunGovernance} = await import('../../src/run/compose.js');
+    const {parseRunArgs} = await import('../../src/core/run-flags.js');
     const runEnv = {...h.env, THOTH_ENFORCEMENT_MODE: 'observe'};
     const options = parseRunArgs(['--agent-id', 'everything', '--', 'npx', 'server']);
     const {settings} = await prepareRunSettings(options, {env: runEnv, home: h.home, cwd: h.home, platform: 'linux', who: {uid: 501, username: 'alice'}, readManagedPreferences});
-    const governance = await createGovernance(options, {sessionId: 's-1', sessionToolCalls: []}, {env: runEnv, settings, warn: () => undefined});
+    const governance = await composeRunGovernance(options, {sessionId: 's-1', sessionToolCalls: []}, {env: runEnv, settings, warn: () => undefined});
     await governance.close();
     expect(await invalidAuditEvents(auditDir)).toEqual([]);
 

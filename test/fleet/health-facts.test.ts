@@ -5,9 +5,9 @@ import {describe, expect, it} from 'vitest';
 
 import {loadOrCreateKey} from '../../src/audit/key.js';
 import {parseSegmentFileName} from '../../src/audit/layout.js';
-import {changeConfigs} from '../../src/config/engine.js';
-import {createConfigHost} from '../../src/config/host.js';
-import {resolveWrapSettings} from '../../src/config/settings.js';
+import {changeConfigs} from '../../src/client-config/engine.js';
+import {createConfigHost} from '../../src/client-config/host.js';
+import {resolveWrapSettings} from '../../src/client-config/settings.js';
 import {auditFact} from '../../src/fleet/health-audit.js';
 import {policyFact} from '../../src/fleet/health-policy.js';
 import {DEFAULT_HEALTH_PROVIDERS, governanceFact, heartbeatFact, type HealthContext} from '../../src/fleet/health-providers.js';

@@ -134,15 +134,15 @@ describe('managed preferences win for the settings that decide governance', () =
 describe('thoth run with managed preferences (settings resolved as thoth run does, governance composed in-process)', () => {
   /**
    * `thoth run` reads managed preferences only on macOS and Windows, so the spawned binary cannot
-   * be given any here: the same two calls main.ts makes (prepareRunSettings, createGovernance)
+   * be given any here: the same two calls main.ts makes (prepareRunSettings, composeRunGovernance)
    * run in-process with an injected managed-preference reader, on real files.
    */
   it('keeps the managed policy, audit trail, mode and filtering against a tampered entry, and records each refused override in the trail', async () => {
     const {readFile, readdir, writeFile, copyFile} = await import('node:fs/promises');
     const {existsSync} = await import('node:fs');
-    const {parseRunArgs} = await import('../../src/proxy/run-flags.js');
+    const {parseRunArgs} = await import('../../src/core/run-flags.js');
     const {prepareRunSettings} = await import('../../src/settings/for-run.js');
-    const {createGovernance} = await import('../../src/governance/compose.js');
+    const {composeRunGovernance} = await import('../../src/run/compose.js');
     const {readEvents} = await import('../../src/audit/reader.js');
     const {invalidAuditEvents} = await import('../helpers/audit-schemas.js');
     const {REPO_ROOT} = await import('../helpers/cli.js');
@@ -185,7 +185,7 @@ describe('thoth run with managed preferences (settings resolved as thoth run doe
 
     const session = {sessionId: 'session-managed', sessionToolCalls: []};
     const diagnostics: string[] = [];
-    const governance = await createGovernance(options, session, {env, settings, warn: (message) => diagnostics.push(message)});
+    const governance = await composeRunGovernance(options, session, {env, settings, warn: (message) => diagnostics.push(message)});
     expect(governance.context.mode).toBe('block');
     const listed = await governance.toolsListHook?.onToolsList({tools: [{name: 'echo', inputSchema: {type: 'object'}}, {name: 'get-env', inputSchema: {type: 'object'}}]}, governance.context);
     expect((listed?.['tools'] as Array<{name: string}> | undefined)?.map((tool) => tool.name)).toEqual(['echo']);

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest';
 
-import {ExitCode} from '../../src/cli/exit-codes.js';
-import {ThothError} from '../../src/cli/errors.js';
+import {ExitCode} from '../../src/core/exit-codes.js';
+import {ThothError} from '../../src/core/errors.js';
 import {resolveSettings} from '../../src/settings/resolve.js';
 import {assertRunUserAllowed} from '../../src/settings/run-user.js';
 import {tempDir} from '../helpers/tmp.js';

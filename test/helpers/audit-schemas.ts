@@ -4,7 +4,7 @@ import {join} from 'node:path';
 import {EventIdGenerator} from '../../src/audit/event-id.js';
 import {genericEvent, type AuditEvent} from '../../src/audit/events.js';
 import {readEvents} from '../../src/audit/reader.js';
-import type {DecisionContext} from '../../src/enforcer/types.js';
+import type {DecisionContext} from '../../src/core/decision.js';
 import {loadValidator} from '../../src/util/validators.js';
 import {REPO_ROOT} from './cli.js';
 

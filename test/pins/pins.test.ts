@@ -2,7 +2,7 @@ import {readFile, stat, writeFile} from 'node:fs/promises';
 import {describe, expect, it} from 'vitest';
 
 import type {AuditEvent} from '../../src/audit/events.js';
-import type {DecisionContext} from '../../src/enforcer/types.js';
+import type {DecisionContext} from '../../src/core/decision.js';
 import {PinGuard} from '../../src/pins/guard.js';
 import {acceptChanges, checkTools, listPins, pinDefinition, pinFilePath, type ToolDefinition} from '../../src/pins/store.js';
 import {PolicyToolsListHook} from '../../src/policy/tools-list-hook.js';

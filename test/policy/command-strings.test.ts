@@ -3,7 +3,7 @@ import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 
 import {BUILTIN_POLICY} from '../../src/policy/builtin-policy.js';
-import {protectedPaths} from '../../src/policy/governance.js';
+import {protectedPaths} from '../../src/policy/session.js';
 import {NODE_FILE_LINKS, type FileLinks} from '../../src/policy/links.js';
 import type {PolicyDocument} from '../../src/policy/model.js';
 import type {PathEnvironment} from '../../src/policy/paths.js';

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest';
 
 import {neverAllowed, type ProtectedPaths} from '../../src/policy/engine.js';
 import type {MatcherDocument, PolicyDocument} from '../../src/policy/model.js';
-import {LargeNumber} from '../../src/proxy/json-rpc.js';
+import {LargeNumber} from '../../src/core/json-rpc.js';
 import {compile, decideCall} from './policy-helpers.js';
 
 /** A filesystem-server policy in the spirit of seed 002. */
@@ -264,7 +264,7 @@ describe('neverAllowed (tools/list filtering)', () => {
 
 describe("thoth's own files and approval commands (as thoth run protects them)", () => {
   it('blocks paths into the profile or the policy, and shell commands that mention them or approve calls', async () => {
-    const {protectedPaths} = await import('../../src/policy/governance.js');
+    const {protectedPaths} = await import('../../src/policy/session.js');
     const policy = compile({agents: {sh: {approved_scope: '*'}}});
     const hooks = {protectedPaths: protectedPaths(policy, '/home/ann/.thoth', '/home/ann')};
     const verdict = (args: unknown) => decideCall(policy, 'run_command', args, {agentId: 'sh', hooks}).ruleId;

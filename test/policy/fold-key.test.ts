@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs';
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
 
-import {foldKey} from '../../src/policy/fold-key.js';
+import {foldKey} from '../../src/core/fold-key.js';
 import type {PolicyDocument} from '../../src/policy/model.js';
 import {compile, decideCall} from './policy-helpers.js';
 

@@ -2,8 +2,8 @@ import {compilePolicy} from '../../src/policy/compile.js';
 import {decide, type EngineHooks} from '../../src/policy/engine.js';
 import type {CompiledPolicy, PolicyDocument} from '../../src/policy/model.js';
 import type {PathEnvironment} from '../../src/policy/paths.js';
-import type {Decision, EnforcementMode, ToolCall} from '../../src/enforcer/types.js';
-import {stringifyJson} from '../../src/proxy/json-rpc.js';
+import type {Decision, EnforcementMode, ToolCall} from '../../src/core/decision.js';
+import {stringifyJson} from '../../src/core/json-rpc.js';
 
 export const POSIX_HOME: PathEnvironment = {home: '/home/ann', cwd: '/home/ann/work', flavour: 'posix', caseInsensitive: false};
 

@@ -2,17 +2,17 @@ import {mkdir, realpath, symlink, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 
-import type {ToolCall} from '../../src/enforcer/types.js';
-import {createGovernance} from '../../src/governance/compose.js';
+import type {ToolCall} from '../../src/core/decision.js';
+import {composeRunGovernance} from '../../src/run/compose.js';
 import {BUILTIN_POLICY} from '../../src/policy/builtin-policy.js';
-import {protectedPaths} from '../../src/policy/governance.js';
+import {protectedPaths} from '../../src/policy/session.js';
 import {NODE_FILE_LINKS, type FileLinks} from '../../src/policy/links.js';
 import type {PolicyDocument} from '../../src/policy/model.js';
 import {PathReader} from '../../src/policy/path-reader.js';
 import {compactRelative, MAX_PATH_CHARS, relativeFor, type PathEnvironment} from '../../src/policy/paths.js';
 import {isDirectory, serverDirectories} from '../../src/policy/server-directories.js';
-import type {SessionState} from '../../src/proxy/relay.js';
-import type {RunOptions} from '../../src/proxy/run-flags.js';
+import type {SessionState} from '../../src/governance/types.js';
+import type {RunOptions} from '../../src/core/run-flags.js';
 import {resolveSettings} from '../../src/settings/resolve.js';
 import {tempDir} from '../helpers/tmp.js';
 import {compile, decideCall, toolCall} from './policy-helpers.js';
@@ -189,7 +189,7 @@ describe("the server's command-line directories", () => {
     const settings = await resolveSettings({env, home: profile, cwd: profile, platform: 'linux'});
     const options: RunOptions = {agentId: 'fs', filterTools: false, maxMessageBytes: 1 << 20, shutdownGraceMs: 100, command: process.execPath, args: ['server.js', fromCommandLine]};
     const session: SessionState = {sessionId: 's', sessionToolCalls: []};
-    const governance = await createGovernance(options, session, {env, settings, warn: () => undefined});
+    const governance = await composeRunGovernance(options, session, {env, settings, warn: () => undefined});
     const signal = new AbortController().signal;
     const decide = async (call: ToolCall) => {
       const outcome = await governance.governor.govern(call, governance.context, 'r', {capabilities: {}, request: async () => ({})}, signal);

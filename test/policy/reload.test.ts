@@ -3,10 +3,10 @@ import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 
 import {decideAndRecord} from '../../src/approvals/decide.js';
-import type {DecisionContext} from '../../src/enforcer/types.js';
+import type {DecisionContext} from '../../src/core/decision.js';
 import type {AuditSink, ClientChannel} from '../../src/governance/types.js';
-import {agentFile} from '../../src/policy/agent-files.js';
-import {createPolicyGovernance, type PolicyGeneration, type PolicyGovernanceInput} from '../../src/policy/governance.js';
+import {agentFile} from '../../src/core/agent-files.js';
+import {createPolicySession, type PolicyGeneration, type PolicySessionInput} from '../../src/policy/session.js';
 import type {PolicyDocument} from '../../src/policy/model.js';
 import {tempDir} from '../helpers/tmp.js';
 import {toolCall} from './policy-helpers.js';
@@ -25,7 +25,7 @@ async function replaceFile(path: string, content: string | PolicyDocument): Prom
   await rename(temporary, path);
 }
 
-async function setup(initial: PolicyDocument | string | undefined, overrides: Partial<PolicyGovernanceInput> = {}) {
+async function setup(initial: PolicyDocument | string | undefined, overrides: Partial<PolicySessionInput> = {}) {
   const dir = await tempDir();
   const home = join(dir, 'home');
   await mkdir(home, {recursive: true});
@@ -40,7 +40,7 @@ async function setup(initial: PolicyDocument | string | undefined, overrides: Pa
   };
   const warnings: string[] = [];
   const context: DecisionContext = {agentId: 'everything', sessionId: 'session-1', mode: 'progressive', sessionToolCalls: []};
-  const governance = await createPolicyGovernance({
+  const governance = await createPolicySession({
     policyFile: file,
     filterTools: true,
     context,

@@ -2,7 +2,7 @@ import {mkdir, realpath, rename, symlink, unlink, writeFile} from 'node:fs/promi
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 
-import {protectedPaths} from '../../src/policy/governance.js';
+import {protectedPaths} from '../../src/policy/session.js';
 import type {PolicyDocument} from '../../src/policy/model.js';
 import type {PathEnvironment} from '../../src/policy/paths.js';
 import {tempDir} from '../helpers/tmp.js';

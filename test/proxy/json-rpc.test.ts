@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest';
 
-import {LargeNumber, errorResponse, idKey, idKeyFromToken, normaliseMethod, parseJson, stringifyJson} from '../../src/proxy/json-rpc.js';
+import {LargeNumber, errorResponse, idKey, idKeyFromToken, normaliseMethod, parseJson, stringifyJson} from '../../src/core/json-rpc.js';
 
 describe('parseJson / stringifyJson', () => {
   it('keeps integers beyond 2^53 exact, in ids and in arguments', () => {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest';
 
-import {LargeNumber, parseJson} from '../../src/proxy/json-rpc.js';
+import {LargeNumber, parseJson} from '../../src/core/json-rpc.js';
 import {MAX_NESTING_DEPTH, checkClientMessage} from '../../src/proxy/message-checks.js';
 
 describe('checkClientMessage', () => {

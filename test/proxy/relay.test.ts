@@ -2,11 +2,12 @@ import {PassThrough} from 'node:stream';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {describe, expect, it} from 'vitest';
 
-import {AllowAllEnforcer, type Decision, type DecisionContext, type Enforcer, type ToolCall} from '../../src/enforcer/types.js';
+import {AllowAllEnforcer, type Decision, type DecisionContext, type Enforcer, type ToolCall} from '../../src/core/decision.js';
 import {Governor} from '../../src/governance/governor.js';
 import type {AuditSink, PostCallRecord, ToolsListHook} from '../../src/governance/types.js';
 import type {Diagnostics} from '../../src/proxy/diagnostics.js';
-import {Relay, type GovernanceHandle, type SessionState} from '../../src/proxy/relay.js';
+import type {GovernanceHandle, SessionState} from '../../src/governance/types.js';
+import {Relay} from '../../src/proxy/relay.js';
 import {SwitchableGovernance} from '../../src/governance/switchable.js';
 
 /** Reads newline-delimited messages from a stream as they arrive. */
@@ -353,6 +354,26 @@ describe('Relay: lifecycle and thoth-initiated requests', () => {
     await h.toServer.next();
     h.fromServer({jsonrpc: '2.0', id: 3, result: {tools: [{name: 'shown'}, {name: 'hidden'}], nextCursor: 'c'}});
     expect(await h.toClient.nextJson()).toEqual({jsonrpc: '2.0', id: 3, result: {tools: [{name: 'shown'}], nextCursor: 'c'}});
+  });
+
+  it('a tools/list hook that fails leaves the result as it is and says so, alone or in a batch', async () => {
+    const hook: ToolsListHook = {
+      onToolsList: async () => {
+        throw new Error('pin file unreadable');
+      },
+    };
+    const h = harness({toolsListHook: hook});
+    h.fromClient({jsonrpc: '2.0', id: 3, method: 'tools/list'});
+    await h.toServer.next();
+    const single = '{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"a"}]}}';
+    h.fromServer(single);
+    expect(await h.toClient.next()).toBe(single);
+    h.fromClient([{jsonrpc: '2.0', id: 4, method: 'tools/list'}]);
+    await h.toServer.next();
+    const batch = '[{"jsonrpc":"2.0","id":4,"result":{"tools":[{"name":"b"}]}}]';
+    h.fromServer(batch);
+    expect(await h.toClient.next()).toBe(batch);
+    expect(h.warnings.filter((warning) => warning.includes('tools/list could not be checked (pin file unreadable)'))).toHaveLength(2);
   });
 
   it('stops reading the server while the client is not reading (bounded memory)', async () => {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest';
 
-import {ThothError} from '../../src/cli/errors.js';
+import {ThothError} from '../../src/core/errors.js';
 import {escapeForCmd, npmShimTarget, planSpawn, type ResolverFs, type ResolverHost} from '../../src/proxy/resolve-executable.js';
 
 /** An in-memory file system: path → {content, executable}. Paths compare case-insensitively on Windows. */

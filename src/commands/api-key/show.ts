@@ -1,6 +1,6 @@
 import {BaseCommand} from '../../cli/base-command.js';
-import {ThothError} from '../../cli/errors.js';
-import {ExitCode} from '../../cli/exit-codes.js';
+import {ThothError} from '../../core/errors.js';
+import {ExitCode} from '../../core/exit-codes.js';
 import {apiKeyFingerprint} from '../../profile/api-key.js';
 import {describeOrigin, resolveSettings, type SettingSource} from '../../settings/resolve.js';
 import {terminalSafe} from '../../util/terminal-text.js';

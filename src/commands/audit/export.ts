@@ -3,8 +3,8 @@ import {Flags} from '@oclif/core';
 import {exportAudit, filterOf, type ExportFormat, type ExportResult} from '../../audit/api.js';
 import {filterFlagValues, filterFlags, locationFlags, resolveAuditLocation} from '../../audit/command-flags.js';
 import {BaseCommand} from '../../cli/base-command.js';
-import {ThothError} from '../../cli/errors.js';
-import {ExitCode} from '../../cli/exit-codes.js';
+import {ThothError} from '../../core/errors.js';
+import {ExitCode} from '../../core/exit-codes.js';
 import {terminalSafe} from '../../util/terminal-text.js';
 
 export type AuditExportResult = ExportResult;

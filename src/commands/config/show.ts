@@ -1,5 +1,5 @@
 import {BaseCommand} from '../../cli/base-command.js';
-import {ExitCode} from '../../cli/exit-codes.js';
+import {ExitCode} from '../../core/exit-codes.js';
 import {renderSettingsText, settingsReport, type SettingsReport} from '../../settings/report.js';
 import {resolveSettings} from '../../settings/resolve.js';
 

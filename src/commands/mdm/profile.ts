@@ -2,8 +2,8 @@ import {Flags} from '@oclif/core';
 import {resolve} from 'node:path';
 
 import {BaseCommand} from '../../cli/base-command.js';
-import {ThothError} from '../../cli/errors.js';
-import {ExitCode} from '../../cli/exit-codes.js';
+import {ThothError} from '../../core/errors.js';
+import {ExitCode} from '../../core/exit-codes.js';
 import {buildMobileconfig, DEFAULT_PROFILE_IDENTIFIER, type ManagedValue} from '../../settings/mobileconfig.js';
 import {writeFileAtomic} from '../../util/atomic-write.js';
 import {terminalSafe} from '../../util/terminal-text.js';

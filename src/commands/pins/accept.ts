@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core';
 
 import {BaseCommand} from '../../cli/base-command.js';
-import {ThothError} from '../../cli/errors.js';
-import {ExitCode} from '../../cli/exit-codes.js';
+import {ThothError} from '../../core/errors.js';
+import {ExitCode} from '../../core/exit-codes.js';
 import {acceptAndRecord, type RecordedAcceptResult} from '../../pins/accept.js';
 import {thothHome} from '../../profile/paths.js';
 import {approver} from '../approve.js';

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core';
 
 import {BaseCommand} from '../../cli/base-command.js';
-import {ENFORCEMENT_MODES} from '../../enforcer/types.js';
+import {ENFORCEMENT_MODES} from '../../core/decision.js';
 import {explainCall, type ExplainResult} from '../../policy/explain.js';
 import {terminalSafe} from '../../util/terminal-text.js';
 

@@ -3,7 +3,7 @@ import {resolve} from 'node:path';
 import {Args} from '@oclif/core';
 
 import {BaseCommand} from '../../cli/base-command.js';
-import {ExitCode} from '../../cli/exit-codes.js';
+import {ExitCode} from '../../core/exit-codes.js';
 import {validatePolicy, type PolicyValidation} from '../../policy/validate.js';
 import {terminalSafe} from '../../util/terminal-text.js';
 
