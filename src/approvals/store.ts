@@ -2,7 +2,7 @@ import {randomBytes} from 'node:crypto';
 import {mkdir, readFile} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {ThothError, errnoCode} from '../core/errors.js';
+import {ThothError, errnoCode, errorMessage} from '../core/errors.js';
 import {ExitCode} from '../core/exit-codes.js';
 import type {EnforcementMode} from '../core/decision.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
@@ -274,7 +274,7 @@ export async function readApprovals(home: string): Promise<ApprovalsFile> {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw damaged(path, `not JSON (${error instanceof Error ? error.message : String(error)})`);
+    throw damaged(path, `not JSON (${errorMessage(error)})`);
   }
   const {loadValidator} = await import('../util/validators.js');
   const validate = await loadValidator('approvals');

@@ -125,20 +125,44 @@ export interface KeptEvent {
   line: number;
 }
 
+/** What one verification shares across its files and chains: the key, and what it found so far. */
+interface Verification {
+  readonly key: AuditKey;
+  readonly problems: VerifyProblem[];
+  readonly notes: string[];
+}
+
+/** A directory's verification: also the registry's view, who is still writing, and approval evidence. */
+interface DirectoryVerification extends Verification {
+  readonly dir: string;
+  readonly registry: RegistryView;
+  readonly isAlive: (pid: number, host: string) => boolean;
+  /** APPROVAL_GRANTED / APPROVAL_USED events seen, with where they are. */
+  readonly approvals: ApprovalEventAt[];
+}
+
+/** One file of a chain, and the state the chain was in before it. */
+interface FileToReplay {
+  file: string;
+  data: Buffer;
+  chain: string;
+  start: State;
+}
+
+function newVerification(key: AuditKey): Verification {
+  return {key, problems: [], notes: []};
+}
+
 /**
- * Replays one file of a chain from `state`. Problems are pushed to `problems`; replay stops at
- * the first tampering in the file (everything after it is unproven anyway).
+ * Replays one file of a chain from its start state. Problems and notes go to the verification;
+ * replay stops at the first tampering in the file (everything after it is unproven anyway).
  */
 function replay(
-  key: AuditKey,
-  file: string,
-  data: Buffer,
-  chain: string,
-  start: State,
-  problems: VerifyProblem[],
-  notes: string[],
+  verification: Verification,
+  {file, data, chain, start}: FileToReplay,
   options: {keepControl?: boolean; expectOpen?: {file: string; index: number}; keepEvent?: (payload: Record<string, unknown>) => boolean},
 ): ReplayResult {
+  const {key, problems, notes} = verification;
   const result: ReplayResult = {state: {...start}, records: 0, events: 0, ctl: [], kept: []};
   const lines = splitLines(data);
   // Byte offset just after each committed line, with the state it left (for torn acknowledgements).
@@ -267,9 +291,6 @@ export function defaultWriterAlive(pid: number, host: string): boolean {
 
 /** Verifies a whole audit directory: the registry, every chain, every segment. */
 export async function verifyAuditDir(dir: string, key: AuditKey, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const isAlive = options.isWriterAlive ?? defaultWriterAlive;
-  const problems: VerifyProblem[] = [];
-  const notes: string[] = [];
   const names = (await readdir(dir)).sort();
   const segmentsByChain = new Map<string, Array<{name: string; index: number}>>();
   for (const name of names) {
@@ -285,10 +306,12 @@ export async function verifyAuditDir(dir: string, key: AuditKey, options: Verify
   let events = 0;
   let files = 0;
   const registry: RegistryView = {opens: new Map(), seals: new Map()};
+  const verification: DirectoryVerification = {...newVerification(key), dir, registry, isAlive: options.isWriterAlive ?? defaultWriterAlive, approvals: []};
+  const {problems, notes} = verification;
   const registryData = await readOptional(join(dir, REGISTRY_FILE));
   if (registryData) {
     files++;
-    const replayed = replay(key, REGISTRY_FILE, registryData, REGISTRY_CHAIN, {nextSeq: 0, lastHash: genesisHash(REGISTRY_CHAIN)}, problems, notes, {keepControl: true});
+    const replayed = replay(verification, {file: REGISTRY_FILE, data: registryData, chain: REGISTRY_CHAIN, start: {nextSeq: 0, lastHash: genesisHash(REGISTRY_CHAIN)}}, {keepControl: true});
     records += replayed.records;
     if (replayed.tornTail) {
       problems.push({kind: 'torn-tail', file: REGISTRY_FILE, line: replayed.tornTail.line, chain: REGISTRY_CHAIN, message: `the last ${replayed.tornTail.bytes} bytes are not a complete record (a crash during a registry append)`});
@@ -312,9 +335,9 @@ export async function verifyAuditDir(dir: string, key: AuditKey, options: Verify
       skipped++;
       continue;
     }
-    const kept: ApprovalEventAt[] = [];
-    const report = await verifyChain(dir, key, chain, segmentsByChain.get(chain) ?? [], registry, problems, notes, isAlive, kept);
-    for (const event of kept) approvals.push({...event, chainSealed: report.state === 'sealed'});
+    const seenBefore = verification.approvals.length;
+    const report = await verifyChain(verification, chain, segmentsByChain.get(chain) ?? []);
+    for (const event of verification.approvals.splice(seenBefore)) approvals.push({...event, chainSealed: report.state === 'sealed'});
     files += report.files.length;
     records += report.records;
     events += report.events;
@@ -326,20 +349,11 @@ export async function verifyAuditDir(dir: string, key: AuditKey, options: Verify
     if (name.endsWith('.jsonl') && name !== REGISTRY_FILE && !parseSegmentFileName(name)) notes.push(`${name}: not an audit file name; ignored`);
   }
   if (skipped > 0) notes.push(`${skipped} other chain${skipped === 1 ? ' was' : 's were'} not replayed (only checked to be present); \`thoth audit verify\` replays every chain`);
-  return finish(dir, key, problems, notes, chainReports, {files, records, events});
+  return finish(dir, verification, chainReports, {files, records, events});
 }
 
-async function verifyChain(
-  dir: string,
-  key: AuditKey,
-  chain: string,
-  segments: Array<{name: string; index: number}>,
-  registry: RegistryView,
-  problems: VerifyProblem[],
-  notes: string[],
-  isAlive: (pid: number, host: string) => boolean,
-  approvals: ApprovalEventAt[],
-): Promise<ChainReport> {
+async function verifyChain(verification: DirectoryVerification, chain: string, segments: Array<{name: string; index: number}>): Promise<ChainReport> {
+  const {dir, registry, problems, notes, isAlive, approvals} = verification;
   const open = registry.opens.get(chain);
   const sealEntry = registry.seals.get(chain);
   const report: ChainReport = {chain, state: 'broken', files: [], records: 0, events: 0, lastSeq: -1};
@@ -369,7 +383,7 @@ async function verifyChain(
     const data = await readFile(join(dir, segment.name));
     report.files.push(segment.name);
     const before = problems.length;
-    last = replay(key, segment.name, data, chain, state, problems, notes, {expectOpen: {file: segment.name, index: segment.index}, keepEvent: isApprovalEvidence});
+    last = replay(verification, {file: segment.name, data, chain, start: state}, {expectOpen: {file: segment.name, index: segment.index}, keepEvent: isApprovalEvidence});
     for (const kept of last.kept) approvals.push({...kept, file: segment.name, chain, chainSealed: false});
     report.records += last.records;
     report.events += last.events;
@@ -460,7 +474,7 @@ async function verifyChain(
   return report;
 }
 
-function finish(path: string, key: AuditKey, problems: VerifyProblem[], notes: string[], chainReports: ChainReport[], totals: {files: number; records: number; events: number}): VerifyReport {
+function finish(path: string, {key, problems, notes}: Verification, chainReports: ChainReport[], totals: {files: number; records: number; events: number}): VerifyReport {
   const ordered = (['tampered', 'unapproved', 'torn-tail', 'unsealed'] as const).flatMap((kind) => problems.filter((p) => p.kind === kind));
   return {
     status: statusOf(ordered),
@@ -483,8 +497,8 @@ function finish(path: string, key: AuditKey, problems: VerifyProblem[], notes: s
 export async function verifyAuditFile(path: string, key: AuditKey): Promise<VerifyReport> {
   const data = await readFile(path);
   const name = basename(path);
-  const problems: VerifyProblem[] = [];
-  const notes: string[] = [];
+  const verification = newVerification(key);
+  const {problems, notes} = verification;
   const parsed = parseSegmentFileName(name);
   const firstLine = splitLines(data.subarray(0, Math.min(data.length, 64 * 1024)))[0];
   const first = firstLine ? checkLine(undefined, firstLine.text) : undefined;
@@ -493,13 +507,13 @@ export async function verifyAuditFile(path: string, key: AuditKey): Promise<Veri
   const start: State =
     first?.ok && (parsed?.index ?? 0) > 0 ? {nextSeq: first.record.seq, lastHash: first.record.prev} : {nextSeq: 0, lastHash: genesisHash(chain)};
   const options = parsed ? {expectOpen: {file: name, index: parsed.index}} : {};
-  const result = replay(key, name, data, chain, start, problems, notes, options);
+  const result = replay(verification, {file: name, data, chain, start}, options);
   if (result.tornTail) {
     problems.push({kind: 'torn-tail', file: name, line: result.tornTail.line, chain, message: `the last ${result.tornTail.bytes} bytes are not a complete record (an interrupted write)`});
   }
   const report: ChainReport = {chain, state: result.seal ? 'sealed' : problems.length > 0 ? 'broken' : 'active', files: [name], records: result.records, events: result.events, lastSeq: result.state.nextSeq - 1};
   if (!result.seal && problems.length === 0) notes.push(`${name}: not sealed (still being written, rotated later, or its writer stopped); run verify on the directory to know which`);
-  return finish(path, key, problems, notes, [report], {files: 1, records: result.records, events: result.events});
+  return finish(path, verification, [report], {files: 1, records: result.records, events: result.events});
 }
 
 export type StandaloneChainCheck = {ok: true; chain: string; events: Array<Record<string, unknown>>} | {ok: false; why: string};
@@ -516,12 +530,12 @@ export async function readSealedStandaloneChain(dir: string, file: string, key: 
   if (!parsed || parsed.index !== 0) return {ok: false, why: `"${file}" is not the name of the first segment of an audit chain`};
   const data = await readOptional(join(dir, file));
   if (!data) return {ok: false, why: `${file} is not in the audit directory ${dir}`};
-  const problems: VerifyProblem[] = [];
-  const result = replay(key, file, data, parsed.chain, {nextSeq: 0, lastHash: genesisHash(parsed.chain)}, problems, [], {
+  const verification = newVerification(key);
+  const result = replay(verification, {file, data, chain: parsed.chain, start: {nextSeq: 0, lastHash: genesisHash(parsed.chain)}}, {
     expectOpen: {file, index: 0},
     keepEvent: () => true,
   });
-  const problem = problems[0];
+  const problem = verification.problems[0];
   if (problem) return {ok: false, why: `${file}${problem.line === undefined ? '' : `:${problem.line}`}: ${problem.message}`};
   if (result.tornTail) return {ok: false, why: `${file} ends in an incomplete record`};
   if (result.seal?.reason !== 'close') return {ok: false, why: `${file} is not sealed (its chain was never closed)`};

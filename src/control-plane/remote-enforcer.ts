@@ -8,6 +8,7 @@ import type {ControlPlaneSender, SendOptions} from './client.js';
 import {canonicalJson, sha256Hex} from '../core/canonical-json.js';
 import type {FailureDecision, ThothEnv} from '../settings/definitions.js';
 import {clientOf, type Decision, type DecisionContext, type DecisionKind, type ToolCall} from '../core/decision.js';
+import {errorMessage} from '../core/errors.js';
 
 /** What the remote enforcer needs from the HTTP client (`sendRaw` splices the arguments in as forwarded). */
 export interface RemoteSender extends ControlPlaneSender {
@@ -211,7 +212,7 @@ export class RemoteEnforcer {
   }
 
   private onFailure(error: unknown): Decision {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     if (error instanceof ControlPlaneError && error.kind === 'tls') return this.tlsBlock(error);
     this.failures++;
     this.lastFailure = message;

@@ -1,6 +1,6 @@
 import {parseArgs} from 'node:util';
 
-import {ThothError} from './errors.js';
+import {ThothError, errorMessage} from './errors.js';
 import {ExitCode} from './exit-codes.js';
 import {isEnforcementMode, type EnforcementMode} from './decision.js';
 import {DEFAULT_MAX_MESSAGE_BYTES} from './limits.js';
@@ -48,7 +48,7 @@ export function parseRunArgs(argv: readonly string[]): RunOptions {
   try {
     ({values} = parseArgs({args: [...split.own], options: RUN_FLAGS, strict: true, allowPositionals: false}));
   } catch (error) {
-    throw usage(error instanceof Error ? error.message : String(error));
+    throw usage(errorMessage(error));
   }
   const [program, ...args] = split.command;
   if (program === undefined || program === '') throw usage('no server command given');

@@ -1,4 +1,4 @@
-import {ThothError} from '../core/errors.js';
+import {ThothError, errorMessage} from '../core/errors.js';
 import {ExitCode} from '../core/exit-codes.js';
 import {ControlPlaneError} from '../control-plane/errors.js';
 import {isUsable, planControlPlane} from '../control-plane/config.js';
@@ -70,7 +70,7 @@ export async function enrollThisEndpoint(options: EnrollOptions): Promise<{resul
       onWarning: (warning) => warnings.push(`control plane: ${warning.code}: ${warning.message}`),
     });
   } catch (error) {
-    throw new ThothError('TLS_CONFIG_INVALID', error instanceof Error ? error.message : String(error), {
+    throw new ThothError('TLS_CONFIG_INVALID', errorMessage(error), {
       exitCode: ExitCode.SECURITY,
       suggestions: ['Fix the THOTH_TLS_* settings named above (`thoth config show` lists them).'],
     });

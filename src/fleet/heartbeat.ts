@@ -9,6 +9,7 @@ import {readState, stateFiles, writeState, type HeartbeatState} from './control-
 import {enrollmentMatches, readEnrollment, registerEndpoint, registerRequest} from './enroll.js';
 import type {EndpointIdentity} from './identity.js';
 import type {Lease} from './lease.js';
+import {errorMessage} from '../core/errors.js';
 
 export interface HeartbeatOptions {
   sender: ControlPlaneSender;
@@ -66,7 +67,7 @@ export class HeartbeatLoop {
       lease: options.lease,
       step: async () => (await this.beat()).nextDelayMs,
       onError: (error) => {
-        this.options.warn(`heartbeat: ${error instanceof Error ? error.message : String(error)}`);
+        this.options.warn(`heartbeat: ${errorMessage(error)}`);
         return this.options.intervalMs;
       },
       firstDelay: () => this.firstDelay(),
@@ -128,7 +129,7 @@ export class HeartbeatLoop {
       let delay = retryDelayMs(failures, options.intervalMs, cap, this.random);
       const problem = error instanceof ControlPlaneError ? error : undefined;
       if (problem?.retryAfterMs !== undefined) delay = Math.max(delay, Math.min(problem.retryAfterMs, cap));
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       await this.writeState({
         ...previous,
         sequence,

@@ -3,7 +3,7 @@ import {mkdir, readFile, rm} from 'node:fs/promises';
 import {hostname} from 'node:os';
 import {dirname} from 'node:path';
 
-import {errnoCode} from '../core/errors.js';
+import {errnoCode, errorMessage} from '../core/errors.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 import {withFileLock} from '../util/file-lock.js';
 
@@ -92,7 +92,7 @@ export class Lease {
         {timeoutMs: Math.min(2000, this.options.renewMs), staleMs: this.options.ttlMs},
       );
     } catch (error) {
-      this.options.warn?.(`lease ${this.options.path}: ${error instanceof Error ? error.message : String(error)}`);
+      this.options.warn?.(`lease ${this.options.path}: ${errorMessage(error)}`);
       // A renewal that could not run (lock contention on a loaded machine, a transient I/O
       // error) does not end a lease whose record still stands: no other process can take it
       // before it expires. Keeping it avoids a pause and resume of the holder's work. The

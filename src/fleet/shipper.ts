@@ -11,6 +11,7 @@ import {readPending, type PendingBatch, type SpoolLimits} from './audit-spool.js
 import {retryDelayMs} from './backoff.js';
 import {readState, writeState, type ShipCursors} from './control-plane-state.js';
 import type {Lease} from './lease.js';
+import {errorMessage} from '../core/errors.js';
 
 export interface ShipperOptions {
   sender: ControlPlaneSender;
@@ -72,7 +73,7 @@ export class EventShipper {
       lease: options.lease,
       step: async () => (await this.shipOnce()).nextDelayMs,
       onError: (error) => {
-        this.options.warn(`event shipping: ${error instanceof Error ? error.message : String(error)}`);
+        this.options.warn(`event shipping: ${errorMessage(error)}`);
         return this.options.pollMs ?? 2000;
       },
       firstDelay: () => 0,
@@ -140,7 +141,7 @@ export class EventShipper {
       const cap = this.options.maxBackoffMs ?? 5 * 60_000;
       let delay = retryDelayMs(this.failures, this.options.baseBackoffMs ?? 2000, cap, this.random);
       if (problem?.retryAfterMs !== undefined) delay = Math.max(delay, Math.min(problem.retryAfterMs, cap));
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       if (!this.warnedFailure) {
         this.options.warn(`event shipping failed (${message}); the events stay in the audit log and are retried with back-off`);
         this.warnedFailure = true;

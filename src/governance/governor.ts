@@ -2,6 +2,7 @@ import type {Decision, DecisionContext, Enforcer, ToolCall} from '../core/decisi
 import {ErrorCode, type JsonRpcErrorObject} from '../core/json-rpc.js';
 import type {CallCancellation} from './cancellation.js';
 import {passThroughStepUp, noopAudit, type AuditSink, type CallOutcome, type ClientChannel, type StepUpHandler} from './types.js';
+import {errorMessage} from '../core/errors.js';
 
 export interface GovernorOptions {
   enforcer: Enforcer;
@@ -157,5 +158,5 @@ export function refusalError(call: ToolCall, context: DecisionContext, decision:
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }

@@ -1,7 +1,7 @@
 import {mkdir, readFile, readdir} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {ThothError, errnoCode} from '../core/errors.js';
+import {ThothError, errnoCode, errorMessage} from '../core/errors.js';
 import {ExitCode} from '../core/exit-codes.js';
 import {agentFile} from '../core/agent-files.js';
 import {canonicalHash} from '../core/canonical-json.js';
@@ -214,7 +214,7 @@ async function parsePinFile(text: string, file: string, agentId: string | undefi
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw damaged(file, `not JSON (${error instanceof Error ? error.message : String(error)})`);
+    throw damaged(file, `not JSON (${errorMessage(error)})`);
   }
   const {loadValidator} = await import('../util/validators.js');
   const validate = await loadValidator('pins');

@@ -1,7 +1,7 @@
 import {mkdir, readFile, rename} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {errnoCode} from '../core/errors.js';
+import {errnoCode, errorMessage} from '../core/errors.js';
 import type {ToolCall} from '../core/decision.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 import {withFileLock} from '../util/file-lock.js';
@@ -149,5 +149,5 @@ export class BaselineStore {
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }

@@ -16,6 +16,7 @@ import {
 } from './model.js';
 import {pathEnvironment, type PathEnvironment} from './paths.js';
 import {compileToolPatterns} from './tool-patterns.js';
+import {errorMessage} from '../core/errors.js';
 
 export interface CompileOptions {
   /** Overrides for path normalisation (tests inject home, cwd, flavour, case folding). */
@@ -145,7 +146,7 @@ function compileRule(
     try {
       toolRegex = new RegExp(rule.tool_regex, 'u');
     } catch (error) {
-      problems.push({pointer: `${pointer}/tool_regex`, message: `invalid regular expression: ${error instanceof Error ? error.message : String(error)}`});
+      problems.push({pointer: `${pointer}/tool_regex`, message: `invalid regular expression: ${errorMessage(error)}`});
     }
   }
   const conditions = Object.entries(rule.args ?? {}).map(([selector, matcher]) =>

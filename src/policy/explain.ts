@@ -1,4 +1,4 @@
-import {ThothError} from '../core/errors.js';
+import {ThothError, errorMessage} from '../core/errors.js';
 import {ExitCode} from '../core/exit-codes.js';
 import type {Decision, EnforcementMode, ToolCall} from '../core/decision.js';
 import {readPinFile} from '../pins/store.js';
@@ -119,7 +119,7 @@ function parseArguments(text: string | undefined): unknown {
   try {
     return parseJson(text);
   } catch (error) {
-    throw new ThothError('USAGE', `--args is not valid JSON: ${error instanceof Error ? error.message : String(error)}`, {
+    throw new ThothError('USAGE', `--args is not valid JSON: ${errorMessage(error)}`, {
       exitCode: ExitCode.USAGE,
       suggestions: [`Quote the JSON for your shell, e.g. --args '{"path": "~/notes.txt"}'`],
     });

@@ -6,6 +6,7 @@ import {foldKey} from '../core/fold-key.js';
 import type {Check, CompiledArgCondition, MatcherDocument, Selection} from './model.js';
 import {PathReader, type PathReading} from './path-reader.js';
 import {expandPolicyGlob, foldPath, isAnchored, isWithin, normalisePolicyPath, type PathEnvironment} from './paths.js';
+import {errorMessage} from '../core/errors.js';
 
 /** A problem found while compiling, located by JSON pointer into the policy document. */
 export interface CompileProblem {
@@ -125,7 +126,7 @@ function compileMatcher(doc: MatcherDocument, pointer: string, env: PathEnvironm
         regexes.push(new RegExp(source, doc.ignore_case === true ? 'iu' : 'u'));
       } catch (error) {
         const where = typeof doc.regex === 'string' ? `${pointer}/regex` : `${pointer}/regex/${index}`;
-        problems.push({pointer: where, message: `invalid regular expression: ${error instanceof Error ? error.message : String(error)}`});
+        problems.push({pointer: where, message: `invalid regular expression: ${errorMessage(error)}`});
       }
     });
     checks.push(stringCheck((value) => regexes.some((regex) => regex.test(value))));

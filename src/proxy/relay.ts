@@ -28,6 +28,7 @@ import {
 } from '../core/json-rpc.js';
 import {MAX_NESTING_DEPTH, checkClientMessage, type MessageProblem} from './message-checks.js';
 import {asErrorObject, outcomeOf, summariseOversize, tooLargeError, upstreamExitedError} from './protocol-errors.js';
+import {errorMessage} from '../core/errors.js';
 
 export interface RelayOptions {
   client: {input: Readable; output: Writable};
@@ -301,7 +302,7 @@ export class Relay {
       try {
         handle.governor.auditSink.event('MESSAGE_REFUSED', handle.context, fields);
       } catch (error) {
-        this.diagnostics.warn(`the audit trail could not record a refused message: ${error instanceof Error ? error.message : String(error)}`);
+        this.diagnostics.warn(`the audit trail could not record a refused message: ${errorMessage(error)}`);
       }
     };
     if (this.governance) record(this.governance);
@@ -345,7 +346,7 @@ export class Relay {
     try {
       governance = await this.options.governance;
     } catch (error) {
-      return this.refuse(id, `thoth could not start its enforcer (${error instanceof Error ? error.message : String(error)})`);
+      return this.refuse(id, `thoth could not start its enforcer (${errorMessage(error)})`);
     }
     try {
       const call = toolCall(name, params?.['arguments']);
@@ -625,7 +626,7 @@ export class Relay {
       return await hook.onToolsList(result, governance.context);
     } catch (error) {
       // Hiding is a convenience: a call to a tool that should have been hidden is still enforced.
-      this.diagnostics.warn(`tools/list could not be checked (${error instanceof Error ? error.message : String(error)}); calls are still enforced`);
+      this.diagnostics.warn(`tools/list could not be checked (${errorMessage(error)}); calls are still enforced`);
       return undefined;
     }
   }

@@ -11,6 +11,7 @@ import type {GovernanceHandle, SessionState} from '../governance/types.js';
 import type {RunOptions} from '../core/run-flags.js';
 import {Governor} from '../governance/governor.js';
 import {SwitchableGovernance, type GovernanceState} from '../governance/switchable.js';
+import {errorMessage} from '../core/errors.js';
 
 export interface RunGovernance extends GovernanceHandle {
   /** Flushes and releases what governance holds (audit log, remote connections). */
@@ -161,7 +162,7 @@ async function endpointId(io: ComposeIo): Promise<string> {
   try {
     return (await resolveEndpointIdentity({settings: io.settings, env: io.env})).endpointId;
   } catch (error) {
-    io.warn(`endpoint identity could not be resolved (${error instanceof Error ? error.message : String(error)}); recording "unknown"`);
+    io.warn(`endpoint identity could not be resolved (${errorMessage(error)}); recording "unknown"`);
     return 'unknown';
   }
 }

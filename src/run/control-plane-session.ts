@@ -13,6 +13,7 @@ import {HeartbeatLoop} from '../fleet/heartbeat.js';
 import {Lease} from '../fleet/lease.js';
 import {EventShipper} from '../fleet/shipper.js';
 import type {ResolvedSettings} from '../settings/resolve.js';
+import {errorMessage} from '../core/errors.js';
 
 export interface RunControlPlaneInput {
   settings: ResolvedSettings;
@@ -74,7 +75,7 @@ export async function startRunControlPlane(input: RunControlPlaneInput): Promise
     });
     sender = client;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     warn(`control plane: ${message}; remote decisions are blocked and nothing is sent until it is fixed`);
     sender = failingSender(message);
   }

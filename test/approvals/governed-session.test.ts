@@ -134,7 +134,7 @@ describe('process ancestry', () => {
     // A chain as a session makes it: thoth run (argv as wrap-config writes it) → server → this probe.
     const dir = await tempDir();
     const probe = join(dir, 'probe.mjs');
-    const module = join(REPO_ROOT, 'dist', 'approvals', 'process-ancestry.js');
+    const module = join(REPO_ROOT, 'dist', 'util', 'process-ancestry.js');
     await writeFile(probe, `const {governingAncestor} = await import(${JSON.stringify(module)}); process.stdout.write(JSON.stringify(await governingAncestor({platform: 'linux'}) ?? null));`);
     const server = `const {spawnSync} = require('node:child_process'); const r = spawnSync(process.execPath, [${JSON.stringify(probe)}], {encoding: 'utf8'}); require('node:fs').writeFileSync(${JSON.stringify(join(dir, 'out.json'))}, r.stdout);`;
     const child = spawn(process.execPath, [THOTH_BIN, 'run', '--agent-id', 'probe', '--', process.execPath, '-e', server], {
