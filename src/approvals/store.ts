@@ -1,12 +1,13 @@
 import {randomBytes} from 'node:crypto';
-import {mkdir, readFile} from 'node:fs/promises';
+import {mkdir} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {ThothError, errnoCode, errorMessage} from '../core/errors.js';
+import {ThothError} from '../core/errors.js';
 import {ExitCode} from '../core/exit-codes.js';
 import type {EnforcementMode} from '../core/decision.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 import {withFileLock} from '../util/file-lock.js';
+import {readStateFile} from '../util/state-file.js';
 
 /**
  * Pending approvals and grants, shared by every thoth process of a user: one JSON file under
@@ -263,26 +264,10 @@ export async function listApprovals(home: string, options: {all?: boolean; now?:
 
 export async function readApprovals(home: string): Promise<ApprovalsFile> {
   const path = approvalsFile(home);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return {version: 1, approvals: []};
-    throw error;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw damaged(path, `not JSON (${errorMessage(error)})`);
-  }
-  const {loadValidator} = await import('../util/validators.js');
-  const validate = await loadValidator('approvals');
-  if (!validate(parsed)) {
-    const first = validate.errors?.[0];
-    throw damaged(path, first ? `${first.instancePath || '/'} ${first.message ?? 'is invalid'}` : 'invalid');
-  }
-  return parsed as ApprovalsFile;
+  const read = await readStateFile<ApprovalsFile>(path, 'approvals');
+  if (read.state === 'missing') return {version: 1, approvals: []};
+  if (read.state === 'invalid') throw damaged(path, read.message);
+  return read.value;
 }
 
 async function update<T>(home: string, now: Date, change: (file: ApprovalsFile) => T | Promise<T>): Promise<T> {
@@ -306,8 +291,8 @@ function uniqueId(file: ApprovalsFile): string {
   }
 }
 
-function damaged(path: string, why: string): ThothError {
-  return new ThothError('APPROVALS_INVALID', `${path}: ${why}`, {
+function damaged(path: string, message: string): ThothError {
+  return new ThothError('APPROVALS_INVALID', message, {
     exitCode: ExitCode.INVALID_INPUT,
     suggestions: [`Inspect ${path}; removing it discards every pending approval and grant.`],
   });

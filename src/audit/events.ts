@@ -48,7 +48,7 @@ export interface CommonEventFields {
   eventId: string;
   type: string;
   timestamp: string;
-  /** `agent_tool_call` for TOOL_CALL_* (seed 002), `thoth_proxy` for the others. */
+  /** `agent_tool_call` for TOOL_CALL_*, `thoth_proxy` for the others. */
   sourceType: 'agent_tool_call' | 'thoth_proxy';
   agentId: string;
   sessionId: string;

@@ -35,7 +35,7 @@ export abstract class BaseCommand<T> extends Command {
   private readonly warnings: string[] = [];
 
   /**
-   * First run of any command bootstraps the profile (seed 000/001). Cheap once it exists (a few
+   * First run of any command bootstraps the profile. Cheap once it exists (a few
    * stat calls), and never fatal: what it could not do becomes a warning.
    */
   protected override async init(): Promise<void> {

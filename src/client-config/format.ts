@@ -4,7 +4,7 @@ import type {ChangeResult} from './engine.js';
 import type {ServerStatus, StatusReport} from './status.js';
 
 /**
- * Human output. The status format is a stable API (seed 001): one line per server, starting with
+ * Human output. The status format is a stable API: one line per server, starting with
  * `✓` when governed, `✗` when not, `!` for drift and servers thoth cannot govern, `-` for servers
  * disabled in the client. Server names, paths and problems come from config files any local
  * program can edit: each is escaped for the terminal (src/util/terminal-text.ts).

@@ -53,7 +53,7 @@ export function parseCommand(command: string, args: readonly string[]): ParsedCo
       continue;
     }
     const hasAgent = parsed.flags.some((flag) => flag.name === 'agent-id');
-    // A bare "thoth run -- x" (seed 000's manual form) counts; anything else must carry --agent-id.
+    // A bare "thoth run -- x" (the documented manual form) counts; anything else must carry --agent-id.
     if (hasAgent || (thothNamed && index === 0)) {
       return {
         kind: 'wrapped',

@@ -8,7 +8,7 @@ export type IdentityResult = EndpointIdentity;
 export default class Identity extends BaseCommand<IdentityResult> {
   static override summary = 'Show this endpoint’s identity and which source it came from.';
   static override description =
-    'Order (seed 000): THOTH_ENDPOINT_ID; Intune device ID; Jamf computer ID (incl. jssID=$JSSID in managed preferences); the OS machine id, published only as an app-specific HMAC-SHA256 derivation; the hostname.';
+    'Order: THOTH_ENDPOINT_ID; Intune device ID; Jamf computer ID (incl. jssID=$JSSID in managed preferences); the OS machine id, published only as an app-specific HMAC-SHA256 derivation; the hostname.';
   static override examples = ['<%= config.bin %> identity', '<%= config.bin %> identity --json'];
 
   async run(): Promise<IdentityResult> {

@@ -24,7 +24,7 @@ export interface ControlPlanePlan {
   configured: boolean;
   enforcer: ControlPlaneEndpoint | UnusableEndpoint | undefined;
   govapi: ControlPlaneEndpoint | UnusableEndpoint | undefined;
-  /** Seed 000's control-plane API host, https://<tenant>.<apex> (informational: thoth itself calls only the two above). */
+  /** The control-plane API host, https://<tenant>.<apex> (informational: thoth itself calls only the two above). */
   controlPlaneUrl: string | undefined;
   /** https://grid.<tenant>.<apex>/v1/endpoints/register, or the same path under THOTH_GOVAPI_URL. */
   registerUrl: string | undefined;

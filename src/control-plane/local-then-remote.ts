@@ -7,7 +7,7 @@ import type {Decision, DecisionContext, Enforcer, ToolCall} from '../core/decisi
  *
  * 1. The embedded enforcer decides first, locally: tool pins, the session intent, argument size,
  *    thoth's own files, the local policy's rules, scope and mode. A local block is final and the
- *    call never leaves the machine (the intent check of seed 000 runs "before any score-based
+ *    call never leaves the machine (the intent check runs "before any score-based
  *    decisions", and no remote answer may loosen a local guardrail).
  * 2. Otherwise the remote enforcer decides (one POST), and the call gets the more restrictive of
  *    the two: block > step_up > allow. A local `--enforcement-mode observe` therefore cannot

@@ -4,7 +4,7 @@ import type {DetailedPeerCertificate, TLSSocket} from 'node:tls';
 
 import {errnoCode, errorMessage} from '../core/errors.js';
 
-/** The TLS settings of seed 001 (THOTH_TLS_*), resolved. */
+/** The TLS settings (THOTH_TLS_*), resolved. */
 export interface TlsSettings {
   /** THOTH_TLS_VERIFY: verify the chain and the host name (default true). */
   verify: boolean;

@@ -40,7 +40,7 @@ export interface DecisionContext {
   userId?: string;
   endpointId?: string;
   /**
-   * Names of the tools already called in this session, in order (seed 002 `sessionToolCalls`);
+   * Names of the tools already called in this session, in order (`sessionToolCalls` of the audit events);
    * in a long session only the latest few hundred are kept.
    */
   sessionToolCalls: readonly string[];

@@ -6,7 +6,7 @@ import {isEnforcementMode, type EnforcementMode} from './decision.js';
 import {DEFAULT_MAX_MESSAGE_BYTES} from './limits.js';
 
 /**
- * The flags of `thoth run`: a stable public API (seed 001). One table feeds both the fast-path
+ * The flags of `thoth run`: a stable public API. One table feeds both the fast-path
  * parser (node:util, no oclif) and the oclif command that renders `thoth run --help`.
  */
 export const RUN_FLAGS = {

@@ -1,10 +1,8 @@
 import {createHash} from 'node:crypto';
-import {mkdir, readFile} from 'node:fs/promises';
+import {mkdir} from 'node:fs/promises';
 import {dirname, join, resolve} from 'node:path';
 
-import {errnoCode, errorMessage} from '../core/errors.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
-import {loadValidator} from '../util/validators.js';
 
 /**
  * What thoth keeps about the control plane, under `<profile>/control-plane/` (mode 0700, files
@@ -64,31 +62,6 @@ export interface ShipCursors {
   auditDir: string;
   chains: Record<string, ChainCursor>;
   rejected?: number;
-}
-
-export type StateRead<T> = {state: 'ok'; value: T} | {state: 'missing'} | {state: 'invalid'; message: string};
-
-/** Reads one state file and validates it against its schema (a damaged file is reported, not trusted). */
-export async function readState<T>(path: string, schema: string): Promise<StateRead<T>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return {state: 'missing'};
-    return {state: 'invalid', message: `${path}: cannot be read (${errnoCode(error) ?? errorMessage(error)})`};
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return {state: 'invalid', message: `${path}: not valid JSON`};
-  }
-  const validate = await loadValidator(schema);
-  if (!validate(value)) {
-    const first = validate.errors?.[0];
-    return {state: 'invalid', message: `${path} at ${first?.instancePath || '/'}: ${first?.message ?? 'does not match its schema'}`};
-  }
-  return {state: 'ok', value: value as T};
 }
 
 /** Atomic, owner-only; `durable` false for files rewritten every few seconds (a lost update is only re-sent). */

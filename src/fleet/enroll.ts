@@ -4,7 +4,8 @@ import type {ControlPlaneEndpoint} from '../control-plane/config.js';
 import type {ControlPlaneSender} from '../control-plane/client.js';
 import type {GovernedServers, RegisterRequest, RegisterResponse} from '../control-plane/contract.js';
 import type {Settings} from '../settings/definitions.js';
-import {readState, stateFiles, writeState, type EnrollmentRecord} from './control-plane-state.js';
+import {stateFiles, writeState, type EnrollmentRecord} from './control-plane-state.js';
+import {readStateFile} from '../util/state-file.js';
 import type {EndpointIdentity} from './identity.js';
 
 export interface RegistrationInput {
@@ -17,7 +18,7 @@ export interface RegistrationInput {
   hostname?: () => string;
 }
 
-/** The registration body of seed 000's `/v1/endpoints/register`: identity, host, OS, version, fleet, source, governed servers. */
+/** The registration body of `/v1/endpoints/register`: identity, host, OS, version, fleet, source, governed servers. */
 export function registerRequest(input: RegistrationInput): RegisterRequest {
   const now = input.now ?? (() => new Date());
   return {
@@ -69,7 +70,7 @@ export async function registerEndpoint(options: {
 }
 
 export async function readEnrollment(profileDir: string): Promise<EnrollmentRecord | undefined> {
-  const read = await readState<EnrollmentRecord>(stateFiles.enrollment(profileDir), 'fleet/enrollment');
+  const read = await readStateFile<EnrollmentRecord>(stateFiles.enrollment(profileDir), 'fleet/enrollment');
   return read.state === 'ok' ? read.value : undefined;
 }
 

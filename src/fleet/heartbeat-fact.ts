@@ -1,5 +1,6 @@
 import {isUsable, planControlPlane} from '../control-plane/config.js';
-import {readState, stateFiles, type HeartbeatState} from './control-plane-state.js';
+import {stateFiles, type HeartbeatState} from './control-plane-state.js';
+import {readStateFile} from '../util/state-file.js';
 import {readEnrollment} from './enroll.js';
 import type {HealthContext, HeartbeatFact} from './health-providers.js';
 
@@ -26,7 +27,7 @@ export async function heartbeatFact({settings, now}: HealthContext): Promise<Hea
       ...none,
     };
   }
-  const read = await readState<HeartbeatState>(stateFiles.heartbeat(settings.profileDir), 'fleet/heartbeat-state');
+  const read = await readStateFile<HeartbeatState>(stateFiles.heartbeat(settings.profileDir), 'fleet/heartbeat-state');
   const heartbeat = read.state === 'ok' && read.value.govapiUrl === url && read.value.endpointId === enrollment.endpointId ? read.value : undefined;
   const lastHeartbeatAt = heartbeat?.lastSuccessAt ?? null;
   const who = `enrolled with ${url} as ${enrollment.endpointId} since ${enrollment.enrolledAt}`;

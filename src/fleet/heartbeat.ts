@@ -5,7 +5,8 @@ import {ControlPlaneError} from '../control-plane/errors.js';
 import type {Settings} from '../settings/definitions.js';
 import {LeaseGatedLoop} from './lease-gated-loop.js';
 import {jittered, retryDelayMs} from './backoff.js';
-import {readState, stateFiles, writeState, type HeartbeatState} from './control-plane-state.js';
+import {stateFiles, writeState, type HeartbeatState} from './control-plane-state.js';
+import {readStateFile} from '../util/state-file.js';
 import {enrollmentMatches, readEnrollment, registerEndpoint, registerRequest} from './enroll.js';
 import type {EndpointIdentity} from './identity.js';
 import type {Lease} from './lease.js';
@@ -182,7 +183,7 @@ export class HeartbeatLoop {
   }
 
   private async readState(): Promise<HeartbeatState> {
-    const read = await readState<HeartbeatState>(stateFiles.heartbeat(this.options.profileDir), 'fleet/heartbeat-state');
+    const read = await readStateFile<HeartbeatState>(stateFiles.heartbeat(this.options.profileDir), 'fleet/heartbeat-state');
     const fresh: HeartbeatState = {
       endpointId: this.options.endpointId,
       govapiUrl: this.options.endpoint.url,

@@ -38,7 +38,7 @@ const IOREG = '/usr/sbin/ioreg';
 const CRYPTOGRAPHY_KEY = 'HKLM\\SOFTWARE\\Microsoft\\Cryptography';
 
 /**
- * Endpoint identity in the order of seed 000: THOTH_ENDPOINT_ID overrides all; then the managed
+ * Endpoint identity in the documented order: THOTH_ENDPOINT_ID overrides all; then the managed
  * device ids (Intune, then Jamf, including `jssID` = $JSSID from thoth's managed preferences);
  * then the OS machine identity, published only as an app-specific derivation; then the hostname.
  */

@@ -9,7 +9,8 @@ import {withFileLock} from '../util/file-lock.js';
 import {LeaseGatedLoop} from './lease-gated-loop.js';
 import {readPending, type PendingBatch, type SpoolLimits} from './audit-spool.js';
 import {retryDelayMs} from './backoff.js';
-import {readState, writeState, type ShipCursors} from './control-plane-state.js';
+import {writeState, type ShipCursors} from './control-plane-state.js';
+import {readStateFile} from '../util/state-file.js';
 import type {Lease} from './lease.js';
 import {errorMessage} from '../core/errors.js';
 
@@ -151,7 +152,7 @@ export class EventShipper {
   }
 
   private async readCursors(): Promise<ShipCursors> {
-    const read = await readState<ShipCursors>(this.cursorsPath, 'fleet/ship-cursors');
+    const read = await readStateFile<ShipCursors>(this.cursorsPath, 'fleet/ship-cursors');
     if (read.state === 'invalid') {
       // Shipping again from the start duplicates nothing at the control plane (eventId), loses nothing.
       this.options.warn(`${read.message}; shipping resumes from the start of the audit log`);

@@ -1,12 +1,13 @@
-import {mkdir, readFile, readdir} from 'node:fs/promises';
+import {mkdir, readdir} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {ThothError, errnoCode, errorMessage} from '../core/errors.js';
+import {ThothError, errnoCode} from '../core/errors.js';
 import {ExitCode} from '../core/exit-codes.js';
 import {agentFile} from '../core/agent-files.js';
 import {canonicalHash} from '../core/canonical-json.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 import {withFileLock} from '../util/file-lock.js';
+import {readStateFile} from '../util/state-file.js';
 
 /**
  * Tool pinning (rug-pull defence): the first definition seen of each tool is trusted and
@@ -64,14 +65,7 @@ export function pinDefinition(tool: Record<string, unknown>): {definition: ToolD
 
 export async function readPinFile(home: string, agentId: string): Promise<PinFile> {
   const file = pinFilePath(home, agentId);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return {version: 1, agentId, tools: {}};
-    throw error;
-  }
-  return parsePinFile(text, file, agentId);
+  return (await readPins(file, agentId)) ?? {version: 1, agentId, tools: {}};
 }
 
 /** Compares a tools/list page with the pins, pinning new tools and recording changes. */
@@ -183,14 +177,8 @@ export async function listPins(home: string, agentId?: string): Promise<PinListi
   }
   const listings: PinListing[] = [];
   for (const file of files) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      if (errnoCode(error) === 'ENOENT') continue;
-      throw error;
-    }
-    const pins = await parsePinFile(text, file, agentId);
+    const pins = await readPins(file, agentId);
+    if (pins === undefined) continue;
     listings.push({
       agentId: pins.agentId,
       file,
@@ -209,24 +197,19 @@ export async function listPins(home: string, agentId?: string): Promise<PinListi
   return listings;
 }
 
-async function parsePinFile(text: string, file: string, agentId: string | undefined): Promise<PinFile> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw damaged(file, `not JSON (${errorMessage(error)})`);
-  }
-  const {loadValidator} = await import('../util/validators.js');
-  const validate = await loadValidator('pins');
-  if (!validate(parsed)) throw damaged(file, validate.errors?.[0] ? `${validate.errors[0].instancePath || '/'} ${validate.errors[0].message ?? ''}` : 'invalid');
-  const pins = parsed as PinFile;
-  if (agentId !== undefined && pins.agentId !== agentId) throw damaged(file, `it belongs to agent "${pins.agentId}", not "${agentId}"`);
+/** The pins of `file`; undefined when there is no such file. */
+async function readPins(file: string, agentId: string | undefined): Promise<PinFile | undefined> {
+  const read = await readStateFile<PinFile>(file, 'pins');
+  if (read.state === 'missing') return undefined;
+  if (read.state === 'invalid') throw damaged(file, read.message);
+  const pins = read.value;
+  if (agentId !== undefined && pins.agentId !== agentId) throw damaged(file, `${file}: it belongs to agent "${pins.agentId}", not "${agentId}"`);
   return pins;
 }
 
-function damaged(file: string, why: string): ThothError {
+function damaged(file: string, message: string): ThothError {
   // Fail closed: a pin file nobody can read must not silently re-pin whatever the server says now.
-  return new ThothError('PINS_INVALID', `${file}: ${why}`, {
+  return new ThothError('PINS_INVALID', message, {
     exitCode: ExitCode.INVALID_INPUT,
     suggestions: [`Inspect ${file}; delete it to pin the tools again from the next session (trust on first use).`],
   });

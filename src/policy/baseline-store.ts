@@ -1,10 +1,11 @@
-import {mkdir, readFile, rename} from 'node:fs/promises';
+import {mkdir, rename} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {errnoCode, errorMessage} from '../core/errors.js';
+import {errorMessage} from '../core/errors.js';
 import type {ToolCall} from '../core/decision.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 import {withFileLock} from '../util/file-lock.js';
+import {readStateFile} from '../util/state-file.js';
 import {agentFile} from '../core/agent-files.js';
 import {emptyBaseline, learnCall, mergeBaseline, type BaselineData, type BaselineView} from './progressive.js';
 
@@ -120,22 +121,9 @@ export class BaselineStore {
   }
 
   private async readFile(): Promise<BaselineData> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (error) {
-      if (errnoCode(error) === 'ENOENT') return emptyBaseline(this.agentId, this.now());
-      throw error;
-    }
-    const {loadValidator} = await import('../util/validators.js');
-    const validate = await loadValidator('baseline');
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    if (parsed !== undefined && validate(parsed) && (parsed as BaselineData).agentId === this.agentId) return parsed as BaselineData;
+    const read = await readStateFile<BaselineData>(this.file, 'baseline');
+    if (read.state === 'missing') return emptyBaseline(this.agentId, this.now());
+    if (read.state === 'ok' && read.value.agentId === this.agentId) return read.value;
     if (this.readOnly) {
       this.warn(`the progressive baseline ${this.file} is unreadable; judging from an empty one`);
       return emptyBaseline(this.agentId, this.now());

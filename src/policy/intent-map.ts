@@ -3,7 +3,7 @@ import {join} from 'node:path';
 
 import {errnoCode, errorMessage} from '../core/errors.js';
 
-/** `~/.thoth/intent_map.json`: server (agent) name → session intent (seed 000). */
+/** `~/.thoth/intent_map.json`: server (agent) name → session intent. */
 export function intentMapPath(home: string): string {
   return join(home, 'intent_map.json');
 }

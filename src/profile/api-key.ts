@@ -9,7 +9,7 @@ import {writeFileAtomic} from '../util/atomic-write.js';
 /**
  * The API key file (`~/.thoth/proxy_api_key.json` unless THOTH_API_KEY_FILE says otherwise) holds
  * `{"api_key": "<key>"}`, mode 0600. `{}` means "no key stored yet" (what bootstrap creates). For
- * compatibility with seed 001 ("a file containing API key material") a file whose content is not
+ * compatibility with the documented "file containing API key material" a file whose content is not
  * a JSON object is read as the key itself, on one line.
  *
  * Nothing in this module ever puts key material into an error message or a warning.

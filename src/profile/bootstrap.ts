@@ -19,7 +19,7 @@ const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
 
 /**
- * First-run bootstrap of the profile (seed 000/001): `profileDir` (normally `~/.thoth`) 0700,
+ * First-run bootstrap of the profile: `profileDir` (normally `~/.thoth`) 0700,
  * `intent_map.json` and `proxy_api_key.json` created as `{}` with mode 0600 when missing, and the
  * directory and key file tightened, with a warning, when found looser. Never throws for an
  * ordinary failure (read-only home, foreign owner): every command must still run, so problems

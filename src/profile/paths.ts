@@ -1,7 +1,7 @@
 import {homedir} from 'node:os';
 import {join} from 'node:path';
 
-/** File names inside the profile directory (seed 000/001). */
+/** File names inside the profile directory. */
 export const PROFILE_FILES = {
   /** Server name → session intent. */
   intentMap: 'intent_map.json',

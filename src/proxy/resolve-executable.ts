@@ -5,7 +5,7 @@ import {ThothError} from '../core/errors.js';
 import {ExitCode} from '../core/exit-codes.js';
 
 /**
- * Finds the upstream server's executable without a shell (seed 001): the effective PATH, then
+ * Finds the upstream server's executable without a shell: the effective PATH, then
  * platform fallback directories, with Windows PATHEXT. MCP clients start servers with a minimal
  * PATH, and `.bashrc`/nvm are never read, so this must be explicit and must say where it looked.
  */

@@ -156,7 +156,7 @@ export function buildContext(options: RunOptions, session: SessionState, setting
   return context;
 }
 
-/** Seed 000's identity order; on macOS/Windows this runs ioreg/reg.exe, so never before the spawn. */
+/** The documented identity order (docs/fleet.md); on macOS/Windows this runs ioreg/reg.exe, so never before the spawn. */
 async function endpointId(io: ComposeIo): Promise<string> {
   const {resolveEndpointIdentity} = await import('../fleet/identity.js');
   try {

@@ -17,7 +17,7 @@ export const WINDOWS_POLICY_KEYS = ['HKLM\\SOFTWARE\\Policies\\Thoth', 'HKCU\\SO
 /** A policy pushed by MDM applies to running sessions within about this long (README "Policy and approvals"). */
 export const DEFAULT_POLICY_RELOAD_INTERVAL_MS = 2000;
 
-/** Seed 000 (newest, wins) says atensecurity.com; seed 001 said aten.security: set THOTH_APEX_DOMAIN for that. */
+/** The apex domain of derived URLs; deployments on the older aten.security set THOTH_APEX_DOMAIN. */
 export const DEFAULT_APEX_DOMAIN = 'atensecurity.com';
 
 export type ThothEnv = 'dev' | 'staging' | 'prod';
@@ -162,14 +162,14 @@ function atLeast(min: number): Parser<number> {
 
 /**
  * The settings table, in resolution order (defaults may read settings above them). Names follow
- * seeds 000 and 001; where they disagree the seed-000 name is canonical and the other an alias.
+ * the product's documented variables; where two names exist, the newer is canonical and the older an alias.
  */
 export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>} = {
   tenantId: {name: 'THOTH_TENANT_ID', flag: '--tenant-id', description: 'Tenant for governance scope and derived control-plane URLs.', parse: p.dnsLabel},
   userId: {name: 'THOTH_USER_ID', description: 'Per-user identifier for the audit trail (email, or LDAP uid).', parse: p.token},
   fleetId: {name: 'THOTH_FLEET_ID', description: 'Fleet used for endpoint registration and check-ins.', parse: p.token},
   env: {name: 'THOTH_ENV', description: 'Endpoint environment: dev, staging or prod.', parse: p.oneOf(['dev', 'staging', 'prod'] as const), fallback: fixed('prod' as const)},
-  apexDomain: {name: 'THOTH_APEX_DOMAIN', description: `Apex domain of the derived URLs (default ${DEFAULT_APEX_DOMAIN}, seed 000; seed 001 used aten.security).`, parse: p.hostname, fallback: fixed(DEFAULT_APEX_DOMAIN)},
+  apexDomain: {name: 'THOTH_APEX_DOMAIN', description: `Apex domain of the derived URLs (default ${DEFAULT_APEX_DOMAIN}; older deployments used aten.security).`, parse: p.hostname, fallback: fixed(DEFAULT_APEX_DOMAIN)},
   apiKeyFile: {
     name: 'THOTH_API_KEY_FILE',
     description: 'API key file, {"api_key": "..."} with mode 0600.',

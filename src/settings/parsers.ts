@@ -110,7 +110,7 @@ export function version(raw: string): string {
   return value;
 }
 
-/** Comma-separated SHA-256 fingerprints, `sha256:<hex>` or plain 64-hex (seed 001); normalised to lower-case hex. */
+/** Comma-separated SHA-256 fingerprints, `sha256:<hex>` or plain 64-hex; normalised to lower-case hex. */
 export function sha256List(raw: string): string[] {
   const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
   if (items.length === 0) throw new SettingValueError('is empty');

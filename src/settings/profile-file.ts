@@ -1,8 +1,7 @@
-import {readFile} from 'node:fs/promises';
 import {join} from 'node:path';
 
-import {errnoCode, errorMessage} from '../core/errors.js';
 import {PROFILE_FILES} from '../profile/paths.js';
+import {readStateFile} from '../util/state-file.js';
 
 export interface ProfileSettings {
   file: string;
@@ -18,30 +17,14 @@ export interface ProfileSettings {
 export async function readProfileSettings(profileDir: string): Promise<ProfileSettings> {
   const file = join(profileDir, PROFILE_FILES.settings);
   const result: ProfileSettings = {file, entries: new Map(), problems: []};
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if (errnoCode(error) !== 'ENOENT' && errnoCode(error) !== 'ENOTDIR') result.problems.push(`${file}: cannot be read (${errnoCode(error) ?? errorMessage(error)})`);
+  const read = await readStateFile<Record<string, unknown>>(file, 'settings');
+  if (read.state === 'missing') return result;
+  if (read.state === 'invalid') {
+    result.problems.push(...read.problems);
     return result;
   }
-  // Only now: the validator helpers pull in jsonc-parser, which `thoth run` should not pay for.
-  const {describeSchemaErrors, formatSchemaProblem, loadValidator, offsetToPosition} = await import('../util/validators.js');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    const offset = /position (\d+)/.exec(errorMessage(error))?.[1];
-    const where = offset === undefined ? file : `${file}:${offsetToPosition(text, Number(offset)).line}:${offsetToPosition(text, Number(offset)).column}`;
-    result.problems.push(`${where}: not valid JSON (${errorMessage(error).split('\n')[0]})`);
-    return result;
-  }
-  const validate = await loadValidator('settings');
-  if (!validate(parsed)) {
-    for (const problem of describeSchemaErrors(validate.errors ?? [], text)) result.problems.push(formatSchemaProblem(file, problem));
-    return result;
-  }
-  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+  const parsed = read.value;
+  for (const [key, value] of Object.entries(parsed)) {
     if (key !== '$schema') result.entries.set(key, value);
   }
   return result;

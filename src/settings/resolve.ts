@@ -288,7 +288,7 @@ function currentUsername(): string | undefined {
 /**
  * The API key, by design a little different from the other settings: `--api-key`, then the key
  * file when THOTH_API_KEY_FILE was set explicitly (env or managed), then THOTH_API_KEY ("optional
- * fallback", seed 001), then the profile's key file (what `thoth api-key set` writes).
+ * fallback", as documented), then the profile's key file (what `thoth api-key set` writes).
  */
 async function resolveApiKey(state: {
   values: Partial<Settings>;

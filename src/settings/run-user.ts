@@ -16,7 +16,7 @@ export function currentRunUser(): RunUser {
 }
 
 /**
- * The non-root requirement of seed 001, for `thoth run`: refuses (ExitCode.SECURITY) when
+ * The non-root requirement for `thoth run`: refuses (ExitCode.SECURITY) when
  * THOTH_REQUIRE_NON_ROOT holds and the process is root, or when THOTH_EXPECTED_PROXY_USER /
  * THOTH_EXPECTED_PROXY_UID name someone else. The default (true in staging/prod when a tenant is
  * configured) lives in the settings table; without a tenant, root only earns a warning, which is

@@ -7,7 +7,7 @@ import type {WrapSettings} from '../../src/client-config/entry-edit.js';
 import {planChange, type FilePlan, type PlanRequest} from '../../src/client-config/plan.js';
 import {loadValidator} from '../../src/util/validators.js';
 
-export const FIXTURES = fileURLToPath(new URL('../../fixtures/configs', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('../../fixtures/configs/', import.meta.url));
 
 /** A launcher that does not depend on where the tests run, for golden files. */
 export const FIXED_LAUNCHER = {command: '/usr/local/bin/node', prefix: ['/opt/thoth/lib/node_modules/thoth-mcp/bin/run.js']};

@@ -17,7 +17,7 @@ describe('control-plane URLs and credentials from the settings', () => {
     expect(none).toMatchObject({configured: false, enforcer: undefined, govapi: undefined, registerUrl: undefined});
   });
 
-  it('derives the seed-000 URLs from the tenant and the apex domain', async () => {
+  it('derives the documented URLs from the tenant and the apex domain', async () => {
     expect(await plan({THOTH_TENANT_ID: 'acme', THOTH_API_KEY: API_KEY})).toMatchObject({
       configured: true,
       controlPlaneUrl: 'https://acme.atensecurity.com',

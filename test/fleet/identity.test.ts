@@ -73,7 +73,7 @@ describe('parsers on captured outputs', () => {
   });
 });
 
-describe('resolution order (seed 000)', () => {
+describe('resolution order (as documented)', () => {
   it('THOTH_ENDPOINT_ID overrides every other source', async () => {
     const identity = await resolveEndpointIdentity({settings: await settingsWith({THOTH_ENDPOINT_ID: 'ep-1', INTUNE_DEVICE_ID: 'intune-1', JAMF_COMPUTER_ID: '7'}), platform: 'linux'});
     expect(identity).toMatchObject({endpointId: 'ep-1', source: 'endpoint-id', detail: 'env: THOTH_ENDPOINT_ID', derived: false});

@@ -5,7 +5,7 @@ import type {MatcherDocument, PolicyDocument} from '../../src/policy/model.js';
 import {LargeNumber} from '../../src/core/json-rpc.js';
 import {compile, decideCall} from './policy-helpers.js';
 
-/** A filesystem-server policy in the spirit of seed 002. */
+/** A filesystem-server policy, as a security team would write one. */
 const FS_POLICY: PolicyDocument = {
   version: 'test-1',
   agents: {

@@ -20,7 +20,7 @@ function refusal(run: () => unknown): ThothError {
   throw new Error('expected assertRunUserAllowed to refuse');
 }
 
-describe('assertRunUserAllowed (seed 001 non-root requirement)', () => {
+describe('assertRunUserAllowed (the non-root requirement)', () => {
   it('refuses root for fleet use (tenant set, prod by default) and says where the requirement came from', async () => {
     const resolved = await settings({THOTH_TENANT_ID: 'acme'});
     const error = refusal(() => assertRunUserAllowed(resolved, root));

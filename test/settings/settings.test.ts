@@ -79,7 +79,7 @@ describe('precedence: flags > environment > managed > profile > defaults', () =>
   });
 });
 
-describe('derived control-plane URLs (seed 000 routing contract)', () => {
+describe('derived control-plane URLs (the routing contract)', () => {
   it('derives enforce. and grid. from the tenant and the apex domain (default atensecurity.com)', async () => {
     const settings = await resolve({env: {THOTH_TENANT_ID: 'Acme'}});
     expect(settings.values.tenantId).toBe('acme');
@@ -88,7 +88,7 @@ describe('derived control-plane URLs (seed 000 routing contract)', () => {
     expect(settings.origins.govapiUrl.origin).toMatch(/derived from THOTH_TENANT_ID \(env: THOTH_TENANT_ID\) and THOTH_APEX_DOMAIN \(default\)/);
   });
 
-  it('keeps seed 001 deployments working: THOTH_APEX_DOMAIN=aten.security', async () => {
+  it('keeps older deployments working: THOTH_APEX_DOMAIN=aten.security', async () => {
     const settings = await resolve({env: {THOTH_TENANT_ID: 'acme', THOTH_APEX_DOMAIN: 'aten.security'}});
     expect(settings.values.enforcerUrl).toBe('https://enforce.acme.aten.security');
   });
@@ -102,7 +102,7 @@ describe('derived control-plane URLs (seed 000 routing contract)', () => {
     expect(both.warnings.join('\n')).toMatch(/THOTH_GOVAPI_URL and THOTH_GOV_API_URL are both set and differ: THOTH_GOVAPI_URL wins/);
   });
 
-  it('accepts both heartbeat names, the seed-000 one first', async () => {
+  it('accepts both heartbeat names, the newer one first', async () => {
     expect((await resolve({env: {THOTH_HEARTBEAT_INTERVAL_SECONDS: '30'}})).values.heartbeatIntervalSeconds).toBe(30);
     expect((await resolve({env: {THOTH_HEARTBEAT_INTERVAL_SECONDS: '30', THOTH_ENDPOINT_CHECKIN_INTERVAL_SEC: '90'}})).values.heartbeatIntervalSeconds).toBe(90);
   });
@@ -208,7 +208,7 @@ describe('the API key', () => {
     expect(settings.origins.apiKey).toEqual({source: 'profile', origin: `key file ${join(where.profileDir, 'proxy_api_key.json')}`});
   });
 
-  it('lets THOTH_API_KEY win over the profile file, and an explicit THOTH_API_KEY_FILE win over THOTH_API_KEY (seed 001: the variable is a fallback)', async () => {
+  it('lets THOTH_API_KEY win over the profile file, and an explicit THOTH_API_KEY_FILE win over THOTH_API_KEY (the variable is a fallback)', async () => {
     const where = await withKeyFile('{"api_key": "sk-from-file"}\n');
     expect((await resolve({...where, env: {THOTH_API_KEY: 'sk-from-env'}})).values.apiKey).toBe('sk-from-env');
     const explicit = join(where.home, 'key.json');

@@ -7,7 +7,7 @@ import {startRunControlPlane} from '../../src/run/control-plane-session.js';
 import type {Decision, Enforcer} from '../../src/core/decision.js';
 import type {TestControlPlane} from '../helpers/control-plane-server.js';
 import {tempDir} from '../helpers/tmp.js';
-import {fleetEnv, makePki, settingsFrom, startPlane, type Pki} from './fixtures.js';
+import {fleetEnv, makePki, settingsFrom, startPlane, type Pki} from '../control-plane/fixtures.js';
 
 const LOCAL: Enforcer = {decide: async (): Promise<Decision> => ({decision: 'allow', reason: 'local', ruleId: 'local'})};
 const CALL = {name: 'echo', arguments: {}, argumentsJson: '{}'};
