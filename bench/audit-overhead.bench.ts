@@ -59,8 +59,14 @@ async function cpuPerCall(env: NodeJS.ProcessEnv, inFlight: number, calls: numbe
   }
 }
 
-async function processCpu(env: NodeJS.ProcessEnv, sizes: CpuSizes): Promise<Record<'on' | 'off', {concurrent: number[]; sequential: number[]}>> {
-  const results = {on: {concurrent: [] as number[], sequential: [] as number[]}, off: {concurrent: [] as number[], sequential: [] as number[]}};
+async function processCpu(
+  env: NodeJS.ProcessEnv,
+  sizes: CpuSizes,
+): Promise<Record<'on' | 'off', {concurrent: number[]; sequential: number[]}>> {
+  const results = {
+    on: {concurrent: [] as number[], sequential: [] as number[]},
+    off: {concurrent: [] as number[], sequential: [] as number[]},
+  };
   const variants = {on: env, off: {...env, THOTH_AUDIT: 'off'}};
   for (let round = 0; round < sizes.rounds; round++) {
     const order: Array<'on' | 'off'> = round % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
@@ -81,7 +87,13 @@ async function sinkCpu(root: string, calls: number): Promise<number> {
   const secret = randomBytes(32);
   const key: AuditKey = {keyId: keyIdOf(secret), secret, path: '(bench)'};
   const sessionToolCalls: string[] = [];
-  const context: DecisionContext = {agentId: 'bench', sessionId: randomBytes(8).toString('hex'), mode: 'progressive', sessionToolCalls, session: {client: {name: 'bench', version: '1', protocolVersion: '2025-06-18'}}};
+  const context: DecisionContext = {
+    agentId: 'bench',
+    sessionId: randomBytes(8).toString('hex'),
+    mode: 'progressive',
+    sessionToolCalls,
+    session: {client: {name: 'bench', version: '1', protocolVersion: '2025-06-18'}},
+  };
   const dir = join(root, `sink-${randomBytes(4).toString('hex')}`);
   const sink = new FileAuditSink({settings: {dir, keyFile: join(root, 'key.json'), ...AUDIT_DEFAULTS, enabled: true}, context, key});
   // What the built-in policy decides in progressive mode while it learns: a new reason every call.
@@ -89,14 +101,25 @@ async function sinkCpu(root: string, calls: number): Promise<number> {
     decision: 'allow',
     reason: `progressive mode is learning the baseline of agent "bench" ((${i}/50 calls, 1/3 sessions)): the call is allowed and learned`,
     ruleId: 'progressive:learning',
-    trace: ['policy builtin <built-in> (version builtin-1)', 'scope: agent "bench" has no approved scope', `progressive: learning (${i}/50 calls, 1/3 sessions); no novelty → allow`, '→ allow (progressive:learning)'],
+    trace: [
+      'policy builtin <built-in> (version builtin-1)',
+      'scope: agent "bench" has no approved scope',
+      `progressive: learning (${i}/50 calls, 1/3 sessions); no novelty → allow`,
+      '→ allow (progressive:learning)',
+    ],
   });
   const turn = async (first: number, size: number): Promise<void> => {
     const calls = Array.from({length: size}, (_, k) => {
       const args = {message: `call ${first + k}`};
-      return {requestId: String(first + k), call: {name: 'echo', arguments: args, argumentsJson: JSON.stringify(args)}, decision: decision(first + k)};
+      return {
+        requestId: String(first + k),
+        call: {name: 'echo', arguments: args, argumentsJson: JSON.stringify(args)},
+        decision: decision(first + k),
+      };
     });
-    const ids = await Promise.all(calls.map((c) => sink.toolCallPre({call: c.call, context, decision: c.decision, requestId: c.requestId})));
+    const ids = await Promise.all(
+      calls.map((c) => sink.toolCallPre({call: c.call, context, decision: c.decision, requestId: c.requestId})),
+    );
     for (const c of calls) sessionToolCalls.push(c.call.name);
     await new Promise((resolve) => setImmediate(resolve));
     calls.forEach((c, k) =>
@@ -130,7 +153,9 @@ const describeRounds = (values: number[]): string => `${fixed(median(values), 0)
 export default async function auditOverheadBench(context: BenchContext): Promise<BenchSection> {
   const root = await mkdtemp(join(tmpdir(), 'thoth-audit-overhead-'));
   const env = {...process.env, THOTH_HOME: root, THOTH_REQUIRE_NON_ROOT: 'false'};
-  const sizes: CpuSizes = context.quick ? {warmup: 300, concurrent: 1000, sequential: 300, rounds: 1} : {warmup: 3000, concurrent: 10_000, sequential: 3000, rounds: 4};
+  const sizes: CpuSizes = context.quick
+    ? {warmup: 300, concurrent: 1000, sequential: 300, rounds: 1}
+    : {warmup: 3000, concurrent: 10_000, sequential: 3000, rounds: 4};
   try {
     const cpu = await processCpu(env, sizes);
     const sinkRounds: number[] = [];
@@ -186,7 +211,7 @@ export default async function auditOverheadBench(context: BenchContext): Promise
       notes: [
         `CPU rows: ${sizes.rounds} interleaved rounds of ${sizes.concurrent} calls (64 in flight) and ${sizes.sequential} sequential calls after ${sizes.warmup} warm-up calls, thoth's own utime+stime from /proc (all threads); thoth in its defaults (built-in policy, progressive mode).`,
         'The trail on: TOOL_CALL_PRE handed to the OS (write(2)) before the call is forwarded; POSTs go out with the next write or before the 20 ms fdatasync; every record HMAC-sealed and hash-chained.',
-        'Wall-clock rows: the proxy bench\'s interleaved workload against server-everything directly; ✗ marks a missed target.',
+        "Wall-clock rows: the proxy bench's interleaved workload against server-everything directly; ✗ marks a missed target.",
       ],
     };
   } finally {

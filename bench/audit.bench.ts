@@ -29,7 +29,13 @@ function context(): DecisionContext {
   return {agentId: 'bench', sessionId: randomBytes(8).toString('hex'), mode: 'block', sessionToolCalls: ['read_file', 'list_directory']};
 }
 
-async function appendRate(dir: string, key: AuditKey, events: number, mode: 'awaited' | 'pipelined', overrides: Partial<AuditSettings> = {}): Promise<number> {
+async function appendRate(
+  dir: string,
+  key: AuditKey,
+  events: number,
+  mode: 'awaited' | 'pipelined',
+  overrides: Partial<AuditSettings> = {},
+): Promise<number> {
   const ctx = context();
   const sink = new FileAuditSink({settings: settingsFor(dir, overrides), context: ctx, key});
   await sink.flush();
@@ -90,8 +96,16 @@ export default async function bench(ctx: BenchContext): Promise<BenchSection> {
     const pipelined = await appendRate(await fresh(), key, n, 'pipelined');
     const always = await appendRate(await fresh(), key, ctx.quick ? 200 : 2000, 'awaited', {fsync: 'always'});
     const locked = await lockedSharedFileRate(await fresh(), key, ctx.quick ? 500 : 3000);
-    rows.push({measure: 'TOOL_CALL_PRE appended, each awaited (batched fsync, 20 ms)', value: `${Math.round(awaited)} events/s`, target: '≥ 20000'});
-    rows.push({measure: 'events appended back to back (group commit, batched fsync)', value: `${Math.round(pipelined)} events/s`, target: ''});
+    rows.push({
+      measure: 'TOOL_CALL_PRE appended, each awaited (batched fsync, 20 ms)',
+      value: `${Math.round(awaited)} events/s`,
+      target: '≥ 20000',
+    });
+    rows.push({
+      measure: 'events appended back to back (group commit, batched fsync)',
+      value: `${Math.round(pipelined)} events/s`,
+      target: '',
+    });
     rows.push({measure: 'TOOL_CALL_PRE appended, each awaited, fsync always', value: `${Math.round(always)} events/s`, target: ''});
     rows.push({measure: 'rejected design: shared file, lock file per append', value: `${Math.round(locked)} events/s`, target: ''});
   } finally {

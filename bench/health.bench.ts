@@ -32,7 +32,15 @@ async function writeTrail(profile: string, chains: number, calls: number): Promi
       const args = {path: `/srv/data/report-${i}.csv`, encoding: 'utf8'};
       const call = {name: 'read_file', arguments: args, argumentsJson: JSON.stringify(args)};
       const preEventId = await sink.toolCallPre({call, context, decision, requestId: String(i)});
-      sink.toolCallPost({call, context, decision, requestId: String(i), preEventId, outcome: {kind: 'result', resultJson: Buffer.from(`{"content":[{"type":"text","text":"row ${i}"}]}`)}, durationMs: 1});
+      sink.toolCallPost({
+        call,
+        context,
+        decision,
+        requestId: String(i),
+        preEventId,
+        outcome: {kind: 'result', resultJson: Buffer.from(`{"content":[{"type":"text","text":"row ${i}"}]}`)},
+        durationMs: 1,
+      });
     }
     await sink.close();
   }
@@ -85,11 +93,18 @@ export default async function bench(context: BenchContext): Promise<BenchSection
       title: `thoth health with a large audit trail (${chains} chains, ${mib(trailBytes)} MiB)`,
       rows: [
         {measure: 'full verify (thoth audit verify)', 'median ms': full.toFixed(0), chains, ratio: '1.00'},
-        {measure: `bounded verify (health: ${HEALTH_AUDIT_BOUND.maxChains} chains / ${mib(HEALTH_AUDIT_BOUND.maxBytes)} MiB)`, 'median ms': bounded.toFixed(0), chains: covered, ratio: (bounded / full).toFixed(2)},
+        {
+          measure: `bounded verify (health: ${HEALTH_AUDIT_BOUND.maxChains} chains / ${mib(HEALTH_AUDIT_BOUND.maxBytes)} MiB)`,
+          'median ms': bounded.toFixed(0),
+          chains: covered,
+          ratio: (bounded / full).toFixed(2),
+        },
         {measure: 'thoth config show --json (process baseline)', 'median ms': baseline.toFixed(0), chains: '', ratio: '1.00'},
         {measure: 'thoth health --json', 'median ms': health.toFixed(0), chains: '', ratio: (health / baseline).toFixed(2)},
       ],
-      notes: ['Bounded verify ratio is against the full verify; `thoth health` ratio against `thoth config show` (same process start-up and settings resolution).'],
+      notes: [
+        'Bounded verify ratio is against the full verify; `thoth health` ratio against `thoth config show` (same process start-up and settings resolution).',
+      ],
     };
   } finally {
     await rm(home, {recursive: true, force: true});

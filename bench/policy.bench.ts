@@ -29,9 +29,22 @@ export function hundredRulePolicy(): PolicyDocument {
   for (let i = 0; i < 100; i++) {
     const kind = i % 5;
     if (kind === 0) rules.push({id: `exact-${i}`, tool: `tool_${i}`, decision: 'block', reason: `tool_${i} is retired`});
-    else if (kind === 1) rules.push({id: `paths-${i}`, tool: ['read_*', 'write_*'], args: {path: {path_glob: [`/srv/data-${i}/**`, `~/secret-${i}/**`]}}, decision: 'step_up'});
-    else if (kind === 2) rules.push({id: `regex-${i}`, tool: 'query_*', args: {sql: {regex: `^\\s*(DROP|TRUNCATE)\\s+TABLE\\s+t${i}\\b`, ignore_case: true}}, decision: 'block'});
-    else if (kind === 3) rules.push({id: `bounds-${i}`, tool: `batch_${i % 7}`, args: {'/options/limit': {min: 1000 + i}}, decision: 'step_up'});
+    else if (kind === 1)
+      rules.push({
+        id: `paths-${i}`,
+        tool: ['read_*', 'write_*'],
+        args: {path: {path_glob: [`/srv/data-${i}/**`, `~/secret-${i}/**`]}},
+        decision: 'step_up',
+      });
+    else if (kind === 2)
+      rules.push({
+        id: `regex-${i}`,
+        tool: 'query_*',
+        args: {sql: {regex: `^\\s*(DROP|TRUNCATE)\\s+TABLE\\s+t${i}\\b`, ignore_case: true}},
+        decision: 'block',
+      });
+    else if (kind === 3)
+      rules.push({id: `bounds-${i}`, tool: `batch_${i % 7}`, args: {'/options/limit': {min: 1000 + i}}, decision: 'step_up'});
     else rules.push({id: `within-${i}`, tool: 'list_*', args: {path: {not: {path_within: [`~/work-${i}`, '/tmp']}}}, decision: 'block'});
   }
   return {
@@ -91,7 +104,11 @@ async function largeArgumentRows(home: string, quick: boolean): Promise<BenchSec
   const large = await medianMs(10 * 1024 * 1024);
   return [
     {measurement: 'built-in policy, one 1 MB text argument (median ms per decision)', 'p50 µs': (small * 1000).toFixed(0)},
-    {measurement: 'built-in policy, one 10 MB text argument (median ms per decision)', 'p50 µs': (large * 1000).toFixed(0), 'p99 vs baseline': `${(large / small).toFixed(1)}x the 1 MB decision (linear: ~10x)`},
+    {
+      measurement: 'built-in policy, one 10 MB text argument (median ms per decision)',
+      'p50 µs': (large * 1000).toFixed(0),
+      'p99 vs baseline': `${(large / small).toFixed(1)}x the 1 MB decision (linear: ~10x)`,
+    },
   ];
 }
 
@@ -159,7 +176,13 @@ export default async function policyBench(context: BenchContext): Promise<BenchS
 
     const rows: BenchSection['rows'] = [];
     const allowAll = await measure(new AllowAllEnforcer(), contextFor('block'), iterations, warmup);
-    rows.push({measurement: 'allow-all enforcer (baseline)', 'p50 µs': allowAll.p50.toFixed(2), 'p99 µs': allowAll.p99.toFixed(2), 'mean µs': allowAll.mean.toFixed(2), 'p99 vs baseline': '1.0x'});
+    rows.push({
+      measurement: 'allow-all enforcer (baseline)',
+      'p50 µs': allowAll.p50.toFixed(2),
+      'p99 µs': allowAll.p99.toFixed(2),
+      'mean µs': allowAll.mean.toFixed(2),
+      'p99 vs baseline': '1.0x',
+    });
     for (const mode of ['block', 'step_up', 'observe', 'progressive'] as const) {
       const enforcer = new EmbeddedEnforcer({...shared, ...(mode === 'progressive' ? {baseline} : {})});
       const stats = await measure(enforcer, contextFor(mode), iterations, warmup);
@@ -175,9 +198,18 @@ export default async function policyBench(context: BenchContext): Promise<BenchS
     await rm(baseline.file, {force: true});
 
     // The same policy with paths compared lexically only: the difference is what following links costs.
-    const lexical = await parsePolicyText(JSON.stringify(document), {kind: 'flag', path: join(home, 'policy.json')}, {paths: {links: undefined}});
+    const lexical = await parsePolicyText(
+      JSON.stringify(document),
+      {kind: 'flag', path: join(home, 'policy.json')},
+      {paths: {links: undefined}},
+    );
     if (!lexical.ok) throw new Error(lexical.failure.message);
-    const lexicalStats = await measure(new EmbeddedEnforcer({policy: lexical.policy, protectedPaths: protectedPaths(lexical.policy, home)}), contextFor('block'), iterations, warmup);
+    const lexicalStats = await measure(
+      new EmbeddedEnforcer({policy: lexical.policy, protectedPaths: protectedPaths(lexical.policy, home)}),
+      contextFor('block'),
+      iterations,
+      warmup,
+    );
     rows.push({
       measurement: 'embedded, 100 rules, block mode, links not followed (lexical only)',
       'p50 µs': lexicalStats.p50.toFixed(2),
@@ -194,9 +226,17 @@ export default async function policyBench(context: BenchContext): Promise<BenchS
     await writeFile(policyFile, JSON.stringify(document));
     const direct = await roundTrips(undefined, {}, trips);
     const builtin = await roundTrips(['--agent-id', 'fs'], {THOTH_HOME: home}, trips);
-    const governed = await roundTrips(['--agent-id', 'fs', '--enforcement-mode', 'block', '--policy', policyFile], {THOTH_HOME: home}, trips);
+    const governed = await roundTrips(
+      ['--agent-id', 'fs', '--enforcement-mode', 'block', '--policy', policyFile],
+      {THOTH_HOME: home},
+      trips,
+    );
     const at = (samples: number[], q: number) => samples[Math.min(samples.length - 1, Math.floor(samples.length * q))]!;
-    rows.push({measurement: 'tools/call round trip, direct to server-everything', 'p50 µs': (at(direct, 0.5) * 1000).toFixed(0), 'p99 µs': (at(direct, 0.99) * 1000).toFixed(0)});
+    rows.push({
+      measurement: 'tools/call round trip, direct to server-everything',
+      'p50 µs': (at(direct, 0.5) * 1000).toFixed(0),
+      'p99 µs': (at(direct, 0.99) * 1000).toFixed(0),
+    });
     rows.push({
       measurement: 'tools/call round trip through thoth run, built-in policy (progressive)',
       'p50 µs': (at(builtin, 0.5) * 1000).toFixed(0),
@@ -215,7 +255,7 @@ export default async function policyBench(context: BenchContext): Promise<BenchS
       notes: [
         `${iterations} decisions per row after ${warmup} warm-up, timed one by one with process.hrtime.bigint, awaited as the Governor awaits them; calls cycle through ${CALLS.length} shapes (path tricks, SQL regexes, nested bounds).`,
         'Symbolic links of path arguments are followed on the real file system in every row but the "lexical only" one (its paths mostly do not exist: an existence probe per name, a binary search for the existing prefix).',
-        'Large arguments: the built-in policy (credential paths and thoth\'s own files) deciding a write_file whose content is 1 MB or 10 MB of text with paths among its words; every word is a reading, distinct words are read once.',
+        "Large arguments: the built-in policy (credential paths and thoth's own files) deciding a write_file whose content is 1 MB or 10 MB of text with paths among its words; every word is a reading, distinct words are read once.",
         `Round trips: ${trips} sequential echo calls after 20 warm-up calls, official SDK client; thoth run with the same 100-rule policy in block mode (no audit sink).`,
       ],
     };

@@ -31,7 +31,12 @@ async function peakRss(pid: number | null | undefined): Promise<number | undefin
 }
 
 async function workload(variant: Variant, into: SdkMeasurements, sizes: {sequential: number; throughputCalls: number}): Promise<void> {
-  const transport = new StdioClientTransport({command: variant.command[0]!, args: variant.command.slice(1), env: variant.env as Record<string, string>, stderr: 'ignore'});
+  const transport = new StdioClientTransport({
+    command: variant.command[0]!,
+    args: variant.command.slice(1),
+    env: variant.env as Record<string, string>,
+    stderr: 'ignore',
+  });
   const client = new Client({name: 'thoth-bench', version: '1'});
   await client.connect(transport);
   try {
@@ -63,7 +68,9 @@ export default async function proxySdkBench(context: BenchContext): Promise<Benc
   const env = {...process.env, THOTH_HOME: home, THOTH_REQUIRE_NON_ROOT: 'false'};
   try {
     const variants = proxyVariants(env);
-    const results = new Map(variants.map((v): [string, SdkMeasurements] => [v.name, {latencyMs: [], throughputPerSecond: [], peakRssBytes: []}]));
+    const results = new Map(
+      variants.map((v): [string, SdkMeasurements] => [v.name, {latencyMs: [], throughputPerSecond: [], peakRssBytes: []}]),
+    );
     const rounds = context.quick ? 2 : 5;
     const sizes = context.quick ? {sequential: 100, throughputCalls: 500} : {sequential: 1000, throughputCalls: 4000};
     for (let round = 0; round < rounds; round++) {
@@ -78,7 +85,11 @@ export default async function proxySdkBench(context: BenchContext): Promise<Benc
       {metric: 'sequential tools/call p50 (ms, ratio)', target: '≤ 1.5×', direct: fixed(p50, 3)},
       {metric: 'sequential tools/call p99 (ms, ratio)', target: 'report', direct: fixed(p99, 3)},
       {metric: 'throughput, 64 in flight (calls/s, ratio)', target: '≥ 0.9×', direct: fixed(throughput, 0)},
-      {metric: "peak RSS (MiB; the spawned process)", target: '≤ 60 MiB', direct: `${fixed(Math.max(...direct.peakRssBytes) / 2 ** 20, 1)} (server)`},
+      {
+        metric: 'peak RSS (MiB; the spawned process)',
+        target: '≤ 60 MiB',
+        direct: `${fixed(Math.max(...direct.peakRssBytes) / 2 ** 20, 1)} (server)`,
+      },
     ];
     for (const variant of variants.slice(1)) {
       const m = results.get(variant.name)!;
@@ -88,7 +99,8 @@ export default async function proxySdkBench(context: BenchContext): Promise<Benc
       const rss = Math.max(...m.peakRssBytes) / 2 ** 20;
       rows[0]![variant.name] = `${fixed(vp50, 3)} (${fixed(vp50 / p50)}×)${vp50 / p50 <= 1.5 ? '' : ' ✗'}`;
       rows[1]![variant.name] = `${fixed(vp99, 3)} (${fixed(vp99 / p99)}×)`;
-      rows[2]![variant.name] = `${fixed(vThroughput, 0)} (${fixed(vThroughput / throughput)}×)${vThroughput / throughput >= 0.9 ? '' : ' ✗'}`;
+      rows[2]![variant.name] =
+        `${fixed(vThroughput, 0)} (${fixed(vThroughput / throughput)}×)${vThroughput / throughput >= 0.9 ? '' : ' ✗'}`;
       rows[3]![variant.name] = `${fixed(rss, 1)}${rss <= 60 ? '' : ' ✗'}`;
     }
     return {

@@ -54,7 +54,11 @@ async function coldStart(variant: Variant): Promise<number> {
   return elapsed;
 }
 
-async function workload(variant: Variant, into: ProxyMeasurements, sizes: {sequential: number; throughputCalls: number; big: number}): Promise<void> {
+async function workload(
+  variant: Variant,
+  into: ProxyMeasurements,
+  sizes: {sequential: number; throughputCalls: number; big: number},
+): Promise<void> {
   const client = new RpcClient(variant.command[0]!, variant.command.slice(1), variant.env);
   await client.initialize();
   for (let i = 0; i < 50; i++) await client.callTool('echo', {message: `warm ${i}`});
@@ -145,14 +149,66 @@ export function comparisonRows(baseline: Summary, variants: Array<[string, Summa
     for (const [name, value, ok] of values) entry[name] = `${value}${ok ? '' : ' ✗'}`;
     rows.push(entry);
   };
-  row('cold start to initialize reply (median ms, added)', '≤ +180 ms', fixed(baseline.coldStartMedianMs, 0), variants.map(([n, s]) => [n, `${fixed(s.coldStartMedianMs, 0)} (+${fixed(s.coldStartMedianMs - baseline.coldStartMedianMs, 0)})`, s.coldStartMedianMs - baseline.coldStartMedianMs <= 180]));
-  row('sequential tools/call p50 (ms, ratio)', '≤ 1.5×', fixed(baseline.p50Ms, 3), variants.map(([n, s]) => [n, `${fixed(s.p50Ms, 3)} (${fixed(s.p50Ms / baseline.p50Ms)}×)`, s.p50Ms / baseline.p50Ms <= 1.5]));
-  row('sequential tools/call p99 (ms, ratio)', 'report', fixed(baseline.p99Ms, 3), variants.map(([n, s]) => [n, `${fixed(s.p99Ms, 3)} (${fixed(s.p99Ms / baseline.p99Ms)}×)`, true]));
-  row('throughput, 64 in flight (calls/s, ratio)', '≥ 0.9×', fixed(baseline.throughput, 0), variants.map(([n, s]) => [n, `${fixed(s.throughput, 0)} (${fixed(s.throughput / baseline.throughput)}×)`, s.throughput / baseline.throughput >= 0.9]));
-  row('1 MB round trip (median ms, speed ratio)', 'report', fixed(baseline.roundTrip1MbMs, 1), variants.map(([n, s]) => [n, `${fixed(s.roundTrip1MbMs, 1)} (${fixed(baseline.roundTrip1MbMs / s.roundTrip1MbMs)}×)`, true]));
-  row('10 MB round trip (median ms, speed ratio)', '≥ 0.9×', fixed(baseline.roundTrip10MbMs, 1), variants.map(([n, s]) => [n, `${fixed(s.roundTrip10MbMs, 1)} (${fixed(baseline.roundTrip10MbMs / s.roundTrip10MbMs)}×)`, baseline.roundTrip10MbMs / s.roundTrip10MbMs >= 0.9]));
-  row("peak RSS, small messages (MiB; thoth's own process)", '≤ 60 MiB', fixed(baseline.peakRssMiB, 1) + ' (server)', variants.map(([n, s]) => [n, fixed(s.peakRssMiB, 1), s.peakRssMiB <= 60]));
-  row('CPU per call of the spawned process (µs: sequential / 64 in flight)', 'report (load-independent)', `${fixed(baseline.cpuPerCallSequentialMicros, 0)} / ${fixed(baseline.cpuPerCallConcurrentMicros, 0)} (server)`, variants.map(([n, s]) => [n, `${fixed(s.cpuPerCallSequentialMicros, 0)} / ${fixed(s.cpuPerCallConcurrentMicros, 0)} (thoth)`, true]));
+  row(
+    'cold start to initialize reply (median ms, added)',
+    '≤ +180 ms',
+    fixed(baseline.coldStartMedianMs, 0),
+    variants.map(([n, s]) => [
+      n,
+      `${fixed(s.coldStartMedianMs, 0)} (+${fixed(s.coldStartMedianMs - baseline.coldStartMedianMs, 0)})`,
+      s.coldStartMedianMs - baseline.coldStartMedianMs <= 180,
+    ]),
+  );
+  row(
+    'sequential tools/call p50 (ms, ratio)',
+    '≤ 1.5×',
+    fixed(baseline.p50Ms, 3),
+    variants.map(([n, s]) => [n, `${fixed(s.p50Ms, 3)} (${fixed(s.p50Ms / baseline.p50Ms)}×)`, s.p50Ms / baseline.p50Ms <= 1.5]),
+  );
+  row(
+    'sequential tools/call p99 (ms, ratio)',
+    'report',
+    fixed(baseline.p99Ms, 3),
+    variants.map(([n, s]) => [n, `${fixed(s.p99Ms, 3)} (${fixed(s.p99Ms / baseline.p99Ms)}×)`, true]),
+  );
+  row(
+    'throughput, 64 in flight (calls/s, ratio)',
+    '≥ 0.9×',
+    fixed(baseline.throughput, 0),
+    variants.map(([n, s]) => [
+      n,
+      `${fixed(s.throughput, 0)} (${fixed(s.throughput / baseline.throughput)}×)`,
+      s.throughput / baseline.throughput >= 0.9,
+    ]),
+  );
+  row(
+    '1 MB round trip (median ms, speed ratio)',
+    'report',
+    fixed(baseline.roundTrip1MbMs, 1),
+    variants.map(([n, s]) => [n, `${fixed(s.roundTrip1MbMs, 1)} (${fixed(baseline.roundTrip1MbMs / s.roundTrip1MbMs)}×)`, true]),
+  );
+  row(
+    '10 MB round trip (median ms, speed ratio)',
+    '≥ 0.9×',
+    fixed(baseline.roundTrip10MbMs, 1),
+    variants.map(([n, s]) => [
+      n,
+      `${fixed(s.roundTrip10MbMs, 1)} (${fixed(baseline.roundTrip10MbMs / s.roundTrip10MbMs)}×)`,
+      baseline.roundTrip10MbMs / s.roundTrip10MbMs >= 0.9,
+    ]),
+  );
+  row(
+    "peak RSS, small messages (MiB; thoth's own process)",
+    '≤ 60 MiB',
+    fixed(baseline.peakRssMiB, 1) + ' (server)',
+    variants.map(([n, s]) => [n, fixed(s.peakRssMiB, 1), s.peakRssMiB <= 60]),
+  );
+  row(
+    'CPU per call of the spawned process (µs: sequential / 64 in flight)',
+    'report (load-independent)',
+    `${fixed(baseline.cpuPerCallSequentialMicros, 0)} / ${fixed(baseline.cpuPerCallConcurrentMicros, 0)} (server)`,
+    variants.map(([n, s]) => [n, `${fixed(s.cpuPerCallSequentialMicros, 0)} / ${fixed(s.cpuPerCallConcurrentMicros, 0)} (thoth)`, true]),
+  );
   return rows;
 }
 

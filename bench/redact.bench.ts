@@ -27,13 +27,22 @@ function repeatTo(bytes: number, piece: (index: number) => string): string {
 const SHAPES: Record<string, (bytes: number) => unknown> = {
   prose: (bytes) => ({text: repeatTo(bytes, (i) => `${WORDS[i % WORDS.length]} `)}),
   'dense credentials': (bytes) => ({
-    text: repeatTo(bytes, (i) => `password=hunter${i} token: ghp_${'a'.repeat(36)} Authorization: Basic dXNlcjpwYXNz --password x${i} -u bob:pw${i} PGPASSWORD=p${i}\n`),
+    text: repeatTo(
+      bytes,
+      (i) =>
+        `password=hunter${i} token: ghp_${'a'.repeat(36)} Authorization: Basic dXNlcjpwYXNz --password x${i} -u bob:pw${i} PGPASSWORD=p${i}\n`,
+    ),
   }),
-  'one base64 word': (bytes) => ({blob: randomBytes(Math.ceil((bytes * 3) / 4)).toString('base64').slice(0, bytes)}),
+  'one base64 word': (bytes) => ({
+    blob: randomBytes(Math.ceil((bytes * 3) / 4))
+      .toString('base64')
+      .slice(0, bytes),
+  }),
   'long value after a name': (bytes) => ({text: `token=${'a'.repeat(bytes)}`}),
   'JWT-like starts': (bytes) => ({text: repeatTo(bytes, () => 'eyJhbGciOiJub25lIn0.eyJhbGciOi.')}),
   'flag-like starts': (bytes) => ({text: repeatTo(bytes, (i) => `--password-${i} -u a:${'b'.repeat(i % 50)} --token `)}),
-  'many keys': (bytes) => Object.fromEntries(Array.from({length: Math.floor(bytes / 40)}, (_, i) => [`key_${i}_secret_token`, `value-${i}-${'x'.repeat(10)}`])),
+  'many keys': (bytes) =>
+    Object.fromEntries(Array.from({length: Math.floor(bytes / 40)}, (_, i) => [`key_${i}_secret_token`, `value-${i}-${'x'.repeat(10)}`])),
 };
 
 function median(runs: number, work: () => unknown): number {
@@ -67,6 +76,8 @@ export default async function bench(context: BenchContext): Promise<BenchSection
   return {
     title: 'Redaction of a 1 MB and a 4 MB argument (src/audit/redact.ts)',
     rows,
-    notes: ['Medians of the run; the ratio to JSON.parse of the same text is the number to compare between runs. Linear cost: the 4 MB ratio stays near the 1 MB ratio.'],
+    notes: [
+      'Medians of the run; the ratio to JSON.parse of the same text is the number to compare between runs. Linear cost: the 4 MB ratio stays near the 1 MB ratio.',
+    ],
   };
 }

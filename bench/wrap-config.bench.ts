@@ -24,8 +24,14 @@ function config(count: number): string {
   for (let i = 0; i < count; i++) {
     const kind = i % 10;
     if (kind === 9) servers[`remote-${i}`] = {url: `https://mcp${i}.example.com/sse`};
-    else if (kind % 3 === 0) servers[`npx-${i}`] = {command: 'npx', args: ['-y', `@example/server-${i}`, `/Users/jane/project-${i}`], env: {API_TOKEN: `tok_${i.toString(16).padStart(12, '0')}`}};
-    else if (kind % 3 === 1) servers[`uvx-${i}`] = {command: '/Users/jane/.local/bin/uvx', args: [`mcp-server-${i}`, '--db-path', `/Users/jane/db-${i}.sqlite`]};
+    else if (kind % 3 === 0)
+      servers[`npx-${i}`] = {
+        command: 'npx',
+        args: ['-y', `@example/server-${i}`, `/Users/jane/project-${i}`],
+        env: {API_TOKEN: `tok_${i.toString(16).padStart(12, '0')}`},
+      };
+    else if (kind % 3 === 1)
+      servers[`uvx-${i}`] = {command: '/Users/jane/.local/bin/uvx', args: [`mcp-server-${i}`, '--db-path', `/Users/jane/db-${i}.sqlite`]};
     else servers[`docker-${i}`] = {command: 'docker', args: ['run', '-i', '--rm', `ghcr.io/example/mcp-${i}:latest`]};
   }
   return `${JSON.stringify({mcpServers: servers, preferences: {menuBarEnabled: false}, globalShortcut: 'Alt+Space'}, null, 2)}\n`;
@@ -64,7 +70,18 @@ export default async function bench(context: BenchContext): Promise<BenchSection
     const text = config(SERVERS);
     await writeFile(pristine, text);
     const env = {PATH: process.env['PATH'], HOME: dir, THOTH_HOME: join(dir, '.thoth')};
-    const wrapArgs = ['wrap-config', file, '--client', 'claude-desktop', '--tenant-id', 'acme', '--enforcement-mode', 'block', '--env', 'THOTH_USER_ID=jane@acme.com'];
+    const wrapArgs = [
+      'wrap-config',
+      file,
+      '--client',
+      'claude-desktop',
+      '--tenant-id',
+      'acme',
+      '--enforcement-mode',
+      'block',
+      '--env',
+      'THOTH_USER_ID=jane@acme.com',
+    ];
 
     const startup: number[] = [];
     const dryRun: number[] = [];
@@ -83,7 +100,13 @@ export default async function bench(context: BenchContext): Promise<BenchSection
     const adapter = ADAPTERS['claude-desktop'];
     const validate = await loadValidator(adapter.schema);
     const bytes = new TextEncoder().encode(text);
-    const settings = {launcher: {command: process.execPath, prefix: [THOTH]}, intentMap: {}, env: {THOTH_USER_ID: 'jane@acme.com'}, tenantId: 'acme', enforcementMode: 'block'};
+    const settings = {
+      launcher: {command: process.execPath, prefix: [THOTH]},
+      intentMap: {},
+      env: {THOTH_USER_ID: 'jane@acme.com'},
+      tenantId: 'acme',
+      enforcementMode: 'block',
+    };
     const inProcess: number[] = [];
     for (let i = 0; i < repetitions + 2; i++) {
       const started = process.hrtime.bigint();
@@ -105,7 +128,12 @@ export default async function bench(context: BenchContext): Promise<BenchSection
         row('wrap-config --dry-run --json', dryRun),
         row('wrap-config (write, backup, lock)', write),
         row('wrap-config, already governed', governed),
-        {measurement: 'engine in process (parse → plan → validate → patch)', 'median ms': round(median(inProcess)), 'beyond start-up ms': '', 'ratio to start-up': ''},
+        {
+          measurement: 'engine in process (parse → plan → validate → patch)',
+          'median ms': round(median(inProcess)),
+          'beyond start-up ms': '',
+          'ratio to start-up': '',
+        },
       ],
       notes: ['"beyond start-up" = median of the command minus median of `thoth --version`, measured alternately in the same run.'],
     };

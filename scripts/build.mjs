@@ -60,7 +60,10 @@ function compileSchemas() {
   addFormats(ajv);
   const loaded = files.map((file) => {
     const schema = JSON.parse(readFileSync(file, 'utf8'));
-    const name = relative(schemaDir, file).split(sep).join('/').replace(/\.schema\.json$/, '');
+    const name = relative(schemaDir, file)
+      .split(sep)
+      .join('/')
+      .replace(/\.schema\.json$/, '');
     const key = schema.$id ?? `thoth:${name}`;
     ajv.addSchema(schema, key);
     return {name, key};

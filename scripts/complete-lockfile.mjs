@@ -7,13 +7,26 @@
 import {readFileSync, writeFileSync} from 'node:fs';
 
 const OS = ['android', 'darwin', 'freebsd', 'linux', 'openbsd', 'openharmony', 'sunos', 'aix', 'win32', 'netbsd'];
-const CPU = {'arm-gnueabihf': 'arm', 'arm-musleabihf': 'arm', 'arm-eabi': 'arm', arm64: 'arm64', x64: 'x64', ia32: 'ia32', loong64: 'loong64', ppc64: 'ppc64', riscv64: 'riscv64', s390x: 's390x'};
+const CPU = {
+  'arm-gnueabihf': 'arm',
+  'arm-musleabihf': 'arm',
+  'arm-eabi': 'arm',
+  arm64: 'arm64',
+  x64: 'x64',
+  ia32: 'ia32',
+  loong64: 'loong64',
+  ppc64: 'ppc64',
+  riscv64: 'riscv64',
+  s390x: 's390x',
+};
 
 function platformOf(name) {
   const tokens = name.split('/').pop().split('-');
   const os = tokens.find((t) => OS.includes(t));
   const rest = tokens.slice(tokens.indexOf(os) + 1).join('-');
-  const cpuKey = Object.keys(CPU).sort((a, b) => b.length - a.length).find((key) => rest === key || rest.startsWith(`${key}-`) || rest.startsWith(key));
+  const cpuKey = Object.keys(CPU)
+    .sort((a, b) => b.length - a.length)
+    .find((key) => rest === key || rest.startsWith(`${key}-`) || rest.startsWith(key));
   const entry = {};
   if (os) entry.os = [os];
   if (cpuKey) entry.cpu = [CPU[cpuKey]];

@@ -89,7 +89,15 @@ try {
           everything: {
             mode: 'block',
             approved_scope: ['echo', 'get-sum'],
-            rules: [{id: 'no-passwords', tool: 'echo', args: {message: {regex: 'password', ignore_case: true}}, decision: 'block', reason: 'never echo passwords'}],
+            rules: [
+              {
+                id: 'no-passwords',
+                tool: 'echo',
+                args: {message: {regex: 'password', ignore_case: true}},
+                decision: 'block',
+                reason: 'never echo passwords',
+              },
+            ],
           },
         },
       },
@@ -107,7 +115,8 @@ try {
 
   step('3. the evidence: a tamper-evident audit trail');
   const shown = thoth(['audit', 'show', '--json']);
-  const events = (JSON.parse(shown.stdout) as {result: {events: Array<{type: string; toolName?: string; decision?: string}>}}).result.events;
+  const events = (JSON.parse(shown.stdout) as {result: {events: Array<{type: string; toolName?: string; decision?: string}>}}).result
+    .events;
   for (const event of events.filter((e) => e.type === 'TOOL_CALL_PRE')) say(`  TOOL_CALL_PRE ${event.toolName} → ${event.decision}`);
   say(`  ${events.length} events in total (session start/end, policy loaded, approvals, calls)`);
   const verify = thoth(['audit', 'verify']);

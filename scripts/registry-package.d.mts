@@ -1,4 +1,8 @@
-export function runProgram(command: string, args: readonly string[], options?: {cwd?: string; stdio?: unknown; env?: NodeJS.ProcessEnv}): string;
+export function runProgram(
+  command: string,
+  args: readonly string[],
+  options?: {cwd?: string; stdio?: unknown; env?: NodeJS.ProcessEnv},
+): string;
 
 export function fetchRegistryPackage(options: {
   cacheDir: string;

@@ -8,7 +8,12 @@ import {join, resolve} from 'node:path';
 
 /** Runs a program without a shell; returns its stdout, or throws naming what failed. */
 export function runProgram(command, args, options = {}) {
-  const result = spawnSync(command, args, {cwd: options.cwd, encoding: 'utf8', stdio: options.stdio ?? ['ignore', 'pipe', 'inherit'], env: options.env ?? process.env});
+  const result = spawnSync(command, args, {
+    cwd: options.cwd,
+    encoding: 'utf8',
+    stdio: options.stdio ?? ['ignore', 'pipe', 'inherit'],
+    env: options.env ?? process.env,
+  });
   if (result.error) throw new Error(`${command} ${args.join(' ')}: ${result.error.message}`);
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${result.status ?? result.signal}`);
   return result.stdout ?? '';
@@ -24,14 +29,22 @@ function npm(args, cwd) {
  * The directory of `name@version` unpacked from the registry: <cacheDir>/<dirName>/package.
  * `isComplete(packageDir)` says whether a cached copy is usable (else it is fetched again).
  */
-export function fetchRegistryPackage({cacheDir: cacheOption, name, version, dirName = `${name}@${version}`, isComplete = () => true, log = () => {}}) {
+export function fetchRegistryPackage({
+  cacheDir: cacheOption,
+  name,
+  version,
+  dirName = `${name}@${version}`,
+  isComplete = () => true,
+  log = () => {},
+}) {
   const cacheDir = resolve(cacheOption);
   const dir = join(cacheDir, dirName);
   const packageDir = join(dir, 'package');
   if (existsSync(packageDir) && isComplete(packageDir)) return packageDir;
   mkdirSync(cacheDir, {recursive: true});
   // Left by a run that failed mid-download.
-  for (const entry of readdirSync(cacheDir)) if (entry.startsWith(`.${dirName}-`)) rmSync(join(cacheDir, entry), {recursive: true, force: true});
+  for (const entry of readdirSync(cacheDir))
+    if (entry.startsWith(`.${dirName}-`)) rmSync(join(cacheDir, entry), {recursive: true, force: true});
   const work = mkdtempSync(join(cacheDir, `.${dirName}-`));
   try {
     const started = Date.now();

@@ -17,7 +17,13 @@ import {fileURLToPath} from 'node:url';
 import {fetchRegistryPackage} from './registry-package.mjs';
 
 const VERSIONS = ['22.23.3', '24.21.0'];
-const SUBSET = ['test/e2e/everything.test.ts', 'test/e2e/node-runtime.test.ts', 'test/e2e/misbehaving.test.ts', 'test/cli/contract.test.ts', 'test/audit/e2e.test.ts'];
+const SUBSET = [
+  'test/e2e/everything.test.ts',
+  'test/e2e/node-runtime.test.ts',
+  'test/e2e/misbehaving.test.ts',
+  'test/cli/contract.test.ts',
+  'test/audit/e2e.test.ts',
+];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cache = join(root, 'node_modules', '.cache', 'thoth-node-versions');
@@ -29,14 +35,20 @@ function fail(message) {
 
 /** Runs a program without a shell; returns its stdout, or fails the script naming what failed. */
 function run(command, args, options = {}) {
-  const result = spawnSync(command, args, {cwd: root, encoding: 'utf8', stdio: options.stdio ?? ['ignore', 'pipe', 'inherit'], env: options.env ?? process.env});
+  const result = spawnSync(command, args, {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: options.stdio ?? ['ignore', 'pipe', 'inherit'],
+    env: options.env ?? process.env,
+  });
   if (result.error) fail(`${command} ${args.join(' ')}: ${result.error.message}`);
   if (result.status !== 0) fail(`${command} ${args.join(' ')} exited with ${result.status ?? result.signal}`);
   return result.stdout ?? '';
 }
 
 function packageName() {
-  if (process.platform !== 'linux' && process.platform !== 'darwin') fail(`no Node binaries for ${process.platform} in this script (linux and darwin only)`);
+  if (process.platform !== 'linux' && process.platform !== 'darwin')
+    fail(`no Node binaries for ${process.platform} in this script (linux and darwin only)`);
   return `node-${process.platform}-${process.arch}`;
 }
 

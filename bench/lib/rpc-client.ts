@@ -55,7 +55,11 @@ export class RpcClient {
   }
 
   async initialize(): Promise<Record<string, unknown>> {
-    const result = await this.request('initialize', {protocolVersion: '2025-06-18', capabilities: {}, clientInfo: {name: 'bench', version: '1'}});
+    const result = await this.request('initialize', {
+      protocolVersion: '2025-06-18',
+      capabilities: {},
+      clientInfo: {name: 'bench', version: '1'},
+    });
     this.notify('notifications/initialized');
     return result;
   }

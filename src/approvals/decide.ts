@@ -45,21 +45,38 @@ export interface DecideOptions {
  * recorded with the request. The command writes there only when told to (--audit-dir), never
  * because approvals.json says so: that file is anyone's to edit.
  */
-export async function decideAndRecord(home: string, id: string, verdict: 'approved' | 'denied', options: DecideOptions, io: DecideIo = {}): Promise<DecisionResult> {
+export async function decideAndRecord(
+  home: string,
+  id: string,
+  verdict: 'approved' | 'denied',
+  options: DecideOptions,
+  io: DecideIo = {},
+): Promise<DecisionResult> {
   const env = io.env ?? process.env;
   // First of all: the agent waiting for this decision must not be the one taking it.
   const verb = verdict === 'approved' ? 'thoth approve' : 'thoth deny';
-  await assertOutsideGovernedSession(verb, verdict === 'approved' ? 'the agent would approve its own call' : 'an agent would decide on its own calls', {env, ...(io.ancestry ? {ancestry: io.ancestry} : {})});
+  await assertOutsideGovernedSession(
+    verb,
+    verdict === 'approved' ? 'the agent would approve its own call' : 'an agent would decide on its own calls',
+    {env, ...(io.ancestry ? {ancestry: io.ancestry} : {})},
+  );
   // The proxy's resolution (env > managed preferences > settings.json > profile); an invalid
   // THOTH_AUDIT_* value throws here, before anything is decided.
   const resolved = await resolveSettings({...io.resolve, env, profileDir: home});
   assertCliApprovalsOn(resolved, verb);
   const settings = auditSettingsFromResolved(resolved, {dir: options.auditDir});
   if (!settings.enabled && verdict === 'approved') {
-    throw new ThothError('APPROVAL_NOT_RECORDED', 'the audit trail is off (THOTH_AUDIT=off): a grant counts only once the audit trail holds it, so thoth approve cannot grant anything', {
-      exitCode: ExitCode.SECURITY,
-      suggestions: ['Turn the audit trail on (unset THOTH_AUDIT, or set it to on) and approve again.', 'Refusing (thoth deny) works with the trail off.'],
-    });
+    throw new ThothError(
+      'APPROVAL_NOT_RECORDED',
+      'the audit trail is off (THOTH_AUDIT=off): a grant counts only once the audit trail holds it, so thoth approve cannot grant anything',
+      {
+        exitCode: ExitCode.SECURITY,
+        suggestions: [
+          'Turn the audit trail on (unset THOTH_AUDIT, or set it to on) and approve again.',
+          'Refusing (thoth deny) works with the trail off.',
+        ],
+      },
+    );
   }
   let audit: DecisionAuditEntry | null = null;
   const record = await decideApproval(home, id, verdict, {
@@ -94,10 +111,14 @@ function assertCliApprovalsOn(resolved: ResolvedSettings, verb: string): void {
     });
   }
   if (resolved.values.cliApprovals) return;
-  throw new ThothError('CLI_APPROVALS_OFF', `command-line approvals are turned off on this computer (THOTH_CLI_APPROVALS=off, ${describeOrigin(resolved.origins.cliApprovals)}): ${verb} cannot decide`, {
-    exitCode: ExitCode.SECURITY,
-    suggestions: ['Approve or refuse in the prompt your MCP client shows, or through your organisation\'s control plane.'],
-  });
+  throw new ThothError(
+    'CLI_APPROVALS_OFF',
+    `command-line approvals are turned off on this computer (THOTH_CLI_APPROVALS=off, ${describeOrigin(resolved.origins.cliApprovals)}): ${verb} cannot decide`,
+    {
+      exitCode: ExitCode.SECURITY,
+      suggestions: ["Approve or refuse in the prompt your MCP client shows, or through your organisation's control plane."],
+    },
+  );
 }
 
 /** A grant recorded where the session does not look would be ignored: say where to record it instead. */

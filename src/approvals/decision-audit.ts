@@ -23,7 +23,11 @@ export interface DecisionAuditEntry {
  * `thoth deny`, as a sealed chain of its own in the audit directory (writeStandaloneChain), in
  * the name of the session that asked. Rejects (AUDIT_WRITE_FAILED) unless the chain is sealed.
  */
-export async function recordApprovalDecision(settings: AuditSettings, decided: ApprovalRecord, io: DecisionAuditIo = {}): Promise<DecisionAuditEntry> {
+export async function recordApprovalDecision(
+  settings: AuditSettings,
+  decided: ApprovalRecord,
+  io: DecisionAuditIo = {},
+): Promise<DecisionAuditEntry> {
   if (decided.status !== 'approved' && decided.status !== 'denied') throw new Error(`not a decision: ${decided.status}`);
   const type = decided.status === 'approved' ? 'APPROVAL_GRANTED' : 'APPROVAL_DENIED';
   const {chain, file, eventIds} = await writeStandaloneChain(

@@ -24,10 +24,14 @@ export interface GovernedSessionIo {
 export async function assertOutsideGovernedSession(command: string, consequence: string, io: GovernedSessionIo = {}): Promise<void> {
   const env = io.env ?? process.env;
   const refuse = (sign: string): ThothError =>
-    new ThothError('INSIDE_GOVERNED_SESSION', `${command} cannot run inside a session that thoth governs: ${consequence}; run it in your own terminal (${sign})`, {
-      exitCode: ExitCode.SECURITY,
-      suggestions: ['Open a terminal of your own (not one an AI agent or an MCP server started) and run the command there.'],
-    });
+    new ThothError(
+      'INSIDE_GOVERNED_SESSION',
+      `${command} cannot run inside a session that thoth governs: ${consequence}; run it in your own terminal (${sign})`,
+      {
+        exitCode: ExitCode.SECURITY,
+        suggestions: ['Open a terminal of your own (not one an AI agent or an MCP server started) and run the command there.'],
+      },
+    );
   const marker = env[GOVERNED_SESSION_ENV];
   if (marker !== undefined && marker !== '') throw refuse(`${GOVERNED_SESSION_ENV} is set: session ${marker}`);
   const {governingAncestor, ProcessInspectionError} = await import('../util/process-ancestry.js');
@@ -36,10 +40,16 @@ export async function assertOutsideGovernedSession(command: string, consequence:
     ancestor = await governingAncestor({env, ...io.ancestry});
   } catch (error) {
     if (!(error instanceof ProcessInspectionError)) throw error;
-    throw new ThothError('PROCESS_TREE_UNREADABLE', `${command} refuses to run: it could not check that it is not inside a session thoth governs (${error.message})`, {
-      exitCode: ExitCode.SECURITY,
-      suggestions: ['Run it in an ordinary terminal of your own, where the process list can be read (ps on macOS, PowerShell and CIM on Windows, /proc on Linux).'],
-    });
+    throw new ThothError(
+      'PROCESS_TREE_UNREADABLE',
+      `${command} refuses to run: it could not check that it is not inside a session thoth governs (${error.message})`,
+      {
+        exitCode: ExitCode.SECURITY,
+        suggestions: [
+          'Run it in an ordinary terminal of your own, where the process list can be read (ps on macOS, PowerShell and CIM on Windows, /proc on Linux).',
+        ],
+      },
+    );
   }
   if (ancestor) throw refuse(`process ${ancestor.pid} above it is \`thoth run\`: ${ancestor.words.join(' ').slice(0, 200)}`);
 }

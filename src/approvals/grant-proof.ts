@@ -12,8 +12,7 @@ export interface GrantTrail {
 
 export type GrantProof =
   /** `approvedBy` / `approvedAt` as the sealed record has them (approvals.json may say otherwise). */
-  | {ok: true; approvedBy: string | undefined; approvedAt: string}
-  | {ok: false; why: string};
+  {ok: true; approvedBy: string | undefined; approvedAt: string} | {ok: false; why: string};
 
 /**
  * A grant in approvals.json is only a claim: any process of the user (an agent's file tool) can
@@ -24,13 +23,15 @@ export type GrantProof =
  */
 export async function proveGrant(record: ApprovalRecord, trail: GrantTrail, now: Date): Promise<GrantProof> {
   const pointer = record.auditRecord;
-  if (pointer === undefined) return {ok: false, why: 'approvals.json names no APPROVAL_GRANTED record for it (thoth approve always writes one)'};
+  if (pointer === undefined)
+    return {ok: false, why: 'approvals.json names no APPROVAL_GRANTED record for it (thoth approve always writes one)'};
   try {
     const key = await readKeyFile(trail.keyFile);
     if (!key) return {ok: false, why: `the audit key ${trail.keyFile} does not exist, so no record can be checked`};
     const chain = await readSealedStandaloneChain(trail.auditDir, pointer.file, key);
     if (!chain.ok) return {ok: false, why: `no valid APPROVAL_GRANTED record: ${chain.why}`};
-    if (chain.chain !== pointer.chain) return {ok: false, why: `no valid APPROVAL_GRANTED record: ${pointer.file} is not chain ${pointer.chain}`};
+    if (chain.chain !== pointer.chain)
+      return {ok: false, why: `no valid APPROVAL_GRANTED record: ${pointer.file} is not chain ${pointer.chain}`};
     const event = chain.events.find((candidate) => candidate['eventId'] === pointer.eventId);
     if (event === undefined) return {ok: false, why: `no APPROVAL_GRANTED record ${pointer.eventId} in ${pointer.file}`};
     const expected: Record<string, unknown> = {
@@ -43,11 +44,17 @@ export async function proveGrant(record: ApprovalRecord, trail: GrantTrail, now:
       policyVersion: record.policyVersion,
     };
     const differing = Object.keys(expected).filter((field) => event[field] !== expected[field]);
-    if (differing.length > 0) return {ok: false, why: `the record ${pointer.eventId} is about another approval or call (${differing.join(', ')} differ)`};
+    if (differing.length > 0)
+      return {ok: false, why: `the record ${pointer.eventId} is about another approval or call (${differing.join(', ')} differ)`};
     // The sealed expiry, not approvals.json's (which an editor could push back).
     const expiresAt = typeof event['expiresAt'] === 'string' ? Date.parse(event['expiresAt']) : Number.NaN;
-    if (!(expiresAt > now.getTime())) return {ok: false, why: `the grant recorded in ${pointer.file} expired at ${String(event['expiresAt'])}`};
-    return {ok: true, approvedBy: typeof event['approvedBy'] === 'string' ? event['approvedBy'] : undefined, approvedAt: String(event['timestamp'])};
+    if (!(expiresAt > now.getTime()))
+      return {ok: false, why: `the grant recorded in ${pointer.file} expired at ${String(event['expiresAt'])}`};
+    return {
+      ok: true,
+      approvedBy: typeof event['approvedBy'] === 'string' ? event['approvedBy'] : undefined,
+      approvedAt: String(event['timestamp']),
+    };
   } catch (error) {
     return {ok: false, why: `the audit trail could not be read (${errorMessage(error)})`};
   }

@@ -8,7 +8,15 @@ import {canonicalHash, sha256Digits} from '../core/canonical-json.js';
 import {shellWord} from '../core/shell-word.js';
 import {terminalSafe} from '../util/terminal-text.js';
 import {proveGrant, type GrantProof, type GrantTrail} from './grant-proof.js';
-import {argumentsPreview, newApprovalId, pendingRequest, requestApproval, takeDecision, type ApprovalBinding, type ApprovalRecord} from './store.js';
+import {
+  argumentsPreview,
+  newApprovalId,
+  pendingRequest,
+  requestApproval,
+  takeDecision,
+  type ApprovalBinding,
+  type ApprovalRecord,
+} from './store.js';
 
 export interface ApprovalSettings {
   policyVersion: string;
@@ -60,7 +68,8 @@ export class ApprovalStepUp implements StepUpHandler {
   /** Whether a grant of approvals.json counts: see grant-proof.ts. */
   private async prove(record: ApprovalRecord): Promise<{ok: true; proof: ProvenGrant} | {ok: false; why: string}> {
     if (!this.cliApprovals) return {ok: false, why: 'command-line approvals are turned off on this computer (THOTH_CLI_APPROVALS=off)'};
-    if (this.usedGrants.has(record.id)) return {ok: false, why: 'this session already used it (a grant is good for one call): approvals.json was edited to replay it'};
+    if (this.usedGrants.has(record.id))
+      return {ok: false, why: 'this session already used it (a grant is good for one call): approvals.json was edited to replay it'};
     const proof = await proveGrant(record, this.options.trail, this.now());
     return proof.ok ? {ok: true, proof} : proof;
   }
@@ -70,7 +79,13 @@ export class ApprovalStepUp implements StepUpHandler {
     return approvalCommandFor(verb, id, {home: this.options.home, auditDir: this.options.trail.auditDir});
   }
 
-  async resolve(call: ToolCall, context: DecisionContext, decision: Decision, client: ClientChannel, signal: AbortSignal): Promise<Decision> {
+  async resolve(
+    call: ToolCall,
+    context: DecisionContext,
+    decision: Decision,
+    client: ClientChannel,
+    signal: AbortSignal,
+  ): Promise<Decision> {
     const {home, settings} = this.options;
     const binding: ApprovalBinding = {
       agentId: context.agentId,
@@ -81,7 +96,12 @@ export class ApprovalStepUp implements StepUpHandler {
     };
     const trace = decision.trace ?? [];
     // What every APPROVAL_* event says about the call (schemas/audit/events/approval-*): ruleId is the rule that asked for approval.
-    const about = {toolName: call.name, argumentsSha256: sha256Digits(binding.argumentsHash), policyVersion: binding.policyVersion, ruleId: decision.ruleId};
+    const about = {
+      toolName: call.name,
+      argumentsSha256: sha256Digits(binding.argumentsHash),
+      policyVersion: binding.policyVersion,
+      ruleId: decision.ruleId,
+    };
 
     const taken = await takeDecision(home, binding, this.now(), {prove: (record) => this.prove(record)});
     for (const {record, why} of taken?.unproven ?? []) {
@@ -112,7 +132,12 @@ export class ApprovalStepUp implements StepUpHandler {
       const {record, proof} = taken;
       this.usedGrants.add(record.id);
       // Who approved and when, as the sealed record says (approvals.json is only a copy).
-      this.options.event?.('APPROVAL_USED', context, {approvalId: record.id, ...about, approvedBy: proof.approvedBy, approvedAt: proof.approvedAt});
+      this.options.event?.('APPROVAL_USED', context, {
+        approvalId: record.id,
+        ...about,
+        approvedBy: proof.approvedBy,
+        approvedAt: proof.approvedAt,
+      });
       this.options.onApproved?.(call, context);
       return {
         decision: 'allow',
@@ -221,7 +246,9 @@ export class ApprovalStepUp implements StepUpHandler {
   ): Promise<{kind: 'accepted'} | {kind: 'declined'} | {kind: 'unanswered'; why: string}> {
     // The prompt is shown to the person, not to the model: it may name the command. A bidi
     // override or control character in a name must not reword it.
-    const fallback = this.cliApprovals ? ` (Left unanswered, it waits as approval ${approvalId}: ${this.command('approve', approvalId)} in your own terminal allows it.)` : '';
+    const fallback = this.cliApprovals
+      ? ` (Left unanswered, it waits as approval ${approvalId}: ${this.command('approve', approvalId)} in your own terminal allows it.)`
+      : '';
     const message =
       `thoth: "${terminalSafe(context.agentId)}" wants to run the tool "${terminalSafe(call.name)}" with ${terminalSafe(argumentsPreview(call.argumentsJson))}. ` +
       `It needs your approval because ${terminalSafe(decision.reason)}. Allow this one call?${fallback}`;
@@ -233,7 +260,12 @@ export class ApprovalStepUp implements StepUpHandler {
           requestedSchema: {
             type: 'object',
             properties: {
-              approve: {type: 'boolean', title: 'Allow this call once', description: `Run "${call.name}" with exactly these arguments, once.`, default: true},
+              approve: {
+                type: 'boolean',
+                title: 'Allow this call once',
+                description: `Run "${call.name}" with exactly these arguments, once.`,
+                default: true,
+              },
             },
           },
         },
@@ -263,10 +295,16 @@ export function supportsFormElicitation(capabilities: Record<string, unknown> | 
  * default one, and the audit directory when it is not the profile's (the grant must be recorded
  * where the session that asked looks).
  */
-export function approvalCommandFor(verb: 'approve' | 'deny', id: string, where: {home: string; auditDir?: string | undefined}, defaultHome: string = join(homedir(), '.thoth')): string {
+export function approvalCommandFor(
+  verb: 'approve' | 'deny',
+  id: string,
+  where: {home: string; auditDir?: string | undefined},
+  defaultHome: string = join(homedir(), '.thoth'),
+): string {
   const words = [`thoth ${verb} ${id}`];
   if (where.home !== defaultHome) words.push(`--thoth-home ${shellWord(where.home)}`);
-  if (where.auditDir !== undefined && resolvePath(where.auditDir) !== resolvePath(where.home, 'audit')) words.push(`--audit-dir ${shellWord(where.auditDir)}`);
+  if (where.auditDir !== undefined && resolvePath(where.auditDir) !== resolvePath(where.home, 'audit'))
+    words.push(`--audit-dir ${shellWord(where.auditDir)}`);
   return words.join(' ');
 }
 

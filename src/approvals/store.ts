@@ -118,9 +118,16 @@ export interface RequestInfo {
 }
 
 /** Records a pending approval, or returns the one already pending for the same call. */
-export async function requestApproval(home: string, binding: ApprovalBinding, info: RequestInfo, now: Date = new Date()): Promise<{record: ApprovalRecord; created: boolean}> {
+export async function requestApproval(
+  home: string,
+  binding: ApprovalBinding,
+  info: RequestInfo,
+  now: Date = new Date(),
+): Promise<{record: ApprovalRecord; created: boolean}> {
   return update(home, now, (file) => {
-    const existing = file.approvals.find((record) => record.status === 'pending' && sameBinding(record, binding) && Date.parse(record.expiresAt) > now.getTime());
+    const existing = file.approvals.find(
+      (record) => record.status === 'pending' && sameBinding(record, binding) && Date.parse(record.expiresAt) > now.getTime(),
+    );
     if (existing) return {record: existing, created: false};
     const record: ApprovalRecord = {
       id: info.id !== undefined && !file.approvals.some((other) => other.id === info.id) ? info.id : uniqueId(file),
@@ -145,10 +152,14 @@ export async function requestApproval(home: string, binding: ApprovalBinding, in
 /** The live pending request for exactly this call, if any (read without the lock: a hint). */
 export async function pendingRequest(home: string, binding: ApprovalBinding, now: Date = new Date()): Promise<ApprovalRecord | undefined> {
   const file = await readApprovals(home);
-  return file.approvals.find((record) => record.status === 'pending' && sameBinding(record, binding) && Date.parse(record.expiresAt) > now.getTime());
+  return file.approvals.find(
+    (record) => record.status === 'pending' && sameBinding(record, binding) && Date.parse(record.expiresAt) > now.getTime(),
+  );
 }
 
-export type TakenDecision<P = unknown> = ({kind: 'granted'; record: ApprovalRecord; proof: P} | {kind: 'denied'; record: ApprovalRecord} | {kind: 'none'}) & {
+export type TakenDecision<P = unknown> = (
+  {kind: 'granted'; record: ApprovalRecord; proof: P} | {kind: 'denied'; record: ApprovalRecord} | {kind: 'none'}
+) & {
   /** Requests and grants for this call that lapsed unused and were not reported yet (now marked reported). */
   expired: ApprovalRecord[];
   /** Grants for this call that `prove` rejected: left as they are, not used. */
@@ -168,11 +179,18 @@ export interface TakeOptions<P> {
  * accepts (single use), or reports a live denial; also hands over, once, the requests and grants
  * for this call that lapsed unused, for APPROVAL_EXPIRED. Undefined when there is nothing of either.
  */
-export async function takeDecision<P>(home: string, binding: ApprovalBinding, now: Date, options: TakeOptions<P>): Promise<TakenDecision<P> | undefined> {
+export async function takeDecision<P>(
+  home: string,
+  binding: ApprovalBinding,
+  now: Date,
+  options: TakeOptions<P>,
+): Promise<TakenDecision<P> | undefined> {
   // Most calls have nothing waiting: look without the lock first.
   const snapshot = await readApprovals(home);
   const live = (record: ApprovalRecord): boolean =>
-    (record.status === 'approved' || record.status === 'denied') && sameBinding(record, binding) && Date.parse(record.expiresAt) > now.getTime();
+    (record.status === 'approved' || record.status === 'denied') &&
+    sameBinding(record, binding) &&
+    Date.parse(record.expiresAt) > now.getTime();
   // Only the retry of the same call notices a lapse: an approval nobody retries is not reported by a session.
   const lapsedUnreported = (record: ApprovalRecord): boolean =>
     (record.status === 'pending' || record.status === 'approved') &&
@@ -214,7 +232,12 @@ export interface DecideOptions {
 }
 
 /** `thoth approve ID` / `thoth deny ID`. */
-export async function decideApproval(home: string, id: string, verdict: 'approved' | 'denied', options: DecideOptions): Promise<ApprovalRecord> {
+export async function decideApproval(
+  home: string,
+  id: string,
+  verdict: 'approved' | 'denied',
+  options: DecideOptions,
+): Promise<ApprovalRecord> {
   const now = options.now ?? new Date();
   const wanted = id.trim().toLowerCase();
   return update(home, now, async (file) => {
@@ -226,10 +249,14 @@ export async function decideApproval(home: string, id: string, verdict: 'approve
       });
     }
     if (record.status !== 'pending') {
-      throw new ThothError('APPROVAL_ALREADY_DECIDED', `approval ${record.id} was already ${record.status}${record.decidedBy ? ` by ${record.decidedBy}` : ''}${record.decidedAt ? ` at ${record.decidedAt}` : ''}`, {
-        exitCode: ExitCode.CONFLICT,
-        suggestions: ['Retry the tool call to get a new approval id.'],
-      });
+      throw new ThothError(
+        'APPROVAL_ALREADY_DECIDED',
+        `approval ${record.id} was already ${record.status}${record.decidedBy ? ` by ${record.decidedBy}` : ''}${record.decidedAt ? ` at ${record.decidedAt}` : ''}`,
+        {
+          exitCode: ExitCode.CONFLICT,
+          suggestions: ['Retry the tool call to get a new approval id.'],
+        },
+      );
     }
     if (Date.parse(record.expiresAt) <= now.getTime()) {
       throw new ThothError('APPROVAL_EXPIRED', `approval ${record.id} expired at ${record.expiresAt}`, {
@@ -257,7 +284,11 @@ export async function listApprovals(home: string, options: {all?: boolean; now?:
   const now = (options.now ?? new Date()).getTime();
   const file = await readApprovals(home);
   return file.approvals
-    .map((record): ApprovalView => ({...record, state: (record.status === 'pending' || record.status === 'approved') && Date.parse(record.expiresAt) <= now ? 'expired' : record.status}))
+    .map((record): ApprovalView => ({
+      ...record,
+      state:
+        (record.status === 'pending' || record.status === 'approved') && Date.parse(record.expiresAt) <= now ? 'expired' : record.status,
+    }))
     .filter((view) => options.all === true || view.state === 'pending')
     .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
 }

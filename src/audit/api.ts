@@ -42,7 +42,11 @@ export function filterOf(flags: FilterFlags, now: number = Date.now()): EventFil
   return filter;
 }
 
-export const EXIT_FOR_STATUS: Record<VerifyStatus, number> = {intact: ExitCode.OK, 'torn-tail': ExitCode.AUDIT_TORN_TAIL, tampered: ExitCode.AUDIT_TAMPERED};
+export const EXIT_FOR_STATUS: Record<VerifyStatus, number> = {
+  intact: ExitCode.OK,
+  'torn-tail': ExitCode.AUDIT_TORN_TAIL,
+  tampered: ExitCode.AUDIT_TAMPERED,
+};
 
 /** `thoth audit verify [PATH]`: a directory (everything, unless `options.onlyChains`) or one file. */
 export async function verifyAudit(path: string | undefined, location: AuditLocation, options: VerifyOptions = {}): Promise<VerifyReport> {
@@ -73,7 +77,11 @@ async function requireKey(location: AuditLocation): Promise<AuditKey> {
   return key;
 }
 
-export async function showAudit(location: AuditLocation, filter: EventFilter, limit: number | undefined): Promise<{events: StoredEvent[]; total: number}> {
+export async function showAudit(
+  location: AuditLocation,
+  filter: EventFilter,
+  limit: number | undefined,
+): Promise<{events: StoredEvent[]; total: number}> {
   const events = await readEvents(auditDirOf(location), filter);
   const kept = limit !== undefined && events.length > limit ? events.slice(events.length - limit) : events;
   return {events: kept, total: events.length};

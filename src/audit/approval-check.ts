@@ -52,7 +52,11 @@ export function unapprovedUses(events: readonly ApprovalEventAt[]): VerifyProble
       continue;
     }
     if (used.length > 1) {
-      problems.push({kind: 'unapproved', ...at, message: `approval ${id} was used ${used.length} times (a grant is good for one call): approvals.json was edited to replay it`});
+      problems.push({
+        kind: 'unapproved',
+        ...at,
+        message: `approval ${id} was used ${used.length} times (a grant is good for one call): approvals.json was edited to replay it`,
+      });
     }
   }
   return problems;

@@ -71,7 +71,9 @@ export async function verifyRecentAudit(
   const hasRegistry = names.includes(REGISTRY_FILE);
   if (!hasRegistry && chains.size === 0) return {empty: true};
 
-  const newestFirst = [...chains.values()].sort((a, b) => (a.newest === b.newest ? b.chain.localeCompare(a.chain) : b.newest.localeCompare(a.newest)));
+  const newestFirst = [...chains.values()].sort((a, b) =>
+    a.newest === b.newest ? b.chain.localeCompare(a.chain) : b.newest.localeCompare(a.newest),
+  );
   const selected = new Set<string>();
   let checkedBytes = 0;
   for (const candidate of newestFirst.slice(0, bound.maxChains * 2)) {

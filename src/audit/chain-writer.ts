@@ -65,7 +65,6 @@ const RESOLVED = Promise.resolve();
 /** The batch buffer is kept between writes up to this size; a larger batch gets its own. */
 const KEPT_BATCH_BUFFER = 1024 * 1024;
 
-
 interface Segment {
   handle: FileHandle;
   name: string;
@@ -250,8 +249,7 @@ export class ChainWriter {
         // Records waiting for the fsync window (appendDetached) go out now.
         this.schedule();
         await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      else if (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+      } else if (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
       else return;
     }
   }

@@ -5,7 +5,10 @@ import type {AuditLocation, FilterFlags} from './api.js';
 
 /** Flags shared by the `thoth audit` commands (kept out of src/commands: oclif loads every file there). */
 export const locationFlags = {
-  dir: Flags.directory({description: 'Audit directory (default: THOTH_AUDIT_DIR from the environment, managed preferences or settings.json, else ~/.thoth/audit).'}),
+  dir: Flags.directory({
+    description:
+      'Audit directory (default: THOTH_AUDIT_DIR from the environment, managed preferences or settings.json, else ~/.thoth/audit).',
+  }),
 };
 
 export const keyFlags = {
@@ -48,9 +51,15 @@ export function filterFlagValues(flags: {
  * settings.json, then the profile (`--thoth-home`). An invalid value is a warning and the next
  * layer is used, as `thoth health` does.
  */
-export async function resolveAuditLocation(flags: {dir?: string | undefined; 'key-file'?: string | undefined; 'thoth-home'?: string | undefined}): Promise<{location: AuditLocation; warnings: string[]}> {
+export async function resolveAuditLocation(flags: {
+  dir?: string | undefined;
+  'key-file'?: string | undefined;
+  'thoth-home'?: string | undefined;
+}): Promise<{location: AuditLocation; warnings: string[]}> {
   const settings = await resolveSettings(flags['thoth-home'] ? {profileDir: flags['thoth-home']} : {});
   const location: AuditLocation = {dir: flags.dir ?? settings.values.auditDir, keyFile: flags['key-file'] ?? settings.values.auditKeyFile};
-  const warnings = settings.problems.filter((problem) => /^THOTH_AUDIT_(DIR|KEY_FILE) from /.test(problem)).map((problem) => `invalid setting ignored: ${problem}`);
+  const warnings = settings.problems
+    .filter((problem) => /^THOTH_AUDIT_(DIR|KEY_FILE) from /.test(problem))
+    .map((problem) => `invalid setting ignored: ${problem}`);
   return {location, warnings};
 }

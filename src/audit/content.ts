@@ -69,7 +69,10 @@ export function buildContentSync(raw: Buffer | string, options: ContentOptions, 
 async function buildLargeContent(raw: Buffer | string, options: ContentOptions): Promise<ContentFields> {
   const bytes = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
   const hash = await sha256Chunked(raw);
-  const head = typeof raw === 'string' ? raw.slice(0, options.maxBytes + REDACTION_MARGIN) : raw.subarray(0, options.maxBytes + REDACTION_MARGIN).toString('utf8');
+  const head =
+    typeof raw === 'string'
+      ? raw.slice(0, options.maxBytes + REDACTION_MARGIN)
+      : raw.subarray(0, options.maxBytes + REDACTION_MARGIN).toString('utf8');
   const redacted = redactJsonText(head);
   const content = trimCutToken(truncateUtf8(redacted.value, options.maxBytes));
   return {content, contentBytes: bytes, contentSha256: hash, contentHashOf: 'original', contentTruncated: true, redactions: redacted.count};
@@ -84,7 +87,14 @@ export function buildValueContent(value: unknown, options: ContentOptions): Cont
   return capped(full, Buffer.byteLength(text), sha256(full), 'redacted', redacted.count, options);
 }
 
-function capped(text: string, bytes: number, hash: string, hashOf: 'original' | 'redacted', redactions: number, options: ContentOptions): ContentFields {
+function capped(
+  text: string,
+  bytes: number,
+  hash: string,
+  hashOf: 'original' | 'redacted',
+  redactions: number,
+  options: ContentOptions,
+): ContentFields {
   const fits = Buffer.byteLength(text) <= options.maxBytes;
   const content = fits ? text : trimCutToken(truncateUtf8(text, options.maxBytes));
   return {content, contentBytes: bytes, contentSha256: hash, contentHashOf: hashOf, contentTruncated: !fits, redactions};

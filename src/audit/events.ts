@@ -150,7 +150,13 @@ function outcomeError(outcome: CallOutcome): {code: number; message: string} | u
 }
 
 /** Any other event: the caller's fields (redacted), then the common fields, which cannot be overridden. */
-export function genericEvent(type: string, context: DecisionContext, fields: Record<string, unknown>, eventId: string, timeMs: number): AuditEvent {
+export function genericEvent(
+  type: string,
+  context: DecisionContext,
+  fields: Record<string, unknown>,
+  eventId: string,
+  timeMs: number,
+): AuditEvent {
   const redacted = redactValue(fields);
   const event = commonFields(type, context, eventId, timeMs);
   const common = new Set(Object.keys(event));
@@ -160,8 +166,6 @@ export function genericEvent(type: string, context: DecisionContext, fields: Rec
   if (redacted.largeNumbers) withLargeNumbers.add(event);
   return event;
 }
-
-
 
 /** What TOOL_CALL_POST takes from the session when the call ends (its content may come later). */
 export interface PostSnapshot {
@@ -212,7 +216,13 @@ function keep<K, V>(cache: Map<K, V>, key: K, value: V, limit: number): void {
 
 /** No details, and every member a string: the members addDecision writes can be cached by value. */
 function isPlainDecision(decision: Decision): boolean {
-  if (decision.details !== undefined || typeof decision.decision !== 'string' || typeof decision.reason !== 'string' || typeof decision.ruleId !== 'string') return false;
+  if (
+    decision.details !== undefined ||
+    typeof decision.decision !== 'string' ||
+    typeof decision.reason !== 'string' ||
+    typeof decision.ruleId !== 'string'
+  )
+    return false;
   if (decision.observed !== undefined && typeof decision.observed !== 'string') return false;
   if (decision.trace === undefined) return true;
   if (!Array.isArray(decision.trace)) return false;
@@ -298,9 +308,25 @@ export class EventEncoder {
 
   /** agentId through endpointId, as commonFields has them (stringify leaves out undefined ones). */
   private context(context: DecisionContext): string {
-    const key = [context.agentId, context.sessionId, context.mode, context.intent, context.tenantId, context.userId, context.endpointId] as const;
+    const key = [
+      context.agentId,
+      context.sessionId,
+      context.mode,
+      context.intent,
+      context.tenantId,
+      context.userId,
+      context.endpointId,
+    ] as const;
     if (!sameItems(this.contextKey, key)) {
-      this.contextJson = members({agentId: key[0], sessionId: key[1], mode: key[2], intent: key[3], tenantId: key[4], userId: key[5], endpointId: key[6]});
+      this.contextJson = members({
+        agentId: key[0],
+        sessionId: key[1],
+        mode: key[2],
+        intent: key[3],
+        tenantId: key[4],
+        userId: key[5],
+        endpointId: key[6],
+      });
       this.contextKey = key;
     }
     return this.contextJson;

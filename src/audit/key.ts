@@ -36,7 +36,13 @@ export async function loadOrCreateKey(path: string, warn: (message: string) => v
   if (existing) return existing;
   await mkdir(dirname(path), {recursive: true, mode: 0o700});
   const secret = randomBytes(32);
-  const content: KeyFile = {version: 1, algorithm: 'HMAC-SHA256', keyId: keyIdOf(secret), key: secret.toString('base64'), createdAt: new Date().toISOString()};
+  const content: KeyFile = {
+    version: 1,
+    algorithm: 'HMAC-SHA256',
+    keyId: keyIdOf(secret),
+    key: secret.toString('base64'),
+    createdAt: new Date().toISOString(),
+  };
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx', 0o600);
   try {

@@ -16,7 +16,10 @@ export const REGISTRY_CHAIN = 'registry';
 const SEGMENT_NAME = /^(\d{8}T\d{6}Z)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})-(\d{6})\.jsonl$/;
 
 export function segmentFileName(chain: string, index: number, openedAtMs: number): string {
-  const stamp = new Date(openedAtMs).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  const stamp = new Date(openedAtMs)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
   return `${stamp}-${chain}-${String(index).padStart(6, '0')}.jsonl`;
 }
 

@@ -19,7 +19,16 @@ import type {StoredEvent} from './reader.js';
  */
 export const OCSF_VERSION = '1.3.0';
 
-const SEVERITY: Record<number, string> = {0: 'Unknown', 1: 'Informational', 2: 'Low', 3: 'Medium', 4: 'High', 5: 'Critical', 6: 'Fatal', 99: 'Other'};
+const SEVERITY: Record<number, string> = {
+  0: 'Unknown',
+  1: 'Informational',
+  2: 'Low',
+  3: 'Medium',
+  4: 'High',
+  5: 'Critical',
+  6: 'Fatal',
+  99: 'Other',
+};
 const STATUS: Record<number, string> = {0: 'Unknown', 1: 'Success', 2: 'Failure', 99: 'Other'};
 
 interface ClassChoice {

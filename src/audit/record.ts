@@ -191,7 +191,9 @@ export function checkLine(key: AuditKey | undefined, text: string): LineCheck {
   }
   const mac = suffix[1]!;
   if (key) {
-    const expected = createHmac('sha256', key.secret).update(text.slice(0, text.length - MAC_SUFFIX_LENGTH)).digest();
+    const expected = createHmac('sha256', key.secret)
+      .update(text.slice(0, text.length - MAC_SUFFIX_LENGTH))
+      .digest();
     if (!timingSafeEqual(expected, Buffer.from(mac, 'hex'))) {
       return {ok: false, reason: 'forged', message: 'the HMAC does not match: the record was edited, or written with another key'};
     }

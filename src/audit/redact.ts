@@ -20,7 +20,8 @@ export interface Redacted<T> {
 
 const NORMALISE = /[^a-z0-9]/g;
 /** Property names (lower-cased, punctuation removed) whose values are secrets. */
-const SENSITIVE_KEY = /(?:passw(?:or)?d|passwd|passphrase|pwd$|^pass$|secret|token|apikey|^key$|privatekey|accesskey|signingkey|encryptionkey|authorization|^auth$|authheader|cookie|credential|sessionid|^sid$|^jwt$|bearer|connectionstring|^dsn$)/;
+const SENSITIVE_KEY =
+  /(?:passw(?:or)?d|passwd|passphrase|pwd$|^pass$|secret|token|apikey|^key$|privatekey|accesskey|signingkey|encryptionkey|authorization|^auth$|authheader|cookie|credential|sessionid|^sid$|^jwt$|bearer|connectionstring|^dsn$)/;
 /**
  * Names that match the pattern above but hold no secret: token counts, tokenizer names, and names
  * of where a secret is kept rather than the secret (password_file, token_url, secret_path:
@@ -79,7 +80,11 @@ const startsWord = (m: RegExpExecArray, input: string): boolean => m.index === 0
 // Order matters: whole private-key blocks first, then the most specific formats. `hints`: the
 // rule can only match text that holds one of these (lower-cased); without any, it is skipped.
 const RULES: TokenRule[] = [
-  {kind: 'private-key', pattern: /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----[\s\S]*?(?:-----END \1PRIVATE KEY\2-----|(?=")|$)/g, hints: ['-----begin']},
+  {
+    kind: 'private-key',
+    pattern: /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----[\s\S]*?(?:-----END \1PRIVATE KEY\2-----|(?=")|$)/g,
+    hints: ['-----begin'],
+  },
   {kind: 'private-key', pattern: /\bAGE-SECRET-KEY-1[0-9A-Z]{50,}/g, hints: ['age-secret-key-1']},
   {
     // `Authorization: Basic dXNlcjpwYXNz` (in headers, curl -H, JSON in a string): the name and
@@ -103,7 +108,12 @@ const RULES: TokenRule[] = [
     retryAt: (m) => m[0].indexOf('.') + 1,
     hints: ['ey', 'ew'],
   },
-  {kind: 'bearer', pattern: /\b([Bb]earer\s+)(?=[A-Za-z0-9._~+/-]*[0-9._~+/-])[A-Za-z0-9._~+/-]{16,}=*/g, keep: (m) => m[1]!, hints: ['bearer']},
+  {
+    kind: 'bearer',
+    pattern: /\b([Bb]earer\s+)(?=[A-Za-z0-9._~+/-]*[0-9._~+/-])[A-Za-z0-9._~+/-]{16,}=*/g,
+    keep: (m) => m[1]!,
+    hints: ['bearer'],
+  },
   {
     // `Basic <base64 of user:password>` outside a header line: only when it decodes to text with a
     // colon, so that "Basic usage" and "Basic authentication" stay.
@@ -113,7 +123,11 @@ const RULES: TokenRule[] = [
     accept: (m) => isBasicCredential(m[2]!),
     hints: ['basic'],
   },
-  {kind: 'aws-access-key', pattern: /\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b/g, hints: ['a3t', 'akia', 'asia', 'abia', 'acca', 'agpa', 'aida', 'aroa', 'aipa', 'anpa', 'anva', 'apka']},
+  {
+    kind: 'aws-access-key',
+    pattern: /\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b/g,
+    hints: ['a3t', 'akia', 'asia', 'abia', 'acca', 'agpa', 'aida', 'aroa', 'aipa', 'anpa', 'anva', 'apka'],
+  },
   {
     // `aws_secret_access_key = X`, `"aws_secret_access_key": "X"`, and the whitespace of
     // `aws configure set aws_secret_access_key X` or an ~/.aws/credentials dump.
@@ -123,7 +137,11 @@ const RULES: TokenRule[] = [
     hints: ['secret'],
   },
   {kind: 'api-key', pattern: /\bsk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/g, hints: ['sk-']},
-  {kind: 'api-key', pattern: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}/g, hints: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_']},
+  {
+    kind: 'api-key',
+    pattern: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}/g,
+    hints: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'],
+  },
   {kind: 'api-key', pattern: /\bglpat-[A-Za-z0-9_-]{20,}/g, hints: ['glpat-']},
   // Slack: bot/user/app-level/refresh tokens (xoxb-, xoxp-, xapp-1-, xoxe.xoxp-1-, xoxe-1-).
   {kind: 'api-key', pattern: /\bxox[abposre](?:\.xox[a-z])?-[A-Za-z0-9-]{10,}|\bxapp-\d-[A-Za-z0-9-]{10,}/g, hints: ['xox', 'xapp-']},
@@ -141,9 +159,13 @@ const RULES: TokenRule[] = [
     // curl `-u user:password`, `-uuser:password`, `--user`/`--proxy-user user:password`: the user
     // stays. Not `-u 1000:1000` (docker's uid:gid) and not a URL.
     kind: 'password',
-    pattern: new RegExp(String.raw`(-(?:u|-user|-proxy-user)(?:=|\s*|\\?["']\s*,\s*\\?["'])\\?["']?[^\s:"'\\@/]+:)(?!//)(?!\[REDACTED)([^\s"'\\]+)`, 'g'),
+    pattern: new RegExp(
+      String.raw`(-(?:u|-user|-proxy-user)(?:=|\s*|\\?["']\s*,\s*\\?["'])\\?["']?[^\s:"'\\@/]+:)(?!//)(?!\[REDACTED)([^\s"'\\]+)`,
+      'g',
+    ),
     keep: (m) => m[1]!,
-    accept: (m, input) => startsWord(m, input) && (!/^\D*\d+:$/.test(m[1]!.replace(/^(?:-u|--user|--proxy-user)\W*/, '')) || !/^\d+$/.test(m[2]!)),
+    accept: (m, input) =>
+      startsWord(m, input) && (!/^\D*\d+:$/.test(m[1]!.replace(/^(?:-u|--user|--proxy-user)\W*/, '')) || !/^\d+$/.test(m[2]!)),
     hints: ['-u'],
   },
   {
@@ -151,7 +173,8 @@ const RULES: TokenRule[] = [
     // and names a database). A bare `-p X` elsewhere is a port (ssh, psql, docker run) or a flag
     // without a value (mkdir -p, cp -p): left alone.
     kind: 'password',
-    pattern: /\b((?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mariadb|mariadb-dump|mariadb-admin)\b[^\n]{0,200}?(?<=[\s"'])-p)(?![\s\\]|\[REDACTED|["'][\s"'])('[^'\n]*'|"[^"\n]*"|[^\s"'\\]+)/g,
+    pattern:
+      /\b((?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mariadb|mariadb-dump|mariadb-admin)\b[^\n]{0,200}?(?<=[\s"'])-p)(?![\s\\]|\[REDACTED|["'][\s"'])('[^'\n]*'|"[^"\n]*"|[^\s"'\\]+)/g,
     keep: (m) => m[1]!,
     hints: ['mysql', 'mariadb'],
   },
@@ -175,7 +198,10 @@ const RULES: TokenRule[] = [
   {
     // `--password X`, `--token=X`, `"--api-key", "X"` in argv arrays (JSON text), keytool -storepass X.
     kind: 'secret',
-    pattern: new RegExp(String.raw`(--?(?:${SECRET_FLAGS})${FLAG_VALUE_SEPARATOR})(?![^\s"'\\]*\[REDACTED)(?!-)(\\?"[^"\n\\]*\\?"|'[^'\n]*'|[^\s"'\\]+)`, 'gi'),
+    pattern: new RegExp(
+      String.raw`(--?(?:${SECRET_FLAGS})${FLAG_VALUE_SEPARATOR})(?![^\s"'\\]*\[REDACTED)(?!-)(\\?"[^"\n\\]*\\?"|'[^'\n]*'|[^\s"'\\]+)`,
+      'gi',
+    ),
     keep: (m) => m[1]!,
     accept: startsWord,
     hints: ['pass', 'pwd', 'token', 'key', 'secret'],
@@ -186,7 +212,10 @@ const RULES: TokenRule[] = [
     // client_secret=, x-api-key:), not max_tokens or token_count. The match starts at the keyword;
     // the rest of the name is read backwards from it (bounded), which keeps the scan linear.
     kind: 'secret',
-    pattern: new RegExp(String.raw`((?:${NAME_KEYWORDS})[A-Za-z0-9_.-]{0,64})(\\?["']?\s*[:=]\s*\\?["']?)(?!\[REDACTED)(?![A-Za-z0-9-]+\s+\[REDACTED)([^\s"'\\&,;}{]{1,256})`, 'gi'),
+    pattern: new RegExp(
+      String.raw`((?:${NAME_KEYWORDS})[A-Za-z0-9_.-]{0,64})(\\?["']?\s*[:=]\s*\\?["']?)(?!\[REDACTED)(?![A-Za-z0-9-]+\s+\[REDACTED)([^\s"'\\&,;}{]{1,256})`,
+      'gi',
+    ),
     keep: (m) => m[1]! + m[2]!,
     // The value is read 256 characters at a time so that a rejected name costs little, and the
     // look goes on after the name (the value may hold the next pair); an accepted value is
@@ -199,12 +228,30 @@ const RULES: TokenRule[] = [
       if (name === 'PWD' && m[3]!.startsWith('/')) return false;
       return isSensitiveKey(name);
     },
-    hints: ['pass', 'pwd', 'secret', 'token', 'key', 'auth', 'cookie', 'credential', 'session', 'sid', 'jwt', 'bearer', 'connection', 'dsn'],
+    hints: [
+      'pass',
+      'pwd',
+      'secret',
+      'token',
+      'key',
+      'auth',
+      'cookie',
+      'credential',
+      'session',
+      'sid',
+      'jwt',
+      'bearer',
+      'connection',
+      'dsn',
+    ],
   },
 ];
 
 /** Each rule with its hints as one case-insensitive pattern: a test of it is a fast scan. */
-const TOKEN_RULES = RULES.map((rule) => ({...rule, hintPattern: new RegExp(rule.hints.map((hint) => hint.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')).join('|'), 'i')}));
+const TOKEN_RULES = RULES.map((rule) => ({
+  ...rule,
+  hintPattern: new RegExp(rule.hints.map((hint) => hint.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')).join('|'), 'i'),
+}));
 
 const VALUE_RUN = /[^\s"'\\&,;}{]*/y;
 
@@ -216,7 +263,9 @@ function endOfValue(input: string, from: number): number {
 
 /** [A-Za-z0-9_.-] */
 function isNameChar(code: number): boolean {
-  return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || (code >= 48 && code <= 57) || code === 95 || code === 46 || code === 45;
+  return (
+    (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || (code >= 48 && code <= 57) || code === 95 || code === 46 || code === 45
+  );
 }
 
 /** The name characters right before `offset` (at most 64): the start of a `name=value` name. */
@@ -327,7 +376,9 @@ const ESCAPE: Record<string, string> = {'\n': 'n', '\r': 'r', '\t': 't'};
 export function applyTokenRules(text: string, options: {hints?: boolean} = {}): Redacted<string> {
   let count = 0;
   const layout = text.includes('\\') && !LAYOUT_MARK_ANY.test(text);
-  let out = layout ? text.replace(LAYOUT_ESCAPE, (whole, letter?: string) => (letter === undefined ? whole : `\u00a0${REAL[letter]!}`)) : text;
+  let out = layout
+    ? text.replace(LAYOUT_ESCAPE, (whole, letter?: string) => (letter === undefined ? whole : `\u00a0${REAL[letter]!}`))
+    : text;
   for (const rule of TOKEN_RULES) {
     // Against the text as given: a redaction only removes text (its marker matches no rule).
     if (options.hints !== false && !rule.hintPattern.test(text)) continue;

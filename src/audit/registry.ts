@@ -16,7 +16,17 @@ import {checkLine, genesisHash, sealLine, sha256Hex} from './record.js';
  * from an edit.
  */
 export type RegistryEntry =
-  | {kind: 'chain-open'; chain: string; file: string; keyId: string; pid: number; host: string; agentId: string; sessionId: string; openedAt: string}
+  | {
+      kind: 'chain-open';
+      chain: string;
+      file: string;
+      keyId: string;
+      pid: number;
+      host: string;
+      agentId: string;
+      sessionId: string;
+      openedAt: string;
+    }
   | {kind: 'chain-seal'; chain: string; file: string; seq: number; hash: string; reason: 'close' | 'recovered'; sealedAt: string};
 
 const TAIL_WINDOW = 64 * 1024;
@@ -44,7 +54,14 @@ export class Registry {
       let seq = tail.nextSeq;
       let prev = tail.lastHash;
       if (tail.garbage) {
-        const ack = sealLine(this.key, REGISTRY_CHAIN, seq, prev, 'ctl', JSON.stringify({kind: 'torn', bytes: tail.garbage.length, sha256: sha256Hex(tail.garbage)}));
+        const ack = sealLine(
+          this.key,
+          REGISTRY_CHAIN,
+          seq,
+          prev,
+          'ctl',
+          JSON.stringify({kind: 'torn', bytes: tail.garbage.length, sha256: sha256Hex(tail.garbage)}),
+        );
         out += `${ack.text}\n`;
         seq++;
         prev = ack.hash;

@@ -3,7 +3,6 @@ import {ExitCode} from '../core/exit-codes.js';
 import type {FsyncMode} from '../settings/audit-defaults.js';
 import type {ResolvedSettings} from '../settings/resolve.js';
 
-
 /**
  * Every knob of the audit trail, taken from the one settings resolver. The defaults are the
  * documented behaviour (docs/audit.md); strict deployments set THOTH_AUDIT_FSYNC=always.
@@ -31,7 +30,10 @@ export interface AuditSettings {
  * ~/.thoth/settings.json > defaults). An invalid THOTH_AUDIT_* value throws AUDIT_SETTING_INVALID
  * (`thoth run` then fails closed: every call is refused).
  */
-export function auditSettingsFromResolved(resolved: Pick<ResolvedSettings, 'values' | 'problems'>, flags: {dir?: string | undefined} = {}): AuditSettings {
+export function auditSettingsFromResolved(
+  resolved: Pick<ResolvedSettings, 'values' | 'problems'>,
+  flags: {dir?: string | undefined} = {},
+): AuditSettings {
   const problem = resolved.problems.find((text) => /^THOTH_AUDIT(_[A-Z_]+)? from /.test(text));
   if (problem !== undefined) {
     throw new ThothError('AUDIT_SETTING_INVALID', `invalid setting: ${problem}`, {

@@ -6,7 +6,15 @@ import type {AuditSink, CallOutcome, PostCallRecord, PreCallRecord} from '../gov
 import {chainWriterFor, type ChainWriter} from './chain-writer.js';
 import {buildContent, buildContentSync, buildValueContent, type ContentFields} from './content.js';
 import {EventIdGenerator} from './event-id.js';
-import {EVENT_TYPE_PATTERN, EventEncoder, genericEvent, serialiseEvent, type AuditEvent, type EncodedEvent, type PostSnapshot} from './events.js';
+import {
+  EVENT_TYPE_PATTERN,
+  EventEncoder,
+  genericEvent,
+  serialiseEvent,
+  type AuditEvent,
+  type EncodedEvent,
+  type PostSnapshot,
+} from './events.js';
 import {loadOrCreateKey, type AuditKey} from './key.js';
 import type {AuditSettings} from './settings.js';
 
@@ -68,7 +76,8 @@ export class FileAuditSink implements AuditSink {
     const options = {maxBytes: this.settings.contentMaxBytes};
     const parsed = {value: record.call.arguments};
     // Arguments up to STRUCTURED_LIMIT (nearly all) are prepared without leaving this turn.
-    const content = buildContentSync(record.call.argumentsJson, options, parsed) ?? (await buildContent(record.call.argumentsJson, options, parsed));
+    const content =
+      buildContentSync(record.call.argumentsJson, options, parsed) ?? (await buildContent(record.call.argumentsJson, options, parsed));
     await this.appendJson(this.encoder.pre(record, content, eventId, time));
     this.counts.total++;
     this.counts[record.decision.decision]++;
@@ -121,7 +130,8 @@ export class FileAuditSink implements AuditSink {
   }
 
   private appendPost(record: PostCallRecord, content: ContentFields | undefined, at: PostSnapshot): void {
-    const onError = (error: unknown): void => this.warn(`audit: TOOL_CALL_POST for tool "${record.call.name}" could not be written: ${errorMessage(error)}`);
+    const onError = (error: unknown): void =>
+      this.warn(`audit: TOOL_CALL_POST for tool "${record.call.name}" could not be written: ${errorMessage(error)}`);
     let json: EncodedEvent;
     try {
       json = this.encoder.post(record, content, at);
@@ -227,7 +237,13 @@ export class FileAuditSink implements AuditSink {
 
   private async openWriter(): Promise<ChainWriter> {
     const key = this.options.key ?? (await loadOrCreateKey(this.settings.keyFile, (message) => this.warn(message)));
-    return chainWriterFor(this.settings, key, {chain: this.chain, agentId: this.options.context.agentId, sessionId: this.options.context.sessionId}, this.clock, (message) => this.warn(message));
+    return chainWriterFor(
+      this.settings,
+      key,
+      {chain: this.chain, agentId: this.options.context.agentId, sessionId: this.options.context.sessionId},
+      this.clock,
+      (message) => this.warn(message),
+    );
   }
 
   /** Fire and forget: the writer keeps the order, flush() waits for it, failures go to stderr. */

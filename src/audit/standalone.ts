@@ -66,10 +66,17 @@ export async function writeStandaloneChain(
   } catch (error) {
     // Best effort: release the file handle; the unsealed chain is what verify will report.
     await writer?.close().catch(() => undefined);
-    throw new ThothError('AUDIT_WRITE_FAILED', `${what.description} could not be recorded in the audit trail (${settings.dir}): ${errorMessage(error)}; it was not applied`, {
-      exitCode: ExitCode.UNEXPECTED,
-      suggestions: [`Check that ${settings.dir} and the key file ${settings.keyFile} are writable (thoth health), then run the command again.`, what.suggestion],
-    });
+    throw new ThothError(
+      'AUDIT_WRITE_FAILED',
+      `${what.description} could not be recorded in the audit trail (${settings.dir}): ${errorMessage(error)}; it was not applied`,
+      {
+        exitCode: ExitCode.UNEXPECTED,
+        suggestions: [
+          `Check that ${settings.dir} and the key file ${settings.keyFile} are writable (thoth health), then run the command again.`,
+          what.suggestion,
+        ],
+      },
+    );
   }
   if (file === undefined) throw new Error('a standalone audit chain needs at least one event');
   return {chain, file, eventIds};

@@ -190,7 +190,9 @@ function replay(
     if (record.kind === 'ctl' && record.payload['kind'] === 'torn') {
       const accepted = acceptTorn(data, lineStart, record, history);
       if (!accepted) return tamper(line.line, 'a "torn" record does not match the bytes it claims to acknowledge', record.seq);
-      notes.push(`${file}:${line.line}: an interrupted write of ${String(record.payload['bytes'])} bytes (disk full or crash) was acknowledged by the writer`);
+      notes.push(
+        `${file}:${line.line}: an interrupted write of ${String(record.payload['bytes'])} bytes (disk full or crash) was acknowledged by the writer`,
+      );
       // Whatever the fragment held (even a whole record that lacked its newline) was never committed.
       result.state = {...accepted.state};
       result.records = accepted.records;
@@ -203,18 +205,33 @@ function replay(
       const first = bad[0]!;
       return tamper(first.line, `${first.message}, and valid records follow it`);
     }
-    if (record.chain !== chain) return tamper(line.line, `the record belongs to chain ${record.chain}, not ${chain}: records or files were swapped`, record.seq);
+    if (record.chain !== chain)
+      return tamper(line.line, `the record belongs to chain ${record.chain}, not ${chain}: records or files were swapped`, record.seq);
     if (record.seq !== result.state.nextSeq) {
-      return tamper(line.line, `expected seq ${result.state.nextSeq}, found ${record.seq}: records were deleted, inserted or reordered`, record.seq);
+      return tamper(
+        line.line,
+        `expected seq ${result.state.nextSeq}, found ${record.seq}: records were deleted, inserted or reordered`,
+        record.seq,
+      );
     }
     if (record.prev !== result.state.lastHash) {
-      return tamper(line.line, 'its "prev" is not the hash of the record before it: records were deleted, inserted, reordered or edited', record.seq);
+      return tamper(
+        line.line,
+        'its "prev" is not the hash of the record before it: records were deleted, inserted, reordered or edited',
+        record.seq,
+      );
     }
-    if (result.seal) return tamper(line.line, `a record follows the seal of this ${result.seal.reason === 'rotate' ? 'segment' : 'chain'}`, record.seq);
+    if (result.seal)
+      return tamper(line.line, `a record follows the seal of this ${result.seal.reason === 'rotate' ? 'segment' : 'chain'}`, record.seq);
     if (options.expectOpen) {
       const isFirst = result.records === 0;
       const isOpen = record.kind === 'ctl' && record.payload['kind'] === 'open';
-      if (isFirst !== isOpen) return tamper(line.line, isFirst ? 'a segment must start with its "open" record' : 'an "open" record in the middle of a segment', record.seq);
+      if (isFirst !== isOpen)
+        return tamper(
+          line.line,
+          isFirst ? 'a segment must start with its "open" record' : 'an "open" record in the middle of a segment',
+          record.seq,
+        );
       if (isOpen && (record.payload['file'] !== options.expectOpen.file || record.payload['segment'] !== options.expectOpen.index)) {
         return tamper(line.line, `the segment says it is ${String(record.payload['file'])}: the file was renamed or swapped`, record.seq);
       }
@@ -306,15 +323,31 @@ export async function verifyAuditDir(dir: string, key: AuditKey, options: Verify
   let events = 0;
   let files = 0;
   const registry: RegistryView = {opens: new Map(), seals: new Map()};
-  const verification: DirectoryVerification = {...newVerification(key), dir, registry, isAlive: options.isWriterAlive ?? defaultWriterAlive, approvals: []};
+  const verification: DirectoryVerification = {
+    ...newVerification(key),
+    dir,
+    registry,
+    isAlive: options.isWriterAlive ?? defaultWriterAlive,
+    approvals: [],
+  };
   const {problems, notes} = verification;
   const registryData = await readOptional(join(dir, REGISTRY_FILE));
   if (registryData) {
     files++;
-    const replayed = replay(verification, {file: REGISTRY_FILE, data: registryData, chain: REGISTRY_CHAIN, start: {nextSeq: 0, lastHash: genesisHash(REGISTRY_CHAIN)}}, {keepControl: true});
+    const replayed = replay(
+      verification,
+      {file: REGISTRY_FILE, data: registryData, chain: REGISTRY_CHAIN, start: {nextSeq: 0, lastHash: genesisHash(REGISTRY_CHAIN)}},
+      {keepControl: true},
+    );
     records += replayed.records;
     if (replayed.tornTail) {
-      problems.push({kind: 'torn-tail', file: REGISTRY_FILE, line: replayed.tornTail.line, chain: REGISTRY_CHAIN, message: `the last ${replayed.tornTail.bytes} bytes are not a complete record (a crash during a registry append)`});
+      problems.push({
+        kind: 'torn-tail',
+        file: REGISTRY_FILE,
+        line: replayed.tornTail.line,
+        chain: REGISTRY_CHAIN,
+        message: `the last ${replayed.tornTail.bytes} bytes are not a complete record (a crash during a registry append)`,
+      });
     }
     for (const record of replayed.ctl) {
       const chain = record.payload['chain'];
@@ -346,13 +379,21 @@ export async function verifyAuditDir(dir: string, key: AuditKey, options: Verify
   // Only a replay of every chain can tell that a grant is missing.
   if (!options.onlyChains) problems.push(...unapprovedUses(approvals));
   for (const name of names) {
-    if (name.endsWith('.jsonl') && name !== REGISTRY_FILE && !parseSegmentFileName(name)) notes.push(`${name}: not an audit file name; ignored`);
+    if (name.endsWith('.jsonl') && name !== REGISTRY_FILE && !parseSegmentFileName(name))
+      notes.push(`${name}: not an audit file name; ignored`);
   }
-  if (skipped > 0) notes.push(`${skipped} other chain${skipped === 1 ? ' was' : 's were'} not replayed (only checked to be present); \`thoth audit verify\` replays every chain`);
+  if (skipped > 0)
+    notes.push(
+      `${skipped} other chain${skipped === 1 ? ' was' : 's were'} not replayed (only checked to be present); \`thoth audit verify\` replays every chain`,
+    );
   return finish(dir, verification, chainReports, {files, records, events});
 }
 
-async function verifyChain(verification: DirectoryVerification, chain: string, segments: Array<{name: string; index: number}>): Promise<ChainReport> {
+async function verifyChain(
+  verification: DirectoryVerification,
+  chain: string,
+  segments: Array<{name: string; index: number}>,
+): Promise<ChainReport> {
   const {dir, registry, problems, notes, isAlive, approvals} = verification;
   const open = registry.opens.get(chain);
   const sealEntry = registry.seals.get(chain);
@@ -364,7 +405,12 @@ async function verifyChain(verification: DirectoryVerification, chain: string, s
   const problemCount = problems.length;
   const firstName = segments[0]?.name ?? (typeof open?.['file'] === 'string' ? open['file'] : `${chain}`);
   if (segments.length === 0) {
-    problems.push({kind: 'tampered', file: firstName, chain, message: `the registry lists chain ${chain} but its files are gone: they were deleted`});
+    problems.push({
+      kind: 'tampered',
+      file: firstName,
+      chain,
+      message: `the registry lists chain ${chain} but its files are gone: they were deleted`,
+    });
     return report;
   }
   let state: State = {nextSeq: 0, lastHash: genesisHash(chain)};
@@ -373,17 +419,31 @@ async function verifyChain(verification: DirectoryVerification, chain: string, s
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i]!;
     if (segment.index !== i) {
-      problems.push({kind: 'tampered', file: i === 0 ? segment.name : segments[i - 1]!.name, chain, message: `segment ${i} of chain ${chain} is missing: it was deleted`});
+      problems.push({
+        kind: 'tampered',
+        file: i === 0 ? segment.name : segments[i - 1]!.name,
+        chain,
+        message: `segment ${i} of chain ${chain} is missing: it was deleted`,
+      });
       break;
     }
     if (segment.name !== expectedName) {
-      problems.push({kind: 'tampered', file: segment.name, chain, message: `expected the next segment to be ${expectedName}: files were renamed, deleted or swapped`});
+      problems.push({
+        kind: 'tampered',
+        file: segment.name,
+        chain,
+        message: `expected the next segment to be ${expectedName}: files were renamed, deleted or swapped`,
+      });
       break;
     }
     const data = await readFile(join(dir, segment.name));
     report.files.push(segment.name);
     const before = problems.length;
-    last = replay(verification, {file: segment.name, data, chain, start: state}, {expectOpen: {file: segment.name, index: segment.index}, keepEvent: isApprovalEvidence});
+    last = replay(
+      verification,
+      {file: segment.name, data, chain, start: state},
+      {expectOpen: {file: segment.name, index: segment.index}, keepEvent: isApprovalEvidence},
+    );
     for (const kept of last.kept) approvals.push({...kept, file: segment.name, chain, chainSealed: false});
     report.records += last.records;
     report.events += last.events;
@@ -403,12 +463,22 @@ async function verifyChain(verification: DirectoryVerification, chain: string, s
           report.lastSeq = state.nextSeq - 1;
           return report;
         }
-        problems.push({kind: 'tampered', file: last.seal.next, chain, message: `segment ${last.seal.next} (named by ${segment.name}) is missing: it was deleted`});
+        problems.push({
+          kind: 'tampered',
+          file: last.seal.next,
+          chain,
+          message: `segment ${last.seal.next} (named by ${segment.name}) is missing: it was deleted`,
+        });
       }
       continue;
     }
     if (i < segments.length - 1) {
-      problems.push({kind: 'tampered', file: segments[i + 1]!.name, chain, message: `${segments[i + 1]!.name} follows a segment that was not rotated: a file was added or swapped`});
+      problems.push({
+        kind: 'tampered',
+        file: segments[i + 1]!.name,
+        chain,
+        message: `${segments[i + 1]!.name} follows a segment that was not rotated: a file was added or swapped`,
+      });
       break;
     }
   }
@@ -423,11 +493,21 @@ async function verifyChain(verification: DirectoryVerification, chain: string, s
       report.state = 'crashed';
       return report;
     }
-    problems.push({kind: 'tampered', file: report.files[0]!, chain, message: `chain ${chain} is not in the registry: registry records were removed`});
+    problems.push({
+      kind: 'tampered',
+      file: report.files[0]!,
+      chain,
+      message: `chain ${chain} is not in the registry: registry records were removed`,
+    });
     return report;
   }
   if (sealEntry) {
-    if (last.seal?.reason !== 'close' || sealEntry['seq'] !== last.seal.seq || sealEntry['hash'] !== last.seal.hash || sealEntry['file'] !== lastFile) {
+    if (
+      last.seal?.reason !== 'close' ||
+      sealEntry['seq'] !== last.seal.seq ||
+      sealEntry['hash'] !== last.seal.hash ||
+      sealEntry['file'] !== lastFile
+    ) {
       problems.push({
         kind: 'tampered',
         file: lastFile,
@@ -474,7 +554,12 @@ async function verifyChain(verification: DirectoryVerification, chain: string, s
   return report;
 }
 
-function finish(path: string, {key, problems, notes}: Verification, chainReports: ChainReport[], totals: {files: number; records: number; events: number}): VerifyReport {
+function finish(
+  path: string,
+  {key, problems, notes}: Verification,
+  chainReports: ChainReport[],
+  totals: {files: number; records: number; events: number},
+): VerifyReport {
   const ordered = (['tampered', 'unapproved', 'torn-tail', 'unsealed'] as const).flatMap((kind) => problems.filter((p) => p.kind === kind));
   return {
     status: statusOf(ordered),
@@ -505,14 +590,32 @@ export async function verifyAuditFile(path: string, key: AuditKey): Promise<Veri
   const chain = parsed?.chain ?? (first?.ok ? first.record.chain : REGISTRY_CHAIN);
   // A later segment starts from wherever its open record says; the first from the genesis.
   const start: State =
-    first?.ok && (parsed?.index ?? 0) > 0 ? {nextSeq: first.record.seq, lastHash: first.record.prev} : {nextSeq: 0, lastHash: genesisHash(chain)};
+    first?.ok && (parsed?.index ?? 0) > 0
+      ? {nextSeq: first.record.seq, lastHash: first.record.prev}
+      : {nextSeq: 0, lastHash: genesisHash(chain)};
   const options = parsed ? {expectOpen: {file: name, index: parsed.index}} : {};
   const result = replay(verification, {file: name, data, chain, start}, options);
   if (result.tornTail) {
-    problems.push({kind: 'torn-tail', file: name, line: result.tornTail.line, chain, message: `the last ${result.tornTail.bytes} bytes are not a complete record (an interrupted write)`});
+    problems.push({
+      kind: 'torn-tail',
+      file: name,
+      line: result.tornTail.line,
+      chain,
+      message: `the last ${result.tornTail.bytes} bytes are not a complete record (an interrupted write)`,
+    });
   }
-  const report: ChainReport = {chain, state: result.seal ? 'sealed' : problems.length > 0 ? 'broken' : 'active', files: [name], records: result.records, events: result.events, lastSeq: result.state.nextSeq - 1};
-  if (!result.seal && problems.length === 0) notes.push(`${name}: not sealed (still being written, rotated later, or its writer stopped); run verify on the directory to know which`);
+  const report: ChainReport = {
+    chain,
+    state: result.seal ? 'sealed' : problems.length > 0 ? 'broken' : 'active',
+    files: [name],
+    records: result.records,
+    events: result.events,
+    lastSeq: result.state.nextSeq - 1,
+  };
+  if (!result.seal && problems.length === 0)
+    notes.push(
+      `${name}: not sealed (still being written, rotated later, or its writer stopped); run verify on the directory to know which`,
+    );
   return finish(path, verification, [report], {files: 1, records: result.records, events: result.events});
 }
 
@@ -531,10 +634,14 @@ export async function readSealedStandaloneChain(dir: string, file: string, key: 
   const data = await readOptional(join(dir, file));
   if (!data) return {ok: false, why: `${file} is not in the audit directory ${dir}`};
   const verification = newVerification(key);
-  const result = replay(verification, {file, data, chain: parsed.chain, start: {nextSeq: 0, lastHash: genesisHash(parsed.chain)}}, {
-    expectOpen: {file, index: 0},
-    keepEvent: () => true,
-  });
+  const result = replay(
+    verification,
+    {file, data, chain: parsed.chain, start: {nextSeq: 0, lastHash: genesisHash(parsed.chain)}},
+    {
+      expectOpen: {file, index: 0},
+      keepEvent: () => true,
+    },
+  );
   const problem = verification.problems[0];
   if (problem) return {ok: false, why: `${file}${problem.line === undefined ? '' : `:${problem.line}`}: ${problem.message}`};
   if (result.tornTail) return {ok: false, why: `${file} ends in an incomplete record`};

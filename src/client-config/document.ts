@@ -94,7 +94,11 @@ function checkKeys(file: string, text: string, node: Node): void {
     const seen = new Set<string>();
     for (const property of node.children ?? []) {
       const key = property.children?.[0]?.value as string;
-      const problem = seen.has(key) ? `duplicate key "${key}" (JSON readers keep only the last one)` : key === '__proto__' ? 'a key named "__proto__" is not supported' : undefined;
+      const problem = seen.has(key)
+        ? `duplicate key "${key}" (JSON readers keep only the last one)`
+        : key === '__proto__'
+          ? 'a key named "__proto__" is not supported'
+          : undefined;
       if (problem) {
         const {line, column} = offsetToPosition(text, property.offset);
         const value = property.children?.[1];

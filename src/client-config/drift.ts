@@ -80,7 +80,9 @@ export function flagDrift(flags: readonly RunFlag[]): DriftFinding[] {
     const shown = flag.value === undefined ? `--${flag.name}` : `--${flag.name} ${shownValue(flag.name, flag.value)}`;
     const message = `flag ${shown} was not written by wrap-config`;
     const setting = settingForFlag(flag.name);
-    findings.push(setting ? {message, attempted: {key: setting, name: SETTINGS[setting].name, source: 'flag', origin: `--${flag.name}`}} : {message});
+    findings.push(
+      setting ? {message, attempted: {key: setting, name: SETTINGS[setting].name, source: 'flag', origin: `--${flag.name}`}} : {message},
+    );
   }
   return findings;
 }
@@ -117,12 +119,27 @@ export interface InstallationFacts {
  * that resolves to that bin/run.js (npm's link) or was named with --thoth-bin. Anything else (a
  * bin/run.js elsewhere, `npx thoth-mcp@<any version>`, an older install) is not what governs.
  */
-export function launcherDrift(launcher: Launcher, facts: LauncherFacts, installation: Installation, own: InstallationFacts): DriftFinding[] {
-  const nodeForm = launcher.prefix.length === 1 && facts.command !== undefined && facts.command === own.node && facts.prefix[0] !== undefined && facts.prefix[0] === own.script;
-  const binaryForm = launcher.prefix.length === 0 && facts.command !== undefined && (facts.command === own.script || own.bins.includes(facts.command));
+export function launcherDrift(
+  launcher: Launcher,
+  facts: LauncherFacts,
+  installation: Installation,
+  own: InstallationFacts,
+): DriftFinding[] {
+  const nodeForm =
+    launcher.prefix.length === 1 &&
+    facts.command !== undefined &&
+    facts.command === own.node &&
+    facts.prefix[0] !== undefined &&
+    facts.prefix[0] === own.script;
+  const binaryForm =
+    launcher.prefix.length === 0 && facts.command !== undefined && (facts.command === own.script || own.bins.includes(facts.command));
   if (nodeForm || binaryForm) return [];
   const other = facts.install ? ` (thoth ${facts.install.version} in ${facts.install.root})` : '';
-  return [{message: `runs ${describeLauncher(launcher)}${other}, not this installation (${describeLauncher(installation.launcher)}, thoth ${installation.version})`}];
+  return [
+    {
+      message: `runs ${describeLauncher(launcher)}${other}, not this installation (${describeLauncher(installation.launcher)}, thoth ${installation.version})`,
+    },
+  ];
 }
 
 export function describeLauncher(launcher: Launcher): string {
@@ -141,7 +158,7 @@ export function isSecretName(name: string): boolean {
 /** A value as reports show it: never for a name that looks like a secret, never more than a line. */
 export function shownValue(name: string, value: unknown): string {
   if (isSecretName(name)) return '<hidden>';
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   const shown = PLAIN_VALUE.test(text) ? text : JSON.stringify(text);
   return shown.length > MAX_SHOWN ? `${shown.slice(0, MAX_SHOWN - 1)}…` : shown;
 }

@@ -72,9 +72,10 @@ export async function changeConfigs(request: ChangeRequest): Promise<ChangeResul
       files.push(await changeOne(request, target));
     } catch (error) {
       if (targets.length === 1) throw error;
-      const described = error instanceof ThothError
-        ? {code: error.code, message: error.message, exitCode: error.exitCode}
-        : {code: 'UNEXPECTED', message: errorMessage(error), exitCode: ExitCode.UNEXPECTED};
+      const described =
+        error instanceof ThothError
+          ? {code: error.code, message: error.message, exitCode: error.exitCode}
+          : {code: 'UNEXPECTED', message: errorMessage(error), exitCode: ExitCode.UNEXPECTED};
       files.push({
         client: target.client,
         file: target.file,
@@ -96,7 +97,11 @@ export async function changeConfigs(request: ChangeRequest): Promise<ChangeResul
 async function resolveTargets(request: ChangeRequest): Promise<{targets: ConfigTarget[]; searched?: string[]}> {
   const {host} = request;
   if (request.file !== undefined) {
-    if (request.all) throw new ThothError('USAGE', '--all and a FILE exclude each other', {exitCode: ExitCode.USAGE, suggestions: ['Pass either a config file or --all.']});
+    if (request.all)
+      throw new ThothError('USAGE', '--all and a FILE exclude each other', {
+        exitCode: ExitCode.USAGE,
+        suggestions: ['Pass either a config file or --all.'],
+      });
     return {targets: [await targetForFile(host, request.file, request.client)]};
   }
   const clients: readonly ClientId[] = request.client ? [request.client] : request.all ? CLIENT_IDS : ['claude-desktop'];
@@ -141,7 +146,14 @@ async function changeOne(request: ChangeRequest, target: ConfigTarget): Promise<
     if (target.inferred) change.inferred = target.inferred;
     const needsWrite = outputBytes === undefined || !sameBytes(outputBytes, plan.bytes);
     if (request.dryRun || !needsWrite) return change;
-    const written = await writePlanned(host, {input: target.file, inputBytes, output: destination, outputBytes, data: plan.bytes, ...(request.keepBackups === undefined ? {} : {keepBackups: request.keepBackups})});
+    const written = await writePlanned(host, {
+      input: target.file,
+      inputBytes,
+      output: destination,
+      outputBytes,
+      data: plan.bytes,
+      ...(request.keepBackups === undefined ? {} : {keepBackups: request.keepBackups}),
+    });
     change.written = true;
     if (written.backup) change.backup = written.backup;
     return change;
@@ -191,7 +203,10 @@ async function readOptional(host: ConfigHost, file: string): Promise<Uint8Array 
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
+  return (
+    a.length === b.length &&
+    Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0
+  );
 }
 
 /**
@@ -201,7 +216,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 function redact(patch: Operation[], secrets: ReadonlyArray<{secret: string; label: string}>): Operation[] {
   if (secrets.length === 0) return patch;
   const scrub = (value: unknown): unknown => {
-    if (typeof value === 'string') return secrets.reduce((text, {secret, label}) => (text.includes(secret) ? text.replaceAll(secret, label) : text), value);
+    if (typeof value === 'string')
+      return secrets.reduce((text, {secret, label}) => (text.includes(secret) ? text.replaceAll(secret, label) : text), value);
     if (Array.isArray(value)) return value.map(scrub);
     if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v)]));
     return value;

@@ -137,7 +137,8 @@ export function wrapEntry(text: string, target: WrapTarget, layout: EntryLayout)
   if (envKeys.length === 0 && !record.noArgs && record.held.length === 0) return next;
 
   const existing = initial.value['env'];
-  const originalEnv = existing !== null && typeof existing === 'object' && !Array.isArray(existing) ? (existing as Record<string, unknown>) : undefined;
+  const originalEnv =
+    existing !== null && typeof existing === 'object' && !Array.isArray(existing) ? (existing as Record<string, unknown>) : undefined;
   record.noEnv = originalEnv === undefined;
   const additions: Array<[string, unknown]> = [];
   const replacements: Array<[string, string]> = [];
@@ -196,7 +197,12 @@ function holdEnv(text: string, target: WrapTarget, layout: EntryLayout): {text: 
       const member = view.env ? envMember(view.env, key) : undefined;
       if (!view.env || !member) break;
       const range = holdRange(view.env, member);
-      held.push({key, value: getNodeValue(member.children![1]!), text: next.slice(range.offset, range.offset + range.length), at: range.offset - view.env.offset});
+      held.push({
+        key,
+        value: getNodeValue(member.children![1]!),
+        text: next.slice(range.offset, range.offset + range.length),
+        at: range.offset - view.env.offset,
+      });
       next = applyTextEdits(next, [{...range, content: ''}]);
     }
   }
@@ -242,13 +248,19 @@ function restoreHeld(text: string, held: readonly HeldEnv[], layout: EntryLayout
 /** The candidate is valid and differs from `before` by exactly the held member. */
 function restoresOnly(candidate: string, before: EntryView, item: HeldEnv, layout: EntryLayout): boolean {
   const errors: ParseError[] = [];
-  const value = parse(candidate, errors, {allowTrailingComma: layout.jsonc, disallowComments: !layout.jsonc}) as Record<string, unknown> | undefined;
+  const value = parse(candidate, errors, {allowTrailingComma: layout.jsonc, disallowComments: !layout.jsonc}) as
+    Record<string, unknown> | undefined;
   if (errors.length > 0 || value === null || typeof value !== 'object') return false;
   const {env: afterEnv, ...afterRest} = value;
   const {env: beforeEnv, ...beforeRest} = before.value;
   if (afterEnv === null || typeof afterEnv !== 'object' || Array.isArray(afterEnv)) return false;
   const {[item.key]: restored, ...afterOthers} = afterEnv as Record<string, unknown>;
-  return Object.hasOwn(afterEnv, item.key) && deepEqual(restored, item.value) && deepEqual(afterOthers, beforeEnv) && deepEqual(afterRest, beforeRest);
+  return (
+    Object.hasOwn(afterEnv, item.key) &&
+    deepEqual(restored, item.value) &&
+    deepEqual(afterOthers, beforeEnv) &&
+    deepEqual(afterRest, beforeRest)
+  );
 }
 
 /**
@@ -364,7 +376,8 @@ export function wrapTargetFor(server: string, value: Record<string, unknown>, se
   const existing = parsed.kind === 'wrapped' ? parsed.flags : [];
   const merged = new Map<string, RunFlag>();
   // Only the flags wrap-config writes carry over; any other (--policy, --audit-dir, --no-filter-tools...) is drift and goes.
-  for (const flag of existing) if (flag.name !== 'agent-id' && (MANAGED_FLAGS as readonly string[]).includes(flag.name)) merged.set(flag.name, flag);
+  for (const flag of existing)
+    if (flag.name !== 'agent-id' && (MANAGED_FLAGS as readonly string[]).includes(flag.name)) merged.set(flag.name, flag);
   const set = (name: string, flagValueToSet: string | undefined) => {
     if (flagValueToSet !== undefined && flagValueToSet !== '') merged.set(name, {name, value: flagValueToSet});
   };
@@ -424,12 +437,17 @@ export function governEntry(
 }
 
 /** What a rewrap takes away that wrap-config did not write, and the launcher it replaces (names only: values may be secrets). */
-function repairNote(value: Record<string, unknown>, parsed: Extract<ParsedCommand, {kind: 'wrapped'}>, target: WrapTarget): string | undefined {
+function repairNote(
+  value: Record<string, unknown>,
+  parsed: Extract<ParsedCommand, {kind: 'wrapped'}>,
+  target: WrapTarget,
+): string | undefined {
   const removed: string[] = [];
   for (const flag of parsed.flags) if (!(MANAGED_FLAGS as readonly string[]).includes(flag.name)) removed.push(`flag --${flag.name}`);
   const env = value['env'];
   if (env !== null && typeof env === 'object' && !Array.isArray(env)) {
-    for (const key of Object.keys(env)) if (key !== WRAP_RECORD_KEY && isThothProcessKey(key) && !Object.hasOwn(target.env, key)) removed.push(`env ${key}`);
+    for (const key of Object.keys(env))
+      if (key !== WRAP_RECORD_KEY && isThothProcessKey(key) && !Object.hasOwn(target.env, key)) removed.push(`env ${key}`);
   }
   const notes = removed.length > 0 ? [`removed ${removed.join(', ')} (not written by wrap-config)`] : [];
   if (!sameLauncher(parsed.launcher, target.launcher)) notes.push(`replaced the launcher ${describeLauncher(parsed.launcher)}`);

@@ -31,7 +31,9 @@ export function formatStatus(report: StatusReport): string[] {
     lines.push('No MCP servers found: nothing to govern');
     return lines;
   }
-  lines.push(`${governed} governed, ${notGoverned} not governed, ${drift} drift, ${ungovernable} ungovernable: ${report.allGoverned ? 'all governed' : 'NOT all governed'}`);
+  lines.push(
+    `${governed} governed, ${notGoverned} not governed, ${drift} drift, ${ungovernable} ungovernable: ${report.allGoverned ? 'all governed' : 'NOT all governed'}`,
+  );
   return lines;
 }
 
@@ -47,7 +49,10 @@ function serverLine(server: ServerStatus): string {
   const symbol = symbolFor(server);
   const problems = server.problems.map(terminalSafe).join('; ');
   if (server.state === 'governed') {
-    const settings = [`mode ${terminalSafe(server.mode ?? 'default')}`, ...(server.intent ? [`intent ${terminalSafe(server.intent)}`] : [])].join(', ');
+    const settings = [
+      `mode ${terminalSafe(server.mode ?? 'default')}`,
+      ...(server.intent ? [`intent ${terminalSafe(server.intent)}`] : []),
+    ].join(', ');
     const notes = server.problems.length > 0 ? `; note: ${problems}` : '';
     return `${symbol} ${name}  governed (${settings})${notes}`;
   }
@@ -61,14 +66,19 @@ const VERBS = {wrapped: 'wrapped', rewrapped: 'updated', unchanged: 'unchanged',
 export function formatChange(result: ChangeResult): string[] {
   const lines: string[] = [];
   for (const file of result.files) {
-    lines.push(`${ADAPTERS[file.client].label}: ${terminalSafe(file.file)}${file.output !== file.file ? ` → ${terminalSafe(file.output)}` : ''}`);
+    lines.push(
+      `${ADAPTERS[file.client].label}: ${terminalSafe(file.file)}${file.output !== file.file ? ` → ${terminalSafe(file.output)}` : ''}`,
+    );
     if (file.error) {
       lines.push(`  error: ${terminalSafe(file.error.message)}`);
       continue;
     }
     if (file.servers.length === 0) lines.push('  (no MCP servers)');
     for (const server of file.servers) {
-      const verb = result.dryRun && server.action !== 'unchanged' && server.action !== 'skipped' ? `would be ${VERBS[server.action]}` : VERBS[server.action];
+      const verb =
+        result.dryRun && server.action !== 'unchanged' && server.action !== 'skipped'
+          ? `would be ${VERBS[server.action]}`
+          : VERBS[server.action];
       const where = server.scope?.startsWith('local:') ? ` [${terminalSafe(server.scope)}]` : '';
       lines.push(`  ${verb.padEnd(10)} ${terminalSafe(server.server)}${where}${server.reason ? ` (${terminalSafe(server.reason)})` : ''}`);
     }

@@ -94,17 +94,29 @@ function mapBelow(root: string, platform: NodeJS.Platform): (file: string) => st
     if (platform === 'win32') {
       const absolute = path.win32.resolve('C:\\', file);
       const drive = absolute.slice(0, 1).toUpperCase();
-      const rest = absolute.slice(path.win32.parse(absolute).root.length).split('\\').filter((s) => s !== '');
+      const rest = absolute
+        .slice(path.win32.parse(absolute).root.length)
+        .split('\\')
+        .filter((s) => s !== '');
       return path.join(root, drive, ...rest);
     }
-    return path.join(root, ...path.posix.resolve('/', file).split('/').filter((s) => s !== ''));
+    return path.join(
+      root,
+      ...path.posix
+        .resolve('/', file)
+        .split('/')
+        .filter((s) => s !== ''),
+    );
   };
 }
 
 /** The inverse of mapBelow, for paths that resolve inside `root`. */
 function mapBack(root: string, platform: NodeJS.Platform): (real: string) => string {
   return (real: string) => {
-    const parts = path.relative(root, real).split(path.sep).filter((s) => s !== '');
+    const parts = path
+      .relative(root, real)
+      .split(path.sep)
+      .filter((s) => s !== '');
     if (platform === 'win32') return `${parts[0] ?? 'C'}:\\${parts.slice(1).join('\\')}`;
     return `/${parts.join('/')}`;
   };

@@ -38,7 +38,11 @@ export async function installationFacts(host: ConfigHost, installation: Installa
     const found = await executable(host, bin);
     if (found !== undefined) bins.push(found);
   }
-  return {node: await executable(host, installation.launcher.command), script: script === undefined ? undefined : await existing(host, script), bins};
+  return {
+    node: await executable(host, installation.launcher.command),
+    script: script === undefined ? undefined : await existing(host, script),
+    bins,
+  };
 }
 
 export async function launcherFacts(host: ConfigHost, launcher: Launcher): Promise<LauncherFacts> {
@@ -71,7 +75,10 @@ async function thothInstallOf(host: ConfigHost, file: string): Promise<{root: st
   if (host.path.basename(file) !== 'run.js' || host.path.basename(bin) !== 'bin') return undefined;
   const root = host.path.dirname(bin);
   try {
-    const parsed = JSON.parse((await host.fs.readFile(host.path.join(root, 'package.json'))).toString('utf8')) as {name?: unknown; version?: unknown};
+    const parsed = JSON.parse((await host.fs.readFile(host.path.join(root, 'package.json'))).toString('utf8')) as {
+      name?: unknown;
+      version?: unknown;
+    };
     if (parsed.name === 'thoth-mcp' && typeof parsed.version === 'string') return {root, version: parsed.version};
   } catch {
     // No readable package.json: not an installation we can name.

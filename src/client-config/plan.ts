@@ -127,7 +127,8 @@ export function planChange(document: ConfigDocument, adapter: ClientAdapter, val
     const original = document.text.slice(entry.node.offset, entry.node.offset + entry.node.length);
     const env = entry.value['env'];
     if (env !== null && typeof env === 'object' && !Array.isArray(env)) {
-      for (const [key, value] of Object.entries(env)) if (isThothProcessKey(key) && isSecretName(key) && typeof value === 'string' && value !== '') secrets.add(value);
+      for (const [key, value] of Object.entries(env))
+        if (isThothProcessKey(key) && isSecretName(key) && typeof value === 'string' && value !== '') secrets.add(value);
     }
     let updated = original;
     if (request.action === 'wrap') {
@@ -150,10 +151,14 @@ export function planChange(document: ConfigDocument, adapter: ClientAdapter, val
 
   const after = parseAfter(document, text);
   if (!validate(after)) {
-    throw new ThothError('CONFIG_PLAN_INVALID', `${document.file}: the planned change does not match the ${adapter.label} format; nothing was written`, {
-      exitCode: ExitCode.UNEXPECTED,
-      suggestions: ['This is a bug in thoth: report it with the file (remove secrets first).'],
-    });
+    throw new ThothError(
+      'CONFIG_PLAN_INVALID',
+      `${document.file}: the planned change does not match the ${adapter.label} format; nothing was written`,
+      {
+        exitCode: ExitCode.UNEXPECTED,
+        suggestions: ['This is a bug in thoth: report it with the file (remove secrets first).'],
+      },
+    );
   }
   const patch = diffJson(document.value, after);
   // The patch is what --dry-run shows and scripts diff: prove it leads to exactly the planned document.

@@ -21,7 +21,8 @@ export function reportChange(reporter: Reporter, result: ChangeResult): void {
     if (file.inferred) reporter.note(file.inferred);
     if (file.error) reporter.note(`${file.file}: ${file.error.message}`);
     for (const server of file.servers) {
-      if (server.action === 'skipped') reporter.note(`${ADAPTERS[file.client].label} server "${server.server}" left as is: ${server.reason ?? 'cannot be governed'}`);
+      if (server.action === 'skipped')
+        reporter.note(`${ADAPTERS[file.client].label} server "${server.server}" left as is: ${server.reason ?? 'cannot be governed'}`);
     }
   }
   if (!reporter.json) {

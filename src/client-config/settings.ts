@@ -3,7 +3,13 @@ import {fileURLToPath} from 'node:url';
 import {ThothError, errnoCode} from '../core/errors.js';
 import {ExitCode} from '../core/exit-codes.js';
 import {PROFILE_FILES} from '../profile/paths.js';
-import {describeOverride, managedWinners, resolveSettings, type ResolveSettingsOptions, type ResolvedSettings} from '../settings/resolve.js';
+import {
+  describeOverride,
+  managedWinners,
+  resolveSettings,
+  type ResolveSettingsOptions,
+  type ResolvedSettings,
+} from '../settings/resolve.js';
 import {invalidConfig} from './config-error.js';
 import {parseConfigDocument} from './document.js';
 import type {WrapSettings} from './entry-edit.js';
@@ -87,7 +93,12 @@ export async function resolveExpectedSettings(
   flags: {tenantId?: string | undefined; enforcementMode?: string | undefined; profileDir?: string | undefined},
   host: ConfigHost,
   io: SettingsIo = {},
-): Promise<{expected: {tenantId?: string; enforcementMode?: string}; profileDir: string; managed: Record<string, string>; warnings: string[]}> {
+): Promise<{
+  expected: {tenantId?: string; enforcementMode?: string};
+  profileDir: string;
+  managed: Record<string, string>;
+  warnings: string[];
+}> {
   const resolved = await resolveFor(flags, host, io);
   const expected: {tenantId?: string; enforcementMode?: string} = {};
   if (resolved.values.tenantId !== undefined) expected.tenantId = resolved.values.tenantId;
@@ -100,7 +111,11 @@ export async function resolveExpectedSettings(
 }
 
 /** The one settings resolver, on the host's machine, with the config commands' flags on top. */
-function resolveFor(flags: {tenantId?: string | undefined; enforcementMode?: string | undefined; profileDir?: string | undefined}, host: ConfigHost, io: SettingsIo): Promise<ResolvedSettings> {
+function resolveFor(
+  flags: {tenantId?: string | undefined; enforcementMode?: string | undefined; profileDir?: string | undefined},
+  host: ConfigHost,
+  io: SettingsIo,
+): Promise<ResolvedSettings> {
   return resolveSettings({
     ...io,
     env: host.env,
@@ -124,7 +139,9 @@ function assertUsable(problems: readonly string[], command: 'wrap-config' | 'sta
   const flag = fromFlag(first);
   throw new ThothError('SETTINGS_INVALID', `invalid setting: ${first}${rest.length > 0 ? ` (and ${rest.length} more)` : ''}`, {
     exitCode: flag ? ExitCode.USAGE : ExitCode.INVALID_INPUT,
-    suggestions: flag ? [`Run \`thoth ${command} --help\` for the flags.`] : ['Fix or remove the value named above (`thoth config show` lists every setting and where it comes from), or pass the flag.'],
+    suggestions: flag
+      ? [`Run \`thoth ${command} --help\` for the flags.`]
+      : ['Fix or remove the value named above (`thoth config show` lists every setting and where it comes from), or pass the flag.'],
   });
 }
 
@@ -135,12 +152,18 @@ function assertUsable(problems: readonly string[], command: 'wrap-config' | 'sta
 function apiKey(resolved: ResolvedSettings): {key: string; source: string} {
   const key = resolved.values.apiKey;
   if (key !== undefined) return {key, source: resolved.origins.apiKey.origin};
-  const keyProblems = resolved.problems.filter((problem) => problem.startsWith('THOTH_API_KEY') || problem.includes(resolved.values.apiKeyFile));
+  const keyProblems = resolved.problems.filter(
+    (problem) => problem.startsWith('THOTH_API_KEY') || problem.includes(resolved.values.apiKeyFile),
+  );
   const why = keyProblems.length > 0 ? `: ${keyProblems.join('; ')}` : '';
-  throw new ThothError('API_KEY_MISSING', `--embed-api-key: no usable API key (THOTH_API_KEY, THOTH_API_KEY_FILE or the profile key file ${resolved.values.apiKeyFile})${why}`, {
-    exitCode: ExitCode.NOT_FOUND,
-    suggestions: ['Store the key with `thoth api-key set < key.txt`, or set THOTH_API_KEY for this command.'],
-  });
+  throw new ThothError(
+    'API_KEY_MISSING',
+    `--embed-api-key: no usable API key (THOTH_API_KEY, THOTH_API_KEY_FILE or the profile key file ${resolved.values.apiKeyFile})${why}`,
+    {
+      exitCode: ExitCode.NOT_FOUND,
+      suggestions: ['Store the key with `thoth api-key set < key.txt`, or set THOTH_API_KEY for this command.'],
+    },
+  );
 }
 
 function launcherFromFlag(value: string, host: ConfigHost): Launcher {
@@ -158,13 +181,16 @@ export function parseEnvFlags(values: readonly string[]): Record<string, string>
   for (const item of values) {
     const equals = item.indexOf('=');
     const key = equals === -1 ? item : item.slice(0, equals);
-    if (equals === -1 || !ENV_KEY.test(key)) throw usage(`--env "${equals === -1 ? item : key}": expected KEY=VALUE with KEY made of letters, digits and _`);
+    if (equals === -1 || !ENV_KEY.test(key))
+      throw usage(`--env "${equals === -1 ? item : key}": expected KEY=VALUE with KEY made of letters, digits and _`);
     if (key === '__proto__') throw usage('--env __proto__ is not a usable variable name');
     if (key === WRAP_RECORD_KEY) throw usage(`--env ${WRAP_RECORD_KEY} is reserved: thoth keeps what unwrap-config needs there`);
     // An entry's env is editable by anything that can edit the config: status calls any other
     // variable thoth itself reads drift there, so wrap-config does not write one either.
     if (isThothProcessKey(key) && !isWrapEnvKey(key)) {
-      const instead = key.toUpperCase().startsWith('THOTH_') ? `set ${key} in managed preferences or ~/.thoth/settings.json instead` : `it would configure the thoth process, not only the server`;
+      const instead = key.toUpperCase().startsWith('THOTH_')
+        ? `set ${key} in managed preferences or ~/.thoth/settings.json instead`
+        : `it would configure the thoth process, not only the server`;
       throw usage(`--env ${key}: wrap-config writes only ${WRAP_ENV_KEYS.join(', ')} of the variables thoth itself reads; ${instead}`);
     }
     pairs.push([key, item.slice(equals + 1)]);
@@ -188,7 +214,8 @@ export async function readIntentMap(host: ConfigHost, file: string): Promise<Rec
   }
   const pairs: Array<[string, string]> = [];
   for (const [server, intent] of Object.entries(value)) {
-    if (typeof intent !== 'string') throw invalidConfig({file, pointer: `/${server.replaceAll('~', '~0').replaceAll('/', '~1')}`}, 'the intent must be a string');
+    if (typeof intent !== 'string')
+      throw invalidConfig({file, pointer: `/${server.replaceAll('~', '~0').replaceAll('/', '~1')}`}, 'the intent must be a string');
     if (intent !== '') pairs.push([server, intent]);
   }
   return Object.fromEntries(pairs);

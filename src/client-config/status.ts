@@ -110,7 +110,14 @@ export async function collectStatus(options: StatusOptions = {}): Promise<Status
   const profileDir = options.profileDir ?? thothHome(host.env, host.home);
   const intentMap = await readIntentMap(host, host.path.join(profileDir, 'intent_map.json')).catch(() => ({}) as Record<string, string>);
   const installation = options.installation ?? thisInstallation();
-  const judge: Judge = {host, intentMap, expected: options.expected, installation, own: await installationFacts(host, installation), managed: options.managed ?? {}};
+  const judge: Judge = {
+    host,
+    intentMap,
+    expected: options.expected,
+    installation,
+    own: await installationFacts(host, installation),
+    managed: options.managed ?? {},
+  };
   const clients: ClientStatus[] = [];
 
   if (options.files && options.files.length > 0) {
@@ -121,7 +128,14 @@ export async function collectStatus(options: StatusOptions = {}): Promise<Status
       } catch (error) {
         const absolute = host.path.resolve(host.cwd, file);
         const missing = errnoCode(error) === 'ENOENT' || (error as {code?: string}).code === 'CONFIG_NOT_FOUND';
-        clients.push({client: options.client ?? 'claude-desktop', file: absolute, found: false, scope: 'file', servers: [], ...(missing ? {} : {error: errorMessage(error)})});
+        clients.push({
+          client: options.client ?? 'claude-desktop',
+          file: absolute,
+          found: false,
+          scope: 'file',
+          servers: [],
+          ...(missing ? {} : {error: errorMessage(error)}),
+        });
         continue;
       }
       clients.push(await statusOfFile(judge, target));
@@ -147,7 +161,12 @@ export interface StatusCommandOptions extends Omit<StatusOptions, 'expected' | '
    * not over a managed one); --thoth-bin: executables written by `wrap-config --thoth-bin` that
    * count as this installation.
    */
-  flags: {tenantId?: string | undefined; enforcementMode?: string | undefined; profileDir?: string | undefined; thothBin?: readonly string[] | undefined};
+  flags: {
+    tenantId?: string | undefined;
+    enforcementMode?: string | undefined;
+    profileDir?: string | undefined;
+    thothBin?: readonly string[] | undefined;
+  };
   settingsIo?: SettingsIo;
 }
 
@@ -189,7 +208,12 @@ function summarise(clients: ClientStatus[], installation: Installation): StatusR
     }
   }
   const [, ...args] = [installation.launcher.command, ...installation.launcher.prefix];
-  return {clients, counts, allGoverned, installation: {command: installation.launcher.command, args, version: installation.version, thothBins: [...installation.thothBins]}};
+  return {
+    clients,
+    counts,
+    allGoverned,
+    installation: {command: installation.launcher.command, args, version: installation.version, thothBins: [...installation.thothBins]},
+  };
 }
 
 async function statusOfFile(judge: Judge, target: ConfigTarget): Promise<ClientStatus> {
@@ -201,7 +225,14 @@ async function statusOfFile(judge: Judge, target: ConfigTarget): Promise<ClientS
     const document = parseConfigDocument(target.file, bytes, {jsonc: adapter.jsonc});
     assertValid(document, await loadValidator(adapter.schema));
     for (const entry of serverEntries(document, adapter)) {
-      const server: ServerStatus = {client: target.client, file: target.file, server: entry.server, pointer: entry.pointer, state: 'not-governed', problems: []};
+      const server: ServerStatus = {
+        client: target.client,
+        file: target.file,
+        server: entry.server,
+        pointer: entry.pointer,
+        state: 'not-governed',
+        problems: [],
+      };
       if (entry.scope !== undefined) server.scope = entry.scope;
       await judgeEntry(judge, adapter, entry.server, entry.value, server);
       status.servers.push(server);
@@ -216,7 +247,13 @@ async function statusOfFile(judge: Judge, target: ConfigTarget): Promise<ClientS
   return status;
 }
 
-async function judgeEntry(judge: Judge, adapter: ClientAdapter, name: string, value: Record<string, unknown>, server: ServerStatus): Promise<void> {
+async function judgeEntry(
+  judge: Judge,
+  adapter: ClientAdapter,
+  name: string,
+  value: Record<string, unknown>,
+  server: ServerStatus,
+): Promise<void> {
   const {host, intentMap, expected} = judge;
   const kind = adapter.classify(value);
   if (kind.kind !== 'stdio') {
@@ -231,7 +268,8 @@ async function judgeEntry(judge: Judge, adapter: ClientAdapter, name: string, va
     server.upstream = String(value['command']);
     server.problems.push('the client starts this server directly, without thoth');
     const env = value['env'];
-    if (env !== null && typeof env === 'object' && Object.hasOwn(env, WRAP_RECORD_KEY)) server.problems.push(`left-over ${WRAP_RECORD_KEY} in env (from an unwrap done by hand)`);
+    if (env !== null && typeof env === 'object' && Object.hasOwn(env, WRAP_RECORD_KEY))
+      server.problems.push(`left-over ${WRAP_RECORD_KEY} in env (from an unwrap done by hand)`);
     return;
   }
   if (parsed.kind === 'unrecognised') {
@@ -249,9 +287,11 @@ async function judgeEntry(judge: Judge, adapter: ClientAdapter, name: string, va
   const missing = await missingLauncher(host, parsed.launcher);
   drift.push(...missing);
   // A launcher that is gone says so; one that exists must be this installation.
-  if (missing.length === 0) findings.push(...launcherDrift(parsed.launcher, await launcherFacts(host, parsed.launcher), judge.installation, judge.own));
+  if (missing.length === 0)
+    findings.push(...launcherDrift(parsed.launcher, await launcherFacts(host, parsed.launcher), judge.installation, judge.own));
   const envValue = value['env'];
-  const entryEnv = envValue !== null && typeof envValue === 'object' && !Array.isArray(envValue) ? (envValue as Record<string, unknown>) : undefined;
+  const entryEnv =
+    envValue !== null && typeof envValue === 'object' && !Array.isArray(envValue) ? (envValue as Record<string, unknown>) : undefined;
   const decoded = entryRecord(value);
   findings.push(...flagDrift(parsed.flags), ...envDrift(entryEnv, decoded === undefined || 'problem' in decoded ? undefined : decoded));
   const overrides: EntryOverride[] = [];
@@ -262,7 +302,11 @@ async function judgeEntry(judge: Judge, adapter: ClientAdapter, name: string, va
       continue;
     }
     drift.push(`${finding.message} (managed preferences set ${finding.attempted.name}: thoth run refuses it)`);
-    overrides.push({setting: finding.attempted.name, attempted: {source: finding.attempted.source, origin: finding.attempted.origin}, managed: managedBy});
+    overrides.push({
+      setting: finding.attempted.name,
+      attempted: {source: finding.attempted.source, origin: finding.attempted.origin},
+      managed: managedBy,
+    });
   }
 
   const mode = flagValue(parsed.flags, 'enforcement-mode');
@@ -273,19 +317,23 @@ async function judgeEntry(judge: Judge, adapter: ClientAdapter, name: string, va
   // Not drift: an admin's --intent deliberately overrides the map. Worth saying, though.
   if (mapped !== undefined && mapped !== intent) server.problems.push(`intent_map.json gives intent "${mapped}"; wrap-config writes it`);
   const env = (value['env'] ?? {}) as Record<string, unknown>;
-  const tenant = flagValue(parsed.flags, 'tenant-id') ?? (Object.hasOwn(env, 'THOTH_TENANT_ID') && typeof env['THOTH_TENANT_ID'] === 'string' ? env['THOTH_TENANT_ID'] : undefined);
+  const tenant =
+    flagValue(parsed.flags, 'tenant-id') ??
+    (Object.hasOwn(env, 'THOTH_TENANT_ID') && typeof env['THOTH_TENANT_ID'] === 'string' ? env['THOTH_TENANT_ID'] : undefined);
   if (expected?.tenantId !== undefined && tenant !== undefined && tenant !== expected.tenantId) {
     drift.push(`tenant is "${tenant}", expected "${expected.tenantId}"`);
   }
   if (expected?.enforcementMode !== undefined && mode !== undefined && mode !== expected.enforcementMode) {
     drift.push(`enforcement mode is "${mode}", expected "${expected.enforcementMode}"`);
     const managedMode = judge.managed['THOTH_ENFORCEMENT_MODE'];
-    if (managedMode !== undefined) overrides.push({setting: 'THOTH_ENFORCEMENT_MODE', attempted: {source: 'flag', origin: '--enforcement-mode'}, managed: managedMode});
+    if (managedMode !== undefined)
+      overrides.push({setting: 'THOTH_ENFORCEMENT_MODE', attempted: {source: 'flag', origin: '--enforcement-mode'}, managed: managedMode});
   }
   if (overrides.length > 0) server.overrides = overrides;
   server.state = drift.length > 0 ? 'drift' : 'governed';
   server.problems.push(...drift);
-  if (flagValue(parsed.flags, 'api-key') !== undefined) server.problems.push('an API key is embedded in the config (readable in the process list); prefer THOTH_API_KEY_FILE');
+  if (flagValue(parsed.flags, 'api-key') !== undefined)
+    server.problems.push('an API key is embedded in the config (readable in the process list); prefer THOTH_API_KEY_FILE');
   const record = entryRecord(value);
   if (record && 'problem' in record) server.problems.push(`${record.problem}: unwrap-config cannot restore the env changes`);
 }

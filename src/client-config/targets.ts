@@ -16,7 +16,10 @@ export interface ConfigTarget {
 }
 
 /** The existing config files of `clients` on this host, in adapter order. */
-export async function discoverTargets(host: ConfigHost, clients: readonly ClientId[] = CLIENT_IDS): Promise<{found: ConfigTarget[]; searched: string[]}> {
+export async function discoverTargets(
+  host: ConfigHost,
+  clients: readonly ClientId[] = CLIENT_IDS,
+): Promise<{found: ConfigTarget[]; searched: string[]}> {
   const found: ConfigTarget[] = [];
   const searched: string[] = [];
   const seen = new Set<string>();
@@ -56,12 +59,18 @@ export async function targetForFile(host: ConfigHost, file: string, client: Clie
     if (score > (best?.score ?? 0)) best = {adapter: ADAPTERS[id], score};
   }
   const adapter = best?.adapter ?? ADAPTERS['claude-desktop'];
-  const why = best === undefined
-    ? `neither its name nor its content names a client; the ${adapter.label} format is the default`
-    : best.score >= 100
-      ? `from its file name`
-      : `from its content`;
-  return {client: adapter.id, file: absolute, scope: 'file', inferred: `treating ${absolute} as a ${adapter.label} config (${why}); pass --client to choose`};
+  const why =
+    best === undefined
+      ? `neither its name nor its content names a client; the ${adapter.label} format is the default`
+      : best.score >= 100
+        ? `from its file name`
+        : `from its content`;
+  return {
+    client: adapter.id,
+    file: absolute,
+    scope: 'file',
+    inferred: `treating ${absolute} as a ${adapter.label} config (${why}); pass --client to choose`,
+  };
 }
 
 /** Good enough to recognise a client: comments and trailing commas allowed, errors ignored. */
@@ -72,6 +81,6 @@ function lenientParse(text: string): unknown {
 export function notFound(file: string): ThothError {
   return new ThothError('CONFIG_NOT_FOUND', `${file}: no such file`, {
     exitCode: ExitCode.NOT_FOUND,
-    suggestions: ['Check the path, or run without a file to use the installed clients\' configs.'],
+    suggestions: ["Check the path, or run without a file to use the installed clients' configs."],
   });
 }

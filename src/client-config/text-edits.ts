@@ -97,7 +97,11 @@ export function insertPropertyEdit(text: string, object: Node, key: string, valu
   const lastEnd = last.offset + last.length;
   const tail = multiline ? commentTail(text, lastEnd) : undefined;
   if (tail?.comma) return [{offset: tail.end, length: 0, content: `${layout.eol}${indent}${member},`}];
-  if (tail) return [{offset: lastEnd, length: 0, content: ','}, {offset: tail.end, length: 0, content: `${layout.eol}${indent}${member}`}];
+  if (tail)
+    return [
+      {offset: lastEnd, length: 0, content: ','},
+      {offset: tail.end, length: 0, content: `${layout.eol}${indent}${member}`},
+    ];
   return [{offset: lastEnd, length: 0, content: `${separator}${member}`}];
 }
 
@@ -156,7 +160,9 @@ function colonStyle(text: string, object: Node): string {
 export function formatInline(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map((item) => formatInline(item)).join(', ')}]`;
   if (value !== null && typeof value === 'object') {
-    return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${formatInline(v)}`).join(', ')}}`;
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}: ${formatInline(v)}`)
+      .join(', ')}}`;
   }
   return JSON.stringify(value);
 }

@@ -41,7 +41,9 @@ export function emptyRecord(): WrapRecord {
 }
 
 export function isEmptyRecord(record: WrapRecord): boolean {
-  return record.added.length === 0 && Object.keys(record.replaced).length === 0 && record.held.length === 0 && !record.noEnv && !record.noArgs;
+  return (
+    record.added.length === 0 && Object.keys(record.replaced).length === 0 && record.held.length === 0 && !record.noEnv && !record.noArgs
+  );
 }
 
 export function encodeRecord(record: WrapRecord): string {
@@ -67,15 +69,25 @@ export function decodeRecord(value: unknown): WrapRecord | {problem: string} {
   const object = parsed as Record<string, unknown>;
   const added = object['added'] ?? [];
   const replaced = object['replaced'] ?? {};
-  if (!Array.isArray(added) || !added.every((key) => typeof key === 'string')) return {problem: `${WRAP_RECORD_KEY}.added must list env keys`};
-  if (replaced === null || typeof replaced !== 'object' || Array.isArray(replaced)) return {problem: `${WRAP_RECORD_KEY}.replaced must be an object`};
+  if (!Array.isArray(added) || !added.every((key) => typeof key === 'string'))
+    return {problem: `${WRAP_RECORD_KEY}.added must list env keys`};
+  if (replaced === null || typeof replaced !== 'object' || Array.isArray(replaced))
+    return {problem: `${WRAP_RECORD_KEY}.replaced must be an object`};
   const held = object['held'] ?? [];
   if (!Array.isArray(held) || !held.every(isHeldEnv)) return {problem: `${WRAP_RECORD_KEY}.held must list {key, value, text, at}`};
-  return {added: added as string[], replaced: replaced as Record<string, unknown>, held, noEnv: object['noEnv'] === true, noArgs: object['noArgs'] === true};
+  return {
+    added: added as string[],
+    replaced: replaced as Record<string, unknown>,
+    held,
+    noEnv: object['noEnv'] === true,
+    noArgs: object['noArgs'] === true,
+  };
 }
 
 function isHeldEnv(item: unknown): item is HeldEnv {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) return false;
   const {key, text, at} = item as Record<string, unknown>;
-  return typeof key === 'string' && typeof text === 'string' && Number.isSafeInteger(at) && (at as number) >= 1 && Object.hasOwn(item, 'value');
+  return (
+    typeof key === 'string' && typeof text === 'string' && Number.isSafeInteger(at) && (at as number) >= 1 && Object.hasOwn(item, 'value')
+  );
 }

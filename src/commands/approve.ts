@@ -21,7 +21,9 @@ export default class Approve extends BaseCommand<ApproveResult> {
     '(10 minutes by default, approvals.ttl_seconds in the policy). It is sealed in the audit trail first (APPROVAL_GRANTED), and a session honours it only ' +
     'with that record. Run it in your own terminal: it refuses to run inside a session that thoth governs.';
   static override examples = ['<%= config.bin %> approve k3m9x2q7ta'];
-  static override args = {id: Args.string({description: 'the approval id from `thoth approvals list` or the session\'s log', required: true})};
+  static override args = {
+    id: Args.string({description: "the approval id from `thoth approvals list` or the session's log", required: true}),
+  };
   static override flags = {note: Flags.string({description: 'why (kept with the approval)'}), 'audit-dir': decisionAuditDirFlag};
 
   async run(): Promise<ApproveResult> {
@@ -33,7 +35,9 @@ export default class Approve extends BaseCommand<ApproveResult> {
       {by: approver(), note: flags.note, auditDir: flags['audit-dir']},
       {warn: (message) => this.note(message)},
     );
-    this.log(`Approved ${terminalSafe(record.id)}: ${terminalSafe(record.agentId)} may call ${terminalSafe(record.tool)} with these arguments once, until ${terminalSafe(record.expiresAt)}. Retry the call now.`);
+    this.log(
+      `Approved ${terminalSafe(record.id)}: ${terminalSafe(record.agentId)} may call ${terminalSafe(record.tool)} with these arguments once, until ${terminalSafe(record.expiresAt)}. Retry the call now.`,
+    );
     return record;
   }
 }

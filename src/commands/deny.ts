@@ -13,7 +13,10 @@ export default class Deny extends BaseCommand<DenyResult> {
   static override description = 'Run it in your own terminal: it refuses to run inside a session that thoth governs.';
   static override examples = ['<%= config.bin %> deny k3m9x2q7ta --note "not during the audit"'];
   static override args = {id: Args.string({description: 'the approval id', required: true})};
-  static override flags = {note: Flags.string({description: 'why (shown to the client when the call is retried)'}), 'audit-dir': decisionAuditDirFlag};
+  static override flags = {
+    note: Flags.string({description: 'why (shown to the client when the call is retried)'}),
+    'audit-dir': decisionAuditDirFlag,
+  };
 
   async run(): Promise<DenyResult> {
     const {args, flags} = await this.parse(Deny);
@@ -24,7 +27,9 @@ export default class Deny extends BaseCommand<DenyResult> {
       {by: approver(), note: flags.note, auditDir: flags['audit-dir']},
       {warn: (message) => this.note(message)},
     );
-    this.log(`Denied ${terminalSafe(record.id)}: ${terminalSafe(record.agentId)} → ${terminalSafe(record.tool)} is refused until ${terminalSafe(record.expiresAt)}.`);
+    this.log(
+      `Denied ${terminalSafe(record.id)}: ${terminalSafe(record.agentId)} → ${terminalSafe(record.tool)} is refused until ${terminalSafe(record.expiresAt)}.`,
+    );
     return record;
   }
 }

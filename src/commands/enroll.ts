@@ -14,12 +14,18 @@ export default class Enroll extends BaseCommand<EnrollResult> {
     'Safe to run again (MDM may run it at every check-in). Exit codes: 0 enrolled, 2 no control plane configured, 4 no credential, 6 TLS refused, 7 the control plane could not be reached or refused.',
   ].join('\n');
 
-  static override examples = ['<%= config.bin %> enroll --tenant-id acme', '<%= config.bin %> enroll --fleet-id laptops --enrollment-source jamf --json'];
+  static override examples = [
+    '<%= config.bin %> enroll --tenant-id acme',
+    '<%= config.bin %> enroll --fleet-id laptops --enrollment-source jamf --json',
+  ];
 
   static override flags = {
     'tenant-id': Flags.string({description: 'Tenant (overrides THOTH_TENANT_ID).'}),
     'fleet-id': Flags.string({description: 'Fleet (overrides THOTH_FLEET_ID).'}),
-    'enrollment-source': Flags.string({options: ['jamf', 'intune', 'manual', 'unmanaged'], description: 'How this endpoint is managed (overrides THOTH_ENROLLMENT_SOURCE).'}),
+    'enrollment-source': Flags.string({
+      options: ['jamf', 'intune', 'manual', 'unmanaged'],
+      description: 'How this endpoint is managed (overrides THOTH_ENROLLMENT_SOURCE).',
+    }),
   };
 
   async run(): Promise<EnrollResult> {
@@ -33,8 +39,12 @@ export default class Enroll extends BaseCommand<EnrollResult> {
     if (!this.jsonEnabled()) {
       // Partly the control plane's answer and the endpoint's environment: escaped.
       const safe = (value: unknown) => terminalSafe(String(value));
-      this.log(`${result.created ? 'enrolled' : 'already enrolled (registration updated)'}: ${safe(result.endpointId)} (${safe(result.identitySource)})`);
-      this.log(`tenant ${safe(result.tenantId ?? '-')}, fleet ${safe(result.fleetId ?? '-')}, source ${safe(result.enrollmentSource)}, since ${safe(result.enrolledAt)}`);
+      this.log(
+        `${result.created ? 'enrolled' : 'already enrolled (registration updated)'}: ${safe(result.endpointId)} (${safe(result.identitySource)})`,
+      );
+      this.log(
+        `tenant ${safe(result.tenantId ?? '-')}, fleet ${safe(result.fleetId ?? '-')}, source ${safe(result.enrollmentSource)}, since ${safe(result.enrolledAt)}`,
+      );
       this.log(`registry: ${safe(result.registerUrl)}`);
     }
     return result;

@@ -5,7 +5,14 @@ import {Flags} from '@oclif/core';
 import {BaseCommand} from '../cli/base-command.js';
 import {ExitCode} from '../core/exit-codes.js';
 import {ThothError} from '../core/errors.js';
-import {HEALTH_FIELDS, healthField, intuneDetection, jamfExtensionAttribute, renderHealthText, type HealthField} from '../fleet/health-format.js';
+import {
+  HEALTH_FIELDS,
+  healthField,
+  intuneDetection,
+  jamfExtensionAttribute,
+  renderHealthText,
+  type HealthField,
+} from '../fleet/health-format.js';
 import {checkHealth, type HealthReport} from '../fleet/health.js';
 
 export type HealthResult = HealthReport;
@@ -26,18 +33,28 @@ export default class Health extends BaseCommand<HealthResult> {
   ];
 
   static override flags = {
-    format: Flags.string({options: ['text', 'jamf-ea'], default: 'text', description: 'Output format (jamf-ea: one <result>…</result> for an extension attribute).'}),
+    format: Flags.string({
+      options: ['text', 'jamf-ea'],
+      default: 'text',
+      description: 'Output format (jamf-ea: one <result>…</result> for an extension attribute).',
+    }),
     field: Flags.string({options: [...HEALTH_FIELDS], description: 'With --format jamf-ea: the value to report (default status).'}),
-    'intune-detect': Flags.boolean({description: 'Intune detection semantics: a line and exit 0 when detected, nothing and exit 1 otherwise.'}),
+    'intune-detect': Flags.boolean({
+      description: 'Intune detection semantics: a line and exit 0 when detected, nothing and exit 1 otherwise.',
+    }),
     'min-version': Flags.string({description: 'Minimum thoth version (overrides THOTH_MIN_VERSION).'}),
-    'thoth-bin': Flags.string({multiple: true, description: 'A thoth executable given to `wrap-config --thoth-bin`: entries that run it count as this installation (repeatable).'}),
+    'thoth-bin': Flags.string({
+      multiple: true,
+      description: 'A thoth executable given to `wrap-config --thoth-bin`: entries that run it count as this installation (repeatable).',
+    }),
   };
 
   async run(): Promise<HealthResult | undefined> {
     const {flags} = await this.parse(Health);
     // Checked here rather than with oclif's `exclusive`, whose message is several lines long.
     if (flags.field !== undefined && flags.format !== 'jamf-ea') throw usage('--field needs --format jamf-ea');
-    if (flags.format === 'jamf-ea' && (flags['intune-detect'] || this.jsonEnabled())) throw usage('--format jamf-ea cannot be combined with --json or --intune-detect');
+    if (flags.format === 'jamf-ea' && (flags['intune-detect'] || this.jsonEnabled()))
+      throw usage('--format jamf-ea cannot be combined with --json or --intune-detect');
     if (flags['intune-detect'] && this.jsonEnabled()) throw usage('--intune-detect cannot be combined with --json');
     const {report, warnings} = await checkHealth({
       version: this.config.version,

@@ -19,7 +19,9 @@ export default class Identity extends BaseCommand<IdentityResult> {
     if (!this.jsonEnabled()) {
       // Ids and details come from the environment, managed preferences and command output: escaped.
       this.log(terminalSafe(identity.endpointId));
-      this.log(`source: ${identity.source} (${terminalSafe(identity.detail)})${identity.derived ? ', app-specific derivation of the machine id' : ''}`);
+      this.log(
+        `source: ${identity.source} (${terminalSafe(identity.detail)})${identity.derived ? ', app-specific derivation of the machine id' : ''}`,
+      );
       for (const skip of identity.skipped) this.log(`skipped: ${terminalSafe(skip.detail)}: ${terminalSafe(skip.reason)}`);
     }
     return identity;

@@ -16,7 +16,11 @@ export default class Status extends BaseCommand<StatusResult> {
     'Exit codes: 0 when every enabled server is governed, 11 otherwise.',
   ].join('\n');
 
-  static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json', '<%= config.bin %> status --tenant-id acme --enforcement-mode block'];
+  static override examples = [
+    '<%= config.bin %> status',
+    '<%= config.bin %> status --json',
+    '<%= config.bin %> status --tenant-id acme --enforcement-mode block',
+  ];
 
   static override args = {
     file: Args.string({description: 'Only this config file (client inferred unless --client).', required: false}),
@@ -24,15 +28,30 @@ export default class Status extends BaseCommand<StatusResult> {
 
   static override flags = {
     client: Flags.string({options: [...CLIENT_IDS], description: 'Only this client.'}),
-    'tenant-id': Flags.string({description: 'Expected tenant (default: THOTH_TENANT_ID from the environment, managed preferences or settings.json): a wrapped entry with another tenant is drift.'}),
-    'enforcement-mode': Flags.string({options: [...ENFORCEMENT_MODES], description: 'Expected mode (default: THOTH_ENFORCEMENT_MODE, likewise; a managed mode wins): a wrapped entry with another mode is drift.'}),
-    'thoth-bin': Flags.string({multiple: true, description: 'A thoth executable given to `wrap-config --thoth-bin`: entries that run it count as this installation (repeatable).'}),
+    'tenant-id': Flags.string({
+      description:
+        'Expected tenant (default: THOTH_TENANT_ID from the environment, managed preferences or settings.json): a wrapped entry with another tenant is drift.',
+    }),
+    'enforcement-mode': Flags.string({
+      options: [...ENFORCEMENT_MODES],
+      description:
+        'Expected mode (default: THOTH_ENFORCEMENT_MODE, likewise; a managed mode wins): a wrapped entry with another mode is drift.',
+    }),
+    'thoth-bin': Flags.string({
+      multiple: true,
+      description: 'A thoth executable given to `wrap-config --thoth-bin`: entries that run it count as this installation (repeatable).',
+    }),
   };
 
   async run(): Promise<StatusResult> {
     const {args, flags} = await this.parse(Status);
     const {report, warnings} = await statusWithSettings({
-      flags: {tenantId: flags['tenant-id'], enforcementMode: flags['enforcement-mode'], profileDir: flags['thoth-home'], thothBin: flags['thoth-bin']},
+      flags: {
+        tenantId: flags['tenant-id'],
+        enforcementMode: flags['enforcement-mode'],
+        profileDir: flags['thoth-home'],
+        thothBin: flags['thoth-bin'],
+      },
       ...(args.file === undefined ? {} : {files: [args.file]}),
       ...(flags.client === undefined ? {} : {client: flags.client as ClientId}),
     });

@@ -18,11 +18,14 @@ export default class UnwrapConfig extends BaseCommand<UnwrapConfigResult> {
   static override examples = ['<%= config.bin %> unwrap-config', '<%= config.bin %> unwrap-config --all --dry-run --json'];
 
   static override args = {
-    file: Args.string({description: 'Config file to unwrap (default: the client\'s standard location).', required: false}),
+    file: Args.string({description: "Config file to unwrap (default: the client's standard location).", required: false}),
   };
 
   static override flags = {
-    client: Flags.string({options: [...CLIENT_IDS], description: 'Client whose config to unwrap (default claude-desktop; inferred from FILE when given).'}),
+    client: Flags.string({
+      options: [...CLIENT_IDS],
+      description: 'Client whose config to unwrap (default claude-desktop; inferred from FILE when given).',
+    }),
     all: Flags.boolean({description: 'Unwrap the configs of every client found.', exclusive: ['client']}),
     output: Flags.string({description: 'Write the result here instead of changing the input file.'}),
     'dry-run': Flags.boolean({description: 'Print the change (RFC 6902 JSON Patch and a summary) and write nothing.'}),
@@ -40,7 +43,12 @@ export default class UnwrapConfig extends BaseCommand<UnwrapConfigResult> {
       dryRun: flags['dry-run'],
     });
     reportChange(
-      {log: (line) => this.log(line), note: (message) => this.note(message), setExitCode: (code) => this.setExitCode(code), json: this.jsonEnabled()},
+      {
+        log: (line) => this.log(line),
+        note: (message) => this.note(message),
+        setExitCode: (code) => this.setExitCode(code),
+        json: this.jsonEnabled(),
+      },
       result,
     );
     return result;

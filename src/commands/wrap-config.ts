@@ -15,7 +15,7 @@ export default class WrapConfig extends BaseCommand<WrapConfigResult> {
   static override description = [
     'Each server entry becomes `command: <node>`, `args: [<thoth bin/run.js>, "run", "--agent-id", <name>, ...flags, "--", <original command>, ...<original args>]`, keeping its env and every other key; the file keeps its formatting, key order and comments.',
     'Running it again changes nothing; an already-wrapped entry is rewritten only when a selected value changes. Remote (url) and disabled entries are left as they are.',
-    'Without FILE: Claude Desktop\'s config (--client for another client, --all for every client found). Writes atomically, keeps the file\'s mode and owner and a timestamped backup beside it, and refuses when the file changed meanwhile.',
+    "Without FILE: Claude Desktop's config (--client for another client, --all for every client found). Writes atomically, keeps the file's mode and owner and a timestamped backup beside it, and refuses when the file changed meanwhile.",
     'Exit codes: 0 done (or nothing to do), 10 with --dry-run when something would change, 3 invalid config, 4 no config found, 5 the file changed while editing or is locked.',
   ].join('\n');
 
@@ -27,20 +27,36 @@ export default class WrapConfig extends BaseCommand<WrapConfigResult> {
   ];
 
   static override args = {
-    file: Args.string({description: 'Config file to wrap (default: the client\'s standard location).', required: false}),
+    file: Args.string({description: "Config file to wrap (default: the client's standard location).", required: false}),
   };
 
   static override flags = {
-    client: Flags.string({options: [...CLIENT_IDS], description: 'Client whose config to wrap (default claude-desktop; inferred from FILE when given).'}),
+    client: Flags.string({
+      options: [...CLIENT_IDS],
+      description: 'Client whose config to wrap (default claude-desktop; inferred from FILE when given).',
+    }),
     all: Flags.boolean({description: 'Wrap the configs of every client found.', exclusive: ['client']}),
-    'tenant-id': Flags.string({description: 'Tenant written as --tenant-id into each entry (default: THOTH_TENANT_ID from the environment, managed preferences or settings.json).'}),
-    'enforcement-mode': Flags.string({options: [...ENFORCEMENT_MODES], description: 'Enforcement mode written into each entry (default: THOTH_ENFORCEMENT_MODE, likewise).'}),
-    env: Flags.string({multiple: true, description: 'KEY=VALUE set in each entry\'s env (repeatable); unwrap-config restores the previous env.'}),
+    'tenant-id': Flags.string({
+      description:
+        'Tenant written as --tenant-id into each entry (default: THOTH_TENANT_ID from the environment, managed preferences or settings.json).',
+    }),
+    'enforcement-mode': Flags.string({
+      options: [...ENFORCEMENT_MODES],
+      description: 'Enforcement mode written into each entry (default: THOTH_ENFORCEMENT_MODE, likewise).',
+    }),
+    env: Flags.string({
+      multiple: true,
+      description: "KEY=VALUE set in each entry's env (repeatable); unwrap-config restores the previous env.",
+    }),
     intent: Flags.string({description: 'Session intent for every server (default: per server from intent_map.json).'}),
     output: Flags.string({description: 'Write the result here instead of changing the input file.'}),
     'dry-run': Flags.boolean({description: 'Print the change (RFC 6902 JSON Patch and a summary) and write nothing.'}),
-    'embed-api-key': Flags.boolean({description: 'Break-glass: write the API key into each entry (readable in the config and the process list).'}),
-    'thoth-bin': Flags.string({description: 'Absolute path of a thoth executable to write as the command (default: this node and this thoth\'s bin/run.js).'}),
+    'embed-api-key': Flags.boolean({
+      description: 'Break-glass: write the API key into each entry (readable in the config and the process list).',
+    }),
+    'thoth-bin': Flags.string({
+      description: "Absolute path of a thoth executable to write as the command (default: this node and this thoth's bin/run.js).",
+    }),
   };
 
   async run(): Promise<WrapConfigResult> {

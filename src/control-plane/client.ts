@@ -6,7 +6,16 @@ import type {Agent, buildConnector, Dispatcher} from 'undici';
 import {errorMessage} from '../core/errors.js';
 import {loadValidator, type CompiledValidator} from '../util/validators.js';
 import type {ControlPlaneEndpoint} from './config.js';
-import {ERROR_SCHEMA, REQUEST_ID_HEADER, ROUTES, type ErrorBody, type RequestOf, type ResponseOf, type RouteName, type Warning} from './contract.js';
+import {
+  ERROR_SCHEMA,
+  REQUEST_ID_HEADER,
+  ROUTES,
+  type ErrorBody,
+  type RequestOf,
+  type ResponseOf,
+  type RouteName,
+  type Warning,
+} from './contract.js';
 import {ControlPlaneError} from './errors.js';
 import {isTlsFailure, loadTrust, PeerVerifier, TlsPolicyError, type TlsSettings} from './tls.js';
 
@@ -71,7 +80,13 @@ export class ControlPlaneClient implements ControlPlaneSender {
         if (connectTo.protocol !== 'https:' && verifier.needed) {
           // Plain http (allowed for localhost) cannot satisfy a pin: refuse rather than skip it.
           socket.destroy();
-          return callback(new TlsPolicyError('THOTH_TLS_CONFIG', `${connectTo.hostname} is reached over plain http, so THOTH_TLS_PINNED_CERT_SHA256 / THOTH_TLS_REQUIRE_AWS_BACKED_CERTS cannot be checked`), null);
+          return callback(
+            new TlsPolicyError(
+              'THOTH_TLS_CONFIG',
+              `${connectTo.hostname} is reached over plain http, so THOTH_TLS_PINNED_CERT_SHA256 / THOTH_TLS_REQUIRE_AWS_BACKED_CERTS cannot be checked`,
+            ),
+            null,
+          );
         }
         if (connectTo.protocol === 'https:' && verifier.needed) {
           const problem = verifier.check(socket as TLSSocket, connectTo.hostname);
@@ -93,12 +108,22 @@ export class ControlPlaneClient implements ControlPlaneSender {
     return new ControlPlaneClient(agent, validators, options);
   }
 
-  async send<R extends RouteName>(route: R, endpoint: ControlPlaneEndpoint, body: RequestOf<R>, options: SendOptions): Promise<ResponseOf<R>> {
+  async send<R extends RouteName>(
+    route: R,
+    endpoint: ControlPlaneEndpoint,
+    body: RequestOf<R>,
+    options: SendOptions,
+  ): Promise<ResponseOf<R>> {
     return this.sendRaw(route, endpoint, JSON.stringify(body), options);
   }
 
   /** As `send`, with the body already serialised (the enforcer splices the arguments in as forwarded). */
-  async sendRaw<R extends RouteName>(route: R, endpoint: ControlPlaneEndpoint, bodyJson: string, options: SendOptions): Promise<ResponseOf<R>> {
+  async sendRaw<R extends RouteName>(
+    route: R,
+    endpoint: ControlPlaneEndpoint,
+    bodyJson: string,
+    options: SendOptions,
+  ): Promise<ResponseOf<R>> {
     const spec = ROUTES[route];
     const url = this.baseOf(endpoint.url);
     const path = `${url.prefix}${spec.path}`;
@@ -111,7 +136,15 @@ export class ControlPlaneClient implements ControlPlaneSender {
     try {
       const answer = await exchange(
         this.agent,
-        {origin: url.origin, path, method: spec.method, headers, body: bodyJson, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs},
+        {
+          origin: url.origin,
+          path,
+          method: spec.method,
+          headers,
+          body: bodyJson,
+          headersTimeout: options.timeoutMs,
+          bodyTimeout: options.timeoutMs,
+        },
         {
           timeoutMs: options.timeoutMs,
           timeout: () => new ControlPlaneError('timeout', `${where}: no answer within ${options.timeoutMs} ms`),
@@ -131,13 +164,21 @@ export class ControlPlaneClient implements ControlPlaneSender {
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new ControlPlaneError(status >= 200 && status < 300 ? 'invalid-response' : 'http', `${where}: HTTP ${status} with a body that is not JSON`, {status});
+      throw new ControlPlaneError(
+        status >= 200 && status < 300 ? 'invalid-response' : 'http',
+        `${where}: HTTP ${status} with a body that is not JSON`,
+        {status},
+      );
     }
     if (status >= 200 && status < 300) {
       const validate = this.validators.get(spec.response)!;
       if (!validate(parsed)) {
         const first = validate.errors?.[0];
-        throw new ControlPlaneError('invalid-response', `${where}: the answer does not follow ${spec.response}.schema.json (${first ? `${first.instancePath || '/'} ${first.message ?? ''}` : 'invalid'})`, {status});
+        throw new ControlPlaneError(
+          'invalid-response',
+          `${where}: the answer does not follow ${spec.response}.schema.json (${first ? `${first.instancePath || '/'} ${first.message ?? ''}` : 'invalid'})`,
+          {status},
+        );
       }
       this.reportWarnings((parsed as {warnings?: Warning[]}).warnings, url.host);
       return parsed as ResponseOf<R>;
@@ -226,8 +267,12 @@ async function loadUndici(): Promise<UndiciParts> {
   const agentPath = 'undici/lib/dispatcher/agent.js';
   const connectPath = 'undici/lib/core/connect.js';
   try {
-    const [agent, connect] = (await Promise.all([import(agentPath), import(connectPath)])) as [{default: typeof Agent}, {default: typeof buildConnector}];
-    if (typeof agent.default === 'function' && typeof connect.default === 'function') return {Agent: agent.default, buildConnector: connect.default};
+    const [agent, connect] = (await Promise.all([import(agentPath), import(connectPath)])) as [
+      {default: typeof Agent},
+      {default: typeof buildConnector},
+    ];
+    if (typeof agent.default === 'function' && typeof connect.default === 'function')
+      return {Agent: agent.default, buildConnector: connect.default};
   } catch {
     // Fall through to the index.
   }

@@ -39,7 +39,8 @@ export interface ControlPlanePlan {
 }
 
 const NO_KEY = 'no API key is configured (store one with `thoth api-key set`, or set THOTH_API_KEY_FILE)';
-const NO_GOVAPI_CREDENTIAL = 'no credential is configured (store an API key with `thoth api-key set`, or set THOTH_GOVAPI_BEARER_TOKEN or THOTH_GOVAPI_API_KEY)';
+const NO_GOVAPI_CREDENTIAL =
+  'no credential is configured (store an API key with `thoth api-key set`, or set THOTH_GOVAPI_BEARER_TOKEN or THOTH_GOVAPI_API_KEY)';
 
 /**
  * What the resolved settings say about the control plane, without touching the network. The
@@ -61,9 +62,10 @@ export function planControlPlane(values: Settings): ControlPlanePlan {
     const token = values.govapiBearerToken !== undefined ? new Secret(values.govapiBearerToken) : apiKey;
     if (token) headers['authorization'] = bearer(token);
     if (values.govapiApiKey !== undefined) headers[API_KEY_HEADER] = new Secret(values.govapiApiKey);
-    govapi = Object.keys(headers).length > 0
-      ? {host: 'govapi', url: values.govapiUrl, headers}
-      : {host: 'govapi', url: values.govapiUrl, problem: NO_GOVAPI_CREDENTIAL};
+    govapi =
+      Object.keys(headers).length > 0
+        ? {host: 'govapi', url: values.govapiUrl, headers}
+        : {host: 'govapi', url: values.govapiUrl, problem: NO_GOVAPI_CREDENTIAL};
   }
   const tls: TlsSettings = {
     verify: values.tlsVerify,

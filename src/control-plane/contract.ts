@@ -8,11 +8,41 @@
  * THOTH_GOVAPI_URL (default https://grid.<tenant>.<apex>). Paths are appended to the URL's path.
  */
 export const ROUTES = {
-  register: {host: 'govapi', method: 'POST', path: '/v1/endpoints/register', request: 'control-plane/register-request', response: 'control-plane/register-response'},
-  checkin: {host: 'govapi', method: 'POST', path: '/v1/endpoints/checkin', request: 'control-plane/checkin-request', response: 'control-plane/checkin-response'},
-  eventBatch: {host: 'govapi', method: 'POST', path: '/v1/events/batch', request: 'control-plane/event-batch-request', response: 'control-plane/event-batch-response'},
-  enforce: {host: 'enforcer', method: 'POST', path: '/v1/enforce', request: 'control-plane/enforce-request', response: 'control-plane/enforce-response'},
-  holdWait: {host: 'enforcer', method: 'POST', path: '/v1/enforce/holds/wait', request: 'control-plane/hold-wait-request', response: 'control-plane/hold-wait-response'},
+  register: {
+    host: 'govapi',
+    method: 'POST',
+    path: '/v1/endpoints/register',
+    request: 'control-plane/register-request',
+    response: 'control-plane/register-response',
+  },
+  checkin: {
+    host: 'govapi',
+    method: 'POST',
+    path: '/v1/endpoints/checkin',
+    request: 'control-plane/checkin-request',
+    response: 'control-plane/checkin-response',
+  },
+  eventBatch: {
+    host: 'govapi',
+    method: 'POST',
+    path: '/v1/events/batch',
+    request: 'control-plane/event-batch-request',
+    response: 'control-plane/event-batch-response',
+  },
+  enforce: {
+    host: 'enforcer',
+    method: 'POST',
+    path: '/v1/enforce',
+    request: 'control-plane/enforce-request',
+    response: 'control-plane/enforce-response',
+  },
+  holdWait: {
+    host: 'enforcer',
+    method: 'POST',
+    path: '/v1/enforce/holds/wait',
+    request: 'control-plane/hold-wait-request',
+    response: 'control-plane/hold-wait-response',
+  },
 } as const satisfies Record<string, {host: ControlPlaneHost; method: 'POST'; path: string; request: string; response: string}>;
 
 export const ERROR_SCHEMA = 'control-plane/error';

@@ -19,7 +19,11 @@ export class ControlPlaneError extends Error {
   /** From Retry-After or `retryAfterSeconds` (429, 503). */
   readonly retryAfterMs: number | undefined;
 
-  constructor(kind: ControlPlaneFailure, message: string, details: {status?: number; code?: ErrorCode; retryAfterMs?: number; cause?: unknown} = {}) {
+  constructor(
+    kind: ControlPlaneFailure,
+    message: string,
+    details: {status?: number; code?: ErrorCode; retryAfterMs?: number; cause?: unknown} = {},
+  ) {
     super(message, details.cause === undefined ? undefined : {cause: details.cause});
     this.name = 'ControlPlaneError';
     this.kind = kind;

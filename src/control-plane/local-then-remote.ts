@@ -54,7 +54,13 @@ export class RemoteAwareStepUp implements StepUpHandler {
     private readonly local: StepUpHandler | undefined,
   ) {}
 
-  async resolve(call: ToolCall, context: DecisionContext, decision: Decision, client: ClientChannel, signal: AbortSignal): Promise<Decision> {
+  async resolve(
+    call: ToolCall,
+    context: DecisionContext,
+    decision: Decision,
+    client: ClientChannel,
+    signal: AbortSignal,
+  ): Promise<Decision> {
     if (this.remote.hasHold(decision)) return this.remote.awaitApproval(decision, signal);
     if (this.remote.isRemote(decision)) return decision;
     return this.local ? this.local.resolve(call, context, decision, client, signal) : decision;

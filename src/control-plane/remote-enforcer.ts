@@ -73,7 +73,10 @@ export class RemoteEnforcer {
   /** The remote verdict on a call that the embedded enforcer did not block. */
   async decide(call: ToolCall, context: DecisionContext, local: Decision, startedAt: number = this.now()): Promise<Decision> {
     if (this.now() < this.pausedUntil) {
-      return this.failure(`it failed ${this.failures} times in a row (last: ${this.lastFailure}); asking again in ${Math.ceil((this.pausedUntil - this.now()) / 1000)} s`, false);
+      return this.failure(
+        `it failed ${this.failures} times in a row (last: ${this.lastFailure}); asking again in ${Math.ceil((this.pausedUntil - this.now()) / 1000)} s`,
+        false,
+      );
     }
     let answer: EnforceResponse;
     try {
@@ -82,7 +85,9 @@ export class RemoteEnforcer {
       return this.onFailure(error);
     }
     if (this.failures > 0) {
-      this.options.warn(`the remote enforcer answers again (${this.options.endpoint.url}) after ${this.failures} failed request${this.failures === 1 ? '' : 's'}`);
+      this.options.warn(
+        `the remote enforcer answers again (${this.options.endpoint.url}) after ${this.failures} failed request${this.failures === 1 ? '' : 's'}`,
+      );
     }
     this.failures = 0;
     this.pauseMs = FIRST_PAUSE_MS;
@@ -107,7 +112,10 @@ export class RemoteEnforcer {
    */
   combine(local: Decision, remote: Decision): Decision {
     if (RANK[local.decision] > RANK[remote.decision]) {
-      return {...local, trace: [...(local.trace ?? []), ...(remote.trace ?? []), `the embedded decision is more restrictive (${local.ruleId})`]};
+      return {
+        ...local,
+        trace: [...(local.trace ?? []), ...(remote.trace ?? []), `the embedded decision is more restrictive (${local.ruleId})`],
+      };
     }
     remote.trace = [...(local.trace ?? []), ...(remote.trace ?? [])];
     if (local.observed !== undefined && remote.decision === 'allow') remote.observed = local.observed;
@@ -228,7 +236,9 @@ export class RemoteEnforcer {
     // One line on stderr when the outage starts, then at most one a minute.
     if (fresh && (this.failures === 1 || this.now() - this.lastWarnedAt > 60_000)) {
       this.lastWarnedAt = this.now();
-      this.options.warn(`the remote enforcer could not decide (${cause}); tool calls get THOTH_ENFORCER_FAILURE_DECISION=${failureDecision} (env ${env}) until it answers`);
+      this.options.warn(
+        `the remote enforcer could not decide (${cause}); tool calls get THOTH_ENFORCER_FAILURE_DECISION=${failureDecision} (env ${env}) until it answers`,
+      );
     }
     return {
       decision: failureDecision,

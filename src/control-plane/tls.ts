@@ -43,31 +43,47 @@ export interface TrustMaterial {
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 /** Reads THOTH_TLS_CA_BUNDLE and checks that the settings can be honoured at all. */
-export async function loadTrust(settings: TlsSettings, read: (path: string) => Promise<string> = (path) => readFile(path, 'utf8')): Promise<TrustMaterial> {
+export async function loadTrust(
+  settings: TlsSettings,
+  read: (path: string) => Promise<string> = (path) => readFile(path, 'utf8'),
+): Promise<TrustMaterial> {
   const trust: TrustMaterial = {bundle: []};
   if (settings.caBundle !== undefined) {
     let text: string;
     try {
       text = await read(settings.caBundle);
     } catch (error) {
-      throw new TlsPolicyError('THOTH_TLS_CONFIG', `THOTH_TLS_CA_BUNDLE ${settings.caBundle} cannot be read (${errnoCode(error) ?? errorMessage(error)})`);
+      throw new TlsPolicyError(
+        'THOTH_TLS_CONFIG',
+        `THOTH_TLS_CA_BUNDLE ${settings.caBundle} cannot be read (${errnoCode(error) ?? errorMessage(error)})`,
+      );
     }
     const blocks = text.match(PEM_BLOCK) ?? [];
-    if (blocks.length === 0) throw new TlsPolicyError('THOTH_TLS_CONFIG', `THOTH_TLS_CA_BUNDLE ${settings.caBundle} holds no PEM certificate`);
+    if (blocks.length === 0)
+      throw new TlsPolicyError('THOTH_TLS_CONFIG', `THOTH_TLS_CA_BUNDLE ${settings.caBundle} holds no PEM certificate`);
     for (const block of blocks) {
       try {
         trust.bundle.push(new X509Certificate(block));
       } catch (error) {
-        throw new TlsPolicyError('THOTH_TLS_CONFIG', `THOTH_TLS_CA_BUNDLE ${settings.caBundle}: a certificate cannot be parsed (${errorMessage(error)})`);
+        throw new TlsPolicyError(
+          'THOTH_TLS_CONFIG',
+          `THOTH_TLS_CA_BUNDLE ${settings.caBundle}: a certificate cannot be parsed (${errorMessage(error)})`,
+        );
       }
     }
     trust.ca = blocks;
   }
   if (settings.requireAwsBacked && settings.acmCertArn === undefined && settings.privateCaArn === undefined) {
-    throw new TlsPolicyError('THOTH_TLS_CONFIG', 'THOTH_TLS_REQUIRE_AWS_BACKED_CERTS is true but neither THOTH_TLS_AWS_ACM_CERT_ARN nor THOTH_TLS_AWS_PRIVATE_CA_ARN is set');
+    throw new TlsPolicyError(
+      'THOTH_TLS_CONFIG',
+      'THOTH_TLS_REQUIRE_AWS_BACKED_CERTS is true but neither THOTH_TLS_AWS_ACM_CERT_ARN nor THOTH_TLS_AWS_PRIVATE_CA_ARN is set',
+    );
   }
   if (settings.requireAwsBacked && settings.acmCertArn === undefined && trust.bundle.length === 0) {
-    throw new TlsPolicyError('THOTH_TLS_CONFIG', 'THOTH_TLS_AWS_PRIVATE_CA_ARN needs THOTH_TLS_CA_BUNDLE to hold that private CA certificate (thoth checks the chain against it offline)');
+    throw new TlsPolicyError(
+      'THOTH_TLS_CONFIG',
+      'THOTH_TLS_AWS_PRIVATE_CA_ARN needs THOTH_TLS_CA_BUNDLE to hold that private CA certificate (thoth checks the chain against it offline)',
+    );
   }
   return trust;
 }

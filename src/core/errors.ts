@@ -11,11 +11,7 @@ export class ThothError extends Error {
   /** oclif reads `oclif.exit` when it handles an error outside --json mode. */
   readonly oclif: {exit: number};
 
-  constructor(
-    code: string,
-    message: string,
-    options: {exitCode?: number; suggestions?: readonly string[]; cause?: unknown} = {},
-  ) {
+  constructor(code: string, message: string, options: {exitCode?: number; suggestions?: readonly string[]; cause?: unknown} = {}) {
     super(message, options.cause === undefined ? undefined : {cause: options.cause});
     this.name = 'ThothError';
     this.code = code;

@@ -171,5 +171,8 @@ function isNumberChar(ch: number): boolean {
 
 /** Method names are compared after this normalisation so `Tools/Call` cannot slip past. */
 export function normaliseMethod(method: string): string {
-  return method.normalize('NFKC').replace(/[\s\u0000-\u001f\u007f\u200b-\u200f\u2060\ufeff]/g, '').toLowerCase();
+  return method
+    .normalize('NFKC')
+    .replace(/[\s\u0000-\u001f\u007f\u200b-\u200f\u2060\ufeff]/g, '')
+    .toLowerCase();
 }

@@ -15,12 +15,25 @@ export const RUN_FLAGS = {
   'enforcement-mode': {type: 'string', description: 'progressive | step_up | block | observe (audit only).'},
   'session-intent': {type: 'string', description: 'Why this session exists (e.g. phi_eligibility_check); overrides intent_map.json.'},
   'api-key': {type: 'string', description: 'Control-plane API key. Discouraged: visible to other users; use THOTH_API_KEY_FILE.'},
-  policy: {type: 'string', description: 'Policy file (JSON or JSONC); overrides THOTH_POLICY_FILE and the managed location, unless managed preferences set THOTH_POLICY_FILE.'},
-  'no-filter-tools': {type: 'boolean', description: 'Keep tools that policy can never allow in tools/list results (env THOTH_FILTER_TOOLS=off; managed preferences win).'},
+  policy: {
+    type: 'string',
+    description:
+      'Policy file (JSON or JSONC); overrides THOTH_POLICY_FILE and the managed location, unless managed preferences set THOTH_POLICY_FILE.',
+  },
+  'no-filter-tools': {
+    type: 'boolean',
+    description: 'Keep tools that policy can never allow in tools/list results (env THOTH_FILTER_TOOLS=off; managed preferences win).',
+  },
   'max-message-bytes': {type: 'string', description: `Largest JSON-RPC message relayed, in bytes (default ${DEFAULT_MAX_MESSAGE_BYTES}).`},
   'log-file': {type: 'string', description: "Also append thoth's own diagnostics to this file (env THOTH_LOG_FILE)."},
-  'audit-dir': {type: 'string', description: 'Audit trail directory (env THOTH_AUDIT_DIR; default ~/.thoth/audit; managed preferences win).'},
-  'shutdown-grace-ms': {type: 'string', description: 'How long the server gets after stdin closes, and again after SIGTERM (default 2000).'},
+  'audit-dir': {
+    type: 'string',
+    description: 'Audit trail directory (env THOTH_AUDIT_DIR; default ~/.thoth/audit; managed preferences win).',
+  },
+  'shutdown-grace-ms': {
+    type: 'string',
+    description: 'How long the server gets after stdin closes, and again after SIGTERM (default 2000).',
+  },
 } as const satisfies Record<string, {type: 'string' | 'boolean'; description: string}>;
 
 export interface RunOptions {

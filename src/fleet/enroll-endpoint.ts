@@ -45,7 +45,9 @@ export async function enrollThisEndpoint(options: EnrollOptions): Promise<{resul
   if (plan.govapi === undefined) {
     throw new ThothError('CONTROL_PLANE_NOT_CONFIGURED', 'no control plane is configured, so there is nothing to enroll with', {
       exitCode: ExitCode.USAGE,
-      suggestions: ['Give --tenant-id (or set THOTH_TENANT_ID) for the URLs derived from it, or THOTH_GOVAPI_URL for a self-hosted control plane.'],
+      suggestions: [
+        'Give --tenant-id (or set THOTH_TENANT_ID) for the URLs derived from it, or THOTH_GOVAPI_URL for a self-hosted control plane.',
+      ],
     });
   }
   if (!isUsable(plan.govapi)) {
@@ -76,7 +78,13 @@ export async function enrollThisEndpoint(options: EnrollOptions): Promise<{resul
     });
   }
   try {
-    const {response, record} = await registerEndpoint({sender: client, endpoint: plan.govapi, request, profileDir: settings.profileDir, timeoutMs: options.timeoutMs ?? 15_000});
+    const {response, record} = await registerEndpoint({
+      sender: client,
+      endpoint: plan.govapi,
+      request,
+      profileDir: settings.profileDir,
+      timeoutMs: options.timeoutMs ?? 15_000,
+    });
     return {
       result: {
         endpointId: record.endpointId,
@@ -106,11 +114,15 @@ function enrollError(error: unknown, url: string): unknown {
   if (error.kind === 'tls') {
     return new ThothError('TLS_FAILED', error.message, {
       exitCode: ExitCode.SECURITY,
-      suggestions: ['Check THOTH_TLS_CA_BUNDLE and THOTH_TLS_PINNED_CERT_SHA256 against the certificate the control plane presents; thoth never retries with weaker TLS.'],
+      suggestions: [
+        'Check THOTH_TLS_CA_BUNDLE and THOTH_TLS_PINNED_CERT_SHA256 against the certificate the control plane presents; thoth never retries with weaker TLS.',
+      ],
     });
   }
   const suggestions = error.isAuthFailure
-    ? ['The control plane refused the credential: store a valid key with `thoth api-key set`, or check THOTH_GOVAPI_BEARER_TOKEN / THOTH_GOVAPI_API_KEY.']
+    ? [
+        'The control plane refused the credential: store a valid key with `thoth api-key set`, or check THOTH_GOVAPI_BEARER_TOKEN / THOTH_GOVAPI_API_KEY.',
+      ]
     : [`Check that ${url} is reachable from this machine (proxy, firewall, DNS), then run \`thoth enroll\` again: it is safe to repeat.`];
   return new ThothError('ENROLL_FAILED', error.message, {exitCode: ExitCode.NETWORK, suggestions, cause: error});
 }

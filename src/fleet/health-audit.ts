@@ -26,12 +26,20 @@ export async function auditFact(context: HealthContext, options: AuditFactOption
   const {values, origins} = context.settings;
   const dir = values.auditDir;
   if (!values.auditEnabled) {
-    return {state: 'warn', summary: `the audit trail is off (THOTH_AUDIT, ${describeOrigin(origins.auditEnabled)}): tool calls are not recorded`, path: dir};
+    return {
+      state: 'warn',
+      summary: `the audit trail is off (THOTH_AUDIT, ${describeOrigin(origins.auditEnabled)}): tool calls are not recorded`,
+      path: dir,
+    };
   }
   const bound = options.bound ?? HEALTH_AUDIT_BOUND;
   let result;
   try {
-    result = await verifyRecentAudit({dir, keyFile: values.auditKeyFile}, bound, options.isWriterAlive ? {isWriterAlive: options.isWriterAlive} : {});
+    result = await verifyRecentAudit(
+      {dir, keyFile: values.auditKeyFile},
+      bound,
+      options.isWriterAlive ? {isWriterAlive: options.isWriterAlive} : {},
+    );
   } catch (error) {
     if (error instanceof ThothError && error.code === 'AUDIT_KEY_NOT_FOUND') {
       return {state: 'fail', summary: `the trail in ${dir} cannot be verified: ${error.message}`, path: dir};

@@ -107,7 +107,10 @@ export function intuneDetection(report: HealthReport): {detected: boolean; line:
   const versionOk = report.version.meetsMinimum !== false;
   const governed = report.governance.allGoverned === true;
   const servers = report.governance.totals?.governed ?? 0;
-  return {detected: versionOk && governed, line: `thoth ${report.version.current} detected: ${servers} server${servers === 1 ? '' : 's'} governed`};
+  return {
+    detected: versionOk && governed,
+    line: `thoth ${report.version.current} detected: ${servers} server${servers === 1 ? '' : 's'} governed`,
+  };
 }
 
 /**
@@ -117,16 +120,23 @@ export function intuneDetection(report: HealthReport): {detected: boolean; line:
 export function renderHealthText(report: HealthReport): string {
   const s = (value: string | null | undefined, fallback = '-') => terminalSafe(value ?? fallback);
   const lines: string[] = [];
-  const minimum = report.version.minimum === null ? 'no minimum set' : `minimum ${s(report.version.minimum)}: ${report.version.meetsMinimum ? 'ok' : 'TOO OLD'}`;
+  const minimum =
+    report.version.minimum === null
+      ? 'no minimum set'
+      : `minimum ${s(report.version.minimum)}: ${report.version.meetsMinimum ? 'ok' : 'TOO OLD'}`;
   lines.push(`status      ${report.status}`);
   lines.push(`version     ${s(report.version.current)} (${minimum})`);
   lines.push(`endpoint    ${s(report.identity.endpointId)} (${s(report.identity.source)}: ${s(report.identity.detail)})`);
   const {tenant} = report;
-  lines.push(`tenant      ${s(tenant.tenantId)}  fleet ${s(tenant.fleetId)}  env ${s(tenant.env)}  enrollment ${s(tenant.enrollmentSource)}`);
+  lines.push(
+    `tenant      ${s(tenant.tenantId)}  fleet ${s(tenant.fleetId)}  env ${s(tenant.env)}  enrollment ${s(tenant.enrollmentSource)}`,
+  );
   lines.push(`governance  ${report.governance.state}: ${s(report.governance.summary)}`);
   for (const client of report.governance.clients) {
     if (!client.found) continue;
-    lines.push(`  ${s(client.client).padEnd(15)} ${client.governed} governed, ${client.notGoverned} not governed, ${client.drift} drift${client.ungovernable > 0 ? `, ${client.ungovernable} ungovernable` : ''}${client.error ? ` (${s(client.error)})` : ''}`);
+    lines.push(
+      `  ${s(client.client).padEnd(15)} ${client.governed} governed, ${client.notGoverned} not governed, ${client.drift} drift${client.ungovernable > 0 ? `, ${client.ungovernable} ungovernable` : ''}${client.error ? ` (${s(client.error)})` : ''}`,
+    );
     for (const entry of (report.governance.drifted ?? []).filter((drifted) => drifted.client === client.client)) {
       lines.push(`    ! ${s(entry.server)}: ${entry.problems.map((problem) => s(problem)).join('; ')}`);
     }

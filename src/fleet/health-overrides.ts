@@ -45,7 +45,13 @@ export async function trailOverrides(context: HealthContext, options: TrailOverr
   const {values} = context.settings;
   if (values.auditEnabled) {
     try {
-      attempts.push(...(await scanTrail(values.auditDir, context.now().getTime() - (options.windowMs ?? OVERRIDE_WINDOW_MS), options.maxBytes ?? OVERRIDE_SCAN_BYTES)));
+      attempts.push(
+        ...(await scanTrail(
+          values.auditDir,
+          context.now().getTime() - (options.windowMs ?? OVERRIDE_WINDOW_MS),
+          options.maxBytes ?? OVERRIDE_SCAN_BYTES,
+        )),
+      );
     } catch (error) {
       state = 'unknown';
       unread = `the audit trail in ${values.auditDir} could not be read for refused overrides: ${errorMessage(error).split('\n')[0]}`;
@@ -61,7 +67,12 @@ export function judgeOverrides(attempts: OverrideAttempt[]): OverridesFact {
   if (attempts.length === 0) return {state: 'ok', summary: 'no attempt to override a managed setting', attempts};
   const clauses = attempts.map((attempt) => {
     const what = attempt.attempted.source === 'flag' ? attempt.attempted.origin : `env ${attempt.attempted.origin}`;
-    const where = attempt.seen === 'config' ? `in ${attempt.where}` : attempt.seen === 'trail' ? `refused by ${attempt.where} sessions (${attempt.count}×, last ${attempt.at ?? '?'})` : `in the environment of ${attempt.where}`;
+    const where =
+      attempt.seen === 'config'
+        ? `in ${attempt.where}`
+        : attempt.seen === 'trail'
+          ? `refused by ${attempt.where} sessions (${attempt.count}×, last ${attempt.at ?? '?'})`
+          : `in the environment of ${attempt.where}`;
     return `${attempt.setting} by ${what} ${where}`;
   });
   return {
@@ -122,6 +133,20 @@ async function scanTrail(dir: string, since: number, maxBytes: number): Promise<
 
 function attemptOf(event: Record<string, unknown>): OverrideAttempt | undefined {
   const {setting, attemptedSource, attempted, managedOrigin, agentId, timestamp} = event;
-  if (typeof setting !== 'string' || (attemptedSource !== 'env' && attemptedSource !== 'flag') || typeof attempted !== 'string' || typeof managedOrigin !== 'string') return undefined;
-  return {seen: 'trail', setting, attempted: {source: attemptedSource, origin: attempted}, managed: managedOrigin, where: String(agentId), at: String(timestamp), count: 1};
+  if (
+    typeof setting !== 'string' ||
+    (attemptedSource !== 'env' && attemptedSource !== 'flag') ||
+    typeof attempted !== 'string' ||
+    typeof managedOrigin !== 'string'
+  )
+    return undefined;
+  return {
+    seen: 'trail',
+    setting,
+    attempted: {source: attemptedSource, origin: attempted},
+    managed: managedOrigin,
+    where: String(agentId),
+    at: String(timestamp),
+    count: 1,
+  };
 }

@@ -30,14 +30,24 @@ export async function policyFact(context: HealthContext): Promise<PolicyFact> {
     from = loaded.ok ? describeFound(loaded.policy.source.kind) : describeFound(loaded.failure.source.kind);
   }
   if (!loaded.ok) {
-    return {state: 'fail', summary: `${describeFailure(loaded.failure)} (${from})`, file: loaded.failure.source.path, source: loaded.failure.source.kind};
+    return {
+      state: 'fail',
+      summary: `${describeFailure(loaded.failure)} (${from})`,
+      file: loaded.failure.source.path,
+      source: loaded.failure.source.kind,
+    };
   }
   const {policy} = loaded;
   const file = policy.source.kind === 'builtin' ? null : policy.source.path;
   const intents = await intentMapFindings(settings.profileDir, policy);
   if (intents.state !== 'ok') return {state: intents.state, summary: intents.summary, file, source: policy.source.kind};
   const what = policy.source.kind === 'builtin' ? 'the built-in default policy' : `policy ${policy.source.path}`;
-  return {state: 'ok', summary: `${what} ${policy.version} is valid (${policy.ruleCount} rule${policy.ruleCount === 1 ? '' : 's'}; ${from})`, file, source: policy.source.kind};
+  return {
+    state: 'ok',
+    summary: `${what} ${policy.version} is valid (${policy.ruleCount} rule${policy.ruleCount === 1 ? '' : 's'}; ${from})`,
+    file,
+    source: policy.source.kind,
+  };
 }
 
 function describeFound(kind: PolicySourceKind): string {

@@ -124,7 +124,12 @@ export interface StatusReportLike {
     file: string;
     found: boolean;
     error?: string;
-    servers: {state: 'governed' | 'not-governed' | 'drift' | 'ungovernable'; server?: string; problems?: string[]; overrides?: EntryOverride[]}[];
+    servers: {
+      state: 'governed' | 'not-governed' | 'drift' | 'ungovernable';
+      server?: string;
+      problems?: string[];
+      overrides?: EntryOverride[];
+    }[];
   }[];
   counts: GovernanceTotals;
   allGoverned: boolean;
@@ -154,7 +159,8 @@ export function governanceFromStatus(report: StatusReportLike): GovernanceFact {
   for (const client of unreadable) problems.push(`${client.client}: ${client.error}`);
   const total = governed + notGoverned + drift + ungovernable;
   const state: FactState = !report.allGoverned || unreadable.length > 0 ? 'fail' : 'ok';
-  const summary = problems.length === 0 ? `${governed} of ${total} server${total === 1 ? '' : 's'} governed` : `servers: ${problems.join('; ')}`;
+  const summary =
+    problems.length === 0 ? `${governed} of ${total} server${total === 1 ? '' : 's'} governed` : `servers: ${problems.join('; ')}`;
   const drifted: DriftedServer[] = [];
   const overrides: OverrideAttempt[] = [];
   for (const entry of report.clients) {
@@ -162,15 +168,34 @@ export function governanceFromStatus(report: StatusReportLike): GovernanceFact {
       const name = server.server ?? '';
       if (server.state === 'drift') drifted.push({client: entry.client, server: name, problems: [...(server.problems ?? [])]});
       for (const override of server.overrides ?? []) {
-        overrides.push({seen: 'config', setting: override.setting, attempted: {...override.attempted}, managed: override.managed, where: `${entry.client} ${name}`, at: null, count: 1});
+        overrides.push({
+          seen: 'config',
+          setting: override.setting,
+          attempted: {...override.attempted},
+          managed: override.managed,
+          where: `${entry.client} ${name}`,
+          at: null,
+          count: 1,
+        });
       }
     }
   }
-  return {state, summary, allGoverned: report.allGoverned && unreadable.length === 0, totals: {governed, notGoverned, drift, ungovernable}, clients, drifted, overrides};
+  return {
+    state,
+    summary,
+    allGoverned: report.allGoverned && unreadable.length === 0,
+    totals: {governed, notGoverned, drift, ungovernable},
+    clients,
+    drifted,
+    overrides,
+  };
 }
 
 function perClient(clients: ClientGovernance[], field: 'notGoverned' | 'drift' | 'ungovernable'): string {
-  return clients.filter((client) => client[field] > 0).map((client) => `${client.client}: ${client[field]}`).join(', ');
+  return clients
+    .filter((client) => client[field] > 0)
+    .map((client) => `${client.client}: ${client[field]}`)
+    .join(', ');
 }
 
 /** What a provider reports when its area is not in this build (today: enrollment and heartbeat). */

@@ -62,11 +62,31 @@ export async function collectHealth(options: CollectHealthOptions): Promise<Heal
     ...(options.context?.thothBins ? {thothBins: options.context.thothBins} : {}),
   };
   const [governance, policy, audit, heartbeat, recorded] = await Promise.all([
-    guard('governance', () => providers.governance(context), (summary) => ({state: 'unknown' as const, summary, allGoverned: null, totals: null, clients: []})),
-    guard('policy', () => providers.policy(context), (summary) => ({state: 'unknown' as const, summary, file: null, source: null})),
-    guard('audit', () => providers.audit(context), (summary) => ({state: 'unknown' as const, summary, path: null})),
-    guard('heartbeat', () => providers.heartbeat(context), (summary) => ({state: 'unknown' as const, summary, enrolled: null, lastHeartbeatAt: null})),
-    guard('overrides', () => providers.overrides(context), (summary): OverridesFact => ({state: 'unknown', summary, attempts: []})),
+    guard(
+      'governance',
+      () => providers.governance(context),
+      (summary) => ({state: 'unknown' as const, summary, allGoverned: null, totals: null, clients: []}),
+    ),
+    guard(
+      'policy',
+      () => providers.policy(context),
+      (summary) => ({state: 'unknown' as const, summary, file: null, source: null}),
+    ),
+    guard(
+      'audit',
+      () => providers.audit(context),
+      (summary) => ({state: 'unknown' as const, summary, path: null}),
+    ),
+    guard(
+      'heartbeat',
+      () => providers.heartbeat(context),
+      (summary) => ({state: 'unknown' as const, summary, enrolled: null, lastHeartbeatAt: null}),
+    ),
+    guard(
+      'overrides',
+      () => providers.overrides(context),
+      (summary): OverridesFact => ({state: 'unknown', summary, attempts: []}),
+    ),
   ]);
   // The configs' attempts come with governance (they are drift there too); the trail's and this command's with the provider.
   const fromConfigs = governance.overrides ?? [];
@@ -76,10 +96,19 @@ export async function collectHealth(options: CollectHealthOptions): Promise<Heal
   const meetsMinimum = minimum === null ? null : await versionAtLeast(version, minimum);
   const judged: {state: FactState; reason: string}[] = [];
   if (meetsMinimum === false) {
-    judged.push({state: 'fail', reason: `thoth ${version} is older than the minimum ${minimum} (THOTH_MIN_VERSION, ${describeOrigin(settings.origins.minVersion)})`});
+    judged.push({
+      state: 'fail',
+      reason: `thoth ${version} is older than the minimum ${minimum} (THOTH_MIN_VERSION, ${describeOrigin(settings.origins.minVersion)})`,
+    });
   }
   for (const problem of settings.problems) judged.push({state: 'fail', reason: `invalid setting: ${problem}`});
-  for (const [name, fact] of [['governance', governance], ['policy', policy], ['audit', audit], ['heartbeat', heartbeat], ['overrides', overrides]] as const) {
+  for (const [name, fact] of [
+    ['governance', governance],
+    ['policy', policy],
+    ['audit', audit],
+    ['heartbeat', heartbeat],
+    ['overrides', overrides],
+  ] as const) {
     if (fact.state !== 'ok') judged.push({state: fact.state, reason: `${name}: ${fact.summary}`});
   }
   const worst = judged.reduce((max, entry) => Math.max(max, SEVERITY[entry.state]), 0);

@@ -13,13 +13,18 @@ export async function heartbeatFact({settings, now}: HealthContext): Promise<Hea
   const plan = planControlPlane(settings.values);
   const none = {enrolled: false, lastHeartbeatAt: null};
   if (!plan.configured) return {state: 'ok', summary: 'not enrolled: no tenant configured (local use)', ...none};
-  if (plan.govapi === undefined) return {state: 'ok', summary: 'not enrolled: no GovAPI URL configured (THOTH_GOVAPI_URL), only the remote enforcer is used', ...none};
-  if (!isUsable(plan.govapi)) return {state: 'fail', summary: `not enrolled: GovAPI ${plan.govapi.url} is configured but ${plan.govapi.problem}`, ...none};
+  if (plan.govapi === undefined)
+    return {state: 'ok', summary: 'not enrolled: no GovAPI URL configured (THOTH_GOVAPI_URL), only the remote enforcer is used', ...none};
+  if (!isUsable(plan.govapi))
+    return {state: 'fail', summary: `not enrolled: GovAPI ${plan.govapi.url} is configured but ${plan.govapi.problem}`, ...none};
 
   const url = plan.govapi.url;
   const enrollment = await readEnrollment(settings.profileDir);
   const current =
-    enrollment !== undefined && enrollment.govapiUrl === url && enrollment.tenantId === (plan.tenantId ?? null) && (plan.fleetId === undefined || enrollment.fleetId === plan.fleetId);
+    enrollment !== undefined &&
+    enrollment.govapiUrl === url &&
+    enrollment.tenantId === (plan.tenantId ?? null) &&
+    (plan.fleetId === undefined || enrollment.fleetId === plan.fleetId);
   if (!current) {
     return {
       state: 'warn',
@@ -28,11 +33,17 @@ export async function heartbeatFact({settings, now}: HealthContext): Promise<Hea
     };
   }
   const read = await readStateFile<HeartbeatState>(stateFiles.heartbeat(settings.profileDir), 'fleet/heartbeat-state');
-  const heartbeat = read.state === 'ok' && read.value.govapiUrl === url && read.value.endpointId === enrollment.endpointId ? read.value : undefined;
+  const heartbeat =
+    read.state === 'ok' && read.value.govapiUrl === url && read.value.endpointId === enrollment.endpointId ? read.value : undefined;
   const lastHeartbeatAt = heartbeat?.lastSuccessAt ?? null;
   const who = `enrolled with ${url} as ${enrollment.endpointId} since ${enrollment.enrolledAt}`;
   if (!heartbeat || heartbeat.lastAttemptAt === null) {
-    return {state: 'ok', summary: `${who}; no heartbeat yet (thoth run sends them while an MCP client runs it)`, enrolled: true, lastHeartbeatAt};
+    return {
+      state: 'ok',
+      summary: `${who}; no heartbeat yet (thoth run sends them while an MCP client runs it)`,
+      enrolled: true,
+      lastHeartbeatAt,
+    };
   }
   if (heartbeat.consecutiveFailures > 0) {
     const since = lastHeartbeatAt ? `last success ${ago(lastHeartbeatAt, now())}` : 'no success yet';
@@ -43,7 +54,12 @@ export async function heartbeatFact({settings, now}: HealthContext): Promise<Hea
       lastHeartbeatAt,
     };
   }
-  return {state: 'ok', summary: `${who}; last heartbeat ${lastHeartbeatAt ? ago(lastHeartbeatAt, now()) : 'unknown'}`, enrolled: true, lastHeartbeatAt};
+  return {
+    state: 'ok',
+    summary: `${who}; last heartbeat ${lastHeartbeatAt ? ago(lastHeartbeatAt, now()) : 'unknown'}`,
+    enrolled: true,
+    lastHeartbeatAt,
+  };
 }
 
 function ago(iso: string, now: Date): string {

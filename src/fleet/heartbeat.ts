@@ -93,7 +93,12 @@ export class HeartbeatLoop {
     let nextMs = options.intervalMs;
     try {
       const enrollment = await readEnrollment(options.profileDir);
-      const current = {endpointId: options.endpointId, tenantId: options.values.tenantId, fleetId: options.values.fleetId, govapiUrl: options.endpoint.url};
+      const current = {
+        endpointId: options.endpointId,
+        tenantId: options.values.tenantId,
+        fleetId: options.values.fleetId,
+        govapiUrl: options.endpoint.url,
+      };
       if (!enrollmentMatches(enrollment, current)) {
         nextMs = Math.max(nextMs, await this.register());
         registered = true;
@@ -159,8 +164,21 @@ export class HeartbeatLoop {
   private async register(): Promise<number> {
     const {options} = this;
     const [identity, governedServers] = await Promise.all([options.identity(), options.governedServers()]);
-    const request = registerRequest({identity: {...identity, endpointId: options.endpointId}, values: options.values, version: options.version, governedServers, now: () => new Date(this.now())});
-    const {response} = await registerEndpoint({sender: options.sender, endpoint: options.endpoint, request, profileDir: options.profileDir, timeoutMs: options.timeoutMs, now: () => new Date(this.now())});
+    const request = registerRequest({
+      identity: {...identity, endpointId: options.endpointId},
+      values: options.values,
+      version: options.version,
+      governedServers,
+      now: () => new Date(this.now()),
+    });
+    const {response} = await registerEndpoint({
+      sender: options.sender,
+      endpoint: options.endpoint,
+      request,
+      profileDir: options.profileDir,
+      timeoutMs: options.timeoutMs,
+      now: () => new Date(this.now()),
+    });
     return (response.checkinIntervalSeconds ?? 0) * 1000;
   }
 
@@ -197,7 +215,8 @@ export class HeartbeatLoop {
     };
     if (read.state !== 'ok') return fresh;
     // Another endpoint id or control plane: its history does not apply.
-    if (read.value.endpointId !== this.options.endpointId || read.value.govapiUrl !== this.options.endpoint.url) return {...fresh, sequence: read.value.sequence};
+    if (read.value.endpointId !== this.options.endpointId || read.value.govapiUrl !== this.options.endpoint.url)
+      return {...fresh, sequence: read.value.sequence};
     return read.value;
   }
 

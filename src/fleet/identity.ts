@@ -60,13 +60,22 @@ export async function resolveEndpointIdentity(options: IdentityOptions): Promise
   const env = options.env ?? process.env;
   const fromEnv = env['HOSTNAME']?.trim();
   const name = fromEnv !== undefined && fromEnv !== '' ? fromEnv : (options.hostname ?? osHostname)().trim();
-  return {endpointId: name === '' ? 'unknown-host' : name, source: 'hostname', detail: fromEnv ? 'HOSTNAME' : 'hostname', derived: false, skipped};
+  return {
+    endpointId: name === '' ? 'unknown-host' : name,
+    source: 'hostname',
+    detail: fromEnv ? 'HOSTNAME' : 'hostname',
+    derived: false,
+    skipped,
+  };
 }
 
 async function machineIdAttempts(options: IdentityOptions): Promise<Attempt[]> {
   const platform = options.platform ?? process.platform;
   const run = options.runCommand ?? realRunCommand;
-  if (platform === 'darwin') return [await fromCommandOutput(() => run(IOREG, ['-rd1', '-c', 'IOPlatformExpertDevice']), 'IOPlatformUUID (ioreg)', parseIoregPlatformUuid)];
+  if (platform === 'darwin')
+    return [
+      await fromCommandOutput(() => run(IOREG, ['-rd1', '-c', 'IOPlatformExpertDevice']), 'IOPlatformUUID (ioreg)', parseIoregPlatformUuid),
+    ];
   if (platform === 'win32') {
     const detail = `MachineGuid (${CRYPTOGRAPHY_KEY}, 64-bit view)`;
     try {
@@ -84,7 +93,10 @@ async function machineIdAttempts(options: IdentityOptions): Promise<Attempt[]> {
     try {
       content = await readFile(join(root, file), 'utf8');
     } catch (error) {
-      attempts.push({skip: errnoCode(error) === 'ENOENT' ? 'does not exist' : `cannot be read (${errnoCode(error) ?? errorMessage(error)})`, detail: file});
+      attempts.push({
+        skip: errnoCode(error) === 'ENOENT' ? 'does not exist' : `cannot be read (${errnoCode(error) ?? errorMessage(error)})`,
+        detail: file,
+      });
       continue;
     }
     const attempt = usable(parseMachineIdFile(content), file);
@@ -94,7 +106,11 @@ async function machineIdAttempts(options: IdentityOptions): Promise<Attempt[]> {
   return attempts;
 }
 
-async function fromCommandOutput(run: () => Promise<{code: number | null; stdout: string}>, detail: string, parse: (output: string) => string | undefined): Promise<Attempt> {
+async function fromCommandOutput(
+  run: () => Promise<{code: number | null; stdout: string}>,
+  detail: string,
+  parse: (output: string) => string | undefined,
+): Promise<Attempt> {
   try {
     const result = await run();
     if (result.code !== 0) return {skip: `exited ${String(result.code)}`, detail};

@@ -82,7 +82,11 @@ export class Lease {
           if (this.stopped) return false;
           const current = await this.read();
           const now = this.now();
-          const free = !current || current.holder === this.holderId || current.expiresAt <= now || (current.host === hostname() && !this.isAlive(current.pid));
+          const free =
+            !current ||
+            current.holder === this.holderId ||
+            current.expiresAt <= now ||
+            (current.host === hostname() && !this.isAlive(current.pid));
           if (!free) return false;
           const record: LeaseRecord = {holder: this.holderId, pid: process.pid, host: hostname(), expiresAt: now + this.options.ttlMs};
           await writeFileAtomic(this.options.path, `${JSON.stringify(record)}\n`, {mode: 0o600, durable: false});
@@ -148,7 +152,12 @@ export class Lease {
     }
     try {
       const value = JSON.parse(text) as Partial<LeaseRecord>;
-      if (typeof value.holder === 'string' && typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.expiresAt === 'number') {
+      if (
+        typeof value.holder === 'string' &&
+        typeof value.pid === 'number' &&
+        typeof value.host === 'string' &&
+        typeof value.expiresAt === 'number'
+      ) {
         return value as LeaseRecord;
       }
     } catch {

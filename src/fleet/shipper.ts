@@ -116,26 +116,43 @@ export class EventShipper {
       const answer = await this.options.sender.send(
         'eventBatch',
         this.options.endpoint,
-        {batchId, endpointId: this.options.endpointId, tenantId: this.options.tenantId ?? null, sentAt: new Date(this.now()).toISOString(), events: batch.events},
+        {
+          batchId,
+          endpointId: this.options.endpointId,
+          tenantId: this.options.tenantId ?? null,
+          sentAt: new Date(this.now()).toISOString(),
+          events: batch.events,
+        },
         {timeoutMs},
       );
       const accounted = answer.accepted + answer.duplicates + answer.rejected.length;
       if (answer.batchId !== batchId || answer.received !== batch.events.length || accounted !== batch.events.length) {
-        throw new ControlPlaneError('invalid-response', `event batch ${batchId}: the acknowledgement does not account for the ${batch.events.length} events sent (received ${answer.received}, accepted ${answer.accepted}, duplicates ${answer.duplicates}, rejected ${answer.rejected.length})`);
+        throw new ControlPlaneError(
+          'invalid-response',
+          `event batch ${batchId}: the acknowledgement does not account for the ${batch.events.length} events sent (received ${answer.received}, accepted ${answer.accepted}, duplicates ${answer.duplicates}, rejected ${answer.rejected.length})`,
+        );
       }
       for (const rejected of answer.rejected) {
-        this.options.warn(`the control plane rejected audit event ${rejected.eventId} (${rejected.code}: ${rejected.message}); it stays in the local audit log`);
+        this.options.warn(
+          `the control plane rejected audit event ${rejected.eventId} (${rejected.code}: ${rejected.message}); it stays in the local audit log`,
+        );
       }
       await this.commit(batch, answer.rejected.length);
       if (this.failures > 0) this.options.warn(`event shipping works again (${this.options.endpoint.url})`);
       this.failures = 0;
       this.warnedFailure = false;
-      return this.report({ok: true, events: batch.events.length, failures: 0, nextDelayMs: batch.more ? 0 : this.options.pollMs ?? 2000}, batch.more);
+      return this.report(
+        {ok: true, events: batch.events.length, failures: 0, nextDelayMs: batch.more ? 0 : (this.options.pollMs ?? 2000)},
+        batch.more,
+      );
     } catch (error) {
       const problem = error instanceof ControlPlaneError ? error : undefined;
       if (problem?.code === 'PAYLOAD_TOO_LARGE' && this.limits.maxEvents > 1) {
         // Smaller batches, at once: not an outage.
-        this.limits = {maxEvents: Math.max(1, Math.floor(Math.min(this.limits.maxEvents, batch.events.length) / 2)), maxBytes: Math.max(16 * 1024, Math.floor(this.limits.maxBytes / 2))};
+        this.limits = {
+          maxEvents: Math.max(1, Math.floor(Math.min(this.limits.maxEvents, batch.events.length) / 2)),
+          maxBytes: Math.max(16 * 1024, Math.floor(this.limits.maxBytes / 2)),
+        };
         return this.report({ok: false, events: batch.events.length, failures: this.failures, nextDelayMs: 0, error: problem.message}, true);
       }
       this.failures++;

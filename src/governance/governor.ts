@@ -25,9 +25,7 @@ export interface CallTicket {
   readonly startedAt: number;
 }
 
-export type GovernOutcome =
-  | {action: 'forward'; ticket: CallTicket}
-  | {action: 'refuse'; ticket: CallTicket; error: JsonRpcErrorObject};
+export type GovernOutcome = {action: 'forward'; ticket: CallTicket} | {action: 'refuse'; ticket: CallTicket; error: JsonRpcErrorObject};
 
 /**
  * Decides one tools/call: enforcer, then step-up resolution, then TOOL_CALL_PRE (fail closed),

@@ -30,10 +30,19 @@ export interface AcceptIo {
  * accepted. A session that notices the acceptance later records PIN_ACCEPTED via session in its
  * own chain: that says when the session started allowing the tool again, not a second decision.
  */
-export async function acceptAndRecord(home: string, agentId: string, tools: readonly string[] | undefined, options: {by: string}, io: AcceptIo = {}): Promise<RecordedAcceptResult> {
+export async function acceptAndRecord(
+  home: string,
+  agentId: string,
+  tools: readonly string[] | undefined,
+  options: {by: string},
+  io: AcceptIo = {},
+): Promise<RecordedAcceptResult> {
   const env = io.env ?? process.env;
   // A changed definition is the server's doing: the agent it serves must not accept it.
-  await assertOutsideGovernedSession('thoth pins accept', 'the agent would accept a tool definition its own server changed', {env, ...(io.ancestry ? {ancestry: io.ancestry} : {})});
+  await assertOutsideGovernedSession('thoth pins accept', 'the agent would accept a tool definition its own server changed', {
+    env,
+    ...(io.ancestry ? {ancestry: io.ancestry} : {}),
+  });
   const resolved = await resolveSettings({...io.resolve, env, profileDir: home});
   // An invalid THOTH_AUDIT_* value throws here, before anything is accepted.
   const settings = auditSettingsFromResolved(resolved);
@@ -43,7 +52,12 @@ export async function acceptAndRecord(home: string, agentId: string, tools: read
       ? {
           beforeApply: async (accepted, acceptedAt) => {
             // No session is involved: the mode is the one this computer's settings give a session (PIN_ACCEPTED requires one).
-            const context: DecisionContext = {agentId, sessionId: '', mode: resolved.values.enforcementMode ?? 'progressive', sessionToolCalls: []};
+            const context: DecisionContext = {
+              agentId,
+              sessionId: '',
+              mode: resolved.values.enforcementMode ?? 'progressive',
+              sessionToolCalls: [],
+            };
             if (resolved.values.tenantId !== undefined) context.tenantId = resolved.values.tenantId;
             if (resolved.values.userId !== undefined) context.userId = resolved.values.userId;
             audit = await writeStandaloneChain(
@@ -52,15 +66,26 @@ export async function acceptAndRecord(home: string, agentId: string, tools: read
               accepted.map((tool) => ({
                 type: 'PIN_ACCEPTED',
                 context,
-                fields: {via: 'cli', toolName: tool.name, pinSha256: sha256Digits(tool.to), previousSha256: sha256Digits(tool.from), acceptedBy: options.by, acceptedAt},
+                fields: {
+                  via: 'cli',
+                  toolName: tool.name,
+                  pinSha256: sha256Digits(tool.to),
+                  previousSha256: sha256Digits(tool.from),
+                  acceptedBy: options.by,
+                  acceptedAt,
+                },
               })),
-              {description: `the acceptance of ${accepted.map((tool) => `"${tool.name}"`).join(', ')} of agent "${agentId}"`, suggestion: 'The pinned definitions are unchanged: calls to the changed tools stay refused.'},
+              {
+                description: `the acceptance of ${accepted.map((tool) => `"${tool.name}"`).join(', ')} of agent "${agentId}"`,
+                suggestion: 'The pinned definitions are unchanged: calls to the changed tools stay refused.',
+              },
               io.warn ? {warn: io.warn} : {},
             );
           },
         }
       : {}),
   });
-  if (!settings.enabled && result.accepted.length > 0) io.warn?.('the audit trail is off (THOTH_AUDIT=off): this acceptance is not recorded');
+  if (!settings.enabled && result.accepted.length > 0)
+    io.warn?.('the audit trail is off (THOTH_AUDIT=off): this acceptance is not recorded');
   return {...result, audit};
 }

@@ -87,7 +87,11 @@ export class PinGuard {
     }
     for (const change of check.changed) {
       if (change.newlyChanged) {
-        this.options.event?.('PIN_CHANGED', {toolName: change.name, pinSha256: sha256Digits(change.seenHash), previousSha256: sha256Digits(change.pinnedHash)});
+        this.options.event?.('PIN_CHANGED', {
+          toolName: change.name,
+          pinSha256: sha256Digits(change.seenHash),
+          previousSha256: sha256Digits(change.pinnedHash),
+        });
       }
       if (alreadyKnown.has(change.name) && !change.newlyChanged) continue;
       this.options.warn?.(

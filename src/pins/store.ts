@@ -69,7 +69,12 @@ export async function readPinFile(home: string, agentId: string): Promise<PinFil
 }
 
 /** Compares a tools/list page with the pins, pinning new tools and recording changes. */
-export async function checkTools(home: string, agentId: string, tools: readonly ToolDefinition[], now: Date = new Date()): Promise<PinCheck> {
+export async function checkTools(
+  home: string,
+  agentId: string,
+  tools: readonly ToolDefinition[],
+  now: Date = new Date(),
+): Promise<PinCheck> {
   const result: PinCheck = {pinned: [], changed: [], pinnedDefinitions: new Map(), seen: new Map()};
   const file = pinFilePath(home, agentId);
   await mkdir(pinsDirectory(home), {recursive: true, mode: 0o700});
@@ -148,10 +153,18 @@ export async function acceptChanges(
         continue;
       }
       accepted.push({name, from: pinned.hash, to: pinned.changed.hash});
-      setOwn(pins.tools, name, {hash: pinned.changed.hash, definition: pinned.changed.definition, pinnedAt: pinned.pinnedAt, acceptedAt: now.toISOString()});
+      setOwn(pins.tools, name, {
+        hash: pinned.changed.hash,
+        definition: pinned.changed.definition,
+        pinnedAt: pinned.pinnedAt,
+        acceptedAt: now.toISOString(),
+      });
     }
     if (accepted.length > 0) {
-      await options.beforeApply?.(accepted.map((tool) => ({...tool})), now.toISOString());
+      await options.beforeApply?.(
+        accepted.map((tool) => ({...tool})),
+        now.toISOString(),
+      );
       await writeFileAtomic(file, `${JSON.stringify(pins, null, 2)}\n`, {mode: 0o600});
     }
     return {agentId, accepted};
@@ -161,7 +174,15 @@ export async function acceptChanges(
 export interface PinListing {
   agentId: string;
   file: string;
-  tools: Array<{name: string; hash: string; pinnedAt: string; acceptedAt?: string; status: 'pinned' | 'changed'; changedHash?: string; changedAt?: string}>;
+  tools: Array<{
+    name: string;
+    hash: string;
+    pinnedAt: string;
+    acceptedAt?: string;
+    status: 'pinned' | 'changed';
+    changedHash?: string;
+    changedAt?: string;
+  }>;
 }
 
 /** Every agent's pins (or one agent's). */
@@ -203,7 +224,8 @@ async function readPins(file: string, agentId: string | undefined): Promise<PinF
   if (read.state === 'missing') return undefined;
   if (read.state === 'invalid') throw damaged(file, read.message);
   const pins = read.value;
-  if (agentId !== undefined && pins.agentId !== agentId) throw damaged(file, `${file}: it belongs to agent "${pins.agentId}", not "${agentId}"`);
+  if (agentId !== undefined && pins.agentId !== agentId)
+    throw damaged(file, `${file}: it belongs to agent "${pins.agentId}", not "${agentId}"`);
   return pins;
 }
 

@@ -21,7 +21,6 @@ export interface BaselineStoreOptions {
   readOnly?: boolean;
 }
 
-
 /**
  * The per-agent baseline, shared by every thoth process that runs the same agent. Each process
  * keeps the calls it learned since its last save and merges them into the file under a lock

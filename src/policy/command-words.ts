@@ -314,7 +314,21 @@ function homeVariable(word: string): string {
   return match === null ? word : `~${word.slice(match[0].length)}`;
 }
 
-const SIMPLE_ESCAPES: Record<string, string> = {a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"', '?': '?'};
+const SIMPLE_ESCAPES: Record<string, string> = {
+  a: '\x07',
+  b: '\b',
+  e: '\x1b',
+  E: '\x1b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  '?': '?',
+};
 
 /** The value of `$'…'` starting after its opening quote, and the index after its closing one. */
 function ansiC(text: string, start: number): {value: string; end: number} {
@@ -336,7 +350,12 @@ function ansiC(text: string, start: number): {value: string; end: number} {
     const numeric = /^(?:x([0-9a-fA-F]{1,2})|u([0-9a-fA-F]{1,4})|U([0-9a-fA-F]{1,8})|([0-7]{1,3}))/.exec(text.slice(i + 1, i + 11));
     if (numeric !== null) {
       const [whole, hex, unicode, wide, octal] = numeric;
-      const codePoint = hex !== undefined ? Number.parseInt(hex, 16) : octal !== undefined ? Number.parseInt(octal, 8) : Number.parseInt((unicode ?? wide)!, 16);
+      const codePoint =
+        hex !== undefined
+          ? Number.parseInt(hex, 16)
+          : octal !== undefined
+            ? Number.parseInt(octal, 8)
+            : Number.parseInt((unicode ?? wide)!, 16);
       value += codePoint <= 0x10ffff ? String.fromCodePoint(codePoint) : '';
       i += 1 + whole.length;
       continue;

@@ -135,7 +135,8 @@ function compileRule(
   const id = rule.id ?? location;
   if (rule.id !== undefined) {
     const earlier = seenIds.get(rule.id);
-    if (earlier !== undefined) problems.push({pointer: `${pointer}/id`, message: `duplicate rule id "${rule.id}" (also at ${earlier}); give each rule its own id`});
+    if (earlier !== undefined)
+      problems.push({pointer: `${pointer}/id`, message: `duplicate rule id "${rule.id}" (also at ${earlier}); give each rule its own id`});
     else seenIds.set(rule.id, location);
   }
   if (rule.tool === undefined && rule.tool_regex === undefined) {
@@ -156,7 +157,9 @@ function compileRule(
     id,
     ruleId: `rule:${id}`,
     decision: rule.decision,
-    reason: rule.reason ?? `policy rule "${id}" ${rule.decision === 'allow' ? 'allows' : rule.decision === 'block' ? 'blocks' : 'requires approval for'} this call`,
+    reason:
+      rule.reason ??
+      `policy rule "${id}" ${rule.decision === 'allow' ? 'allows' : rule.decision === 'block' ? 'blocks' : 'requires approval for'} this call`,
     // Only tool_regex given: every name passes the pattern part and the regex decides.
     tools: rule.tool === undefined ? compileToolPatterns('*') : compileToolPatterns(rule.tool),
     conditions,
@@ -167,10 +170,18 @@ function compileRule(
   return compiled;
 }
 
-function checkIntentReference(intent: string | undefined, pointer: string, intents: ReadonlyMap<string, CompiledIntent>, problems: CompileProblem[]): void {
+function checkIntentReference(
+  intent: string | undefined,
+  pointer: string,
+  intents: ReadonlyMap<string, CompiledIntent>,
+  problems: CompileProblem[],
+): void {
   if (intent !== undefined && !intents.has(intent)) {
     const known = [...intents.keys()];
-    problems.push({pointer, message: `intent "${intent}" is not defined under "intents"${known.length > 0 ? ` (defined: ${known.join(', ')})` : ''}`});
+    problems.push({
+      pointer,
+      message: `intent "${intent}" is not defined under "intents"${known.length > 0 ? ` (defined: ${known.join(', ')})` : ''}`,
+    });
   }
 }
 

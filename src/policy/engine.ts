@@ -74,7 +74,10 @@ export function decide(policy: CompiledPolicy, input: EngineCall, hooks: EngineH
     const decision: Decision = {
       decision: 'allow',
       observed: would.decision,
-      reason: would.decision === 'allow' ? `observe mode: ${would.reason}` : `observe mode: allowed, but block mode would have refused it: ${would.reason}`,
+      reason:
+        would.decision === 'allow'
+          ? `observe mode: ${would.reason}`
+          : `observe mode: allowed, but block mode would have refused it: ${would.reason}`,
       ruleId: would.ruleId,
       trace: [...trace, `observe: allow (would have been ${would.decision})`],
     };
@@ -100,7 +103,11 @@ function decideInMode(
   const pinProblem = hooks.pinProblem?.(tool);
   if (pinProblem !== undefined && pinProblem !== 'changed') {
     trace.push(`pin: ${pinProblem}`);
-    return {decision: 'block', ruleId: 'pin:unverifiable', reason: `${pinProblem}; calls are refused until the pin file is repaired or removed`};
+    return {
+      decision: 'block',
+      ruleId: 'pin:unverifiable',
+      reason: `${pinProblem}; calls are refused until the pin file is repaired or removed`,
+    };
   }
   if (pinProblem === 'changed') {
     trace.push(`pin: the definition of "${tool}" changed since it was pinned`);
@@ -147,7 +154,11 @@ function decideInMode(
   if (touched !== undefined) {
     const shown = touched.raw.length > 120 ? `${touched.raw.slice(0, 120)}…` : touched.raw;
     const through =
-      touched.through !== undefined ? ` (through a symbolic link to ${touched.through})` : touched.as !== undefined ? ` (read as ${shorten(touched.as)})` : '';
+      touched.through !== undefined
+        ? ` (through a symbolic link to ${touched.through})`
+        : touched.as !== undefined
+          ? ` (read as ${shorten(touched.as)})`
+          : '';
     trace.push(`thoth files: "${shown}"${through} is protected`);
     return {
       decision: 'block',
@@ -245,10 +256,15 @@ export function conditionsHold(rule: CompiledRule, args: unknown, paths: PathRea
  * contents and messages too and refuses without appeal, and the server, running as the same
  * user, fails on the same path.
  */
-function touchesProtected(args: unknown, protectedPaths: ProtectedPaths, paths: PathReader): {raw: string; through?: string; as?: string} | undefined {
+function touchesProtected(
+  args: unknown,
+  protectedPaths: ProtectedPaths,
+  paths: PathReader,
+): {raw: string; through?: string; as?: string} | undefined {
   const strings: string[] = [];
   collectStrings(args, strings, 0);
-  const inside = (path: string): boolean => protectedPaths.directories.some((dir) => isWithin(path, dir)) || protectedPaths.files.includes(path);
+  const inside = (path: string): boolean =>
+    protectedPaths.directories.some((dir) => isWithin(path, dir)) || protectedPaths.files.includes(path);
   for (const raw of strings) {
     if (protectedPaths.mentions?.test(raw) === true) return {raw};
     if (!paths.followsLinks && !mayLandInside(raw, protectedPaths, paths)) continue;
@@ -287,7 +303,13 @@ function collectStrings(value: unknown, out: string[], depth: number): void {
  * Why `tool` can never be allowed for this agent, mode and intent, whatever its arguments; or
  * undefined. Used to hide tools from tools/list. Observe mode never hides anything.
  */
-export function neverAllowed(policy: CompiledPolicy, agentId: string, mode: EnforcementMode, intent: string | undefined, tool: string): string | undefined {
+export function neverAllowed(
+  policy: CompiledPolicy,
+  agentId: string,
+  mode: EnforcementMode,
+  intent: string | undefined,
+  tool: string,
+): string | undefined {
   if (mode === 'observe') return undefined;
   if (intent !== undefined) {
     const definition = policy.intents.get(intent);

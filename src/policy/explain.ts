@@ -59,7 +59,9 @@ export async function explainCall(input: ExplainInput): Promise<ExplainResult> {
     const first = loaded.failure.problems[0];
     throw new ThothError('POLICY_INVALID', first ? formatPolicyProblem(first) : loaded.failure.message, {
       exitCode: ExitCode.INVALID_INPUT,
-      suggestions: [`thoth run would refuse every call with this policy. Check it with: thoth policy validate ${loaded.failure.source.path}`],
+      suggestions: [
+        `thoth run would refuse every call with this policy. Check it with: thoth policy validate ${loaded.failure.source.path}`,
+      ],
     });
   }
   const policy = loaded.policy;

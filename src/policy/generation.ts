@@ -69,7 +69,9 @@ export class SessionResources {
     try {
       this.baselineStore = await BaselineStore.open({home, agentId, now, warn});
     } catch (error) {
-      warn(`the progressive baseline of agent "${agentId}" could not be opened (${errorMessage(error)}); this session learns in memory only`);
+      warn(
+        `the progressive baseline of agent "${agentId}" could not be opened (${errorMessage(error)}); this session learns in memory only`,
+      );
     }
     return this.baselineStore;
   }
@@ -112,7 +114,17 @@ export async function policyGeneration(input: GenerationInput): Promise<PolicyGe
   const {policy, settings, context, resources, home, now, warn, event} = input;
   const baseline = await resources.baseline(settings.mode);
   const pins = policy.pinsEnabled ? resources.pins() : undefined;
-  const enforcer = new EmbeddedEnforcer({policy, baseline, pins, protectedPaths: protectedPaths(policy, home, undefined, {directories: [input.approvals.trail.auditDir], files: [input.approvals.trail.keyFile]}), now, progressive: resources.progressive});
+  const enforcer = new EmbeddedEnforcer({
+    policy,
+    baseline,
+    pins,
+    protectedPaths: protectedPaths(policy, home, undefined, {
+      directories: [input.approvals.trail.auditDir],
+      files: [input.approvals.trail.keyFile],
+    }),
+    now,
+    progressive: resources.progressive,
+  });
   // Grants are bound to policy.version: those given under another policy do not apply here.
   const stepUp = new ApprovalStepUp({
     home,
@@ -132,7 +144,9 @@ export async function policyGeneration(input: GenerationInput): Promise<PolicyGe
   });
   const hooked = input.filterTools || pins !== undefined;
   const toolsListHook = hooked ? new PolicyToolsListHook({policy, filter: input.filterTools, pins, event}) : undefined;
-  const toolsListKey = hooked ? ['filter', policy.hash, context.mode, context.intent ?? '', input.filterTools, pins !== undefined].join('\u0000') : 'unfiltered';
+  const toolsListKey = hooked
+    ? ['filter', policy.hash, context.mode, context.intent ?? '', input.filterTools, pins !== undefined].join('\u0000')
+    : 'unfiltered';
   return {context, enforcer, stepUp, toolsListHook, policy, settings, toolsListKey};
 }
 

@@ -27,10 +27,16 @@ export async function readIntentMap(home: string): Promise<IntentMapResult> {
   try {
     parsed = text.trim() === '' ? {} : JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
-    return {ok: false, message: `${path} is not valid JSON (${errorMessage(error)}): it must map server names to intents, e.g. {"phi-boundary": "phi_eligibility_check"}`};
+    return {
+      ok: false,
+      message: `${path} is not valid JSON (${errorMessage(error)}): it must map server names to intents, e.g. {"phi-boundary": "phi_eligibility_check"}`,
+    };
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    return {ok: false, message: `${path} must be a JSON object mapping server names to intents, e.g. {"phi-boundary": "phi_eligibility_check"}`};
+    return {
+      ok: false,
+      message: `${path} must be a JSON object mapping server names to intents, e.g. {"phi-boundary": "phi_eligibility_check"}`,
+    };
   }
   const map = new Map<string, string>();
   const warnings: string[] = [];

@@ -206,7 +206,8 @@ function splitTarget(target: string, directory: string, flavour: Flavour): {root
   const absolute = splitRoot(text, flavour);
   if (absolute !== undefined) return absolute;
   // Windows `\dir`: absolute on the drive of the link.
-  if (flavour === 'win32' && text.startsWith('/')) return {root: splitRoot(directory, flavour)?.root ?? '/', parts: text.slice(1).split('/')};
+  if (flavour === 'win32' && text.startsWith('/'))
+    return {root: splitRoot(directory, flavour)?.root ?? '/', parts: text.slice(1).split('/')};
   return {root: undefined, parts: text.split('/')};
 }
 

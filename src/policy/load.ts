@@ -53,7 +53,11 @@ export type PolicyLoadResult = {ok: true; policy: CompiledPolicy} | {ok: false; 
  * Where an MDM installs the policy. Only an administrator can write there, which is what makes
  * it "managed".
  */
-export function managedPolicyPath(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env, root?: string): string {
+export function managedPolicyPath(
+  platform: NodeJS.Platform = process.platform,
+  env: NodeJS.ProcessEnv = process.env,
+  root?: string,
+): string {
   if (platform === 'win32') {
     const programData = env['ProgramData'] ?? env['PROGRAMDATA'] ?? 'C:\\ProgramData';
     const path = win32.join(programData, 'thoth', 'policy.json');
@@ -75,10 +79,12 @@ export function policyCandidates(options: PolicyLocationOptions = {}): PolicyCan
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const candidates: PolicyCandidate[] = [];
-  if (options.managedFile !== undefined && options.managedFile !== '') candidates.push({kind: 'managed', path: resolve(cwd, options.managedFile), required: true});
+  if (options.managedFile !== undefined && options.managedFile !== '')
+    candidates.push({kind: 'managed', path: resolve(cwd, options.managedFile), required: true});
   candidates.push({kind: 'managed', path: managedPolicyPath(options.platform, env, options.managedRoot), required: false});
   if (options.managedFile === undefined || options.managedFile === '') {
-    if (options.flag !== undefined && options.flag !== '') candidates.push({kind: 'flag', path: resolve(cwd, options.flag), required: true});
+    if (options.flag !== undefined && options.flag !== '')
+      candidates.push({kind: 'flag', path: resolve(cwd, options.flag), required: true});
     const fromEnv = env[POLICY_ENV];
     if (fromEnv !== undefined && fromEnv !== '') candidates.push({kind: 'env', path: resolve(cwd, fromEnv), required: true});
   }
@@ -133,7 +139,10 @@ export interface PolicySnapshot {
   fingerprint: string;
 }
 
-export async function locatePolicy(candidates: readonly PolicyCandidate[], fs: Pick<PolicyFs, 'stat'> = nodePolicyFs): Promise<PolicyLocation> {
+export async function locatePolicy(
+  candidates: readonly PolicyCandidate[],
+  fs: Pick<PolicyFs, 'stat'> = nodePolicyFs,
+): Promise<PolicyLocation> {
   for (const [index, candidate] of candidates.entries()) {
     try {
       return {kind: 'file', index, candidate, stamp: await fs.stat(candidate.path)};
@@ -190,7 +199,9 @@ export async function policyFromSnapshot(snapshot: PolicySnapshot, compileOption
   if (unusable) return unusable;
   if (snapshot.content === undefined) {
     const code = snapshot.readError ?? 'unknown error';
-    return code === 'ENOENT' ? fail(source, '', 'does not exist', 'create it or fix the path') : fail(source, '', `cannot be read (${code})`, 'make it readable by this user');
+    return code === 'ENOENT'
+      ? fail(source, '', 'does not exist', 'create it or fix the path')
+      : fail(source, '', `cannot be read (${code})`, 'make it readable by this user');
   }
   return parsePolicyText(snapshot.content.toString('utf8'), source, compileOptions);
 }
@@ -207,7 +218,11 @@ export function builtinPolicy(compileOptions?: CompileOptions): PolicyLoadResult
   return {ok: true, policy: compiled.policy};
 }
 
-export async function loadPolicyFile(path: string, kind: PolicySourceKind = 'flag', compileOptions?: CompileOptions): Promise<PolicyLoadResult> {
+export async function loadPolicyFile(
+  path: string,
+  kind: PolicySourceKind = 'flag',
+  compileOptions?: CompileOptions,
+): Promise<PolicyLoadResult> {
   const source: PolicySource = {kind, path};
   let text: string;
   try {
@@ -217,14 +232,25 @@ export async function loadPolicyFile(path: string, kind: PolicySourceKind = 'fla
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = errnoCode(error);
-    return fail(source, '', code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(error)})`, code === 'ENOENT' ? 'create it or fix the path' : 'make it readable by this user');
+    return fail(
+      source,
+      '',
+      code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(error)})`,
+      code === 'ENOENT' ? 'create it or fix the path' : 'make it readable by this user',
+    );
   }
   return parsePolicyText(text, source, compileOptions);
 }
 
 function unusableFile(stamp: Pick<FileStamp, 'size' | 'isFile'>, source: PolicySource): PolicyLoadResult | undefined {
   if (!stamp.isFile) return fail(source, '', 'is not a file', 'point at a policy .json file');
-  if (stamp.size > MAX_POLICY_BYTES) return fail(source, '', `is ${stamp.size} bytes, more than the ${MAX_POLICY_BYTES} a policy may have`, 'split it or remove unused rules');
+  if (stamp.size > MAX_POLICY_BYTES)
+    return fail(
+      source,
+      '',
+      `is ${stamp.size} bytes, more than the ${MAX_POLICY_BYTES} a policy may have`,
+      'split it or remove unused rules',
+    );
   return undefined;
 }
 
@@ -239,7 +265,12 @@ export async function parsePolicyText(text: string, source: PolicySource, compil
   const errors: ParseError[] = [];
   const document = parse(body, errors, {allowTrailingComma: true, disallowComments: false, allowEmptyContent: false}) as unknown;
   if (errors.length > 0) {
-    const problems = errors.map((error): PolicyProblem => ({file: source.path, pointer: '', ...offsetToPosition(body, error.offset), message: `invalid JSON: ${describeParseError(printParseErrorCode(error.error))}`}));
+    const problems = errors.map((error): PolicyProblem => ({
+      file: source.path,
+      pointer: '',
+      ...offsetToPosition(body, error.offset),
+      message: `invalid JSON: ${describeParseError(printParseErrorCode(error.error))}`,
+    }));
     return failWith(source, problems, 'fix the syntax (JSON with comments and trailing commas is accepted)');
   }
   const validate = await loadValidator('policy');
@@ -249,7 +280,9 @@ export async function parsePolicyText(text: string, source: PolicySource, compil
   }
   const compiled = compilePolicy(document as PolicyDocument, source, compileOptions);
   if (!compiled.ok) {
-    const asErrors = compiled.problems.map((problem) => ({instancePath: problem.pointer, keyword: 'thoth', params: {}, schemaPath: '', message: problem.message}) as ErrorObject);
+    const asErrors = compiled.problems.map(
+      (problem) => ({instancePath: problem.pointer, keyword: 'thoth', params: {}, schemaPath: '', message: problem.message}) as ErrorObject,
+    );
     const problems = describeSchemaErrors(asErrors, body).map((problem): PolicyProblem => ({file: source.path, ...problem}));
     return failWith(source, problems, 'fix the field named');
   }
@@ -273,7 +306,10 @@ function failWith(source: PolicySource, unsorted: PolicyProblem[], fix: string):
   const first = problems[0];
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
   const where = first ? formatPolicyProblem(first) : source.path;
-  return {ok: false, failure: {source, problems, message: `policy ${where}${more}: ${fix}; check it with: thoth policy validate ${source.path}`}};
+  return {
+    ok: false,
+    failure: {source, problems, message: `policy ${where}${more}: ${fix}; check it with: thoth policy validate ${source.path}`},
+  };
 }
 
 function dedupe(problems: PolicyProblem[]): PolicyProblem[] {
@@ -289,4 +325,3 @@ function dedupe(problems: PolicyProblem[]): PolicyProblem[] {
 function describeParseError(code: string): string {
   return code.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
 }
-

@@ -28,7 +28,13 @@ export function compileArgCondition(
 }
 
 /** Combines per-element results: `any` or `all`, unknown resolved as `unknownAs`. */
-export function quantify(values: readonly unknown[], check: Check, quantifier: 'any' | 'all', unknownAs: boolean, paths: PathReader): boolean {
+export function quantify(
+  values: readonly unknown[],
+  check: Check,
+  quantifier: 'any' | 'all',
+  unknownAs: boolean,
+  paths: PathReader,
+): boolean {
   if (quantifier === 'any') {
     for (const value of values) if (check(value, paths) ?? unknownAs) return true;
     return false;
@@ -56,7 +62,8 @@ function compileSelector(selector: string, pointer: string, problems: CompilePro
       .slice(1)
       .split('/')
       .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'));
-    if (selector.includes('~') && /~[^01]/.test(selector)) problems.push({pointer, message: `"${selector}" is not a valid JSON pointer (use ~0 for ~ and ~1 for /)`});
+    if (selector.includes('~') && /~[^01]/.test(selector))
+      problems.push({pointer, message: `"${selector}" is not a valid JSON pointer (use ~0 for ~ and ~1 for /)`});
     const folded = segments.map(foldKey);
     return (args) => {
       const groups: unknown[][] = [];
@@ -95,7 +102,12 @@ function compileSelector(selector: string, pointer: string, problems: CompilePro
 }
 
 /** Calls `visit` with the value of `key` and of every other own key that folds to `folded`. */
-function forEachFoldedKey(object: Record<string, unknown>, key: string, folded: string, visit: (value: unknown, exact: boolean) => void): void {
+function forEachFoldedKey(
+  object: Record<string, unknown>,
+  key: string,
+  folded: string,
+  visit: (value: unknown, exact: boolean) => void,
+): void {
   for (const candidate of Object.keys(object)) {
     if (candidate === key) visit(object[candidate], true);
     // Folding keeps the length in UTF-16 units (checked over every code point in the tests).
@@ -103,9 +115,19 @@ function forEachFoldedKey(object: Record<string, unknown>, key: string, folded: 
   }
 }
 
-function compileMatcher(doc: MatcherDocument, pointer: string, env: PathEnvironment, problems: CompileProblem[], nested: boolean): Check | undefined {
+function compileMatcher(
+  doc: MatcherDocument,
+  pointer: string,
+  env: PathEnvironment,
+  problems: CompileProblem[],
+  nested: boolean,
+): Check | undefined {
   const checks: Check[] = [];
-  if (nested && doc.present !== undefined) problems.push({pointer: `${pointer}/present`, message: '"present" cannot be used inside "not" (use present: false on the argument instead)'});
+  if (nested && doc.present !== undefined)
+    problems.push({
+      pointer: `${pointer}/present`,
+      message: '"present" cannot be used inside "not" (use present: false on the argument instead)',
+    });
 
   if (doc.equals !== undefined) {
     const expected = canonicalJson(doc.equals);
@@ -159,10 +181,11 @@ function compileMatcher(doc: MatcherDocument, pointer: string, env: PathEnvironm
   if (doc.not !== undefined) {
     const inner = compileMatcher(doc.not, `${pointer}/not`, env, problems, true);
     if (inner === undefined) problems.push({pointer: `${pointer}/not`, message: '"not" needs at least one check'});
-    else checks.push((value, paths) => {
-      const result = inner(value, paths);
-      return result === undefined ? undefined : !result;
-    });
+    else
+      checks.push((value, paths) => {
+        const result = inner(value, paths);
+        return result === undefined ? undefined : !result;
+      });
   }
   if (checks.length === 0) return undefined;
   if (checks.length === 1) return checks[0]!;
@@ -183,7 +206,13 @@ function compileMatcher(doc: MatcherDocument, pointer: string, env: PathEnvironm
  * resolved form. Resolved once, when the policy is loaded; one that cannot be resolved keeps
  * only its written form (arguments under it cannot be resolved either, and count as unknown).
  */
-function compilePaths(input: string | string[], pointer: string, env: PathEnvironment, problems: CompileProblem[], glob: boolean): string[] {
+function compilePaths(
+  input: string | string[],
+  pointer: string,
+  env: PathEnvironment,
+  problems: CompileProblem[],
+  glob: boolean,
+): string[] {
   const out: string[] = [];
   const reader = new PathReader(env);
   list(input).forEach((raw, index) => {

@@ -95,7 +95,8 @@ export class PathReader {
     if (this.readings.has(raw)) return this.readings.get(raw);
     const reading = this.readUncached(raw, true);
     this.readings.set(raw, reading);
-    if (reading?.unresolvable !== undefined) this.note(`symlink: "${shorten(raw)}" cannot be resolved (${reading.unresolvable}); path rules read it in the restrictive direction`);
+    if (reading?.unresolvable !== undefined)
+      this.note(`symlink: "${shorten(raw)}" cannot be resolved (${reading.unresolvable}); path rules read it in the restrictive direction`);
     else if (reading !== undefined && reading.resolved.length > 0) this.note(`symlink: "${shorten(raw)}" → ${reading.resolved.join(', ')}`);
     return reading;
   }
@@ -176,7 +177,13 @@ export class PathReader {
     // A text of a million words reads most of them here: one string per base, nothing else.
     // (POSIX only: Windows drops trailing dots and spaces, and `C:x` is relative to a drive.)
     const plain =
-      this.env.flavour === 'posix' && raw.length <= MAX_NAME_CHARS && !raw.includes('/') && !raw.includes('\0') && !raw.startsWith('.') && !raw.startsWith('~') && !/^file:/i.test(raw);
+      this.env.flavour === 'posix' &&
+      raw.length <= MAX_NAME_CHARS &&
+      !raw.includes('/') &&
+      !raw.includes('\0') &&
+      !raw.startsWith('.') &&
+      !raw.startsWith('~') &&
+      !/^file:/i.test(raw);
     if (plain) {
       const forms = this.relativeBases().map((base) => foldPath(`${base === '/' ? '' : base}/${raw}`, this.env));
       reading = {lexical: forms[0]!, resolved: NONE, elsewhere: forms.slice(1), forms};
@@ -250,7 +257,8 @@ export class PathReader {
       const compact = compactRelative(written, env.flavour);
       const bases = this.relativeBases();
       // What is left after the climb comes after every base, whole: too long for one, too long for all (POSIX).
-      if (env.flavour === 'posix' && compact.rest.length > MAX_PATH_CHARS) return {lexical: shorten(written), resolved: [], elsewhere: [], forms: []};
+      if (env.flavour === 'posix' && compact.rest.length > MAX_PATH_CHARS)
+        return {lexical: shorten(written), resolved: [], elsewhere: [], forms: []};
       for (const [index, base] of bases.entries()) {
         const relative = relativeFor(compact, base, env.flavour);
         readAt(lexicalAbsolute(relative, env, base), climbs ? physicalAbsolute(written, env, base) : undefined, index > 0);

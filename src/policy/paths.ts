@@ -38,7 +38,8 @@ export function pathEnvironment(
   platform: NodeJS.Platform = process.platform,
 ): PathEnvironment {
   const flavour = overrides.flavour ?? (platform === 'win32' ? 'win32' : 'posix');
-  const caseInsensitive = overrides.caseInsensitive ?? (caseSetting === 'auto' ? platform === 'darwin' || platform === 'win32' : caseSetting);
+  const caseInsensitive =
+    overrides.caseInsensitive ?? (caseSetting === 'auto' ? platform === 'darwin' || platform === 'win32' : caseSetting);
   // A win32 policy checked on a POSIX host (or the reverse) names paths this file system does not have.
   const hostFlavour = process.platform === 'win32' ? 'win32' : 'posix';
   const links = Object.hasOwn(overrides, 'links') ? overrides.links : flavour === hostFlavour ? NODE_FILE_LINKS : undefined;
@@ -126,7 +127,10 @@ export function compactRelative(expanded: string, flavour: PathEnvironment['flav
   const normal = flavour === 'win32' ? path.win32.normalize(expanded) : path.posix.normalize(expanded);
   let up = 0;
   let index = 0;
-  while (normal.startsWith('..', index) && (index + 2 === normal.length || normal[index + 2] === separator || (flavour === 'win32' && normal[index + 2] === '/'))) {
+  while (
+    normal.startsWith('..', index) &&
+    (index + 2 === normal.length || normal[index + 2] === separator || (flavour === 'win32' && normal[index + 2] === '/'))
+  ) {
     up++;
     index += 3;
   }
@@ -198,7 +202,8 @@ function expandHome(value: string, env: PathEnvironment): string | undefined {
   if (!value.startsWith('~')) return value;
   if (value === '~') return env.home;
   const separator = value[1];
-  if (separator === '/' || (env.flavour === 'win32' && separator === '\\')) return `${env.home}${env.flavour === 'win32' ? '\\' : '/'}${value.slice(2)}`;
+  if (separator === '/' || (env.flavour === 'win32' && separator === '\\'))
+    return `${env.home}${env.flavour === 'win32' ? '\\' : '/'}${value.slice(2)}`;
   // `~user/...`: another user's home, which thoth cannot resolve reliably.
   return undefined;
 }

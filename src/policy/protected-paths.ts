@@ -52,7 +52,14 @@ export function protectedPaths(policy: CompiledPolicy, home: string, userHome: s
   const underUserHome = relative(userHome, home);
   if (underUserHome !== '' && !underUserHome.startsWith('..') && !isAbsolute(underUserHome)) mentioned.push(`~/${underUserHome}`);
   // A whole path component: `~/.thoth` but not `~/.thothful`.
-  const alternatives = mentioned.map((text) => `${text.replace(/[\\/]+$/, '').split(/[\\/]+/).map(escapeRegExp).join('[\\\\/]+')}(?=$|[\\\\/\\s"'\`;|&)])`);
+  const alternatives = mentioned.map(
+    (text) =>
+      `${text
+        .replace(/[\\/]+$/, '')
+        .split(/[\\/]+/)
+        .map(escapeRegExp)
+        .join('[\\\\/]+')}(?=$|[\\\\/\\s"'\`;|&)])`,
+  );
   // Also the commands that decide approvals and pins, as a shell tool would run them.
   // `node …/bin/run.js approve` is the form wrap-config writes; a shell tool would copy it.
   alternatives.push('(?:\\bthoth(?:\\.cmd|\\.exe)?|\\brun\\.js)["\']?\\s+(?:approve|deny|pins\\s+accept)\\b');

@@ -68,7 +68,9 @@ export function resolveSessionSettings(policy: CompiledPolicy, input: SessionSet
     intentSource = 'policy';
   }
   if (intent !== undefined && !policy.intents.has(intent)) {
-    notes.push(`session intent "${intent}" (from ${intentSource === 'intent_map' ? 'intent_map.json' : '--session-intent'}) is not defined in the policy ${policy.source.path}: every tool call will be refused until it is defined under "intents"`);
+    notes.push(
+      `session intent "${intent}" (from ${intentSource === 'intent_map' ? 'intent_map.json' : '--session-intent'}) is not defined in the policy ${policy.source.path}: every tool call will be refused until it is defined under "intents"`,
+    );
   }
   return {mode, modeSource, intent, intentSource, notes};
 }

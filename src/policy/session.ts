@@ -7,7 +7,15 @@ import type {AuditSink} from '../governance/types.js';
 import {thothHome} from '../profile/paths.js';
 import {DEFAULT_POLICY_RELOAD_INTERVAL_MS} from '../settings/definitions.js';
 import type {CompileOptions} from './compile.js';
-import {contextWith, failedGeneration, policyGeneration, sameGeneration, SessionResources, type PolicyGeneration, type SessionApprovals} from './generation.js';
+import {
+  contextWith,
+  failedGeneration,
+  policyGeneration,
+  sameGeneration,
+  SessionResources,
+  type PolicyGeneration,
+  type SessionApprovals,
+} from './generation.js';
 import {intentMapPath, readIntentMap} from './intent-map.js';
 import {policyCandidates, policyFromSnapshot, type PolicySnapshot} from './load.js';
 import {resolveSessionSettings} from './session-settings.js';
@@ -70,10 +78,16 @@ function recordIgnoredPolicyFile(
     attempts.push({source: origin?.source === 'env' ? 'env' : 'flag', origin: origin?.origin ?? '--policy', path: input.policyFile});
   }
   const fromEnv = input.env['THOTH_POLICY_FILE'];
-  if (fromEnv !== undefined && fromEnv !== '' && fromEnv !== input.policyFile) attempts.push({source: 'env', origin: 'THOTH_POLICY_FILE', path: fromEnv});
+  if (fromEnv !== undefined && fromEnv !== '' && fromEnv !== input.policyFile)
+    attempts.push({source: 'env', origin: 'THOTH_POLICY_FILE', path: fromEnv});
   for (const attempt of attempts) {
     warn(`${attempt.origin} named a policy file, but the policy installed at ${source.path} is managed and governs this session`);
-    event('SETTING_OVERRIDE_REFUSED', generation.context, {setting: 'THOTH_POLICY_FILE', attemptedSource: attempt.source, attempted: attempt.origin, managedOrigin: source.path});
+    event('SETTING_OVERRIDE_REFUSED', generation.context, {
+      setting: 'THOTH_POLICY_FILE',
+      attemptedSource: attempt.source,
+      attempted: attempt.origin,
+      managedOrigin: source.path,
+    });
   }
 }
 
@@ -120,13 +134,24 @@ export async function createPolicySession(input: PolicySessionInput): Promise<Po
       warn(`audit event ${type} could not be recorded: ${errorMessage(error)}`);
     }
   };
-  const approvals: SessionApprovals = input.approvals ?? {trail: {auditDir: join(home, 'audit'), keyFile: join(home, AUDIT_KEY_FILE_NAME)}, cliApprovals: true};
+  const approvals: SessionApprovals = input.approvals ?? {
+    trail: {auditDir: join(home, 'audit'), keyFile: join(home, AUDIT_KEY_FILE_NAME)},
+    cliApprovals: true,
+  };
   let current: PolicyGeneration;
-  const resources = new SessionResources({home, agentId: input.context.agentId, now, warn, event: (type, fields) => event(type, current.context, fields)});
+  const resources = new SessionResources({
+    home,
+    agentId: input.context.agentId,
+    now,
+    warn,
+    event: (type, fields) => event(type, current.context, fields),
+  });
   const listeners: Array<(next: PolicyGeneration, previous: PolicyGeneration) => void> = [];
 
   const compile: CompileOptions | undefined =
-    input.relativeBases === undefined ? input.compile : {...input.compile, paths: {...input.compile?.paths, relativeBases: input.relativeBases}};
+    input.relativeBases === undefined
+      ? input.compile
+      : {...input.compile, paths: {...input.compile?.paths, relativeBases: input.relativeBases}};
 
   /** Loads a snapshot into a generation whose context is `context` (settled in place). */
   const settle = async (snapshot: PolicySnapshot, context: DecisionContext): Promise<Settled> => {
@@ -134,11 +159,26 @@ export async function createPolicySession(input: PolicySessionInput): Promise<Po
     if (!loaded.ok) {
       const {source} = loaded.failure;
       const status = snapshot.content !== undefined ? 'invalid' : 'error';
-      return {ok: false, failure: {message: loaded.failure.message, ruleId: 'policy:invalid', fields: {status, source: source.kind, policyFile: source.path}}};
+      return {
+        ok: false,
+        failure: {
+          message: loaded.failure.message,
+          ruleId: 'policy:invalid',
+          fields: {status, source: source.kind, policyFile: source.path},
+        },
+      };
     }
     const {policy} = loaded;
     const intentMap = await readIntentMap(home);
-    if (!intentMap.ok) return {ok: false, failure: {message: intentMap.message, ruleId: 'intent-map:invalid', fields: {status: 'invalid', source: 'intent_map', policyFile: intentMapPath(home)}}};
+    if (!intentMap.ok)
+      return {
+        ok: false,
+        failure: {
+          message: intentMap.message,
+          ruleId: 'intent-map:invalid',
+          fields: {status: 'invalid', source: 'intent_map', policyFile: intentMapPath(home)},
+        },
+      };
     const settings = resolveSessionSettings(policy, {
       agentId: context.agentId,
       flagMode: input.mode,
@@ -150,7 +190,18 @@ export async function createPolicySession(input: PolicySessionInput): Promise<Po
     context.mode = settings.mode;
     if (settings.intent !== undefined) context.intent = settings.intent;
     else delete context.intent;
-    const generation = await policyGeneration({policy, settings, context, resources, home, filterTools: input.filterTools, now, warn, event, approvals});
+    const generation = await policyGeneration({
+      policy,
+      settings,
+      context,
+      resources,
+      home,
+      filterTools: input.filterTools,
+      now,
+      warn,
+      event,
+      approvals,
+    });
     return {ok: true, generation, notes: [...intentMap.warnings, ...settings.notes]};
   };
 
@@ -198,7 +249,14 @@ export async function createPolicySession(input: PolicySessionInput): Promise<Po
     try {
       settled = await settle(change.snapshot, context);
     } catch (error) {
-      settled = {ok: false, failure: {message: `the policy could not be reloaded (${errorMessage(error)})`, ruleId: 'policy:invalid', fields: {status: 'error'}}};
+      settled = {
+        ok: false,
+        failure: {
+          message: `the policy could not be reloaded (${errorMessage(error)})`,
+          ruleId: 'policy:invalid',
+          fields: {status: 'error'},
+        },
+      };
     }
     const next = settled.ok ? settled.generation : failed(settled.failure, context, previous);
     if (sameGeneration(previous, next)) {

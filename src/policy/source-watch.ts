@@ -1,5 +1,14 @@
 import {errorMessage} from '../core/errors.js';
-import {locatePolicy, nodePolicyFs, readPolicySnapshot, type FileStamp, type PolicyCandidate, type PolicyFs, type PolicyLocation, type PolicySnapshot} from './load.js';
+import {
+  locatePolicy,
+  nodePolicyFs,
+  readPolicySnapshot,
+  type FileStamp,
+  type PolicyCandidate,
+  type PolicyFs,
+  type PolicyLocation,
+  type PolicySnapshot,
+} from './load.js';
 
 /**
  * Notices when the policy that governs a running `thoth run` changes on disk: its content, an
@@ -45,7 +54,8 @@ export function planCheck(state: WatchState, next: PolicyLocation): CheckPlan {
     const replaced = previous.stamp.ino !== next.stamp.ino || previous.stamp.dev !== next.stamp.dev;
     return {action: 'read', compare: true, change: `${next.candidate.path} ${replaced ? 'was replaced' : 'changed'}`};
   }
-  if (next.index < previous.index) return {action: 'read', compare: false, change: `${describeLocation(next)} appeared, ahead of ${describeLocation(previous)}`};
+  if (next.index < previous.index)
+    return {action: 'read', compare: false, change: `${describeLocation(next)} appeared, ahead of ${describeLocation(previous)}`};
   if (previous.kind === 'file' && !state.vanishedOnce) return {action: 'confirm'};
   const gone = previous.kind === 'file' ? `${previous.candidate.path} is gone` : `${describeLocation(previous)} changed`;
   return {action: 'read', compare: false, change: `${gone}; ${describeLocation(next)} applies`};
@@ -58,7 +68,9 @@ function sameSource(a: PolicyLocation, b: PolicyLocation): boolean {
 }
 
 function sameStamp(a: FileStamp, b: FileStamp): boolean {
-  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.isFile === b.isFile;
+  return (
+    a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.isFile === b.isFile
+  );
 }
 
 export function describeLocation(location: PolicyLocation): string {

@@ -27,7 +27,9 @@ export class PolicyToolsListHook implements ToolsListHook {
   async onToolsList(result: JsonObject, context: DecisionContext): Promise<JsonObject | undefined> {
     const tools = result['tools'];
     if (!Array.isArray(tools)) return undefined;
-    const named = tools.filter((tool): tool is ToolDefinition => typeof tool === 'object' && tool !== null && typeof (tool as {name?: unknown}).name === 'string');
+    const named = tools.filter(
+      (tool): tool is ToolDefinition => typeof tool === 'object' && tool !== null && typeof (tool as {name?: unknown}).name === 'string',
+    );
     const pinned = this.options.pins ? await this.options.pins.observe(named) : new Map<string, ToolDefinition>();
     const hidden: string[] = [];
     let changed = false;

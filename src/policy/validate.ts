@@ -30,5 +30,14 @@ export async function validatePolicy(file: string): Promise<PolicyValidation> {
     };
   }
   const {policy} = loaded;
-  return {file, valid: true, exists: true, version: policy.version, agents: [...policy.agentNames], intents: [...policy.intents.keys()], rules: policy.ruleCount, problems: []};
+  return {
+    file,
+    valid: true,
+    exists: true,
+    version: policy.version,
+    agents: [...policy.agentNames],
+    intents: [...policy.intents.keys()],
+    rules: policy.ruleCount,
+    problems: [],
+  };
 }

@@ -15,10 +15,7 @@ import {writeFileAtomic} from '../util/atomic-write.js';
  * Nothing in this module ever puts key material into an error message or a warning.
  */
 export type ApiKeyFileState =
-  | {state: 'ok'; key: string; mode?: number}
-  | {state: 'empty'; mode?: number}
-  | {state: 'missing'}
-  | {state: 'invalid'; message: string};
+  {state: 'ok'; key: string; mode?: number} | {state: 'empty'; mode?: number} | {state: 'missing'} | {state: 'invalid'; message: string};
 
 const MAX_KEY_LENGTH = 4096;
 

@@ -70,7 +70,9 @@ async function tighten(path: string, mode: number, why: string, platform: NodeJS
     result.tightened.push(path);
     result.warnings.push(`tightened ${path} from ${octal(current)} to ${octal(mode)} (${why})`);
   } catch (error) {
-    result.warnings.push(`${path} has mode ${octal(current)}, looser than ${octal(mode)} (${why}), and thoth cannot change it: ${errorMessage(error)}`);
+    result.warnings.push(
+      `${path} has mode ${octal(current)}, looser than ${octal(mode)} (${why}), and thoth cannot change it: ${errorMessage(error)}`,
+    );
   }
 }
 

@@ -12,7 +12,10 @@ export interface SecretInputStreams {
  * Reads a secret from stdin: all of it when piped (`thoth api-key set < key.txt`), or from a
  * prompt without echo when stdin is a terminal. Never from argv, which every local user can read.
  */
-export async function readSecret(prompt: string, streams: SecretInputStreams = {stdin: process.stdin, stderr: process.stderr}): Promise<string> {
+export async function readSecret(
+  prompt: string,
+  streams: SecretInputStreams = {stdin: process.stdin, stderr: process.stderr},
+): Promise<string> {
   if (streams.stdin.isTTY && typeof streams.stdin.setRawMode === 'function') return promptWithoutEcho(prompt, streams);
   return readAll(streams.stdin);
 }
@@ -24,7 +27,11 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     size += buffer.length;
     if (size > MAX_INPUT_BYTES) {
-      throw new ThothError('API_KEY_INVALID', `stdin holds more than ${MAX_INPUT_BYTES} bytes: that is not an API key; nothing was stored`, {exitCode: ExitCode.INVALID_INPUT});
+      throw new ThothError(
+        'API_KEY_INVALID',
+        `stdin holds more than ${MAX_INPUT_BYTES} bytes: that is not an API key; nothing was stored`,
+        {exitCode: ExitCode.INVALID_INPUT},
+      );
     }
     chunks.push(buffer);
   }

@@ -12,7 +12,6 @@ const CARRIAGE_RETURN = 0x0d;
 const HEAD_BYTES = 64 * 1024;
 const TAIL_BYTES = 4 * 1024;
 
-
 export interface OversizeLine {
   /** Total length of the discarded line in bytes. */
   size: number;
@@ -113,7 +112,11 @@ export class LineFramer {
     }
     line = stripCarriageReturn(line);
     if (line.length > this.maxLineBytes) {
-      this.sink.oversize({size: line.length, head: line.subarray(0, HEAD_BYTES), tail: line.subarray(Math.max(0, line.length - TAIL_BYTES))});
+      this.sink.oversize({
+        size: line.length,
+        head: line.subarray(0, HEAD_BYTES),
+        tail: line.subarray(Math.max(0, line.length - TAIL_BYTES)),
+      });
       return;
     }
     if (isBlank(line)) return;

@@ -19,7 +19,9 @@ export function tooLargeError(size: number, limit: number, from: 'client' | 'ser
 
 export function asErrorObject(value: unknown): JsonRpcErrorObject {
   if (isObject(value) && typeof value['code'] === 'number' && typeof value['message'] === 'string') {
-    return Object.hasOwn(value, 'data') ? {code: value['code'], message: value['message'], data: value['data']} : {code: value['code'], message: value['message']};
+    return Object.hasOwn(value, 'data')
+      ? {code: value['code'], message: value['message'], data: value['data']}
+      : {code: value['code'], message: value['message']};
   }
   return {code: ErrorCode.INTERNAL_ERROR, message: 'malformed error object'};
 }

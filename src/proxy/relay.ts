@@ -1,7 +1,6 @@
 import type {Readable, Writable} from 'node:stream';
 import {fileURLToPath} from 'node:url';
 
-
 import type {ClientInfo, ToolCall} from '../core/decision.js';
 import {DEFAULT_MAX_MESSAGE_BYTES} from '../core/limits.js';
 import {LazyCancellation} from '../governance/cancellation.js';
@@ -114,7 +113,11 @@ export class Relay {
     this.clientDone = new Promise((resolve) => (this.resolveClientDone = resolve));
     this.toUpstream = new CoalescingOutput(options.upstream.input);
     this.toClient = new CoalescingOutput(options.client.output);
-    this.holds = new Holds({clientInput: options.client.input, clientOutput: options.client.output, upstreamOutput: options.upstream.output});
+    this.holds = new Holds({
+      clientInput: options.client.input,
+      clientOutput: options.client.output,
+      upstreamOutput: options.upstream.output,
+    });
     const session = options.session;
     this.ownRequests = new ClientRequests({
       sessionId: session.sessionId,
@@ -142,7 +145,8 @@ export class Relay {
     upstream.output.once('error', () => this.serverFramer.end());
     upstream.input.on('error', (error: NodeJS.ErrnoException) => {
       // EPIPE: the server closed its stdin (usually because it is exiting); its exit is handled elsewhere.
-      if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') this.diagnostics.warn(`writing to the server failed: ${error.message}`);
+      if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED')
+        this.diagnostics.warn(`writing to the server failed: ${error.message}`);
     });
     client.output.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code !== 'EPIPE') this.diagnostics.warn(`writing to the client failed: ${error.message}`);
@@ -204,7 +208,11 @@ export class Relay {
       return;
     }
     const route = this.routeClientMessage(message);
-    if (route instanceof Promise) this.track(route.then((resolved) => this.applyRoute(resolved)), true);
+    if (route instanceof Promise)
+      this.track(
+        route.then((resolved) => this.applyRoute(resolved)),
+        true,
+      );
     else this.applyRoute(route);
   }
 
@@ -264,12 +272,21 @@ export class Relay {
   private refuseClientMessage(message: unknown, problem: MessageProblem, inBatch: boolean): Route {
     const object = isObject(message) ? message : undefined;
     // Only the exact keys: any other spelling is what made the message ambiguous.
-    const id = object !== undefined && Object.hasOwn(object, 'id') && idKey(object['id']) !== undefined ? (object['id'] as JsonRpcId) : undefined;
+    const id =
+      object !== undefined && Object.hasOwn(object, 'id') && idKey(object['id']) !== undefined ? (object['id'] as JsonRpcId) : undefined;
     const method = typeof object?.['method'] === 'string' ? object['method'] : undefined;
     const isAnswer = object !== undefined && method === undefined && (Object.hasOwn(object, 'result') || Object.hasOwn(object, 'error'));
     // What could not be read at all is answered like a parse error: -32600 with a null id.
     const messageKind =
-      problem.kind === 'nested-batch' ? 'batch-element' : object === undefined ? 'request' : isAnswer ? 'response' : id === undefined ? 'notification' : 'request';
+      problem.kind === 'nested-batch'
+        ? 'batch-element'
+        : object === undefined
+          ? 'request'
+          : isAnswer
+            ? 'response'
+            : id === undefined
+              ? 'notification'
+              : 'request';
     this.recordRefusal({from: 'client', messageKind, problem, method, id});
     const error: JsonRpcErrorObject = {
       code: ErrorCode.INVALID_REQUEST,
@@ -280,7 +297,14 @@ export class Relay {
     if (messageKind === 'response' && id !== undefined) {
       if (this.ownRequests.fail(idKey(id), new Error(`the client's answer was refused: ${problem.detail}`))) return {kind: 'drop'};
       if (!inBatch) this.rootsRequests.delete(idKey(id)!);
-      return {kind: 'forward', message: {jsonrpc: '2.0', id, error: {code: ErrorCode.INVALID_REQUEST, message: `thoth refused the client's answer: ${problem.detail}`}}};
+      return {
+        kind: 'forward',
+        message: {
+          jsonrpc: '2.0',
+          id,
+          error: {code: ErrorCode.INVALID_REQUEST, message: `thoth refused the client's answer: ${problem.detail}`},
+        },
+      };
     }
     return {kind: 'drop'};
   }
@@ -288,7 +312,9 @@ export class Relay {
   private recordRefusal(refusal: Refusal): void {
     const {from, messageKind, problem, method, id} = refusal;
     const what = method === undefined ? `a ${messageKind}` : `a ${messageKind} (${JSON.stringify(method).slice(0, 80)})`;
-    this.diagnostics.warn(`refused ${what} from the ${from}: ${problem.detail}${problem.pointer === '' ? '' : ` at ${problem.pointer.slice(0, 120)}`}`);
+    this.diagnostics.warn(
+      `refused ${what} from the ${from}: ${problem.detail}${problem.pointer === '' ? '' : ` at ${problem.pointer.slice(0, 120)}`}`,
+    );
     const fields: Record<string, unknown> = {
       direction: from === 'client' ? 'client-to-server' : 'server-to-client',
       messageKind,
@@ -373,7 +399,8 @@ export class Relay {
     const session = this.options.session;
     session.sessionToolCallCount = (session.sessionToolCallCount ?? session.sessionToolCalls.length) + 1;
     session.sessionToolCalls.push(name);
-    if (session.sessionToolCalls.length > 2 * KEPT_TOOL_CALLS) session.sessionToolCalls.splice(0, session.sessionToolCalls.length - KEPT_TOOL_CALLS);
+    if (session.sessionToolCalls.length > 2 * KEPT_TOOL_CALLS)
+      session.sessionToolCalls.splice(0, session.sessionToolCalls.length - KEPT_TOOL_CALLS);
   }
 
   private refuse(id: JsonRpcId, reason: string): Route {
@@ -536,7 +563,9 @@ export class Relay {
   private onPolicyToolsListChanged(): void {
     if (this.clientGone || this.clientInputEnded || this.serverToolsListChanged === undefined) return;
     if (!this.serverToolsListChanged) {
-      this.diagnostics.warn('the tools the policy hides changed; the server did not declare tools.listChanged, so the client sees the new list when it next lists tools');
+      this.diagnostics.warn(
+        'the tools the policy hides changed; the server did not declare tools.listChanged, so the client sees the new list when it next lists tools',
+      );
       return;
     }
     this.writeClient('{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}');
@@ -548,8 +577,16 @@ export class Relay {
    * the server's gets -32600 back, a notification is dropped.
    */
   private refuseDeepServerMessage(line: Buffer, scan: EnvelopeScan): void {
-    const problem: MessageProblem = {kind: 'too-deep', detail: `nested ${scan.depth} levels deep, more than ${MAX_NESTING_DEPTH}`, pointer: ''};
-    const error: JsonRpcErrorObject = {code: ErrorCode.INVALID_REQUEST, message: `thoth: refused the server's message: ${problem.detail}`, data: {reason: problem.kind, detail: problem.detail}};
+    const problem: MessageProblem = {
+      kind: 'too-deep',
+      detail: `nested ${scan.depth} levels deep, more than ${MAX_NESTING_DEPTH}`,
+      pointer: '',
+    };
+    const error: JsonRpcErrorObject = {
+      code: ErrorCode.INVALID_REQUEST,
+      message: `thoth: refused the server's message: ${problem.detail}`,
+      data: {reason: problem.kind, detail: problem.detail},
+    };
     let items: unknown[] = [undefined];
     if (scan.kind === 'array') {
       try {

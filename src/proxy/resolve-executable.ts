@@ -72,7 +72,12 @@ export function defaultHost(): ResolverHost {
   return {platform: process.platform, env: process.env, cwd: process.cwd(), execPath: process.execPath};
 }
 
-export function planSpawn(command: string, args: readonly string[], host: ResolverHost = defaultHost(), fs: ResolverFs = realResolverFs): SpawnPlan {
+export function planSpawn(
+  command: string,
+  args: readonly string[],
+  host: ResolverHost = defaultHost(),
+  fs: ResolverFs = realResolverFs,
+): SpawnPlan {
   const windows = host.platform === 'win32';
   const path = windows ? nodePath.win32 : nodePath.posix;
   const searched: string[] = [];
@@ -82,16 +87,22 @@ export function planSpawn(command: string, args: readonly string[], host: Resolv
   return {file: found.file, args: [...args], foundVia: found.via};
 }
 
-function findExecutable(command: string, host: ResolverHost, fs: ResolverFs, searched: string[]): {file: string; via: SpawnPlan['foundVia']} | undefined {
+function findExecutable(
+  command: string,
+  host: ResolverHost,
+  fs: ResolverFs,
+  searched: string[],
+): {file: string; via: SpawnPlan['foundVia']} | undefined {
   const windows = host.platform === 'win32';
   const path = windows ? nodePath.win32 : nodePath.posix;
   const extensions = windows ? pathExtensions(host.env) : [''];
   const hasSeparator = windows ? /[\\/]/.test(command) : command.includes('/');
 
   const tryIn = (candidateBase: string): string | undefined => {
-    const candidates = windows && !extensions.some((ext) => candidateBase.toLowerCase().endsWith(ext.toLowerCase()))
-      ? extensions.map((ext) => candidateBase + ext)
-      : [candidateBase];
+    const candidates =
+      windows && !extensions.some((ext) => candidateBase.toLowerCase().endsWith(ext.toLowerCase()))
+        ? extensions.map((ext) => candidateBase + ext)
+        : [candidateBase];
     for (const candidate of candidates) {
       searched.push(candidate);
       if (windows ? fs.isFile(candidate) : fs.isExecutable(candidate)) return candidate;
@@ -142,7 +153,13 @@ export function fallbackDirectories(host: ResolverHost): string[] {
  * every global package) only start node on a script: run that directly, no cmd.exe at all.
  * Any other batch file goes through cmd.exe with every metacharacter escaped.
  */
-function planWindowsBatch(file: string, args: readonly string[], host: ResolverHost, fs: ResolverFs, path: typeof nodePath.win32): SpawnPlan {
+function planWindowsBatch(
+  file: string,
+  args: readonly string[],
+  host: ResolverHost,
+  fs: ResolverFs,
+  path: typeof nodePath.win32,
+): SpawnPlan {
   const dir = path.dirname(file);
   const base = path.basename(file).toLowerCase();
   const node = (): string => {
@@ -160,7 +177,8 @@ function planWindowsBatch(file: string, args: readonly string[], host: ResolverH
     const target = path.join(dir, script);
     if (fs.isFile(target)) return {file: node(), args: [target, ...args], foundVia: 'npm-shim'};
   }
-  const comSpec = envValue(host.env, 'ComSpec', true) ?? path.join(envValue(host.env, 'SystemRoot', true) ?? 'C:\\Windows', 'System32', 'cmd.exe');
+  const comSpec =
+    envValue(host.env, 'ComSpec', true) ?? path.join(envValue(host.env, 'SystemRoot', true) ?? 'C:\\Windows', 'System32', 'cmd.exe');
   const line = [file, ...args].map((arg) => escapeForCmd(arg)).join(' ');
   return {file: comSpec, args: ['/d', '/s', '/c', `"${line}"`], verbatimArguments: true, foundVia: 'cmd'};
 }
@@ -183,7 +201,10 @@ export function escapeForCmd(arg: string): string {
 
 function pathExtensions(env: NodeJS.ProcessEnv): string[] {
   const value = envValue(env, 'PATHEXT', true) ?? '.COM;.EXE;.BAT;.CMD';
-  return value.split(';').filter((ext) => ext.startsWith('.')).map((ext) => ext.toLowerCase());
+  return value
+    .split(';')
+    .filter((ext) => ext.startsWith('.'))
+    .map((ext) => ext.toLowerCase());
 }
 
 /** Windows environment names are case-insensitive (`Path`, `PATH`). */
@@ -208,8 +229,12 @@ function notFound(command: string, searched: string[], host: ResolverHost): Thot
     : `Give the absolute path of "${command}" in the MCP client config, or install it.`;
   const where = [...new Set(searched)];
   const shown = where.length > 12 ? [...where.slice(0, 12), `… and ${where.length - 12} more`] : where;
-  return new ThothError('UPSTREAM_NOT_FOUND', `cannot find the server executable "${command}"; searched: ${shown.join(windows ? '; ' : ', ')}`, {
-    exitCode: ExitCode.UPSTREAM_NOT_FOUND,
-    suggestions: [hint, 'MCP clients start servers with a minimal PATH: your shell PATH, .bashrc and nvm are not read.'],
-  });
+  return new ThothError(
+    'UPSTREAM_NOT_FOUND',
+    `cannot find the server executable "${command}"; searched: ${shown.join(windows ? '; ' : ', ')}`,
+    {
+      exitCode: ExitCode.UPSTREAM_NOT_FOUND,
+      suggestions: [hint, 'MCP clients start servers with a minimal PATH: your shell PATH, .bashrc and nvm are not read.'],
+    },
+  );
 }

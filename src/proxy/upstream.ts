@@ -89,8 +89,7 @@ export function startUpstream(plan: SpawnPlan, options: StartOptions): Upstream 
     exited,
     async shutdown(graceMs) {
       const timedOut = Symbol('timeout');
-      const wait = async (): Promise<UpstreamExit | typeof timedOut> =>
-        Promise.race([exited, sleep(graceMs, timedOut, {ref: false})]);
+      const wait = async (): Promise<UpstreamExit | typeof timedOut> => Promise.race([exited, sleep(graceMs, timedOut, {ref: false})]);
       let result = await wait();
       if (result !== timedOut) return result;
       signalGroup('SIGTERM');

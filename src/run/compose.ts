@@ -41,7 +41,9 @@ export async function composeRunGovernance(options: RunOptions, session: Session
   for (const override of io.settings.overrides) audit?.event('SETTING_OVERRIDE_REFUSED', context, overrideEventFields(override));
   // The control plane (README "Fleet over the network"), started alongside the policy: only
   // with a tenant or a URL configured, and imported lazily so that a local run never loads undici.
-  const controlPlane = controlPlaneConfigured(io.settings) ? startControlPlane(context, audit ? auditSettings.dir : undefined, io) : undefined;
+  const controlPlane = controlPlaneConfigured(io.settings)
+    ? startControlPlane(context, audit ? auditSettings.dir : undefined, io)
+    : undefined;
   controlPlane?.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   // The embedded enforcer: policy, intent, mode, approvals, pins (src/policy). It settles
   // context.mode and context.intent from the flags, intent_map.json and the policy.
@@ -75,7 +77,10 @@ export async function composeRunGovernance(options: RunOptions, session: Session
   // enforcer as it is. The audit sink is shared: one chain for the whole session.
   const stateFor = (generation: PolicyGeneration): GovernanceState => {
     const {enforcer, stepUp} = fleet
-      ? fleet.govern({enforcer: generation.enforcer, stepUp: generation.stepUp}, generation.policy?.approvals.elicitationTimeoutMs ?? DEFAULT_HOLD_BUDGET_MS)
+      ? fleet.govern(
+          {enforcer: generation.enforcer, stepUp: generation.stepUp},
+          generation.policy?.approvals.elicitationTimeoutMs ?? DEFAULT_HOLD_BUDGET_MS,
+        )
       : generation;
     const governor = new Governor({enforcer, ...(stepUp ? {stepUp} : {}), ...(audit ? {audit} : {}), warn: io.warn});
     return {governor, context: generation.context, toolsListHook: generation.toolsListHook};
@@ -101,12 +106,18 @@ export async function composeRunGovernance(options: RunOptions, session: Session
  */
 function relativeBasesFor(options: RunOptions, session: SessionState): () => readonly string[] {
   const fromCommandLine = serverDirectories(options.args, {cwd: process.cwd(), home: homedir(), isDirectory});
-  return () => (session.clientRoots === undefined || session.clientRoots.length === 0 ? fromCommandLine : [...fromCommandLine, ...session.clientRoots]);
+  return () =>
+    session.clientRoots === undefined || session.clientRoots.length === 0 ? fromCommandLine : [...fromCommandLine, ...session.clientRoots];
 }
 
 /** SETTING_OVERRIDE_REFUSED: which setting, what tried to set it and which managed preference won; never a value. */
 export function overrideEventFields(override: SettingOverride): Record<string, unknown> {
-  return {setting: override.name, attemptedSource: override.attempted.source, attempted: override.attempted.origin, managedOrigin: override.managed};
+  return {
+    setting: override.name,
+    attemptedSource: override.attempted.source,
+    attempted: override.attempted.origin,
+    managedOrigin: override.managed,
+  };
 }
 
 /** What a remote step-up may hold a call for when no policy says (its elicitation timeout's default). */
@@ -169,7 +180,9 @@ async function endpointId(io: ComposeIo): Promise<string> {
 
 /** Without --agent-id: the package an `npx`/`uvx` runs, else the executable's name. */
 export function deriveAgentId(command: string, args: readonly string[]): string {
-  const program = basename(command).replace(/\.(exe|cmd|bat)$/i, '').toLowerCase();
+  const program = basename(command)
+    .replace(/\.(exe|cmd|bat)$/i, '')
+    .toLowerCase();
   if (['npx', 'uvx', 'bunx', 'pnpx'].includes(program)) {
     const target = args.find((arg) => !arg.startsWith('-'));
     if (target) return target.replace(/@[^@/]+$/, '');

@@ -35,7 +35,10 @@ export interface RunControlPlane {
    * `holdBudgetMs`: how long a remote step-up may hold a call (the policy's elicitation timeout).
    * Called for each policy generation (a reload builds a new embedded enforcer).
    */
-  govern(local: {enforcer: Enforcer; stepUp: StepUpHandler | undefined}, holdBudgetMs: number): {enforcer: Enforcer; stepUp: StepUpHandler | undefined};
+  govern(
+    local: {enforcer: Enforcer; stepUp: StepUpHandler | undefined},
+    holdBudgetMs: number,
+  ): {enforcer: Enforcer; stepUp: StepUpHandler | undefined};
   /** Stops heartbeats and shipping (with a last, short attempt to ship what is left), frees the leases, closes connections. */
   close(): Promise<void>;
 }
@@ -58,7 +61,9 @@ export async function startRunControlPlane(input: RunControlPlaneInput): Promise
   const {warn} = input;
   for (const endpoint of [plan.enforcer, plan.govapi]) {
     if (endpoint && !isUsable(endpoint)) {
-      warn(`control plane: ${endpoint.host === 'enforcer' ? 'the remote enforcer' : 'GovAPI'} at ${endpoint.url} is configured but ${endpoint.problem}; ${endpoint.host === 'enforcer' ? 'tool calls are decided by the local policy only' : 'no heartbeats and no event shipping'}`);
+      warn(
+        `control plane: ${endpoint.host === 'enforcer' ? 'the remote enforcer' : 'GovAPI'} at ${endpoint.url} is configured but ${endpoint.problem}; ${endpoint.host === 'enforcer' ? 'tool calls are decided by the local policy only' : 'no heartbeats and no event shipping'}`,
+      );
     }
   }
   const usable = isUsable(plan.enforcer) || isUsable(plan.govapi);
@@ -137,7 +142,10 @@ export async function startRunControlPlane(input: RunControlPlaneInput): Promise
           }),
         };
       }
-      return {enforcer: new LocalThenRemoteEnforcer(local.enforcer, remote.enforcer), stepUp: new RemoteAwareStepUp(remote.enforcer, local.stepUp)};
+      return {
+        enforcer: new LocalThenRemoteEnforcer(local.enforcer, remote.enforcer),
+        stepUp: new RemoteAwareStepUp(remote.enforcer, local.stepUp),
+      };
     },
     async close() {
       await Promise.allSettled(stops.map((stop) => stop()));
@@ -146,7 +154,13 @@ export async function startRunControlPlane(input: RunControlPlaneInput): Promise
   };
 }
 
-function startShipping(sender: ControlPlaneSender, govapi: ControlPlaneEndpoint, input: RunControlPlaneInput, plan: ControlPlanePlan, renewMs: number): () => Promise<void> {
+function startShipping(
+  sender: ControlPlaneSender,
+  govapi: ControlPlaneEndpoint,
+  input: RunControlPlaneInput,
+  plan: ControlPlanePlan,
+  renewMs: number,
+): () => Promise<void> {
   const stateDir = stateFiles.shipDir(input.settings.profileDir, input.auditDir!);
   const lease = new Lease({path: `${stateDir}/lease`, renewMs, ttlMs: 3 * renewMs, warn: input.warn});
   const shipper = new EventShipper({

@@ -73,7 +73,10 @@ export async function runMain(argv: readonly string[]): Promise<void> {
   await upstream.outputClosed(1000);
   relay.upstreamExited(describeExit(exit));
   await withTimeout(relay.settle(), 2000);
-  const setup = await withTimeout(governance.catch(() => undefined), 2000);
+  const setup = await withTimeout(
+    governance.catch(() => undefined),
+    2000,
+  );
   if (setup) await withTimeout(setup.close(), 2000);
   await withTimeout(relay.flushClient(), 2000);
   await diagnostics.close();

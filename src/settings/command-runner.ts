@@ -17,13 +17,18 @@ const TIMEOUT_MS = 10_000;
 export const runCommand: CommandRunner = async (file, args) => {
   const {execFile} = await import('node:child_process');
   return new Promise((resolve, reject) => {
-    execFile(file, [...args], {shell: false, windowsHide: true, timeout: TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024, encoding: 'utf8'}, (error, stdout, stderr) => {
-      if (error && typeof (error as NodeJS.ErrnoException).code === 'string') {
-        reject(error);
-        return;
-      }
-      const code = error ? ((error as {code?: unknown}).code as number | null | undefined) ?? null : 0;
-      resolve({code: typeof code === 'number' ? code : null, stdout, stderr});
-    });
+    execFile(
+      file,
+      [...args],
+      {shell: false, windowsHide: true, timeout: TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024, encoding: 'utf8'},
+      (error, stdout, stderr) => {
+        if (error && typeof (error as NodeJS.ErrnoException).code === 'string') {
+          reject(error);
+          return;
+        }
+        const code = error ? (((error as {code?: unknown}).code as number | null | undefined) ?? null) : 0;
+        resolve({code: typeof code === 'number' ? code : null, stdout, stderr});
+      },
+    );
   });
 };

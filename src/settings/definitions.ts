@@ -121,7 +121,8 @@ function secret(raw: string): string {
 
 function jamfId(raw: string): string {
   const value = p.token(raw);
-  if (value === '$JSSID') throw new SettingValueError('is the literal "$JSSID": the profile was not delivered by Jamf Pro, which substitutes the computer ID');
+  if (value === '$JSSID')
+    throw new SettingValueError('is the literal "$JSSID": the profile was not delivered by Jamf Pro, which substitutes the computer ID');
   return value;
 }
 
@@ -155,7 +156,8 @@ function fsyncMode(raw: string): FsyncMode {
 function atLeast(min: number): Parser<number> {
   return (raw) => {
     const value = Number(raw);
-    if (raw.trim() === '' || !Number.isSafeInteger(value) || value < min) throw new SettingValueError(`must be an integer of at least ${min} (got "${raw.trim()}")`);
+    if (raw.trim() === '' || !Number.isSafeInteger(value) || value < min)
+      throw new SettingValueError(`must be an integer of at least ${min} (got "${raw.trim()}")`);
     return value;
   };
 }
@@ -165,11 +167,26 @@ function atLeast(min: number): Parser<number> {
  * the product's documented variables; where two names exist, the newer is canonical and the older an alias.
  */
 export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>} = {
-  tenantId: {name: 'THOTH_TENANT_ID', flag: '--tenant-id', description: 'Tenant for governance scope and derived control-plane URLs.', parse: p.dnsLabel},
+  tenantId: {
+    name: 'THOTH_TENANT_ID',
+    flag: '--tenant-id',
+    description: 'Tenant for governance scope and derived control-plane URLs.',
+    parse: p.dnsLabel,
+  },
   userId: {name: 'THOTH_USER_ID', description: 'Per-user identifier for the audit trail (email, or LDAP uid).', parse: p.token},
   fleetId: {name: 'THOTH_FLEET_ID', description: 'Fleet used for endpoint registration and check-ins.', parse: p.token},
-  env: {name: 'THOTH_ENV', description: 'Endpoint environment: dev, staging or prod.', parse: p.oneOf(['dev', 'staging', 'prod'] as const), fallback: fixed('prod' as const)},
-  apexDomain: {name: 'THOTH_APEX_DOMAIN', description: `Apex domain of the derived URLs (default ${DEFAULT_APEX_DOMAIN}; older deployments used aten.security).`, parse: p.hostname, fallback: fixed(DEFAULT_APEX_DOMAIN)},
+  env: {
+    name: 'THOTH_ENV',
+    description: 'Endpoint environment: dev, staging or prod.',
+    parse: p.oneOf(['dev', 'staging', 'prod'] as const),
+    fallback: fixed('prod' as const),
+  },
+  apexDomain: {
+    name: 'THOTH_APEX_DOMAIN',
+    description: `Apex domain of the derived URLs (default ${DEFAULT_APEX_DOMAIN}; older deployments used aten.security).`,
+    parse: p.hostname,
+    fallback: fixed(DEFAULT_APEX_DOMAIN),
+  },
   apiKeyFile: {
     name: 'THOTH_API_KEY_FILE',
     description: 'API key file, {"api_key": "..."} with mode 0600.',
@@ -178,8 +195,19 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
   },
   apiKey: {name: 'THOTH_API_KEY', flag: '--api-key', secret: true, description: 'API key (fallback: prefer the key file).', parse: secret},
   endpointId: {name: 'THOTH_ENDPOINT_ID', description: 'Endpoint identity override (wins over every detected identity).', parse: p.token},
-  intuneDeviceId: {name: 'THOTH_INTUNE_DEVICE_ID', aliases: ['INTUNE_DEVICE_ID'], description: 'Intune device ID (endpoint identity).', parse: p.token},
-  jamfComputerId: {name: 'THOTH_JAMF_COMPUTER_ID', aliases: ['JAMF_COMPUTER_ID'], managedAliases: ['jssID'], description: 'Jamf Pro computer ID (endpoint identity); `jssID` = $JSSID in the profile.', parse: jamfId},
+  intuneDeviceId: {
+    name: 'THOTH_INTUNE_DEVICE_ID',
+    aliases: ['INTUNE_DEVICE_ID'],
+    description: 'Intune device ID (endpoint identity).',
+    parse: p.token,
+  },
+  jamfComputerId: {
+    name: 'THOTH_JAMF_COMPUTER_ID',
+    aliases: ['JAMF_COMPUTER_ID'],
+    managedAliases: ['jssID'],
+    description: 'Jamf Pro computer ID (endpoint identity); `jssID` = $JSSID in the profile.',
+    parse: jamfId,
+  },
   enrollmentSource: {
     name: 'THOTH_ENROLLMENT_SOURCE',
     description: 'How this endpoint is managed: jamf, intune, manual or unmanaged.',
@@ -190,9 +218,26 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
       return {value: 'unmanaged', origin: 'default'};
     },
   },
-  enforcementMode: {name: 'THOTH_ENFORCEMENT_MODE', flag: '--enforcement-mode', managedWins: true, description: 'Default enforcement mode: progressive, step_up, block or observe.', parse: p.oneOf(ENFORCEMENT_MODES)},
-  enforcerUrl: {name: 'THOTH_ENFORCER_URL', description: 'Remote enforcer URL (default derived: https://enforce.<tenant>.<apex>).', parse: p.url, fallback: derivedUrl('enforce')},
-  govapiUrl: {name: 'THOTH_GOVAPI_URL', aliases: ['THOTH_GOV_API_URL'], description: 'GovAPI URL for registration and check-ins (default derived: https://grid.<tenant>.<apex>).', parse: p.url, fallback: derivedUrl('grid')},
+  enforcementMode: {
+    name: 'THOTH_ENFORCEMENT_MODE',
+    flag: '--enforcement-mode',
+    managedWins: true,
+    description: 'Default enforcement mode: progressive, step_up, block or observe.',
+    parse: p.oneOf(ENFORCEMENT_MODES),
+  },
+  enforcerUrl: {
+    name: 'THOTH_ENFORCER_URL',
+    description: 'Remote enforcer URL (default derived: https://enforce.<tenant>.<apex>).',
+    parse: p.url,
+    fallback: derivedUrl('enforce'),
+  },
+  govapiUrl: {
+    name: 'THOTH_GOVAPI_URL',
+    aliases: ['THOTH_GOV_API_URL'],
+    description: 'GovAPI URL for registration and check-ins (default derived: https://grid.<tenant>.<apex>).',
+    parse: p.url,
+    fallback: derivedUrl('grid'),
+  },
   govapiBearerToken: {name: 'THOTH_GOVAPI_BEARER_TOKEN', secret: true, description: 'Optional bearer token for GovAPI.', parse: secret},
   govapiApiKey: {name: 'THOTH_GOVAPI_API_KEY', secret: true, description: 'Optional API key header for GovAPI.', parse: secret},
   enforcerFailureDecision: {
@@ -202,7 +247,12 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
     parse: p.oneOf(['block', 'step_up', 'allow'] as const),
     fallback: fixed('block' as const),
   },
-  enforcerAllowFallbackOverride: {name: 'THOTH_ENFORCER_ALLOW_FALLBACK_OVERRIDE', description: 'Emergency override that lets the failure decision be allow in staging/prod.', parse: p.boolean, fallback: fixed(false)},
+  enforcerAllowFallbackOverride: {
+    name: 'THOTH_ENFORCER_ALLOW_FALLBACK_OVERRIDE',
+    description: 'Emergency override that lets the failure decision be allow in staging/prod.',
+    parse: p.boolean,
+    fallback: fixed(false),
+  },
   enforcerTimeoutMs: {
     name: 'THOTH_ENFORCER_TIMEOUT_MS',
     description: 'How long one remote enforcer decision may take before the failure decision applies (milliseconds).',
@@ -216,13 +266,36 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
     parse: p.integer(5, 86_400),
     fallback: fixed(60),
   },
-  tlsVerify: {name: 'THOTH_TLS_VERIFY', description: 'Strict TLS certificate validation for outbound HTTPS.', parse: p.boolean, fallback: fixed(true)},
+  tlsVerify: {
+    name: 'THOTH_TLS_VERIFY',
+    description: 'Strict TLS certificate validation for outbound HTTPS.',
+    parse: p.boolean,
+    fallback: fixed(true),
+  },
   tlsCaBundle: {name: 'THOTH_TLS_CA_BUNDLE', description: 'Custom CA bundle (PEM) for the enforcer and GovAPI.', parse: p.path},
-  tlsPinnedCertSha256: {name: 'THOTH_TLS_PINNED_CERT_SHA256', description: 'Comma-separated leaf certificate SHA-256 pins (sha256:<hex> or 64 hex).', parse: p.sha256List},
-  tlsPinCacheSeconds: {name: 'THOTH_TLS_PIN_CACHE_SECONDS', description: 'Pin verification cache lifetime in seconds.', parse: p.integer(0, 86_400), fallback: fixed(300)},
-  tlsRequireAwsBackedCerts: {name: 'THOTH_TLS_REQUIRE_AWS_BACKED_CERTS', description: 'Require AWS-backed certificate trust metadata (an ACM or Private CA ARN).', parse: p.boolean, fallback: fixed(false)},
+  tlsPinnedCertSha256: {
+    name: 'THOTH_TLS_PINNED_CERT_SHA256',
+    description: 'Comma-separated leaf certificate SHA-256 pins (sha256:<hex> or 64 hex).',
+    parse: p.sha256List,
+  },
+  tlsPinCacheSeconds: {
+    name: 'THOTH_TLS_PIN_CACHE_SECONDS',
+    description: 'Pin verification cache lifetime in seconds.',
+    parse: p.integer(0, 86_400),
+    fallback: fixed(300),
+  },
+  tlsRequireAwsBackedCerts: {
+    name: 'THOTH_TLS_REQUIRE_AWS_BACKED_CERTS',
+    description: 'Require AWS-backed certificate trust metadata (an ACM or Private CA ARN).',
+    parse: p.boolean,
+    fallback: fixed(false),
+  },
   tlsAwsAcmCertArn: {name: 'THOTH_TLS_AWS_ACM_CERT_ARN', description: 'ACM certificate ARN used for TLS trust attestation.', parse: p.arn},
-  tlsAwsPrivateCaArn: {name: 'THOTH_TLS_AWS_PRIVATE_CA_ARN', description: 'ACM Private CA ARN used for TLS trust attestation.', parse: p.arn},
+  tlsAwsPrivateCaArn: {
+    name: 'THOTH_TLS_AWS_PRIVATE_CA_ARN',
+    description: 'ACM Private CA ARN used for TLS trust attestation.',
+    parse: p.arn,
+  },
   requireNonRoot: {
     name: 'THOTH_REQUIRE_NON_ROOT',
     description: '`thoth run` refuses to run as root (default: true in staging/prod when a tenant is set).',
@@ -231,12 +304,20 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
       if (resolved.tenantId !== undefined && (resolved.env === 'staging' || resolved.env === 'prod')) {
         return {value: true, origin: `default (tenant set, env ${resolved.env})`};
       }
-      return {value: false, origin: resolved.tenantId === undefined ? 'default (no tenant: local use)' : `default (env ${resolved.env ?? 'prod'})`};
+      return {
+        value: false,
+        origin: resolved.tenantId === undefined ? 'default (no tenant: local use)' : `default (env ${resolved.env ?? 'prod'})`,
+      };
     },
   },
   expectedProxyUser: {name: 'THOTH_EXPECTED_PROXY_USER', description: 'OS user `thoth run` must run as.', parse: p.token},
   expectedProxyUid: {name: 'THOTH_EXPECTED_PROXY_UID', description: 'OS uid `thoth run` must run as.', parse: p.integer(0, 4_294_967_294)},
-  minVersion: {name: 'THOTH_MIN_VERSION', flag: '--min-version', description: 'Minimum thoth version `thoth health` accepts.', parse: p.version},
+  minVersion: {
+    name: 'THOTH_MIN_VERSION',
+    flag: '--min-version',
+    description: 'Minimum thoth version `thoth health` accepts.',
+    parse: p.version,
+  },
   policyFile: {name: 'THOTH_POLICY_FILE', flag: '--policy', managedWins: true, description: 'Policy file (JSON or JSONC).', parse: p.path},
   policyReloadIntervalMs: {
     name: 'THOTH_POLICY_RELOAD_INTERVAL_MS',
@@ -253,7 +334,13 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
     fallback: fixed(true),
   },
   logFile: {name: 'THOTH_LOG_FILE', flag: '--log-file', description: "File that also receives thoth's own diagnostics.", parse: p.path},
-  auditEnabled: {name: 'THOTH_AUDIT', managedWins: true, description: 'The audit trail: on, or off (benchmarks, diagnosis only: tool calls are then not recorded).', parse: auditSwitch, fallback: fixed(true)},
+  auditEnabled: {
+    name: 'THOTH_AUDIT',
+    managedWins: true,
+    description: 'The audit trail: on, or off (benchmarks, diagnosis only: tool calls are then not recorded).',
+    parse: auditSwitch,
+    fallback: fixed(true),
+  },
   auditDir: {
     name: 'THOTH_AUDIT_DIR',
     flag: '--audit-dir',
@@ -270,16 +357,42 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
     parse: p.path,
     fallback: ({profileDir}) => ({value: join(profileDir, AUDIT_KEY_FILE_NAME), origin: 'default'}),
   },
-  auditFsync: {name: 'THOTH_AUDIT_FSYNC', description: 'batched (fsync within the window) or always (fsync before each call goes on).', parse: fsyncMode, fallback: fixed(AUDIT_DEFAULTS.fsync)},
-  auditFsyncWindowMs: {name: 'THOTH_AUDIT_FSYNC_WINDOW_MS', description: 'Batched fsync window in milliseconds.', parse: atLeast(0), fallback: fixed(AUDIT_DEFAULTS.fsyncWindowMs)},
-  auditRotateBytes: {name: 'THOTH_AUDIT_ROTATE_BYTES', description: 'An audit segment is rotated at this size (bytes).', parse: atLeast(4096), fallback: fixed(AUDIT_DEFAULTS.rotateBytes)},
-  auditRotateSeconds: {name: 'THOTH_AUDIT_ROTATE_SECONDS', description: 'An audit segment is rotated at this age (seconds).', parse: atLeast(1), fallback: fixed(AUDIT_DEFAULTS.rotateAgeMs / 1000)},
-  auditContentMaxBytes: {name: 'THOTH_AUDIT_CONTENT_MAX_BYTES', description: 'Bytes of tool arguments or results an audit event keeps.', parse: atLeast(256), fallback: fixed(AUDIT_DEFAULTS.contentMaxBytes)},
+  auditFsync: {
+    name: 'THOTH_AUDIT_FSYNC',
+    description: 'batched (fsync within the window) or always (fsync before each call goes on).',
+    parse: fsyncMode,
+    fallback: fixed(AUDIT_DEFAULTS.fsync),
+  },
+  auditFsyncWindowMs: {
+    name: 'THOTH_AUDIT_FSYNC_WINDOW_MS',
+    description: 'Batched fsync window in milliseconds.',
+    parse: atLeast(0),
+    fallback: fixed(AUDIT_DEFAULTS.fsyncWindowMs),
+  },
+  auditRotateBytes: {
+    name: 'THOTH_AUDIT_ROTATE_BYTES',
+    description: 'An audit segment is rotated at this size (bytes).',
+    parse: atLeast(4096),
+    fallback: fixed(AUDIT_DEFAULTS.rotateBytes),
+  },
+  auditRotateSeconds: {
+    name: 'THOTH_AUDIT_ROTATE_SECONDS',
+    description: 'An audit segment is rotated at this age (seconds).',
+    parse: atLeast(1),
+    fallback: fixed(AUDIT_DEFAULTS.rotateAgeMs / 1000),
+  },
+  auditContentMaxBytes: {
+    name: 'THOTH_AUDIT_CONTENT_MAX_BYTES',
+    description: 'Bytes of tool arguments or results an audit event keeps.',
+    parse: atLeast(256),
+    fallback: fixed(AUDIT_DEFAULTS.contentMaxBytes),
+  },
   cliApprovals: {
     name: 'THOTH_CLI_APPROVALS',
     // A fleet that turns command-line approvals off must not be turned back on by an agent's shell (THOTH_CLI_APPROVALS=on thoth approve …).
     managedWins: true,
-    description: 'Command-line approvals (thoth approve / deny): on, or off (sessions then ignore them; the client prompt and the control plane remain).',
+    description:
+      'Command-line approvals (thoth approve / deny): on, or off (sessions then ignore them; the client prompt and the control plane remain).',
     // The same words as THOTH_AUDIT: on/off, true/false, 1/0.
     parse: auditSwitch,
     fallback: fixed(true),

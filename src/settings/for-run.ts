@@ -1,13 +1,22 @@
 import type {RunOptions} from '../core/run-flags.js';
 import {bootstrapProfile} from '../profile/bootstrap.js';
 import {thothHome} from '../profile/paths.js';
-import {assertValidSettings, describeOverride, resolveSettings, type ResolveSettingsOptions, type ResolvedSettings, type SettingFlags} from './resolve.js';
+import {
+  assertValidSettings,
+  describeOverride,
+  resolveSettings,
+  type ResolveSettingsOptions,
+  type ResolvedSettings,
+  type SettingFlags,
+} from './resolve.js';
 import {assertRunUserAllowed, currentRunUser, type RunUser} from './run-user.js';
 
 const AUDIT_SETTING_PROBLEM = /^THOTH_AUDIT(_[A-Z_]+)? from /;
 
 /** The flags of `thoth run` that are settings; `filterTools` is false only with --no-filter-tools. */
-export type RunSettingFlags = Pick<RunOptions, 'tenantId' | 'enforcementMode' | 'apiKey' | 'policy' | 'logFile' | 'auditDir'> & {filterTools?: boolean};
+export type RunSettingFlags = Pick<RunOptions, 'tenantId' | 'enforcementMode' | 'apiKey' | 'policy' | 'logFile' | 'auditDir'> & {
+  filterTools?: boolean;
+};
 
 /** The flags of `thoth run` that are settings (the rest shape the relay, not the settings). */
 export function settingFlagsFromRun(options: RunSettingFlags): SettingFlags {

@@ -23,7 +23,9 @@ export const NO_MANAGED_PREFERENCES: ManagedPreferencesReader = async () => ({en
  * not set. Both are written by the MDM agent, XML or binary; `plist` is imported only when a file
  * exists, so unmanaged machines never pay for it.
  */
-export function macManagedPreferencesReader(options: {root?: string; username?: string | undefined; domain?: string} = {}): ManagedPreferencesReader {
+export function macManagedPreferencesReader(
+  options: {root?: string; username?: string | undefined; domain?: string} = {},
+): ManagedPreferencesReader {
   return async () => {
     const base = join(options.root ?? '/', 'Library', 'Managed Preferences');
     const domain = options.domain ?? THOTH_PREFERENCE_DOMAIN;
@@ -48,7 +50,13 @@ export function macManagedPreferencesReader(options: {root?: string; username?: 
         result.problems.push(`${file}: not a valid property list (${errorMessage(error)})`);
         continue;
       }
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || parsed instanceof Date || parsed instanceof Uint8Array) {
+      if (
+        parsed === null ||
+        typeof parsed !== 'object' ||
+        Array.isArray(parsed) ||
+        parsed instanceof Date ||
+        parsed instanceof Uint8Array
+      ) {
         result.problems.push(`${file}: expected a dictionary at the top level`);
         continue;
       }
@@ -71,7 +79,11 @@ export async function parsePlist(bytes: Uint8Array): Promise<unknown> {
  * Windows: the policy keys `HKLM\SOFTWARE\Policies\Thoth` then `HKCU\SOFTWARE\Policies\Thoth`
  * (only administrators can write under Policies), read with `reg query` in the 64-bit view.
  */
-export function windowsPolicyReader(options: {run: CommandRunner; env?: NodeJS.ProcessEnv; readRegistry?: (key: string) => Promise<RegistryKeyValues | undefined>}): ManagedPreferencesReader {
+export function windowsPolicyReader(options: {
+  run: CommandRunner;
+  env?: NodeJS.ProcessEnv;
+  readRegistry?: (key: string) => Promise<RegistryKeyValues | undefined>;
+}): ManagedPreferencesReader {
   const env = options.env ?? process.env;
   const read = options.readRegistry ?? ((key: string) => queryRegistry(key, {run: options.run, env}));
   return async () => {

@@ -76,7 +76,9 @@ export function managedValues(pairs: MobileconfigOptions['values']): Record<stri
     if (key === undefined || name === 'jssID') throw usage(`unknown setting ${name}: use a THOTH_* name that \`thoth config show\` lists`);
     const definition = SETTINGS[key] as SettingDefinition<unknown>;
     if (definition.secret) {
-      throw usage(`${name} is a secret and never goes into a profile: every local user can read managed preferences (use \`thoth api-key set\` or THOTH_API_KEY_FILE)`);
+      throw usage(
+        `${name} is a secret and never goes into a profile: every local user can read managed preferences (use \`thoth api-key set\` or THOTH_API_KEY_FILE)`,
+      );
     }
     let parsed: unknown;
     try {
@@ -101,5 +103,8 @@ export function nameUuid(name: string): string {
 }
 
 function usage(message: string): ThothError {
-  return new ThothError('PROFILE_INVALID', message, {exitCode: ExitCode.USAGE, suggestions: ['Run `thoth mdm profile --help` for the flags.']});
+  return new ThothError('PROFILE_INVALID', message, {
+    exitCode: ExitCode.USAGE,
+    suggestions: ['Run `thoth mdm profile --help` for the flags.'],
+  });
 }

@@ -112,10 +112,16 @@ export function version(raw: string): string {
 
 /** Comma-separated SHA-256 fingerprints, `sha256:<hex>` or plain 64-hex; normalised to lower-case hex. */
 export function sha256List(raw: string): string[] {
-  const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  const items = raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
   if (items.length === 0) throw new SettingValueError('is empty');
   return items.map((item) => {
-    const hex = item.replace(/^sha256:/i, '').replaceAll(':', '').toLowerCase();
+    const hex = item
+      .replace(/^sha256:/i, '')
+      .replaceAll(':', '')
+      .toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(hex)) throw new SettingValueError(`"${item}" is not a SHA-256 fingerprint (sha256:<64 hex digits>)`);
     return hex;
   });

@@ -52,7 +52,10 @@ export function registryValueText(value: RegistryValue, env: NodeJS.ProcessEnv =
     }
     case 'REG_MULTI_SZ':
       // reg.exe prints the separators of a multi-string as the two characters `\0`.
-      return value.data.split('\\0').filter((part) => part !== '').join(',');
+      return value.data
+        .split('\\0')
+        .filter((part) => part !== '')
+        .join(',');
     default:
       return undefined;
   }
@@ -79,7 +82,12 @@ export async function queryRegistry(
   if (result.code !== 0) {
     throw new Error(`reg query ${key} exited ${String(result.code)}: ${(result.stderr || result.stdout).trim().split(/\r?\n/)[0] ?? ''}`);
   }
-  return parseRegQuery(result.stdout).find((entry) => entry.path.toUpperCase() === expandHive(key).toUpperCase()) ?? {path: expandHive(key), values: []};
+  return (
+    parseRegQuery(result.stdout).find((entry) => entry.path.toUpperCase() === expandHive(key).toUpperCase()) ?? {
+      path: expandHive(key),
+      values: [],
+    }
+  );
 }
 
 function expandHive(key: string): string {

@@ -1,6 +1,13 @@
 import {apiKeyFingerprint} from '../profile/api-key.js';
 import {terminalSafe} from '../util/terminal-text.js';
-import {SETTINGS, SETTING_KEYS, THOTH_PREFERENCE_DOMAIN, WINDOWS_POLICY_KEYS, type SettingDefinition, type SettingKey} from './definitions.js';
+import {
+  SETTINGS,
+  SETTING_KEYS,
+  THOTH_PREFERENCE_DOMAIN,
+  WINDOWS_POLICY_KEYS,
+  type SettingDefinition,
+  type SettingKey,
+} from './definitions.js';
 import {describeOverride, type ResolvedSettings, type SettingOverride, type SettingSource} from './resolve.js';
 
 export interface SettingReportRow {
@@ -45,7 +52,14 @@ export function settingsReport(resolved: ResolvedSettings): SettingsReport {
 
 /** Values and origins come from the environment, managed preferences and files: escaped for the terminal. */
 export function renderSettingsText(report: SettingsReport): string {
-  const raw = (row: SettingReportRow) => (row.value === null ? '(unset)' : row.masked ? `set, ${String(row.value)}` : Array.isArray(row.value) ? row.value.join(',') : String(row.value));
+  const raw = (row: SettingReportRow) =>
+    row.value === null
+      ? '(unset)'
+      : row.masked
+        ? `set, ${String(row.value)}`
+        : Array.isArray(row.value)
+          ? row.value.join(',')
+          : String(row.value);
   const shown = (row: SettingReportRow) => terminalSafe(raw(row));
   const nameWidth = Math.max(...report.settings.map((row) => row.name.length));
   const valueWidth = Math.min(48, Math.max(...report.settings.map((row) => shown(row).length)));
@@ -53,7 +67,10 @@ export function renderSettingsText(report: SettingsReport): string {
     const where = terminalSafe(row.value === null ? '' : row.source === 'default' ? row.origin : `${row.source}: ${row.origin}`);
     return `${row.name.padEnd(nameWidth)}  ${shown(row).padEnd(valueWidth)}  ${where}`.trimEnd();
   });
-  lines.push('', `profile: ${terminalSafe(report.profileDir)}  managed preferences: ${report.managedPreferenceDomain} (macOS), ${report.windowsPolicyKeys.join(', ')} (Windows)`);
+  lines.push(
+    '',
+    `profile: ${terminalSafe(report.profileDir)}  managed preferences: ${report.managedPreferenceDomain} (macOS), ${report.windowsPolicyKeys.join(', ')} (Windows)`,
+  );
   if (report.overrides.length > 0) {
     lines.push('', 'refused (managed preferences win):');
     for (const override of report.overrides) lines.push(`  - ${terminalSafe(describeOverride(override))}`);

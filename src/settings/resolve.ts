@@ -6,8 +6,22 @@ import {octal} from '../profile/bootstrap.js';
 import {readApiKeyFile} from '../profile/api-key.js';
 import {thothHome} from '../profile/paths.js';
 import {runCommand as realRunCommand, type CommandRunner} from './command-runner.js';
-import {SETTINGS, SETTING_KEYS, settingKeyForName, type DefaultContext, type SettingDefinition, type SettingKey, type Settings} from './definitions.js';
-import {macManagedPreferencesReader, NO_MANAGED_PREFERENCES, windowsPolicyReader, type ManagedPreferences, type ManagedPreferencesReader} from './managed.js';
+import {
+  SETTINGS,
+  SETTING_KEYS,
+  settingKeyForName,
+  type DefaultContext,
+  type SettingDefinition,
+  type SettingKey,
+  type Settings,
+} from './definitions.js';
+import {
+  macManagedPreferencesReader,
+  NO_MANAGED_PREFERENCES,
+  windowsPolicyReader,
+  type ManagedPreferences,
+  type ManagedPreferencesReader,
+} from './managed.js';
 import {SettingValueError, type ParseContext} from './parsers.js';
 import {readProfileSettings, type ProfileSettings} from './profile-file.js';
 import type {RegistryKeyValues} from './reg-query.js';
@@ -98,7 +112,9 @@ export async function resolveSettings(options: ResolveSettingsOptions = {}): Pro
     if (key === 'apiKey') continue;
     const definition = SETTINGS[key] as SettingDefinition<unknown>;
     const candidates = candidatesFor(key, definition, {flags: options.flags, env, managed, profile, warnings});
-    const ordered = definition.managedWins ? [...candidates.filter((c) => c.source === 'managed'), ...candidates.filter((c) => c.source !== 'managed')] : candidates;
+    const ordered = definition.managedWins
+      ? [...candidates.filter((c) => c.source === 'managed'), ...candidates.filter((c) => c.source !== 'managed')]
+      : candidates;
     let chosen: Candidate | undefined;
     for (const candidate of ordered) {
       if (candidate.unsupported !== undefined) {
@@ -116,7 +132,9 @@ export async function resolveSettings(options: ResolveSettingsOptions = {}): Pro
       }
     }
     if (chosen?.source === 'managed' && definition.managedWins) {
-      overrides.push(...refusedCandidates(key, definition, candidates, (values as Record<string, unknown>)[key], chosen.origin, parseContext));
+      overrides.push(
+        ...refusedCandidates(key, definition, candidates, (values as Record<string, unknown>)[key], chosen.origin, parseContext),
+      );
     }
     if (chosen) continue;
     const fallback = definition.fallback?.(context);
@@ -155,7 +173,8 @@ function refusedCandidates(
     } catch (error) {
       if (!(error instanceof SettingValueError)) throw error;
     }
-    if (!same) refused.push({key, name: definition.name, attempted: {source: candidate.source, origin: candidate.origin}, managed: managedOrigin});
+    if (!same)
+      refused.push({key, name: definition.name, attempted: {source: candidate.source, origin: candidate.origin}, managed: managedOrigin});
   }
   return refused;
 }
@@ -204,7 +223,13 @@ interface Candidate {
 function candidatesFor(
   key: SettingKey,
   definition: SettingDefinition<unknown>,
-  layers: {flags: SettingFlags | undefined; env: NodeJS.ProcessEnv; managed: ManagedPreferences; profile: ProfileSettings; warnings: string[]},
+  layers: {
+    flags: SettingFlags | undefined;
+    env: NodeJS.ProcessEnv;
+    managed: ManagedPreferences;
+    profile: ProfileSettings;
+    warnings: string[];
+  },
 ): Candidate[] {
   const candidates: Candidate[] = [];
   const flag = layers.flags?.[key];
@@ -221,7 +246,9 @@ function candidatesFor(
     const entry = layers.managed.entries.get(name);
     if (!entry) continue;
     if (definition.secret) {
-      layers.warnings.push(`${name} in ${entry.origin} is ignored: secrets are never read from managed preferences (every local user can read them)`);
+      layers.warnings.push(
+        `${name} in ${entry.origin} is ignored: secrets are never read from managed preferences (every local user can read them)`,
+      );
       continue;
     }
     candidates.push(textCandidate('managed', `${entry.origin} (${name})`, entry.value));
@@ -237,7 +264,9 @@ function candidatesFor(
 function textCandidate(source: SettingSource, origin: string, value: unknown): Candidate {
   const raw = managedText(value);
   if (raw !== undefined) return {source, origin, raw};
-  const type = (value as {unsupportedRegistryType?: string} | null)?.unsupportedRegistryType ?? (value instanceof Date ? 'date' : Array.isArray(value) ? 'array' : typeof value);
+  const type =
+    (value as {unsupportedRegistryType?: string} | null)?.unsupportedRegistryType ??
+    (value instanceof Date ? 'date' : Array.isArray(value) ? 'array' : typeof value);
   return {source, origin, raw: '', unsupported: `has a value of type ${type}; use a string, number or boolean`};
 }
 
@@ -267,12 +296,23 @@ function unknownKeyWarnings(managed: ManagedPreferences, profile: ProfileSetting
   return warnings;
 }
 
-function defaultManagedReader(platform: NodeJS.Platform, options: ResolveSettingsOptions, env: NodeJS.ProcessEnv): ManagedPreferencesReader {
+function defaultManagedReader(
+  platform: NodeJS.Platform,
+  options: ResolveSettingsOptions,
+  env: NodeJS.ProcessEnv,
+): ManagedPreferencesReader {
   if (platform === 'darwin') {
-    return macManagedPreferencesReader({...(options.fsRoot === undefined ? {} : {root: options.fsRoot}), username: options.username ?? currentUsername()});
+    return macManagedPreferencesReader({
+      ...(options.fsRoot === undefined ? {} : {root: options.fsRoot}),
+      username: options.username ?? currentUsername(),
+    });
   }
   if (platform === 'win32') {
-    return windowsPolicyReader({run: options.runCommand ?? realRunCommand, env, ...(options.readRegistry ? {readRegistry: options.readRegistry} : {})});
+    return windowsPolicyReader({
+      run: options.runCommand ?? realRunCommand,
+      env,
+      ...(options.readRegistry ? {readRegistry: options.readRegistry} : {}),
+    });
   }
   return NO_MANAGED_PREFERENCES;
 }
@@ -304,7 +344,9 @@ async function resolveApiKey(state: {
   const {values, origins} = state;
   const flag = state.flags?.apiKey;
   if (state.managed.entries.has(definition.name)) {
-    state.warnings.push(`${definition.name} in ${state.managed.entries.get(definition.name)!.origin} is ignored: secrets are never read from managed preferences (every local user can read them)`);
+    state.warnings.push(
+      `${definition.name} in ${state.managed.entries.get(definition.name)!.origin} is ignored: secrets are never read from managed preferences (every local user can read them)`,
+    );
   }
   if (typeof flag === 'string' && flag !== '') {
     if (setKey(state, flag, {source: 'flag', origin: definition.flag ?? 'apiKey'})) return;
@@ -324,7 +366,9 @@ async function resolveApiKey(state: {
       return false;
     }
     if (fromFile.mode !== undefined && (fromFile.mode & 0o077) !== 0 && state.platform !== 'win32') {
-      state.warnings.push(`${file} holds an API key and is readable by other users (mode ${octal(fromFile.mode)}): run \`chmod 600 ${file}\``);
+      state.warnings.push(
+        `${file} holds an API key and is readable by other users (mode ${octal(fromFile.mode)}): run \`chmod 600 ${file}\``,
+      );
     }
     if (fromFile.state !== 'ok') return false;
     return setKey(state, fromFile.key, {source: explicitFile ? fileOrigin.source : 'profile', origin: fileLabel});
@@ -338,7 +382,11 @@ async function resolveApiKey(state: {
   origins.apiKey = {source: 'default', origin: 'unset'};
 }
 
-function setKey(state: {values: Partial<Settings>; origins: Record<SettingKey, SettingOrigin>; problems: string[]}, raw: string, origin: SettingOrigin): boolean {
+function setKey(
+  state: {values: Partial<Settings>; origins: Record<SettingKey, SettingOrigin>; problems: string[]},
+  raw: string,
+  origin: SettingOrigin,
+): boolean {
   try {
     state.values.apiKey = SETTINGS.apiKey.parse(raw, {home: '', cwd: ''});
     state.origins.apiKey = origin;
@@ -352,12 +400,19 @@ function setKey(state: {values: Partial<Settings>; origins: Record<SettingKey, S
 
 function applyCrossChecks(values: Settings, origins: Record<SettingKey, SettingOrigin>, problems: string[], warnings: string[]): void {
   if (values.enforcerFailureDecision === 'allow' && values.env !== 'dev' && !values.enforcerAllowFallbackOverride) {
-    warnings.push(`THOTH_ENFORCER_FAILURE_DECISION=allow (${describeOrigin(origins.enforcerFailureDecision)}) is ignored in ${values.env}: using block; set THOTH_ENFORCER_ALLOW_FALLBACK_OVERRIDE=true only in an emergency`);
+    warnings.push(
+      `THOTH_ENFORCER_FAILURE_DECISION=allow (${describeOrigin(origins.enforcerFailureDecision)}) is ignored in ${values.env}: using block; set THOTH_ENFORCER_ALLOW_FALLBACK_OVERRIDE=true only in an emergency`,
+    );
     values.enforcerFailureDecision = 'block';
-    origins.enforcerFailureDecision = {source: 'default', origin: `default (allow is ignored in ${values.env} without THOTH_ENFORCER_ALLOW_FALLBACK_OVERRIDE)`};
+    origins.enforcerFailureDecision = {
+      source: 'default',
+      origin: `default (allow is ignored in ${values.env} without THOTH_ENFORCER_ALLOW_FALLBACK_OVERRIDE)`,
+    };
   }
   if (values.tlsRequireAwsBackedCerts && values.tlsAwsAcmCertArn === undefined && values.tlsAwsPrivateCaArn === undefined) {
-    problems.push('THOTH_TLS_REQUIRE_AWS_BACKED_CERTS is true but neither THOTH_TLS_AWS_ACM_CERT_ARN nor THOTH_TLS_AWS_PRIVATE_CA_ARN is set');
+    problems.push(
+      'THOTH_TLS_REQUIRE_AWS_BACKED_CERTS is true but neither THOTH_TLS_AWS_ACM_CERT_ARN nor THOTH_TLS_AWS_PRIVATE_CA_ARN is set',
+    );
   }
   if (!values.tlsVerify && values.env !== 'dev') {
     warnings.push(`THOTH_TLS_VERIFY is false in ${values.env}: certificates of the enforcer and GovAPI are not checked`);

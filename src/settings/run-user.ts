@@ -27,25 +27,37 @@ export function assertRunUserAllowed(settings: ResolvedSettings, who: RunUser = 
   const warnings: string[] = [];
   const isRoot = who.uid === 0;
   if (isRoot && values.requireNonRoot) {
-    throw new ThothError('RUN_AS_ROOT', `thoth run refuses to run as root: THOTH_REQUIRE_NON_ROOT is true (${describeOrigin(origins.requireNonRoot)})`, {
-      exitCode: ExitCode.SECURITY,
-      suggestions: [
-        'Start the MCP client as the signed-in user, not as root (MDM scripts: `launchctl asuser <uid> sudo -u <user> ...`).',
-        'Only for a test machine: set THOTH_REQUIRE_NON_ROOT=false.',
-      ],
-    });
+    throw new ThothError(
+      'RUN_AS_ROOT',
+      `thoth run refuses to run as root: THOTH_REQUIRE_NON_ROOT is true (${describeOrigin(origins.requireNonRoot)})`,
+      {
+        exitCode: ExitCode.SECURITY,
+        suggestions: [
+          'Start the MCP client as the signed-in user, not as root (MDM scripts: `launchctl asuser <uid> sudo -u <user> ...`).',
+          'Only for a test machine: set THOTH_REQUIRE_NON_ROOT=false.',
+        ],
+      },
+    );
   }
   if (values.expectedProxyUser !== undefined && !sameUser(values.expectedProxyUser, who.username)) {
-    throw new ThothError('RUN_AS_WRONG_USER', `thoth run is running as "${who.username}" but THOTH_EXPECTED_PROXY_USER is "${values.expectedProxyUser}" (${describeOrigin(origins.expectedProxyUser)})`, {
-      exitCode: ExitCode.SECURITY,
-      suggestions: [`Start the MCP client as ${values.expectedProxyUser}, or correct THOTH_EXPECTED_PROXY_USER.`],
-    });
+    throw new ThothError(
+      'RUN_AS_WRONG_USER',
+      `thoth run is running as "${who.username}" but THOTH_EXPECTED_PROXY_USER is "${values.expectedProxyUser}" (${describeOrigin(origins.expectedProxyUser)})`,
+      {
+        exitCode: ExitCode.SECURITY,
+        suggestions: [`Start the MCP client as ${values.expectedProxyUser}, or correct THOTH_EXPECTED_PROXY_USER.`],
+      },
+    );
   }
   if (values.expectedProxyUid !== undefined && who.uid !== undefined && who.uid !== values.expectedProxyUid) {
-    throw new ThothError('RUN_AS_WRONG_USER', `thoth run is running as uid ${who.uid} but THOTH_EXPECTED_PROXY_UID is ${values.expectedProxyUid} (${describeOrigin(origins.expectedProxyUid)})`, {
-      exitCode: ExitCode.SECURITY,
-      suggestions: [`Start the MCP client as uid ${values.expectedProxyUid}, or correct THOTH_EXPECTED_PROXY_UID.`],
-    });
+    throw new ThothError(
+      'RUN_AS_WRONG_USER',
+      `thoth run is running as uid ${who.uid} but THOTH_EXPECTED_PROXY_UID is ${values.expectedProxyUid} (${describeOrigin(origins.expectedProxyUid)})`,
+      {
+        exitCode: ExitCode.SECURITY,
+        suggestions: [`Start the MCP client as uid ${values.expectedProxyUid}, or correct THOTH_EXPECTED_PROXY_UID.`],
+      },
+    );
   }
   if (isRoot) {
     warnings.push(

@@ -102,7 +102,10 @@ async function abandonedContent(lockPath: string, staleMs: number): Promise<stri
     owner = JSON.parse(text) as Partial<LockOwner>;
   } catch {
     // Unreadable: abandoned only once it is old (a live owner on the fallback path writes it right after creating it).
-    const age = await stat(lockPath).then((info) => Date.now() - info.mtimeMs, () => 0);
+    const age = await stat(lockPath).then(
+      (info) => Date.now() - info.mtimeMs,
+      () => 0,
+    );
     return age > Math.min(staleMs, 5000) ? text : undefined;
   }
   if (owner.host === hostname() && typeof owner.pid === 'number') return isProcessAlive(owner.pid) ? undefined : text;

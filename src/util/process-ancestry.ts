@@ -90,9 +90,13 @@ export function commandWords(commandLine: string): string[] {
 export function parseLinuxStat(text: string): {pid: number; ppid: number} {
   const close = text.lastIndexOf(')');
   const pid = Number.parseInt(text, 10);
-  const fields = text.slice(close + 1).trim().split(/\s+/);
+  const fields = text
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
   const ppid = Number(fields[1]);
-  if (close === -1 || !Number.isSafeInteger(pid) || !Number.isSafeInteger(ppid)) throw new ProcessInspectionError(`unexpected /proc stat line: ${text.slice(0, 80)}`);
+  if (close === -1 || !Number.isSafeInteger(pid) || !Number.isSafeInteger(ppid))
+    throw new ProcessInspectionError(`unexpected /proc stat line: ${text.slice(0, 80)}`);
   return {pid, ppid};
 }
 

@@ -34,9 +34,10 @@ export interface SchemaProblem {
 export function describeSchemaErrors(errors: readonly ErrorObject[], sourceText?: string): SchemaProblem[] {
   const tree = sourceText === undefined ? undefined : parseTree(sourceText, [], {allowTrailingComma: true});
   return errors.map((error) => {
-    const pointer = error.keyword === 'additionalProperties'
-      ? `${error.instancePath}/${escapePointer(String((error.params as {additionalProperty?: unknown}).additionalProperty))}`
-      : error.instancePath;
+    const pointer =
+      error.keyword === 'additionalProperties'
+        ? `${error.instancePath}/${escapePointer(String((error.params as {additionalProperty?: unknown}).additionalProperty))}`
+        : error.instancePath;
     const problem: SchemaProblem = {pointer, message: humanMessage(error)};
     const position = tree && sourceText !== undefined ? locate(tree, pointer, sourceText) : undefined;
     if (position) {
@@ -72,7 +73,13 @@ function escapePointer(segment: string): string {
 }
 
 function locate(tree: Node, pointer: string, text: string): {line: number; column: number} | undefined {
-  const segments = pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
+  const segments =
+    pointer === ''
+      ? []
+      : pointer
+          .slice(1)
+          .split('/')
+          .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
   const path = segments.map((s) => (/^\d+$/.test(s) ? Number(s) : s));
   let node = findNodeAtLocation(tree, path);
   // For an unknown property, point at its key rather than its value.

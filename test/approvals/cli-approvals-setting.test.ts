@@ -18,8 +18,21 @@ import {E2E_POLICY, refusedCall, startSession} from '../policy/session.js';
  * refuse, sessions ignore command-line grants (sealed or not) and do not suggest the command
  * line; the client's prompt (elicitation) and the control plane remain.
  */
-const binding: ApprovalBinding = {agentId: 'fs', tool: 'write_file', argumentsHash: canonicalHash({path: '/w/a'}), policyVersion: 'v1@sha256:aa'};
-const info: RequestInfo = {sessionId: 'sess-1', intent: null, mode: 'step_up', ruleId: 'rule:writes', reason: 'writes need approval', argumentsJson: '{"path":"/w/a"}', ttlMs: 600_000};
+const binding: ApprovalBinding = {
+  agentId: 'fs',
+  tool: 'write_file',
+  argumentsHash: canonicalHash({path: '/w/a'}),
+  policyVersion: 'v1@sha256:aa',
+};
+const info: RequestInfo = {
+  sessionId: 'sess-1',
+  intent: null,
+  mode: 'step_up',
+  ruleId: 'rule:writes',
+  reason: 'writes need approval',
+  argumentsJson: '{"path":"/w/a"}',
+  ttlMs: 600_000,
+};
 const FLAGS = ['--agent-id', 'everything', '--policy', E2E_POLICY];
 
 function managed(entries: Record<string, unknown>): () => Promise<ManagedPreferences> {
@@ -35,19 +48,30 @@ describe('the THOTH_CLI_APPROVALS setting', () => {
     const fromManaged = await resolveSettings({...base, readManagedPreferences: managed({THOTH_CLI_APPROVALS: false})});
     expect(fromManaged.values.cliApprovals).toBe(false);
     expect(fromManaged.origins.cliApprovals.source).toBe('managed');
-    expect((await resolveSettings({...base, readManagedPreferences: managed({THOTH_CLI_APPROVALS: 'off'})})).values.cliApprovals).toBe(false);
+    expect((await resolveSettings({...base, readManagedPreferences: managed({THOTH_CLI_APPROVALS: 'off'})})).values.cliApprovals).toBe(
+      false,
+    );
     // The environment cannot turn a managed off back on: an agent's shell would do exactly that.
-    const overridden = await resolveSettings({...base, env: {...base.env, THOTH_CLI_APPROVALS: 'on'}, readManagedPreferences: managed({THOTH_CLI_APPROVALS: 'off'})});
+    const overridden = await resolveSettings({
+      ...base,
+      env: {...base.env, THOTH_CLI_APPROVALS: 'on'},
+      readManagedPreferences: managed({THOTH_CLI_APPROVALS: 'off'}),
+    });
     expect(overridden.values.cliApprovals).toBe(false);
     expect(overridden.overrides.map((override) => override.name)).toEqual(['THOTH_CLI_APPROVALS']);
     expect((await resolveSettings({...base, env: {THOTH_CLI_APPROVALS: 'off'}})).values.cliApprovals).toBe(false);
-    expect((await resolveSettings({...base, env: {THOTH_CLI_APPROVALS: 'maybe'}})).problems).toEqual(['THOTH_CLI_APPROVALS from THOTH_CLI_APPROVALS: must be on or off (got "maybe")']);
+    expect((await resolveSettings({...base, env: {THOTH_CLI_APPROVALS: 'maybe'}})).problems).toEqual([
+      'THOTH_CLI_APPROVALS from THOTH_CLI_APPROVALS: must be on or off (got "maybe")',
+    ]);
   });
 
   it('off in managed preferences: thoth approve and thoth deny refuse, and the request stays pending', async () => {
     const home = await tempDir();
     const {record} = await requestApproval(home, binding, info);
-    const io = {env: {THOTH_HOME: home}, resolve: {readManagedPreferences: managed({THOTH_CLI_APPROVALS: 'off'}), platform: 'linux' as const}};
+    const io = {
+      env: {THOTH_HOME: home},
+      resolve: {readManagedPreferences: managed({THOTH_CLI_APPROVALS: 'off'}), platform: 'linux' as const},
+    };
     for (const verdict of ['approved', 'denied'] as const) {
       await expect(decideAndRecord(home, record.id, verdict, {by: 'ann'}, io)).rejects.toMatchObject({
         code: 'CLI_APPROVALS_OFF',
@@ -57,7 +81,13 @@ describe('the THOTH_CLI_APPROVALS setting', () => {
     }
     expect((await readApprovals(home)).approvals[0]).toMatchObject({id: record.id, status: 'pending'});
     // The same with approvals on: the decision goes through.
-    await decideAndRecord(home, record.id, 'approved', {by: 'ann'}, {env: {THOTH_HOME: home}, resolve: {readManagedPreferences: managed({}), platform: 'linux'}});
+    await decideAndRecord(
+      home,
+      record.id,
+      'approved',
+      {by: 'ann'},
+      {env: {THOTH_HOME: home}, resolve: {readManagedPreferences: managed({}), platform: 'linux'}},
+    );
     expect((await readApprovals(home)).approvals[0]).toMatchObject({status: 'approved'});
   });
 
@@ -66,10 +96,16 @@ describe('the THOTH_CLI_APPROVALS setting', () => {
     const {record} = await requestApproval(home, binding, info);
     const off = await runThoth(['approve', record.id, '--json'], {env: {THOTH_HOME: home, THOTH_CLI_APPROVALS: 'off'}});
     expect(off.code).toBe(6);
-    expect(parseEnvelope(off.stdout).error).toMatchObject({code: 'CLI_APPROVALS_OFF', message: expect.stringContaining('THOTH_CLI_APPROVALS')});
+    expect(parseEnvelope(off.stdout).error).toMatchObject({
+      code: 'CLI_APPROVALS_OFF',
+      message: expect.stringContaining('THOTH_CLI_APPROVALS'),
+    });
     const invalid = await runThoth(['deny', record.id, '--json'], {env: {THOTH_HOME: home, THOTH_CLI_APPROVALS: 'nah'}});
     expect(invalid.code).toBe(3);
-    expect(parseEnvelope(invalid.stdout).error).toMatchObject({code: 'SETTINGS_INVALID', message: expect.stringContaining('THOTH_CLI_APPROVALS')});
+    expect(parseEnvelope(invalid.stdout).error).toMatchObject({
+      code: 'SETTINGS_INVALID',
+      message: expect.stringContaining('THOTH_CLI_APPROVALS'),
+    });
     expect((await readApprovals(home)).approvals[0]).toMatchObject({status: 'pending'});
   });
 
@@ -104,7 +140,9 @@ describe('the THOTH_CLI_APPROVALS setting', () => {
     const auditDir = join(home, 'audit');
     const events: AuditEvent[] = (await readEvents(auditDir)).map((stored) => stored.event);
     expect(events.filter((event) => event.type === 'APPROVAL_USED')).toEqual([]);
-    expect(events.filter((event) => event.type === 'APPROVAL_UNVERIFIED')).toEqual([expect.objectContaining({approvalId, why: expect.stringContaining('THOTH_CLI_APPROVALS=off')})]);
+    expect(events.filter((event) => event.type === 'APPROVAL_UNVERIFIED')).toEqual([
+      expect.objectContaining({approvalId, why: expect.stringContaining('THOTH_CLI_APPROVALS=off')}),
+    ]);
     expect(await invalidAuditEvents(auditDir)).toEqual([]);
   });
 });

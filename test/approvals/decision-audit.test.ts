@@ -21,8 +21,21 @@ async function stored(auditDir: string): Promise<StoredEvent[]> {
   return existsSync(auditDir) ? readEvents(auditDir) : [];
 }
 
-const binding: ApprovalBinding = {agentId: 'fs', tool: 'write_file', argumentsHash: canonicalHash({path: '/w/a'}), policyVersion: 'v1@sha256:aa'};
-const info: RequestInfo = {sessionId: 'sess-1', intent: 'billing', mode: 'step_up', ruleId: 'rule:writes', reason: 'writes need approval', argumentsJson: '{"path":"/w/a"}', ttlMs: 600_000};
+const binding: ApprovalBinding = {
+  agentId: 'fs',
+  tool: 'write_file',
+  argumentsHash: canonicalHash({path: '/w/a'}),
+  policyVersion: 'v1@sha256:aa',
+};
+const info: RequestInfo = {
+  sessionId: 'sess-1',
+  intent: 'billing',
+  mode: 'step_up',
+  ruleId: 'rule:writes',
+  reason: 'writes need approval',
+  argumentsJson: '{"path":"/w/a"}',
+  ttlMs: 600_000,
+};
 
 describe('thoth approve / thoth deny write their decision to the audit trail', () => {
   it('a request from a real session, approved and denied: APPROVAL_GRANTED / APPROVAL_DENIED via cli, each in a sealed chain of its own', async () => {
@@ -101,7 +114,15 @@ describe('thoth approve / thoth deny write their decision to the audit trail', (
     expect(record).not.toHaveProperty('mode');
     expect((await thoth(home, ['approve', record.id])).code).toBe(0);
     const [event] = (await stored(join(home, 'audit'))).map((one) => one.event);
-    expect(event).toMatchObject({type: 'APPROVAL_GRANTED', approvalId: record.id, mode: 'step_up', modeRecorded: false, intent: 'billing', sessionId: 'sess-1', agentId: 'fs'});
+    expect(event).toMatchObject({
+      type: 'APPROVAL_GRANTED',
+      approvalId: record.id,
+      mode: 'step_up',
+      modeRecorded: false,
+      intent: 'billing',
+      sessionId: 'sess-1',
+      agentId: 'fs',
+    });
     expect(event).not.toHaveProperty('note');
     expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
   });

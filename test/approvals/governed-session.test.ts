@@ -24,8 +24,21 @@ import {tempDir} from '../helpers/tmp.js';
  * (b) `thoth approve` / `thoth deny` (and `thoth pins accept`) refuse to run inside a process tree
  * that `thoth run` governs: an agent with a shell tool must not take the decision it is waiting for.
  */
-const binding: ApprovalBinding = {agentId: 'shell', tool: 'run_command', argumentsHash: canonicalHash({command: 'rm -rf /srv/data'}), policyVersion: 'v1@sha256:aa'};
-const info: RequestInfo = {sessionId: 'sess-1', intent: null, mode: 'step_up', ruleId: 'rule:shell', reason: 'shell commands need approval', argumentsJson: '{"command":"rm -rf /srv/data"}', ttlMs: 600_000};
+const binding: ApprovalBinding = {
+  agentId: 'shell',
+  tool: 'run_command',
+  argumentsHash: canonicalHash({command: 'rm -rf /srv/data'}),
+  policyVersion: 'v1@sha256:aa',
+};
+const info: RequestInfo = {
+  sessionId: 'sess-1',
+  intent: null,
+  mode: 'step_up',
+  ruleId: 'rule:shell',
+  reason: 'shell commands need approval',
+  argumentsJson: '{"command":"rm -rf /srv/data"}',
+  ttlMs: 600_000,
+};
 const FIXTURES = join(REPO_ROOT, 'fixtures', 'process-tree');
 
 /**
@@ -44,17 +57,24 @@ writeFileSync(out, JSON.stringify({marker, status: result.status, stdout: result
 `;
 
 /** A real `thoth run -- node <agent server>`; resolves with what the server's child reported, once thoth run has exited. */
-async function fromInsideSession(home: string, args: string[]): Promise<{marker: string | null; status: number; stdout: string; stderr: string}> {
+async function fromInsideSession(
+  home: string,
+  args: string[],
+): Promise<{marker: string | null; status: number; stdout: string; stderr: string}> {
   const dir = await tempDir();
   const script = join(dir, 'agent-server.mjs');
   const out = join(dir, 'result.json');
   await writeFile(script, AGENT_SERVER);
-  const child = spawn(process.execPath, [THOTH_BIN, 'run', '--agent-id', 'shell', '--', process.execPath, script, THOTH_BIN, out, ...args], {
-    cwd: REPO_ROOT,
-    env: {PATH: process.env['PATH'], HOME: process.env['HOME'], THOTH_HOME: home},
-    // stdin stays open (a client that is still there) until the server has exited.
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [THOTH_BIN, 'run', '--agent-id', 'shell', '--', process.execPath, script, THOTH_BIN, out, ...args],
+    {
+      cwd: REPO_ROOT,
+      env: {PATH: process.env['PATH'], HOME: process.env['HOME'], THOTH_HOME: home},
+      // stdin stays open (a client that is still there) until the server has exited.
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   child.stdout.resume();
@@ -73,7 +93,9 @@ describe('(b) approve / deny refuse inside a session that thoth governs', () => 
     expect(result.status).toBe(6);
     const envelope = parseEnvelope(result.stdout);
     expect(envelope.error).toMatchObject({code: 'INSIDE_GOVERNED_SESSION'});
-    expect(envelope.error?.message).toContain('thoth approve cannot run inside a session that thoth governs: the agent would approve its own call; run it in your own terminal');
+    expect(envelope.error?.message).toContain(
+      'thoth approve cannot run inside a session that thoth governs: the agent would approve its own call; run it in your own terminal',
+    );
     expect(envelope.error?.message).toMatch(/process \d+ above it is `thoth run`/);
     expect((await readApprovals(home)).approvals[0]).toMatchObject({id: record.id, status: 'pending'});
     expect((await readApprovals(home)).approvals[0]).not.toHaveProperty('decidedBy');
@@ -135,7 +157,10 @@ describe('process ancestry', () => {
     const dir = await tempDir();
     const probe = join(dir, 'probe.mjs');
     const module = join(REPO_ROOT, 'dist', 'util', 'process-ancestry.js');
-    await writeFile(probe, `const {governingAncestor} = await import(${JSON.stringify(module)}); process.stdout.write(JSON.stringify(await governingAncestor({platform: 'linux'}) ?? null));`);
+    await writeFile(
+      probe,
+      `const {governingAncestor} = await import(${JSON.stringify(module)}); process.stdout.write(JSON.stringify(await governingAncestor({platform: 'linux'}) ?? null));`,
+    );
     const server = `const {spawnSync} = require('node:child_process'); const r = spawnSync(process.execPath, [${JSON.stringify(probe)}], {encoding: 'utf8'}); require('node:fs').writeFileSync(${JSON.stringify(join(dir, 'out.json'))}, r.stdout);`;
     const child = spawn(process.execPath, [THOTH_BIN, 'run', '--agent-id', 'probe', '--', process.execPath, '-e', server], {
       cwd: REPO_ROOT,
@@ -175,7 +200,13 @@ describe('process ancestry', () => {
     const stdout = await readFile(join(FIXTURES, 'windows-cim.json'), 'utf8');
     const table = parseCimProcesses(stdout);
     expect(table.get(4)).toEqual({pid: 4, ppid: 0, words: []});
-    expect(table.get(2956)?.words).toEqual(['C:\\Program', 'Files\\Sublime', 'Text', '2\\sublime_text.exe', 'C:\\Users\\yibn\\Documents\\GitHub\\workbench\\x.txt']);
+    expect(table.get(2956)?.words).toEqual([
+      'C:\\Program',
+      'Files\\Sublime',
+      'Text',
+      '2\\sublime_text.exe',
+      'C:\\Users\\yibn\\Documents\\GitHub\\workbench\\x.txt',
+    ]);
     const calls: Array<{file: string; args: readonly string[]}> = [];
     const execFile: ExecFile = async (file, args) => {
       calls.push({file, args});
@@ -188,7 +219,11 @@ describe('process ancestry', () => {
     // From an ordinary cmd.exe under Explorer: none.
     expect(await governingAncestor({platform: 'win32', pid: 7000, execFile})).toBeUndefined();
     // One process only: ConvertTo-Json writes an object, not an array.
-    expect(parseCimProcesses('{"ProcessId":9,"ParentProcessId":1,"CommandLine":"x.exe"}').get(9)).toEqual({pid: 9, ppid: 1, words: ['x.exe']});
+    expect(parseCimProcesses('{"ProcessId":9,"ParentProcessId":1,"CommandLine":"x.exe"}').get(9)).toEqual({
+      pid: 9,
+      ppid: 1,
+      words: ['x.exe'],
+    });
     expect(() => parseCimProcesses('Get-CimInstance : Access denied')).toThrow(ProcessInspectionError);
   });
 });

@@ -27,14 +27,18 @@ it('withFileLock keeps read-modify-write exclusive across processes under conten
     }
   `;
   await Promise.all(
-    Array.from({length: 6}, () =>
-      new Promise<void>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--input-type=module', '-e', script, counter, join(dir, 'lock')], {stdio: ['ignore', 'ignore', 'pipe']});
-        let err = '';
-        child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(err))));
-      }),
+    Array.from(
+      {length: 6},
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const child = spawn(process.execPath, ['--input-type=module', '-e', script, counter, join(dir, 'lock')], {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          });
+          let err = '';
+          child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+          child.on('error', reject);
+          child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(err))));
+        }),
     ),
   );
   expect(Number(await readFile(counter, 'utf8'))).toBe(360);

@@ -62,7 +62,9 @@ describe('(a) the -32002 error the model sees carries no approve command', () =>
     expect(listed.code).toBe(0);
     expect(listed.stdout).toContain(`thoth approve ${approvalId}`);
     const listedJson = await thoth(home, ['approvals', 'list']);
-    expect(listedJson.envelope.result?.['approvals']).toEqual([expect.objectContaining({id: approvalId, approveCommand: expect.stringContaining(`thoth approve ${approvalId}`)})]);
+    expect(listedJson.envelope.result?.['approvals']).toEqual([
+      expect.objectContaining({id: approvalId, approveCommand: expect.stringContaining(`thoth approve ${approvalId}`)}),
+    ]);
   });
 });
 
@@ -105,9 +107,16 @@ describe('(c) a grant counts only with its sealed APPROVAL_GRANTED in the trail;
     const events = await trail(auditDir);
     expect(events.filter((event) => event.type === 'APPROVAL_USED')).toEqual([]);
     expect(events.filter((event) => event.type === 'APPROVAL_UNVERIFIED')).toEqual([
-      expect.objectContaining({approvalId, toolName: 'get-sum', claimedBy: 'security-team', why: expect.stringContaining('no APPROVAL_GRANTED record')}),
+      expect.objectContaining({
+        approvalId,
+        toolName: 'get-sum',
+        claimedBy: 'security-team',
+        why: expect.stringContaining('no APPROVAL_GRANTED record'),
+      }),
     ]);
-    expect(events.filter((event) => event.type === 'TOOL_CALL_PRE' && event['toolName'] === 'get-sum').map((event) => event['decision'])).toEqual(['step_up', 'step_up']);
+    expect(
+      events.filter((event) => event.type === 'TOOL_CALL_PRE' && event['toolName'] === 'get-sum').map((event) => event['decision']),
+    ).toEqual(['step_up', 'step_up']);
     expect(await invalidAuditEvents(auditDir)).toEqual([]);
     expect((await thoth(home, ['audit', 'verify'])).code).toBe(0);
   });
@@ -123,7 +132,12 @@ describe('(c) a grant counts only with its sealed APPROVAL_GRANTED in the trail;
         const granted = records.find((record) => record['id'] === small)!;
         const target = records.find((record) => record['id'] === big)!;
         // Everything a grant carries, copied from the genuine one, pointer included.
-        Object.assign(target, {status: 'approved', decidedBy: granted['decidedBy'], decidedAt: granted['decidedAt'], auditRecord: granted['auditRecord']});
+        Object.assign(target, {
+          status: 'approved',
+          decidedBy: granted['decidedBy'],
+          decidedAt: granted['decidedAt'],
+          auditRecord: granted['auditRecord'],
+        });
       });
       expect((await refusedCall(session.client, 'get-sum', {a: 9000, b: 9})).code).toBe(-32002);
       // The genuine grant still works for its own call.
@@ -133,7 +147,9 @@ describe('(c) a grant counts only with its sealed APPROVAL_GRANTED in the trail;
     }
     const events = await trail(join(home, 'audit'));
     expect(events.filter((event) => event.type === 'APPROVAL_USED').map((event) => event['approvalId'])).toHaveLength(1);
-    expect(events.filter((event) => event.type === 'APPROVAL_UNVERIFIED')).toEqual([expect.objectContaining({why: expect.stringContaining('approval')})]);
+    expect(events.filter((event) => event.type === 'APPROVAL_UNVERIFIED')).toEqual([
+      expect.objectContaining({why: expect.stringContaining('approval')}),
+    ]);
   });
 
   it('the legitimate path: thoth approve → the retry runs once, APPROVAL_USED names the sealed approver, audit verify is clean', async () => {
@@ -144,7 +160,9 @@ describe('(c) a grant counts only with its sealed APPROVAL_GRANTED in the trail;
       approvalId = (await refusedCall(session.client, 'get-sum', {a: 5000, b: 1})).data['approvalId'] as string;
       const approved = await thoth(home, ['approve', approvalId]);
       expect(approved.code).toBe(0);
-      expect((await readApprovals(home)).approvals.find((record) => record.id === approvalId)?.auditRecord).toEqual(approved.envelope.result?.['audit']);
+      expect((await readApprovals(home)).approvals.find((record) => record.id === approvalId)?.auditRecord).toEqual(
+        approved.envelope.result?.['audit'],
+      );
       expect(await callText(session.client, 'get-sum', {a: 5000, b: 1})).toBe('The sum of 5000 and 1 is 5001.');
     } finally {
       await session.close();
@@ -152,7 +170,9 @@ describe('(c) a grant counts only with its sealed APPROVAL_GRANTED in the trail;
     const auditDir = join(home, 'audit');
     const events = await trail(auditDir);
     const granted = events.find((event) => event.type === 'APPROVAL_GRANTED')!;
-    expect(events.filter((event) => event.type === 'APPROVAL_USED')).toEqual([expect.objectContaining({approvalId, approvedBy: granted['approvedBy'], approvedAt: granted.timestamp})]);
+    expect(events.filter((event) => event.type === 'APPROVAL_USED')).toEqual([
+      expect.objectContaining({approvalId, approvedBy: granted['approvedBy'], approvedAt: granted.timestamp}),
+    ]);
     expect(events.filter((event) => event.type === 'APPROVAL_UNVERIFIED')).toEqual([]);
     const verified = await thoth(home, ['audit', 'verify']);
     expect(verified.code).toBe(0);
@@ -172,7 +192,9 @@ describe('(c) a grant counts only with its sealed APPROVAL_GRANTED in the trail;
       expect(wrongPlace.envelope.error).toMatchObject({code: 'APPROVAL_AUDIT_DIR_MISMATCH', message: expect.stringContaining(auditDir)});
       expect((await readApprovals(home)).approvals.find((record) => record.id === approvalId)?.status).toBe('pending');
       const listed = await thoth(home, ['approvals', 'list']);
-      expect(listed.envelope.result?.['approvals']).toEqual([expect.objectContaining({approveCommand: expect.stringContaining(`--audit-dir ${auditDir}`)})]);
+      expect(listed.envelope.result?.['approvals']).toEqual([
+        expect.objectContaining({approveCommand: expect.stringContaining(`--audit-dir ${auditDir}`)}),
+      ]);
       expect((await thoth(home, ['approve', approvalId, '--audit-dir', auditDir])).code).toBe(0);
       expect(await callText(session.client, 'get-sum', {a: 7000, b: 1})).toBe('The sum of 7000 and 1 is 7001.');
     } finally {

@@ -15,8 +15,18 @@ import {invalidEvents, recordedEvent} from '../helpers/audit-schemas.js';
 import {tempDir} from '../helpers/tmp.js';
 
 const settings: ApprovalSettings = {policyVersion: 'v1@sha256:aa', ttlMs: 600_000, elicitation: true, elicitationTimeoutMs: 5000};
-const context: DecisionContext = {agentId: 'fs', sessionId: 'session-1', mode: 'step_up', sessionToolCalls: [], session: {client: {name: 'test-client'}}};
-const call: ToolCall = {name: 'write_file', arguments: {path: '/w/a', content: 'x'}, argumentsJson: stringifyJson({path: '/w/a', content: 'x'})};
+const context: DecisionContext = {
+  agentId: 'fs',
+  sessionId: 'session-1',
+  mode: 'step_up',
+  sessionToolCalls: [],
+  session: {client: {name: 'test-client'}},
+};
+const call: ToolCall = {
+  name: 'write_file',
+  arguments: {path: '/w/a', content: 'x'},
+  argumentsJson: stringifyJson({path: '/w/a', content: 'x'}),
+};
 const stepUp: Decision = {decision: 'step_up', ruleId: 'rule:writes', reason: 'writes need approval', trace: ['rule:writes matches']};
 /** What approval events name `argumentsSha256`: bare hex, as the event schemas (and the control plane) have it. */
 const argumentsSha256 = sha256Hex(canonicalJson(call.arguments));
@@ -77,15 +87,34 @@ describe('step-up without elicitation: approval id and thoth approve', () => {
     const first = await stepUpHandler.resolve(call, context, stepUp, noElicitation, signal);
     expect(first.decision).toBe('step_up');
     const approvalId = first.details?.['approvalId'] as string;
-    expect(first.details).toMatchObject({approvalId: expect.stringMatching(/^[0-9a-z]{10}$/), expiresAt: expect.any(String), approvalChannel: 'local'});
+    expect(first.details).toMatchObject({
+      approvalId: expect.stringMatching(/^[0-9a-z]{10}$/),
+      expiresAt: expect.any(String),
+      approvalChannel: 'local',
+    });
     expect(first.details).not.toHaveProperty('approveCommand');
     expect(warnings).toEqual([expect.stringContaining(`run in your own terminal: thoth approve ${approvalId} --thoth-home ${home}`)]);
     // stderr may go to a log file: the arguments are not in it.
     expect(warnings[0]).not.toContain('/w/a');
     expect(events).toEqual([
-      {type: 'APPROVAL_REQUESTED', fields: expect.objectContaining({approvalId, toolName: 'write_file', argumentsSha256, policyVersion: 'v1@sha256:aa', ruleId: 'rule:writes'})},
+      {
+        type: 'APPROVAL_REQUESTED',
+        fields: expect.objectContaining({
+          approvalId,
+          toolName: 'write_file',
+          argumentsSha256,
+          policyVersion: 'v1@sha256:aa',
+          ruleId: 'rule:writes',
+        }),
+      },
     ]);
-    expect((await listApprovals(home))[0]).toMatchObject({id: approvalId, agentId: 'fs', tool: 'write_file', argumentsPreview: '{"path":"/w/a","content":"x"}', intent: null});
+    expect((await listApprovals(home))[0]).toMatchObject({
+      id: approvalId,
+      agentId: 'fs',
+      tool: 'write_file',
+      argumentsPreview: '{"path":"/w/a","content":"x"}',
+      intent: null,
+    });
 
     await approve(home, approvalId);
     const retry = await stepUpHandler.resolve(call, context, stepUp, client, signal);
@@ -99,7 +128,15 @@ describe('step-up without elicitation: approval id and thoth approve', () => {
     expect(again.details?.['approvalId']).not.toBe(approvalId);
 
     expect(events.map((event) => event.type)).toEqual(['APPROVAL_REQUESTED', 'APPROVAL_USED', 'APPROVAL_REQUESTED']);
-    expect(events[1]!.fields).toEqual({approvalId, toolName: 'write_file', argumentsSha256, policyVersion: 'v1@sha256:aa', ruleId: 'rule:writes', approvedBy: 'ann', approvedAt: expect.any(String)});
+    expect(events[1]!.fields).toEqual({
+      approvalId,
+      toolName: 'write_file',
+      argumentsSha256,
+      policyVersion: 'v1@sha256:aa',
+      ruleId: 'rule:writes',
+      approvedBy: 'ann',
+      approvedAt: expect.any(String),
+    });
     expect(await invalidEvents(recorded)).toEqual([]);
   });
 
@@ -140,7 +177,7 @@ async function editRecord(home: string, id: string, change: Record<string, unkno
   await writeFile(approvalsFile(home), JSON.stringify(parsed));
 }
 
-describe('a grant counts only with its sealed APPROVAL_GRANTED (approvals.json is anyone\'s to edit)', () => {
+describe("a grant counts only with its sealed APPROVAL_GRANTED (approvals.json is anyone's to edit)", () => {
   async function requested(home: string, extra: Partial<ConstructorParameters<typeof ApprovalStepUp>[0]> = {}) {
     const warnings: string[] = [];
     const made = handler(home, {warn: (message) => warnings.push(message), ...extra});
@@ -157,7 +194,13 @@ describe('a grant counts only with its sealed APPROVAL_GRANTED (approvals.json i
     expect(retry.decision).toBe('step_up');
     expect(retry.details?.['approvalId']).not.toBe(approvalId);
     expect(events.map((event) => event.type)).toEqual(['APPROVAL_REQUESTED', 'APPROVAL_UNVERIFIED', 'APPROVAL_REQUESTED']);
-    expect(events[1]!.fields).toMatchObject({approvalId, toolName: 'write_file', argumentsSha256, claimedBy: 'security-team', why: expect.stringContaining('no APPROVAL_GRANTED record')});
+    expect(events[1]!.fields).toMatchObject({
+      approvalId,
+      toolName: 'write_file',
+      argumentsSha256,
+      claimedBy: 'security-team',
+      why: expect.stringContaining('no APPROVAL_GRANTED record'),
+    });
     expect(warnings.some((warning) => warning.includes(`approval ${approvalId}`) && warning.includes('is ignored'))).toBe(true);
     expect(await invalidEvents(recorded)).toEqual([]);
     // Left as it is: not used, so not counted as a use.
@@ -170,7 +213,10 @@ describe('a grant counts only with its sealed APPROVAL_GRANTED (approvals.json i
     const granted = await approve(home, approvalId, 'ann');
     await editRecord(home, approvalId, {decidedBy: 'the-ciso', decidedAt: '2020-01-01T00:00:00.000Z'});
     expect((await stepUpHandler.resolve(call, context, stepUp, client, signal)).decision).toBe('allow');
-    expect(events.find((event) => event.type === 'APPROVAL_USED')?.fields).toMatchObject({approvedBy: 'ann', approvedAt: expect.not.stringMatching(/^2020/)});
+    expect(events.find((event) => event.type === 'APPROVAL_USED')?.fields).toMatchObject({
+      approvedBy: 'ann',
+      approvedAt: expect.not.stringMatching(/^2020/),
+    });
     expect(granted.audit).not.toBeNull();
   });
 
@@ -181,7 +227,9 @@ describe('a grant counts only with its sealed APPROVAL_GRANTED (approvals.json i
     expect((await stepUpHandler.resolve(call, context, stepUp, client, signal)).decision).toBe('allow');
     await editRecord(home, approvalId, {status: 'approved'});
     expect((await stepUpHandler.resolve(call, context, stepUp, client, signal)).decision).toBe('step_up');
-    expect(events.filter((event) => event.type === 'APPROVAL_UNVERIFIED')).toEqual([{type: 'APPROVAL_UNVERIFIED', fields: expect.objectContaining({why: expect.stringContaining('already used')})}]);
+    expect(events.filter((event) => event.type === 'APPROVAL_UNVERIFIED')).toEqual([
+      {type: 'APPROVAL_UNVERIFIED', fields: expect.objectContaining({why: expect.stringContaining('already used')})},
+    ]);
   });
 
   it('a grant whose sealed record was edited, whose sealed expiry passed, or that is checked with another key is ignored', async () => {
@@ -205,7 +253,9 @@ describe('a grant counts only with its sealed APPROVAL_GRANTED (approvals.json i
     expect(expiryEvents[0]).toMatchObject({type: 'APPROVAL_UNVERIFIED', fields: {why: expect.stringContaining('expired')}});
 
     // Checked with another key (a trail the session does not own): nothing can be proven.
-    const {stepUpHandler: otherKey, events: otherKeyEvents} = handler(home, {trail: {...trailOf(home), keyFile: join(home, 'missing-key.json')}});
+    const {stepUpHandler: otherKey, events: otherKeyEvents} = handler(home, {
+      trail: {...trailOf(home), keyFile: join(home, 'missing-key.json')},
+    });
     expect((await otherKey.resolve(call, context, stepUp, client, signal)).decision).toBe('step_up');
     expect(otherKeyEvents[0]).toMatchObject({type: 'APPROVAL_UNVERIFIED', fields: {why: expect.stringContaining('does not exist')}});
 
@@ -241,7 +291,12 @@ describe('step-up with elicitation', () => {
     expect(requests[0]!.params['message']).toMatch(/waits as approval ([0-9a-z]{10}): thoth approve \1 --thoth-home /);
     expect(requests[0]!.params['requestedSchema']).toMatchObject({type: 'object', properties: {approve: {type: 'boolean'}}});
     // No approval record, so no approvalId: the schema asks for one only when the grant did not come by elicitation.
-    expect(events).toEqual([{type: 'APPROVAL_GRANTED', fields: {via: 'elicitation', toolName: 'write_file', argumentsSha256, policyVersion: 'v1@sha256:aa', ruleId: 'rule:writes'}}]);
+    expect(events).toEqual([
+      {
+        type: 'APPROVAL_GRANTED',
+        fields: {via: 'elicitation', toolName: 'write_file', argumentsSha256, policyVersion: 'v1@sha256:aa', ruleId: 'rule:writes'},
+      },
+    ]);
     expect(await invalidEvents(recorded)).toEqual([]);
     expect(approved).toEqual(['write_file']);
     expect(await listApprovals(home, {all: true})).toEqual([]);
@@ -255,7 +310,12 @@ describe('step-up with elicitation', () => {
     const {stepUpHandler, events, recorded} = handler(home);
     const {client} = channel({elicitation: {}}, async () => answer);
     expect(await stepUpHandler.resolve(call, context, stepUp, client, signal)).toMatchObject({decision, ruleId});
-    expect(events).toEqual([{type: 'APPROVAL_DENIED', fields: {via: 'elicitation', toolName: 'write_file', argumentsSha256, policyVersion: 'v1@sha256:aa', ruleId: 'rule:writes'}}]);
+    expect(events).toEqual([
+      {
+        type: 'APPROVAL_DENIED',
+        fields: {via: 'elicitation', toolName: 'write_file', argumentsSha256, policyVersion: 'v1@sha256:aa', ruleId: 'rule:writes'},
+      },
+    ]);
     expect(await invalidEvents(recorded)).toEqual([]);
   });
 

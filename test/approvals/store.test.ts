@@ -4,15 +4,36 @@ import {join} from 'node:path';
 import {pathToFileURL} from 'node:url';
 import {describe, expect, it} from 'vitest';
 
-import {approvalsFile, decideApproval, listApprovals, readApprovals, requestApproval, takeDecision, type ApprovalBinding, type RequestInfo} from '../../src/approvals/store.js';
+import {
+  approvalsFile,
+  decideApproval,
+  listApprovals,
+  readApprovals,
+  requestApproval,
+  takeDecision,
+  type ApprovalBinding,
+  type RequestInfo,
+} from '../../src/approvals/store.js';
 import {canonicalHash} from '../../src/core/canonical-json.js';
 import {REPO_ROOT} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
 
 const T0 = new Date('2026-11-22T10:00:00Z');
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
-const binding: ApprovalBinding = {agentId: 'fs', tool: 'write_file', argumentsHash: canonicalHash({path: '/w/a', content: 'x'}), policyVersion: 'v1@sha256:aa'};
-const info: RequestInfo = {sessionId: 's1', intent: null, ruleId: 'rule:writes', reason: 'writes need approval', argumentsJson: '{"path":"/w/a","content":"x"}', ttlMs: 600_000};
+const binding: ApprovalBinding = {
+  agentId: 'fs',
+  tool: 'write_file',
+  argumentsHash: canonicalHash({path: '/w/a', content: 'x'}),
+  policyVersion: 'v1@sha256:aa',
+};
+const info: RequestInfo = {
+  sessionId: 's1',
+  intent: null,
+  ruleId: 'rule:writes',
+  reason: 'writes need approval',
+  argumentsJson: '{"path":"/w/a","content":"x"}',
+  ttlMs: 600_000,
+};
 
 /** The session proves each grant against the audit trail (grant-proof.ts); the store's own logic is tested with every grant proven. */
 const trustAll = {prove: async () => ({ok: true as const, proof: 'trusted'})};
@@ -65,7 +86,8 @@ describe('approvals store', () => {
     const genuine = await requestApproval(home, binding, info, at(2));
     await decideApproval(home, genuine.record.id, 'approved', {by: 'ann', now: at(3)});
     const onlyGenuine = {
-      prove: async (record: {id: string}) => (record.id === genuine.record.id ? {ok: true as const, proof: 'sealed'} : {ok: false as const, why: 'no sealed record'}),
+      prove: async (record: {id: string}) =>
+        record.id === genuine.record.id ? {ok: true as const, proof: 'sealed'} : {ok: false as const, why: 'no sealed record'},
     };
     expect(await takeDecision(home, binding, at(4), onlyGenuine)).toMatchObject({
       kind: 'granted',
@@ -73,7 +95,10 @@ describe('approvals store', () => {
       proof: 'sealed',
       unproven: [{record: expect.objectContaining({id: forged.record.id}), why: 'no sealed record'}],
     });
-    expect(await takeDecision(home, binding, at(5), onlyGenuine)).toMatchObject({kind: 'none', unproven: [{record: expect.objectContaining({id: forged.record.id})}]});
+    expect(await takeDecision(home, binding, at(5), onlyGenuine)).toMatchObject({
+      kind: 'none',
+      unproven: [{record: expect.objectContaining({id: forged.record.id})}],
+    });
     expect((await readApprovals(home)).approvals.map((record) => [record.id, record.status])).toEqual([
       [forged.record.id, 'approved'],
       [genuine.record.id, 'used'],
@@ -93,7 +118,10 @@ describe('approvals store', () => {
     expect(await takeDecision(home, binding, at(10 + 601), trustAll)).toBeUndefined();
 
     const late = await requestApproval(home, {...binding, tool: 'late'}, info, at(0));
-    await expect(decideApproval(home, late.record.id, 'approved', {by: 'ann', now: at(601)})).rejects.toMatchObject({code: 'APPROVAL_EXPIRED', exitCode: 4});
+    await expect(decideApproval(home, late.record.id, 'approved', {by: 'ann', now: at(601)})).rejects.toMatchObject({
+      code: 'APPROVAL_EXPIRED',
+      exitCode: 4,
+    });
     const listed = await listApprovals(home, {all: true, now: at(700)});
     expect(listed.map((view) => view.state)).toEqual(['expired', 'expired']);
     expect(await listApprovals(home, {now: at(700)})).toEqual([]);
@@ -160,9 +188,15 @@ describe('approvals store', () => {
     const home = await tempDir();
     const {record} = await requestApproval(home, binding, info, at(0));
     await decideApproval(home, record.id, 'denied', {by: 'sec-team', note: 'not now', now: at(5)});
-    expect(await takeDecision(home, binding, at(6), trustAll)).toMatchObject({kind: 'denied', record: {decidedBy: 'sec-team', note: 'not now'}});
+    expect(await takeDecision(home, binding, at(6), trustAll)).toMatchObject({
+      kind: 'denied',
+      record: {decidedBy: 'sec-team', note: 'not now'},
+    });
     expect(await takeDecision(home, binding, at(5 + 601), trustAll)).toBeUndefined();
-    await expect(decideApproval(home, record.id, 'approved', {by: 'x', now: at(7)})).rejects.toMatchObject({code: 'APPROVAL_ALREADY_DECIDED', exitCode: 5});
+    await expect(decideApproval(home, record.id, 'approved', {by: 'x', now: at(7)})).rejects.toMatchObject({
+      code: 'APPROVAL_ALREADY_DECIDED',
+      exitCode: 5,
+    });
     await expect(decideApproval(home, 'nope', 'approved', {by: 'x'})).rejects.toMatchObject({code: 'APPROVAL_NOT_FOUND', exitCode: 4});
   });
 
@@ -176,7 +210,10 @@ describe('approvals store', () => {
   it('a damaged approvals file is an error naming the file, never an empty grant list', async () => {
     const home = await tempDir();
     await writeFile(approvalsFile(home), '{"version": 1, "approvals": [{"id": "x"}]}');
-    await expect(readApprovals(home)).rejects.toMatchObject({code: 'APPROVALS_INVALID', message: expect.stringContaining('approvals.json')});
+    await expect(readApprovals(home)).rejects.toMatchObject({
+      code: 'APPROVALS_INVALID',
+      message: expect.stringContaining('approvals.json'),
+    });
     await expect(requestApproval(home, binding, info)).rejects.toMatchObject({code: 'APPROVALS_INVALID'});
   });
 
@@ -191,16 +228,20 @@ describe('approvals store', () => {
       process.stdout.write(result ? result.kind : 'none');
     `;
     const outcomes = await Promise.all(
-      Array.from({length: 6}, () =>
-        new Promise<string>((resolve, reject) => {
-          const child = spawn(process.execPath, ['--input-type=module', '-e', script, home, JSON.stringify(binding)], {stdio: ['ignore', 'pipe', 'pipe']});
-          let out = '';
-          let err = '';
-          child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-          child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-          child.on('error', reject);
-          child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(err))));
-        }),
+      Array.from(
+        {length: 6},
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const child = spawn(process.execPath, ['--input-type=module', '-e', script, home, JSON.stringify(binding)], {
+              stdio: ['ignore', 'pipe', 'pipe'],
+            });
+            let out = '';
+            let err = '';
+            child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+            child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+            child.on('error', reject);
+            child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(err))));
+          }),
       ),
     );
     expect(outcomes.filter((outcome) => outcome === 'granted')).toHaveLength(1);

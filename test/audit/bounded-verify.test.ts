@@ -74,7 +74,9 @@ describe('verifyRecentAudit: a bounded verification for health', () => {
     if (result.empty) throw new Error('expected a trail');
     expect([result.totalChains, result.checkedChains]).toEqual([5, 2]);
     expect(result.report.chainReports.map((chain) => chain.chain).sort()).toEqual(t.chains.slice(3).sort());
-    expect(result.report.notes).toContain('3 other chains were not replayed (only checked to be present); `thoth audit verify` replays every chain');
+    expect(result.report.notes).toContain(
+      '3 other chains were not replayed (only checked to be present); `thoth audit verify` replays every chain',
+    );
   });
 
   it('detects an edit in the newest chains; an edit in an older chain is left to `thoth audit verify`', async () => {

@@ -93,16 +93,22 @@ describe('thoth audit show / tail', () => {
     expect(all.result?.count).toBe(20);
     const validate = await loadValidator('audit/show-result');
     expect(validate(all), JSON.stringify(validate.errors)).toBe(true);
-    const web = parseEnvelope<{events: Array<{agentId: string}>}>((await runThoth(['audit', 'show', '--agent-id', 'web', '--json'], {env})).stdout);
+    const web = parseEnvelope<{events: Array<{agentId: string}>}>(
+      (await runThoth(['audit', 'show', '--agent-id', 'web', '--json'], {env})).stdout,
+    );
     expect(web.result?.events).toHaveLength(6);
     expect(new Set(web.result?.events.map((e) => e.agentId))).toEqual(new Set(['web']));
     const blocked = parseEnvelope<{events: Array<{decision: string; type: string}>}>(
       (await runThoth(['audit', 'show', '--decision', 'block', '--type', 'TOOL_CALL_PRE', '--json'], {env})).stdout,
     );
     expect(blocked.result?.events).toHaveLength(1);
-    const future = parseEnvelope<{count: number}>((await runThoth(['audit', 'show', '--since', '2099-01-01T00:00:00Z', '--json'], {env})).stdout);
+    const future = parseEnvelope<{count: number}>(
+      (await runThoth(['audit', 'show', '--since', '2099-01-01T00:00:00Z', '--json'], {env})).stdout,
+    );
     expect(future.result?.count).toBe(0);
-    const recent = parseEnvelope<{count: number}>((await runThoth(['audit', 'show', '--since', '1h', '--until', '0s', '--json'], {env})).stdout);
+    const recent = parseEnvelope<{count: number}>(
+      (await runThoth(['audit', 'show', '--since', '1h', '--until', '0s', '--json'], {env})).stdout,
+    );
     expect(recent.result?.count).toBe(20);
     const human = await runThoth(['audit', 'show', '--tool', 'read_file', '--limit', '3'], {env});
     const lines = human.stdout.trim().split('\n');
@@ -115,16 +121,22 @@ describe('thoth audit show / tail', () => {
 
   it('tail -n shows the newest events; tail --follow prints events as other processes append them', async () => {
     const {home, dir} = await profile();
-    const tail = parseEnvelope<{events: Array<{type: string}>}>((await runThoth(['audit', 'tail', '-n', '2', '--json'], {env: {THOTH_HOME: home}})).stdout);
+    const tail = parseEnvelope<{events: Array<{type: string}>}>(
+      (await runThoth(['audit', 'tail', '-n', '2', '--json'], {env: {THOTH_HOME: home}})).stdout,
+    );
     expect(tail.result?.events.map((e) => e.type)).toEqual(['TOOL_CALL_POST', 'SESSION_END']);
     const validate = await loadValidator('audit/tail-result');
     expect(validate(tail)).toBe(true);
 
-    const follower = spawn(process.execPath, [THOTH_BIN, 'audit', 'tail', '--follow', '-n', '0', '--json', '--tool', 'live_tool', '--interval', '50'], {
-      cwd: REPO_ROOT,
-      env: {PATH: process.env['PATH'], HOME: home, THOTH_HOME: home},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const follower = spawn(
+      process.execPath,
+      [THOTH_BIN, 'audit', 'tail', '--follow', '-n', '0', '--json', '--tool', 'live_tool', '--interval', '50'],
+      {
+        cwd: REPO_ROOT,
+        env: {PATH: process.env['PATH'], HOME: home, THOTH_HOME: home},
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     follower.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const exited = new Promise<number | null>((resolve) => follower.on('close', resolve));
@@ -133,15 +145,20 @@ describe('thoth audit show / tail', () => {
       const context = testContext({agentId: 'live'});
       const key = await loadOrCreateKey(join(home, 'audit_hmac_key.json'));
       const sink = new FileAuditSink({settings: testSettings(dir), context, key});
-      for (let i = 0; i < 3; i++) await sink.toolCallPre({call: toolCall('live_tool', {i}), context, decision: ALLOW, requestId: String(i)});
+      for (let i = 0; i < 3; i++)
+        await sink.toolCallPre({call: toolCall('live_tool', {i}), context, decision: ALLOW, requestId: String(i)});
       await sink.close();
       const deadline = Date.now() + 15_000;
-      while (out.trim().split('\n').filter(Boolean).length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      while (out.trim().split('\n').filter(Boolean).length < 3 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 50));
     } finally {
       follower.kill('SIGINT');
     }
     expect(await exited).toBe(0);
-    const events = out.trim().split('\n').map((line) => JSON.parse(line) as {toolName: string; agentId: string});
+    const events = out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as {toolName: string; agentId: string});
     expect(events).toHaveLength(3);
     expect(events.every((e) => e.toolName === 'live_tool' && e.agentId === 'live')).toBe(true);
   });
@@ -157,12 +174,18 @@ describe('thoth audit export', () => {
     expect(envelope.result).toMatchObject({count: 20, format: 'jsonl', output});
     const validate = await loadValidator('audit/export-result');
     expect(validate(envelope)).toBe(true);
-    const lines = (await readFile(output, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as {eventId: string; audit: {chain: string; seq: number}});
+    const lines = (await readFile(output, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as {eventId: string; audit: {chain: string; seq: number}});
     expect(lines).toHaveLength(20);
     expect(lines[0]!.audit.seq).toBeGreaterThanOrEqual(0);
     const ocsf = await runThoth(['audit', 'export', '--format', 'ocsf', '--agent-id', 'web'], {env});
     expect(ocsf.code).toBe(0);
-    const events = ocsf.stdout.trim().split('\n').map((l) => JSON.parse(l) as {class_uid: number; metadata: {version: string}});
+    const events = ocsf.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as {class_uid: number; metadata: {version: string}});
     expect(events).toHaveLength(6);
     expect(events.map((e) => e.class_uid)).toEqual([6002, 6003, 6003, 6003, 6003, 6002]);
     expect(events.every((e) => e.metadata.version === '1.3.0')).toBe(true);

@@ -19,7 +19,11 @@ interface Writer {
 }
 
 function startWriter(args: string[], env: Record<string, string>): Writer {
-  const child = spawn(process.execPath, ['--import', 'tsx', WRITER, ...args], {cwd: REPO_ROOT, env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']});
+  const child = spawn(process.execPath, ['--import', 'tsx', WRITER, ...args], {
+    cwd: REPO_ROOT,
+    env: {...process.env, ...env},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   let markStarted: () => void = () => undefined;

@@ -19,12 +19,22 @@ const filler = join(settings.dir, 'filler.bin');
 const context: DecisionContext = {agentId: 'disk-full', sessionId: 'disk-full-session', mode: 'block', sessionToolCalls: []};
 const warnings: string[] = [];
 const sink = new FileAuditSink({settings, context, warn: (m) => warnings.push(m)});
-const governor = new Governor({enforcer: {decide: async () => ({decision: 'allow', reason: 'ok', ruleId: 'allow-all'})}, audit: sink, warn: (m) => warnings.push(m)});
+const governor = new Governor({
+  enforcer: {decide: async () => ({decision: 'allow', reason: 'ok', ruleId: 'allow-all'})},
+  audit: sink,
+  warn: (m) => warnings.push(m),
+});
 const client = {capabilities: undefined, request: async () => ({})};
 
 async function callOnce(i: number) {
   const args = {path: `/f/${i}`, data: 'd'.repeat(6000)};
-  const outcome = await governor.govern({name: 'write_file', arguments: args, argumentsJson: JSON.stringify(args)}, context, String(i), client, new AbortController().signal);
+  const outcome = await governor.govern(
+    {name: 'write_file', arguments: args, argumentsJson: JSON.stringify(args)},
+    context,
+    String(i),
+    client,
+    new AbortController().signal,
+  );
   if (outcome.action === 'forward') governor.complete(outcome.ticket, context, {kind: 'result', resultJson: Buffer.from('{"content":[]}')});
   await sink.flush();
   return outcome;
@@ -44,7 +54,8 @@ async function fillUp(): Promise<void> {
 let allowed = 0;
 let refusal: {code: number; data: unknown} | undefined;
 // Calls pass while there is room; the segment must end inside a page for the cut to be partial.
-for (let i = 0; i < 100 && (allowed < 3 || (await segmentSize()) % 4096 === 0); i++) if ((await callOnce(i)).action === 'forward') allowed++;
+for (let i = 0; i < 100 && (allowed < 3 || (await segmentSize()) % 4096 === 0); i++)
+  if ((await callOnce(i)).action === 'forward') allowed++;
 await fillUp();
 for (let i = 100; i < 200 && !refusal; i++) {
   const outcome = await callOnce(i);
@@ -61,4 +72,6 @@ const after = await callOnce(1000);
 await sink.close();
 const key = await readKeyFile(settings.keyFile);
 const report = await verifyAuditDir(settings.dir, key!);
-process.stdout.write(`${JSON.stringify({allowed, refusal, afterRecovery: after.action, status: report.status, problems: report.problems, notes: report.notes, events: report.events, warnings})}\n`);
+process.stdout.write(
+  `${JSON.stringify({allowed, refusal, afterRecovery: after.action, status: report.status, problems: report.problems, notes: report.notes, events: report.events, warnings})}\n`,
+);

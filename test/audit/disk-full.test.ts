@@ -28,11 +28,15 @@ describe('disk full (ENOSPC from a real tmpfs)', () => {
     const home = await tempDir();
     const dir = join(home, 'audit');
     await mkdir(dir, {recursive: true});
-    const child = spawn('unshare', inTinyFilesystem(dir, '96k', [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test', 'audit', 'disk-full-process.ts')]), {
-      cwd: REPO_ROOT,
-      env: {...process.env, THOTH_HOME: home, THOTH_AUDIT_DIR: dir},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'unshare',
+      inTinyFilesystem(dir, '96k', [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test', 'audit', 'disk-full-process.ts')]),
+      {
+        cwd: REPO_ROOT,
+        env: {...process.env, THOTH_HOME: home, THOTH_AUDIT_DIR: dir},
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -63,7 +67,18 @@ describe('disk full (ENOSPC from a real tmpfs)', () => {
     const home = await tempDir();
     const dir = join(home, 'audit');
     await mkdir(dir, {recursive: true});
-    const thoth = [process.execPath, THOTH_BIN, 'run', '--agent-id', 'everything', '--audit-dir', dir, '--', SERVER_EVERYTHING.command, ...SERVER_EVERYTHING.args];
+    const thoth = [
+      process.execPath,
+      THOTH_BIN,
+      'run',
+      '--agent-id',
+      'everything',
+      '--audit-dir',
+      dir,
+      '--',
+      SERVER_EVERYTHING.command,
+      ...SERVER_EVERYTHING.args,
+    ];
     const connection = await connect({command: 'unshare', args: inTinyFilesystem(dir, '48k', thoth)}, {env: {THOTH_HOME: home}});
     let ok = 0;
     let refused: McpError | undefined;

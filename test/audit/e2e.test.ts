@@ -13,9 +13,12 @@ describe('audit trail of a real thoth run session (official SDK client, server-e
   it('leaves SESSION_START, a PRE and a POST per governed call, SESSION_END, all verifying', async () => {
     const home = await tempDir();
     const dir = join(home, 'trail');
-    const connection = await connect(throughThoth(SERVER_EVERYTHING, ['--agent-id', 'everything', '--audit-dir', dir, '--tenant-id', 'acme']), {
-      env: {THOTH_HOME: home, THOTH_USER_ID: 'ada@example.com', THOTH_ENDPOINT_ID: 'ep-7', THOTH_REQUIRE_NON_ROOT: 'false'},
-    });
+    const connection = await connect(
+      throughThoth(SERVER_EVERYTHING, ['--agent-id', 'everything', '--audit-dir', dir, '--tenant-id', 'acme']),
+      {
+        env: {THOTH_HOME: home, THOTH_USER_ID: 'ada@example.com', THOTH_ENDPOINT_ID: 'ep-7', THOTH_REQUIRE_NON_ROOT: 'false'},
+      },
+    );
     const first = await connection.client.callTool({name: 'echo', arguments: {message: 'hello with token=abcd1234efgh'}});
     const second = await connection.client.callTool({name: 'echo', arguments: {message: 'again'}});
     await connection.close();
@@ -23,7 +26,15 @@ describe('audit trail of a real thoth run session (official SDK client, server-e
     expect(JSON.stringify(second)).toContain('again');
 
     const events = (await readEvents(dir)).map((e) => e.event);
-    expect(events.map((e) => e.type)).toEqual(['SESSION_START', 'POLICY_LOADED', 'TOOL_CALL_PRE', 'TOOL_CALL_POST', 'TOOL_CALL_PRE', 'TOOL_CALL_POST', 'SESSION_END']);
+    expect(events.map((e) => e.type)).toEqual([
+      'SESSION_START',
+      'POLICY_LOADED',
+      'TOOL_CALL_PRE',
+      'TOOL_CALL_POST',
+      'TOOL_CALL_PRE',
+      'TOOL_CALL_POST',
+      'SESSION_END',
+    ]);
     const [, , pre1, post1, pre2, post2] = events;
     expect(pre1).toMatchObject({
       sourceType: 'agent_tool_call',

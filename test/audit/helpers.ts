@@ -37,7 +37,12 @@ export async function writeSession(
   options: {settings?: Partial<AuditSettings>; context?: Partial<DecisionContext>; close?: boolean; clock?: () => number} = {},
 ): Promise<FileAuditSink> {
   const context = testContext(options.context);
-  const sink = new FileAuditSink({settings: testSettings(dir, options.settings), context, key, ...(options.clock ? {clock: options.clock} : {})});
+  const sink = new FileAuditSink({
+    settings: testSettings(dir, options.settings),
+    context,
+    key,
+    ...(options.clock ? {clock: options.clock} : {}),
+  });
   for (let i = 0; i < calls; i++) {
     const call = toolCall('read_file', {path: `/data/${i}.txt`});
     const decision = i % 5 === 4 ? BLOCK : ALLOW;
@@ -48,7 +53,10 @@ export async function writeSession(
       decision,
       requestId: String(i),
       preEventId,
-      outcome: decision.decision === 'allow' ? {kind: 'result', resultJson: Buffer.from(`{"content":[{"type":"text","text":"file ${i}"}]}`)} : {kind: 'refused', error: {code: -32001, message: 'blocked'}},
+      outcome:
+        decision.decision === 'allow'
+          ? {kind: 'result', resultJson: Buffer.from(`{"content":[{"type":"text","text":"file ${i}"}]}`)}
+          : {kind: 'refused', error: {code: -32001, message: 'blocked'}},
       durationMs: 2,
     });
   }

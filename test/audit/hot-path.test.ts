@@ -30,8 +30,30 @@ import {ALLOW, segmentNames, testContext, testKey, testSettings, toolCall} from 
 
 const text = (encoded: EncodedEvent): string => (typeof encoded === 'string' ? encoded : encoded.join(''));
 
-const words = ['read', 'file', 'token', 'secret', 'passwd', 'auth', 'key', 'sk-', 'AKIA', 'eyJ', 'Bearer ', '://', 'é', '→', '"', '\\', '\n', ' ', '0'];
-const phrase = fc.array(fc.oneof(fc.constantFrom(...words), fc.string({maxLength: 6}), fc.fullUnicodeString({maxLength: 3})), {maxLength: 8}).map((parts) => parts.join(''));
+const words = [
+  'read',
+  'file',
+  'token',
+  'secret',
+  'passwd',
+  'auth',
+  'key',
+  'sk-',
+  'AKIA',
+  'eyJ',
+  'Bearer ',
+  '://',
+  'é',
+  '→',
+  '"',
+  '\\',
+  '\n',
+  ' ',
+  '0',
+];
+const phrase = fc
+  .array(fc.oneof(fc.constantFrom(...words), fc.string({maxLength: 6}), fc.fullUnicodeString({maxLength: 3})), {maxLength: 8})
+  .map((parts) => parts.join(''));
 
 const decisionArb: fc.Arbitrary<Decision> = fc.record(
   {
@@ -59,18 +81,35 @@ const contextArb: fc.Arbitrary<DecisionContext> = fc
       userId: fc.string({maxLength: 5}),
       endpointId: fc.string({maxLength: 5}),
       sessionToolCalls: fc.array(fc.constantFrom('read_file', 'echo', 'write_file', 'é"x'), {maxLength: 40}),
-      client: fc.record({name: fc.string({maxLength: 5}), version: fc.string({maxLength: 3}), protocolVersion: fc.constant('2025-06-18')}, {requiredKeys: []}),
+      client: fc.record(
+        {name: fc.string({maxLength: 5}), version: fc.string({maxLength: 3}), protocolVersion: fc.constant('2025-06-18')},
+        {requiredKeys: []},
+      ),
     },
     {requiredKeys: ['agentId', 'sessionId', 'mode', 'sessionToolCalls']},
   )
   .map((context) => context as DecisionContext);
 
-const argumentsArb = fc.dictionary(fc.constantFrom('path', 'message', 'password', 'api_key', 'query', 'n'), fc.oneof(phrase, fc.integer()), {maxKeys: 4});
+const argumentsArb = fc.dictionary(
+  fc.constantFrom('path', 'message', 'password', 'api_key', 'query', 'n'),
+  fc.oneof(phrase, fc.integer()),
+  {maxKeys: 4},
+);
 
 const outcomeArb: fc.Arbitrary<CallOutcome> = fc.oneof(
-  fc.record({kind: fc.constant('result' as const), resultJson: phrase.map((t) => Buffer.from(JSON.stringify({content: [{type: 'text', text: t}]})))}),
-  fc.record({kind: fc.constant('result' as const), resultJson: phrase.map((t) => Buffer.from(JSON.stringify({content: t}))), isError: fc.boolean()}),
-  fc.record({kind: fc.constantFrom('error' as const, 'refused' as const), error: fc.record({code: fc.integer({min: -32768, max: -32000}), message: phrase})}),
+  fc.record({
+    kind: fc.constant('result' as const),
+    resultJson: phrase.map((t) => Buffer.from(JSON.stringify({content: [{type: 'text', text: t}]}))),
+  }),
+  fc.record({
+    kind: fc.constant('result' as const),
+    resultJson: phrase.map((t) => Buffer.from(JSON.stringify({content: t}))),
+    isError: fc.boolean(),
+  }),
+  fc.record({
+    kind: fc.constantFrom('error' as const, 'refused' as const),
+    error: fc.record({code: fc.integer({min: -32768, max: -32000}), message: phrase}),
+  }),
   fc.constantFrom({kind: 'cancelled' as const}, {kind: 'upstream-exited' as const}),
 );
 
@@ -85,18 +124,26 @@ describe('EventEncoder writes exactly what serialiseEvent(preCallEvent/postCallE
     const encoder = new EventEncoder();
     const ids = new EventIdGenerator();
     fc.assert(
-      fc.property(decisionArb, contextArb, argumentsArb, outcomeArb, fc.integer({min: 256, max: 2048}), fc.integer({min: 0, max: 2 ** 44}), (decision, context, args, outcome, maxBytes, time) => {
-        const call = toolCall('tool', args);
-        const pre: PreCallRecord = {call, context, decision, requestId: '"r-1"'};
-        const content = buildContentSync(call.argumentsJson, {maxBytes}, {value: call.arguments})!;
-        const eventId = ids.next();
-        expect(text(encoder.pre(pre, content, eventId, time))).toBe(serialiseEvent(preCallEvent(pre, content, eventId, time)));
+      fc.property(
+        decisionArb,
+        contextArb,
+        argumentsArb,
+        outcomeArb,
+        fc.integer({min: 256, max: 2048}),
+        fc.integer({min: 0, max: 2 ** 44}),
+        (decision, context, args, outcome, maxBytes, time) => {
+          const call = toolCall('tool', args);
+          const pre: PreCallRecord = {call, context, decision, requestId: '"r-1"'};
+          const content = buildContentSync(call.argumentsJson, {maxBytes}, {value: call.arguments})!;
+          const eventId = ids.next();
+          expect(text(encoder.pre(pre, content, eventId, time))).toBe(serialiseEvent(preCallEvent(pre, content, eventId, time)));
 
-        const post: PostCallRecord = {...pre, preEventId: eventId, outcome, durationMs: time % 5000};
-        const at = encoder.snapshot(context, ids.next(), time + 1);
-        const postContent = contentOf(outcome, maxBytes);
-        expect(text(encoder.post(post, postContent, at))).toBe(serialiseEvent(postCallEvent(post, postContent, at.eventId, time + 1)));
-      }),
+          const post: PostCallRecord = {...pre, preEventId: eventId, outcome, durationMs: time % 5000};
+          const at = encoder.snapshot(context, ids.next(), time + 1);
+          const postContent = contentOf(outcome, maxBytes);
+          expect(text(encoder.post(post, postContent, at))).toBe(serialiseEvent(postCallEvent(post, postContent, at.eventId, time + 1)));
+        },
+      ),
       {numRuns: 400},
     );
   });
@@ -108,7 +155,9 @@ describe('EventEncoder writes exactly what serialiseEvent(preCallEvent/postCallE
     const content = buildContentSync('{}', {maxBytes: 1024})!;
     const check = (decision: Decision): void => {
       const record: PreCallRecord = {call: toolCall('t', {}), context, decision, requestId: '1'};
-      expect(text(encoder.pre(record, content, 'id', 1_700_000_000_000))).toBe(serialiseEvent(preCallEvent(record, content, 'id', 1_700_000_000_000)));
+      expect(text(encoder.pre(record, content, 'id', 1_700_000_000_000))).toBe(
+        serialiseEvent(preCallEvent(record, content, 'id', 1_700_000_000_000)),
+      );
     };
     const decision: Decision = {decision: 'allow', reason: 'same reason', ruleId: 'r1', trace: ['a', 'b']};
     check(decision);
@@ -224,17 +273,87 @@ async function corpusWords(): Promise<string[]> {
 }
 
 describe('redaction pre-filter', () => {
-  it('redactText agrees with the token rules run without it and without their hints, on text built from the rules\' own fragments', async () => {
+  it("redactText agrees with the token rules run without it and without their hints, on text built from the rules' own fragments", async () => {
     const fragments = [
-      '-----BEGIN RSA PRIVATE KEY-----', '-----END RSA PRIVATE KEY-----', 'eyJhbGciOiJIUzI1NiJ9', '.eyJzdWIiOiJib2IifQ', '.c2ln', 'Bearer ', 'bearer ',
-      'AKIAIOSFODNN7EXAMPLE', 'ASIA', 'aws_secret_access_key', ' = ', '"', ':', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'sk-ant-', 'sk-', 'sk_live_', 'rk_test_',
-      'ghp_', 'github_pat_', 'glpat-', 'xoxb-', 'AIza', 'npm_', 'SG.', 'hf_', 'postgres://u:', '@host', 'api_key=', 'TOKEN: ', 'Password=', 'client-secret:', 'x-api-key',
-      'Authorization', 'abcdefghijklmnopqrstuvwxyz0123456789ABCD', '1234567890', '_-', '/+=', ' ', '\n', 'é', '→',
+      '-----BEGIN RSA PRIVATE KEY-----',
+      '-----END RSA PRIVATE KEY-----',
+      'eyJhbGciOiJIUzI1NiJ9',
+      '.eyJzdWIiOiJib2IifQ',
+      '.c2ln',
+      'Bearer ',
+      'bearer ',
+      'AKIAIOSFODNN7EXAMPLE',
+      'ASIA',
+      'aws_secret_access_key',
+      ' = ',
+      '"',
+      ':',
+      'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      'sk-ant-',
+      'sk-',
+      'sk_live_',
+      'rk_test_',
+      'ghp_',
+      'github_pat_',
+      'glpat-',
+      'xoxb-',
+      'AIza',
+      'npm_',
+      'SG.',
+      'hf_',
+      'postgres://u:',
+      '@host',
+      'api_key=',
+      'TOKEN: ',
+      'Password=',
+      'client-secret:',
+      'x-api-key',
+      'Authorization',
+      'abcdefghijklmnopqrstuvwxyz0123456789ABCD',
+      '1234567890',
+      '_-',
+      '/+=',
+      ' ',
+      '\n',
+      'é',
+      '→',
       // The rules added for issue 8: keys, flags, curl users, short flags, Basic, more token formats, JWT forms, JSON escapes.
-      'Basic ', 'dXNlcjpwYXNz', 'Proxy-Authorization: ', 'ewogICJhbGciOiAiSFMyNTYiCn0', 'eyAiYWxnIjogIlJTMjU2In0', '.', '..', 'aws_secret_access_key\t',
-      '--password ', '--token=', '-p', '-u ', '--user ', 'alice:', 'mysql ', 'sshpass ', 'docker login ', 'redis-cli ', 'ldapsearch ', '-a ', '-w ',
-      '-passin pass:', 'PGPASSWORD=', 'MYSQL_PWD=', 'DB_PASS=', 'PWD=/home', 'xoxe.xoxp-1-', 'xapp-1-', 'pypi-', 'AGE-SECRET-KEY-1', 'whsec_', 'dop_v1_',
-      '\\n', '\\t', '", "', "'",
+      'Basic ',
+      'dXNlcjpwYXNz',
+      'Proxy-Authorization: ',
+      'ewogICJhbGciOiAiSFMyNTYiCn0',
+      'eyAiYWxnIjogIlJTMjU2In0',
+      '.',
+      '..',
+      'aws_secret_access_key\t',
+      '--password ',
+      '--token=',
+      '-p',
+      '-u ',
+      '--user ',
+      'alice:',
+      'mysql ',
+      'sshpass ',
+      'docker login ',
+      'redis-cli ',
+      'ldapsearch ',
+      '-a ',
+      '-w ',
+      '-passin pass:',
+      'PGPASSWORD=',
+      'MYSQL_PWD=',
+      'DB_PASS=',
+      'PWD=/home',
+      'xoxe.xoxp-1-',
+      'xapp-1-',
+      'pypi-',
+      'AGE-SECRET-KEY-1',
+      'whsec_',
+      'dop_v1_',
+      '\\n',
+      '\\t',
+      '", "',
+      "'",
       // And every word of the redaction corpus (fixtures/redaction/positive.jsonl).
       ...(await corpusWords()),
     ];
@@ -307,7 +426,8 @@ describe('writes coalesced by the chain writer', () => {
     const pre = await sink.toolCallPre({call: toolCall('read_file', {}), context, decision: ALLOW, requestId: '1'});
     sink.toolCallPost(post(context, '1', pre, Buffer.from('{"content":[]}')));
     const deadline = Date.now() + 5000;
-    while (!(await fileText(dir)).includes('"type":"TOOL_CALL_POST"') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (!(await fileText(dir)).includes('"type":"TOOL_CALL_POST"') && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     expect(await fileText(dir)).toContain('"type":"TOOL_CALL_POST"');
     await sink.close();
   });
@@ -324,7 +444,9 @@ describe('writes coalesced by the chain writer', () => {
   it('grows the write buffer in the middle of a batch without losing what is already in it', async () => {
     const {dir, key, context, sink} = await sinkIn();
     // Twelve records of 20-25 KB (one of multi-byte text) in one turn: far more than the buffer's first 64 KiB.
-    const calls = Array.from({length: 12}, (_, i) => toolCall('write_file', {path: `/f/${i}`, text: i === 5 ? 'é→'.repeat(5000) : 'x'.repeat(20_000)}));
+    const calls = Array.from({length: 12}, (_, i) =>
+      toolCall('write_file', {path: `/f/${i}`, text: i === 5 ? 'é→'.repeat(5000) : 'x'.repeat(20_000)}),
+    );
     const ids = await Promise.all(calls.map((call, i) => sink.toolCallPre({call, context, decision: ALLOW, requestId: String(i)})));
     await sink.close();
     expect((await verifyAuditDir(dir, key)).status).toBe('intact');
@@ -339,7 +461,8 @@ describe('writes coalesced by the chain writer', () => {
     large.write('{"content":"', 0);
     large.write('"}', large.length - 2);
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push(await sink.toolCallPre({call: toolCall('read_file', {}), context, decision: ALLOW, requestId: String(i)}));
+    for (let i = 0; i < 3; i++)
+      ids.push(await sink.toolCallPre({call: toolCall('read_file', {}), context, decision: ALLOW, requestId: String(i)}));
     sink.toolCallPost(post(context, '0', ids[0]!, Buffer.from('{"content":"small first"}')));
     sink.toolCallPost(post(context, '1', ids[1]!, large));
     sink.toolCallPost(post(context, '2', ids[2]!, Buffer.from('{"content":"small after the large one"}')));

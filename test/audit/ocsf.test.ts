@@ -12,7 +12,18 @@ import {REPO_ROOT} from '../helpers/cli.js';
 interface Reference {
   ocsfVersion: string;
   enums: {severity_id: number[]; status_id: number[]};
-  classes: Record<string, {class_uid: number; category_uid: number; required: string[]; activity_id: number[]; status_id?: number[]; action_id?: number[]; objects: Record<string, string>}>;
+  classes: Record<
+    string,
+    {
+      class_uid: number;
+      category_uid: number;
+      required: string[];
+      activity_id: number[];
+      status_id?: number[];
+      action_id?: number[];
+      objects: Record<string, string>;
+    }
+  >;
   objects: Record<string, {required: string[]; objects?: Record<string, string>}>;
 }
 
@@ -44,7 +55,13 @@ function classSchema(name: string): Record<string, unknown> {
   return {type: 'object', required: spec.required, properties};
 }
 
-const CLASS_NAMES: Record<number, string> = {0: 'base_event', 6003: 'api_activity', 6002: 'application_lifecycle', 3004: 'entity_management', 2004: 'detection_finding'};
+const CLASS_NAMES: Record<number, string> = {
+  0: 'base_event',
+  6003: 'api_activity',
+  6002: 'application_lifecycle',
+  3004: 'entity_management',
+  2004: 'detection_finding',
+};
 
 function sample(type: string): StoredEvent {
   const event: AuditEvent = {
@@ -99,9 +116,16 @@ describe('OCSF 1.3.0 export', () => {
   });
 
   it('maps decisions and outcomes to status and severity', () => {
-    const allowed = toOcsf({...sample('TOOL_CALL_PRE'), event: {...sample('TOOL_CALL_PRE').event, decision: 'allow'}}, {productVersion: '0'});
+    const allowed = toOcsf(
+      {...sample('TOOL_CALL_PRE'), event: {...sample('TOOL_CALL_PRE').event, decision: 'allow'}},
+      {productVersion: '0'},
+    );
     const blocked = toOcsf(sample('TOOL_CALL_PRE'), {productVersion: '0'});
-    expect(allowed).toMatchObject({status_id: 1, severity_id: 1, api: {operation: 'write_file', service: {name: 'filesystem'}, request: {uid: '7'}}});
+    expect(allowed).toMatchObject({
+      status_id: 1,
+      severity_id: 1,
+      api: {operation: 'write_file', service: {name: 'filesystem'}, request: {uid: '7'}},
+    });
     expect(blocked).toMatchObject({status_id: 2, severity_id: 3, status_detail: 'outside the approved scope'});
     expect(toOcsf(sample('TOOL_CALL_POST'), {productVersion: '0'})).toMatchObject({duration: 4, api: {response: {code: -32001}}});
     expect(toOcsf(sample('PIN_CHANGED'), {productVersion: '0'})).toMatchObject({class_uid: 2004, severity_id: 4, action_id: 2});
@@ -113,8 +137,19 @@ describe('OCSF 1.3.0 export', () => {
       finding_info: {title: 'Unrecorded approval ignored: write_file', types: ['MCP approval forgery']},
     });
     // A used grant let the call through.
-    expect(toOcsf(sample('APPROVAL_USED'), {productVersion: '0'})).toMatchObject({class_uid: 6003, activity_name: 'Approval Used', status_id: 1});
-    expect(toOcsf(sample('SESSION_START'), {productVersion: '0'})).toMatchObject({class_uid: 6002, activity_id: 3, app: {name: 'filesystem', vendor_name: 'thoth'}});
-    expect(toOcsf(sample('TOOL_CALL_PRE'), {productVersion: '0'})['actor']).toEqual({session: {uid: 'session-1'}, user: {uid: 'ada@example.com', email_addr: 'ada@example.com'}});
+    expect(toOcsf(sample('APPROVAL_USED'), {productVersion: '0'})).toMatchObject({
+      class_uid: 6003,
+      activity_name: 'Approval Used',
+      status_id: 1,
+    });
+    expect(toOcsf(sample('SESSION_START'), {productVersion: '0'})).toMatchObject({
+      class_uid: 6002,
+      activity_id: 3,
+      app: {name: 'filesystem', vendor_name: 'thoth'},
+    });
+    expect(toOcsf(sample('TOOL_CALL_PRE'), {productVersion: '0'})['actor']).toEqual({
+      session: {uid: 'session-1'},
+      user: {uid: 'ada@example.com', email_addr: 'ada@example.com'},
+    });
   });
 });

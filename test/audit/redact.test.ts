@@ -6,8 +6,10 @@ import {LargeNumber} from '../../src/core/json-rpc.js';
 
 // Realistic shapes, not real secrets.
 const SECRETS = {
-  privateKey: '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgwMbRvI0MBZhpF\nq1w2N4nQ2Zt3dWZmkE+8vM=\n-----END RSA PRIVATE KEY-----',
-  opensshKey: '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----',
+  privateKey:
+    '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgwMbRvI0MBZhpF\nq1w2N4nQ2Zt3dWZmkE+8vM=\n-----END RSA PRIVATE KEY-----',
+  opensshKey:
+    '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----',
   jwt: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
   bearer: 'Bearer ya29.a0AfH6SMBx3kL9q-T2vZ8yQpR4sWmN7oJ',
   awsAccessKey: 'AKIAIOSFODNN7EXAMPLE',
@@ -29,7 +31,9 @@ describe('redaction by shape', () => {
       expect(count).toBeGreaterThan(0);
       expect(value).toMatch(/\[REDACTED/);
       // No fragment of the secret's distinctive part survives.
-      const core = secret.replace(/^(Bearer |aws_secret_access_key = |postgres:\/\/admin:|https:\/\/api\.example\.com\/v1\/items\?api_key=)/, '').slice(0, 16);
+      const core = secret
+        .replace(/^(Bearer |aws_secret_access_key = |postgres:\/\/admin:|https:\/\/api\.example\.com\/v1\/items\?api_key=)/, '')
+        .slice(0, 16);
       expect(value).not.toContain(core);
       expect(value.startsWith('note: ')).toBe(true);
     });
@@ -42,7 +46,14 @@ describe('redaction by shape', () => {
   });
 
   it('leaves ordinary text alone', () => {
-    for (const text of ['Hello world', 'The bearer of bad news', 'skip-this-step', 'Read /etc/hosts', 'max 4096 tokens', 'user@example.com']) {
+    for (const text of [
+      'Hello world',
+      'The bearer of bad news',
+      'skip-this-step',
+      'Read /etc/hosts',
+      'max 4096 tokens',
+      'user@example.com',
+    ]) {
       expect(redactText(text)).toEqual({value: text, count: 0});
     }
   });
@@ -50,10 +61,42 @@ describe('redaction by shape', () => {
 
 describe('redaction by key', () => {
   it('recognises credential-like property names, not token counts', () => {
-    for (const key of ['token', 'password', 'PASSWORD', 'db_password', 'passwd', 'apiKey', 'api-key', 'x-api-key', 'client_secret', 'access_token', 'refreshToken', 'Authorization', 'cookie', 'Set-Cookie', 'private_key', 'credentials', 'sessionId', 'aws_secret_access_key']) {
+    for (const key of [
+      'token',
+      'password',
+      'PASSWORD',
+      'db_password',
+      'passwd',
+      'apiKey',
+      'api-key',
+      'x-api-key',
+      'client_secret',
+      'access_token',
+      'refreshToken',
+      'Authorization',
+      'cookie',
+      'Set-Cookie',
+      'private_key',
+      'credentials',
+      'sessionId',
+      'aws_secret_access_key',
+    ]) {
       expect(isSensitiveKey(key), key).toBe(true);
     }
-    for (const key of ['path', 'tokens', 'completion_tokens', 'token_count', 'max_tokens', 'maxTokens', 'total_tokens', 'tokenizer', 'author', 'keyId', 'publicKey', 'monkey']) {
+    for (const key of [
+      'path',
+      'tokens',
+      'completion_tokens',
+      'token_count',
+      'max_tokens',
+      'maxTokens',
+      'total_tokens',
+      'tokenizer',
+      'author',
+      'keyId',
+      'publicKey',
+      'monkey',
+    ]) {
       expect(isSensitiveKey(key), key).toBe(false);
     }
   });
@@ -94,7 +137,14 @@ describe('content: capped, hashed, redacted', () => {
   it('keeps small clean content byte for byte with the hash of the original', async () => {
     const json = '{"path":"/etc/hosts", "n":1}';
     const content = await buildContent(json, limits);
-    expect(content).toEqual({content: json, contentBytes: json.length, contentSha256: sha256(json), contentHashOf: 'original', contentTruncated: false, redactions: 0});
+    expect(content).toEqual({
+      content: json,
+      contentBytes: json.length,
+      contentSha256: sha256(json),
+      contentHashOf: 'original',
+      contentTruncated: false,
+      redactions: 0,
+    });
   });
 
   it('hashes the redacted text when a secret was removed, so a weak password cannot be confirmed from the hash', async () => {
@@ -139,9 +189,13 @@ describe('content: capped, hashed, redacted', () => {
 
 describe('JSON escapes and cut text (issue 8)', () => {
   it('finds a token right after a \\n or \\t escape in raw JSON text, and gives the escapes back unchanged', () => {
-    const json = JSON.stringify({log: `line one\n${SECRETS.github}\n\tAGE-SECRET-KEY-1QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7LQPZRY9X8GF2TVDW0S3JN54KHCE6MUA\nmysqldump\t--password\tHunter-22 db`});
+    const json = JSON.stringify({
+      log: `line one\n${SECRETS.github}\n\tAGE-SECRET-KEY-1QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7LQPZRY9X8GF2TVDW0S3JN54KHCE6MUA\nmysqldump\t--password\tHunter-22 db`,
+    });
     const {value, count} = redactJsonText(json);
-    expect(value).toBe('{"log":"line one\\n[REDACTED:api-key]\\n\\t[REDACTED:private-key]\\nmysqldump\\t--password\\t[REDACTED:secret] db"}');
+    expect(value).toBe(
+      '{"log":"line one\\n[REDACTED:api-key]\\n\\t[REDACTED:private-key]\\nmysqldump\\t--password\\t[REDACTED:secret] db"}',
+    );
     expect(count).toBe(3);
     // The same string as a value (JSON inside a string keeps its escapes as text).
     expect(redactText(json).value).toBe(value);

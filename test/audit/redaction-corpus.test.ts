@@ -88,7 +88,9 @@ describe('the redaction corpus', () => {
 
 describe('keys by shape', () => {
   it('keeps keys unique when two redacted keys collide, and keeps a __proto__ key as a plain key', () => {
-    const value = JSON.parse('{"ghp_1234567890abcdefghijklmnopqrstuvwxyzAB": 1, "ghp_1234567890abcdefghijklmnopqrstuvwxyzCD": 2, "[REDACTED:api-key]#2": 3, "__proto__": {"a": 1}}') as Record<string, unknown>;
+    const value = JSON.parse(
+      '{"ghp_1234567890abcdefghijklmnopqrstuvwxyzAB": 1, "ghp_1234567890abcdefghijklmnopqrstuvwxyzCD": 2, "[REDACTED:api-key]#2": 3, "__proto__": {"a": 1}}',
+    ) as Record<string, unknown>;
     const {value: out, count} = redactValue(value);
     expect(Object.keys(out as object)).toEqual(['[REDACTED:api-key]', '[REDACTED:api-key]#2', '[REDACTED:api-key]#2#2', '__proto__']);
     expect(Object.values(out as object)).toEqual([1, 2, 3, {a: 1}]);

@@ -18,7 +18,10 @@ import {writeSession} from './helpers.js';
  */
 const HOME = '/home/jane';
 
-async function viaResolver(env: NodeJS.ProcessEnv, flags: {dir?: string} = {}): Promise<{ok: true; settings: AuditSettings} | {ok: false; message: string}> {
+async function viaResolver(
+  env: NodeJS.ProcessEnv,
+  flags: {dir?: string} = {},
+): Promise<{ok: true; settings: AuditSettings} | {ok: false; message: string}> {
   const resolved = await resolveSettings({env, home: HOME, cwd: HOME, platform: 'linux'});
   try {
     return {ok: true, settings: auditSettingsFromResolved(resolved, flags)};
@@ -59,8 +62,14 @@ describe('audit settings through the settings resolver', () => {
   });
 
   it('defaults to the directory and key file under the profile; --audit-dir wins', async () => {
-    expect(await viaResolver({THOTH_HOME: '/tmp/profile'})).toMatchObject({ok: true, settings: {dir: '/tmp/profile/audit', keyFile: '/tmp/profile/audit_hmac_key.json'}});
-    expect(await viaResolver({THOTH_HOME: '/tmp/profile', THOTH_AUDIT_DIR: '/env/dir'}, {dir: '/flag/dir'})).toMatchObject({ok: true, settings: {dir: '/flag/dir'}});
+    expect(await viaResolver({THOTH_HOME: '/tmp/profile'})).toMatchObject({
+      ok: true,
+      settings: {dir: '/tmp/profile/audit', keyFile: '/tmp/profile/audit_hmac_key.json'},
+    });
+    expect(await viaResolver({THOTH_HOME: '/tmp/profile', THOTH_AUDIT_DIR: '/env/dir'}, {dir: '/flag/dir'})).toMatchObject({
+      ok: true,
+      settings: {dir: '/flag/dir'},
+    });
   });
 });
 

@@ -42,7 +42,13 @@ describe('FileAuditSink behind the Governor', () => {
     await sink.close();
     const events = (await readEvents(dir)).map((e) => e.event);
     expect(events.map((e) => e.type)).toEqual(['SESSION_START', 'TOOL_CALL_PRE', 'TOOL_CALL_POST', 'SESSION_END']);
-    expect(events[2]).toMatchObject({preEventId: outcome.ticket.preEventId, outcome: 'result', toolName: 'read_file', requestId: '7', decision: 'allow'});
+    expect(events[2]).toMatchObject({
+      preEventId: outcome.ticket.preEventId,
+      outcome: 'result',
+      toolName: 'read_file',
+      requestId: '7',
+      decision: 'allow',
+    });
     expect(events[3]).toMatchObject({toolCalls: {total: 1, allowed: 1, blocked: 0, stepUp: 0}});
     expect((await verifyAuditDir(dir, key)).status).toBe('intact');
   });
@@ -64,7 +70,12 @@ describe('FileAuditSink behind the Governor', () => {
     await writeFile(blocker, 'x');
     const warnings: string[] = [];
     const context = testContext();
-    const sink = new FileAuditSink({settings: testSettings(join(blocker, 'audit')), context, key: testKey(), warn: (m) => warnings.push(m)});
+    const sink = new FileAuditSink({
+      settings: testSettings(join(blocker, 'audit')),
+      context,
+      key: testKey(),
+      warn: (m) => warnings.push(m),
+    });
     const governor = new Governor({enforcer: fixed(ALLOW), audit: sink, warn: (m) => warnings.push(m)});
     const outcome = await governor.govern(toolCall('read_file', {}), context, '1', client, new AbortController().signal);
     expect(outcome.action).toBe('refuse');
@@ -95,11 +106,34 @@ describe('FileAuditSink behind the Governor', () => {
     };
     const call = toolCall('http_request', args);
     const preEventId = await sink.toolCallPre({call, context, decision: ALLOW, requestId: '1'});
-    const result = {content: [{type: 'text', text: `found ${secrets[4]} and ${secrets[5]}\n-----BEGIN PRIVATE KEY-----\n${secrets[6]}\n-----END PRIVATE KEY-----`}]};
-    sink.toolCallPost({call, context, decision: ALLOW, requestId: '1', preEventId, outcome: {kind: 'result', resultJson: Buffer.from(JSON.stringify(result))}, durationMs: 1});
+    const result = {
+      content: [
+        {
+          type: 'text',
+          text: `found ${secrets[4]} and ${secrets[5]}\n-----BEGIN PRIVATE KEY-----\n${secrets[6]}\n-----END PRIVATE KEY-----`,
+        },
+      ],
+    };
+    sink.toolCallPost({
+      call,
+      context,
+      decision: ALLOW,
+      requestId: '1',
+      preEventId,
+      outcome: {kind: 'result', resultJson: Buffer.from(JSON.stringify(result))},
+      durationMs: 1,
+    });
     // A large result takes the text path: still redacted.
     const large = {content: [{type: 'text', text: `${secrets[5]} ${'z'.repeat(600 * 1024)}`}]};
-    sink.toolCallPost({call, context, decision: ALLOW, requestId: '2', preEventId, outcome: {kind: 'result', resultJson: Buffer.from(JSON.stringify(large))}, durationMs: 1});
+    sink.toolCallPost({
+      call,
+      context,
+      decision: ALLOW,
+      requestId: '2',
+      preEventId,
+      outcome: {kind: 'result', resultJson: Buffer.from(JSON.stringify(large))},
+      durationMs: 1,
+    });
     await sink.close();
     const [name] = await segmentNames(dir);
     const raw = await readFile(join(dir, name!), 'utf8');
@@ -141,7 +175,8 @@ describe('FileAuditSink behind the Governor', () => {
   it('gives every event a unique, time-ordered UUIDv7 and ignores events with invalid names', async () => {
     const {dir, context, sink, warnings} = await setup();
     const ids: string[] = [];
-    for (let i = 0; i < 50; i++) ids.push(await sink.toolCallPre({call: toolCall('t', {}), context, decision: ALLOW, requestId: String(i)}));
+    for (let i = 0; i < 50; i++)
+      ids.push(await sink.toolCallPre({call: toolCall('t', {}), context, decision: ALLOW, requestId: String(i)}));
     sink.event('not valid', context, {});
     await sink.close();
     expect(new Set(ids).size).toBe(50);
@@ -155,9 +190,21 @@ describe('FileAuditSink behind the Governor', () => {
 describe('event schemas', () => {
   it('every event type thoth writes validates against its JSON Schema', async () => {
     const {dir, context, sink} = await setup();
-    const full = {...context, intent: 'phi_eligibility_check', tenantId: 'acme', userId: 'ada@example.com', endpointId: 'ep-1', session: {client: {name: 'Claude', version: '1.0', protocolVersion: '2025-06-18'}}};
+    const full = {
+      ...context,
+      intent: 'phi_eligibility_check',
+      tenantId: 'acme',
+      userId: 'ada@example.com',
+      endpointId: 'ep-1',
+      session: {client: {name: 'Claude', version: '1.0', protocolVersion: '2025-06-18'}},
+    };
     const call = toolCall('read_file', {path: '/x'});
-    const pre = await sink.toolCallPre({call, context: full, decision: {...BLOCK, observed: 'block', trace: ['intent', 'scope'], details: {approvalId: 'a1'}}, requestId: '1'});
+    const pre = await sink.toolCallPre({
+      call,
+      context: full,
+      decision: {...BLOCK, observed: 'block', trace: ['intent', 'scope'], details: {approvalId: 'a1'}},
+      requestId: '1',
+    });
     const outcomes = [
       {kind: 'result', resultJson: Buffer.from('{"content":[]}'), isError: false},
       {kind: 'error', error: {code: -32602, message: 'bad params'}},
@@ -165,20 +212,71 @@ describe('event schemas', () => {
       {kind: 'cancelled'},
       {kind: 'upstream-exited'},
     ] as const;
-    for (const outcome of outcomes) sink.toolCallPost({call, context: full, decision: ALLOW, requestId: '1', preEventId: pre, outcome, durationMs: 3});
+    for (const outcome of outcomes)
+      sink.toolCallPost({call, context: full, decision: ALLOW, requestId: '1', preEventId: pre, outcome, durationMs: 3});
     sink.toolCallPost({call, context: full, decision: ALLOW, requestId: '1', preEventId: '', outcome: {kind: 'cancelled'}, durationMs: 3});
     sink.event('POLICY_LOADED', full, {status: 'loaded', policyFile: '/etc/thoth/policy.json', source: 'managed'});
-    sink.event('POLICY_LOADED', full, {status: 'loaded', policyFile: '/etc/thoth/policy.json', source: 'managed', policyVersion: 'v2@sha256:0123456789abcdef', policySha256: 'c'.repeat(64), rules: 3, modeSource: 'policy', intentSource: 'none', reload: true, change: '/etc/thoth/policy.json was replaced', previousVersion: 'v1@sha256:fedcba9876543210'});
-    sink.event('POLICY_LOAD_FAILED', full, {status: 'invalid', source: 'managed', policyFile: '/etc/thoth/policy.json', message: 'policy /etc/thoth/policy.json:1:1 at /: invalid JSON', reload: true, change: '/etc/thoth/policy.json changed', previousVersion: null});
+    sink.event('POLICY_LOADED', full, {
+      status: 'loaded',
+      policyFile: '/etc/thoth/policy.json',
+      source: 'managed',
+      policyVersion: 'v2@sha256:0123456789abcdef',
+      policySha256: 'c'.repeat(64),
+      rules: 3,
+      modeSource: 'policy',
+      intentSource: 'none',
+      reload: true,
+      change: '/etc/thoth/policy.json was replaced',
+      previousVersion: 'v1@sha256:fedcba9876543210',
+    });
+    sink.event('POLICY_LOAD_FAILED', full, {
+      status: 'invalid',
+      source: 'managed',
+      policyFile: '/etc/thoth/policy.json',
+      message: 'policy /etc/thoth/policy.json:1:1 at /: invalid JSON',
+      reload: true,
+      change: '/etc/thoth/policy.json changed',
+      previousVersion: null,
+    });
     sink.event('APPROVAL_REQUESTED', full, {approvalId: 'ap-1', toolName: 'write_file', via: 'cli'});
     sink.event('APPROVAL_GRANTED', full, {approvalId: 'ap-1', toolName: 'write_file', approvedBy: 'ada'});
     sink.event('APPROVAL_DENIED', full, {approvalId: 'ap-2', toolName: 'write_file'});
-    sink.event('APPROVAL_GRANTED', full, {via: 'elicitation', toolName: 'write_file', argumentsSha256: 'd'.repeat(64), policyVersion: 'v1@sha256:0123456789abcdef', ruleId: 'rule:writes'});
-    sink.event('APPROVAL_DENIED', full, {via: 'elicitation', toolName: 'write_file', argumentsSha256: 'd'.repeat(64), ruleId: 'rule:writes'});
-    sink.event('APPROVAL_USED', full, {approvalId: 'ap-1', toolName: 'write_file', argumentsSha256: 'd'.repeat(64), approvedBy: 'ada', approvedAt: '2026-11-22T10:00:00.000Z', ruleId: 'rule:writes'});
+    sink.event('APPROVAL_GRANTED', full, {
+      via: 'elicitation',
+      toolName: 'write_file',
+      argumentsSha256: 'd'.repeat(64),
+      policyVersion: 'v1@sha256:0123456789abcdef',
+      ruleId: 'rule:writes',
+    });
+    sink.event('APPROVAL_DENIED', full, {
+      via: 'elicitation',
+      toolName: 'write_file',
+      argumentsSha256: 'd'.repeat(64),
+      ruleId: 'rule:writes',
+    });
+    sink.event('APPROVAL_USED', full, {
+      approvalId: 'ap-1',
+      toolName: 'write_file',
+      argumentsSha256: 'd'.repeat(64),
+      approvedBy: 'ada',
+      approvedAt: '2026-11-22T10:00:00.000Z',
+      ruleId: 'rule:writes',
+    });
     sink.event('APPROVAL_EXPIRED', full, {approvalId: 'ap-3', toolName: 'write_file', expiresAt: '2026-11-22T10:00:00.000Z'});
-    sink.event('APPROVAL_UNVERIFIED', full, {approvalId: 'ap-4', toolName: 'write_file', argumentsSha256: 'd'.repeat(64), why: 'no APPROVAL_GRANTED record', claimedBy: 'admin'});
-    sink.event('PIN_ACCEPTED', full, {via: 'cli', toolName: 'read_file', pinSha256: 'b'.repeat(64), previousSha256: 'a'.repeat(64), acceptedBy: 'ada'});
+    sink.event('APPROVAL_UNVERIFIED', full, {
+      approvalId: 'ap-4',
+      toolName: 'write_file',
+      argumentsSha256: 'd'.repeat(64),
+      why: 'no APPROVAL_GRANTED record',
+      claimedBy: 'admin',
+    });
+    sink.event('PIN_ACCEPTED', full, {
+      via: 'cli',
+      toolName: 'read_file',
+      pinSha256: 'b'.repeat(64),
+      previousSha256: 'a'.repeat(64),
+      acceptedBy: 'ada',
+    });
     sink.event('PIN_RECORDED', full, {toolName: 'read_file', pinSha256: 'a'.repeat(64)});
     sink.event('PIN_CHANGED', full, {toolName: 'read_file', pinSha256: 'b'.repeat(64), previousSha256: 'a'.repeat(64)});
     sink.event('PIN_ACCEPTED', full, {toolName: 'read_file', pinSha256: 'b'.repeat(64)});
@@ -220,14 +318,31 @@ describe('event schemas', () => {
     expect(preSchema({eventId: 'x', type: 'TOOL_CALL_PRE'})).toBe(false);
     // A reload names what changed and what was in force before.
     const loaded = await loadValidator('audit/events/policy-loaded');
-    const base = {eventId: '01a2010c-cf3c-74b2-ba5c-ca59daf3172a', type: 'POLICY_LOADED', timestamp: '2026-11-22T02:19:06.428Z', sourceType: 'thoth_proxy', agentId: 'a', sessionId: 's', mode: 'block', status: 'loaded'};
+    const base = {
+      eventId: '01a2010c-cf3c-74b2-ba5c-ca59daf3172a',
+      type: 'POLICY_LOADED',
+      timestamp: '2026-11-22T02:19:06.428Z',
+      sourceType: 'thoth_proxy',
+      agentId: 'a',
+      sessionId: 's',
+      mode: 'block',
+      status: 'loaded',
+    };
     expect(loaded({...base, reload: false})).toBe(true);
     expect(loaded({...base, reload: true})).toBe(false);
     expect(loaded({...base, reload: true, change: 'x changed', previousVersion: null})).toBe(true);
     const failed = await loadValidator('audit/events/policy-load-failed');
     expect(failed({...base, type: 'POLICY_LOAD_FAILED', status: 'invalid'})).toBe(false);
     // Only a decision made in the client's prompt has no approval record to name.
-    const common = {eventId: base.eventId, timestamp: base.timestamp, sourceType: 'thoth_proxy', agentId: 'a', sessionId: 's', mode: 'block', toolName: 'write_file'};
+    const common = {
+      eventId: base.eventId,
+      timestamp: base.timestamp,
+      sourceType: 'thoth_proxy',
+      agentId: 'a',
+      sessionId: 's',
+      mode: 'block',
+      toolName: 'write_file',
+    };
     const granted = await loadValidator('audit/events/approval-granted');
     expect(granted({...common, type: 'APPROVAL_GRANTED', via: 'elicitation'})).toBe(true);
     expect(granted({...common, type: 'APPROVAL_GRANTED', via: 'cli'})).toBe(false);

@@ -72,13 +72,29 @@ describe('audit key file', () => {
 describe('settings and file names', () => {
   it('resolves flags over environment over defaults, and rejects bad values with a usage error', async () => {
     const audit = async (env: NodeJS.ProcessEnv, flags: {dir?: string} = {}) =>
-      auditSettingsFromResolved(await resolveSettings({env, home: '/home/u', cwd: '/home/u', platform: 'linux', readManagedPreferences: NO_MANAGED_PREFERENCES}), flags);
-    const env = {THOTH_HOME: '/home/u/.thoth', THOTH_AUDIT_DIR: '/var/audit', THOTH_AUDIT_FSYNC: 'always', THOTH_AUDIT_ROTATE_SECONDS: '60'};
-    expect(await audit(env)).toMatchObject({dir: '/var/audit', keyFile: '/home/u/.thoth/audit_hmac_key.json', fsync: 'always', rotateAgeMs: 60_000, enabled: true});
+      auditSettingsFromResolved(
+        await resolveSettings({env, home: '/home/u', cwd: '/home/u', platform: 'linux', readManagedPreferences: NO_MANAGED_PREFERENCES}),
+        flags,
+      );
+    const env = {
+      THOTH_HOME: '/home/u/.thoth',
+      THOTH_AUDIT_DIR: '/var/audit',
+      THOTH_AUDIT_FSYNC: 'always',
+      THOTH_AUDIT_ROTATE_SECONDS: '60',
+    };
+    expect(await audit(env)).toMatchObject({
+      dir: '/var/audit',
+      keyFile: '/home/u/.thoth/audit_hmac_key.json',
+      fsync: 'always',
+      rotateAgeMs: 60_000,
+      enabled: true,
+    });
     expect((await audit(env, {dir: '/flag'})).dir).toBe('/flag');
     expect((await audit({THOTH_HOME: '/h'})).dir).toBe('/h/audit');
     expect((await audit({THOTH_AUDIT: 'off'})).enabled).toBe(false);
-    await expect(audit({THOTH_AUDIT_ROTATE_BYTES: '10'})).rejects.toThrow(/THOTH_AUDIT_ROTATE_BYTES from THOTH_AUDIT_ROTATE_BYTES: must be an integer of at least 4096/);
+    await expect(audit({THOTH_AUDIT_ROTATE_BYTES: '10'})).rejects.toThrow(
+      /THOTH_AUDIT_ROTATE_BYTES from THOTH_AUDIT_ROTATE_BYTES: must be an integer of at least 4096/,
+    );
     await expect(audit({THOTH_AUDIT_FSYNC: 'never'})).rejects.toThrow(ThothError);
   });
 

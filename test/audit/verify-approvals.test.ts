@@ -69,7 +69,9 @@ async function sessionUsing(auditDir: string, key: AuditKey, approvalIds: string
 
 async function verify(home: string) {
   const result = await runThoth(['audit', 'verify', '--json'], {env: {THOTH_HOME: home}});
-  const envelope = parseEnvelope<{status: string; problems: Array<{kind: string; message: string; file: string; chain?: string}>}>(result.stdout);
+  const envelope = parseEnvelope<{status: string; problems: Array<{kind: string; message: string; file: string; chain?: string}>}>(
+    result.stdout,
+  );
   const validate = await loadValidator('audit/verify-result');
   expect(validate(envelope), JSON.stringify(validate.errors)).toBe(true);
   return {code: result.code, report: envelope.result!};
@@ -83,7 +85,11 @@ describe('audit verify: every APPROVAL_USED needs its sealed APPROVAL_GRANTED', 
     expect(code).toBe(12);
     expect(report.status).toBe('tampered');
     expect(report.problems).toEqual([
-      expect.objectContaining({kind: 'unapproved', message: expect.stringContaining('approval forgedgrant1'), file: expect.stringMatching(/\.jsonl$/)}),
+      expect.objectContaining({
+        kind: 'unapproved',
+        message: expect.stringContaining('approval forgedgrant1'),
+        file: expect.stringMatching(/\.jsonl$/),
+      }),
     ]);
   });
 
@@ -99,7 +105,9 @@ describe('audit verify: every APPROVAL_USED needs its sealed APPROVAL_GRANTED', 
     await sessionUsing(auditDir, key, ['othercall1']);
     const mismatched = await verify(home);
     expect(mismatched.code).toBe(12);
-    expect(mismatched.report.problems).toEqual([expect.objectContaining({kind: 'unapproved', message: expect.stringContaining('approval othercall1')})]);
+    expect(mismatched.report.problems).toEqual([
+      expect.objectContaining({kind: 'unapproved', message: expect.stringContaining('approval othercall1')}),
+    ]);
   });
 
   it('a grant used more than once is reported', async () => {
@@ -109,6 +117,8 @@ describe('audit verify: every APPROVAL_USED needs its sealed APPROVAL_GRANTED', 
     await sessionUsing(auditDir, key, ['usedtwice1']);
     const {code, report} = await verify(home);
     expect(code).toBe(12);
-    expect(report.problems).toEqual([expect.objectContaining({kind: 'unapproved', message: expect.stringMatching(/approval usedtwice1 .*used 2 times/)})]);
+    expect(report.problems).toEqual([
+      expect.objectContaining({kind: 'unapproved', message: expect.stringMatching(/approval usedtwice1 .*used 2 times/)}),
+    ]);
   });
 });

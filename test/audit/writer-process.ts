@@ -12,8 +12,17 @@ import {resolveSettings} from '../../src/settings/resolve.js';
 const calls = Number(process.argv[2] ?? '100');
 const close = !process.argv.includes('--no-close');
 const slow = process.argv.includes('--slow');
-const context: DecisionContext = {agentId: `writer-${process.pid}`, sessionId: `session-${process.pid}`, mode: 'block', sessionToolCalls: []};
-const sink = new FileAuditSink({settings: auditSettingsFromResolved(await resolveSettings({env: process.env})), context, warn: (m) => process.stderr.write(`${m}\n`)});
+const context: DecisionContext = {
+  agentId: `writer-${process.pid}`,
+  sessionId: `session-${process.pid}`,
+  mode: 'block',
+  sessionToolCalls: [],
+};
+const sink = new FileAuditSink({
+  settings: auditSettingsFromResolved(await resolveSettings({env: process.env})),
+  context,
+  warn: (m) => process.stderr.write(`${m}\n`),
+});
 const ids: string[] = [];
 for (let i = 0; i < calls; i++) {
   const args = {path: `/data/${process.pid}/${i}.txt`, padding: 'p'.repeat(i % 200)};
@@ -21,7 +30,15 @@ for (let i = 0; i < calls; i++) {
   const decision = {decision: 'allow' as const, reason: 'in scope', ruleId: 'scope'};
   const preEventId = await sink.toolCallPre({call, context, decision, requestId: String(i)});
   ids.push(preEventId);
-  sink.toolCallPost({call, context, decision, requestId: String(i), preEventId, outcome: {kind: 'result', resultJson: Buffer.from(`{"content":[{"type":"text","text":"${i}"}]}`)}, durationMs: 1});
+  sink.toolCallPost({
+    call,
+    context,
+    decision,
+    requestId: String(i),
+    preEventId,
+    outcome: {kind: 'result', resultJson: Buffer.from(`{"content":[{"type":"text","text":"${i}"}]}`)},
+    durationMs: 1,
+  });
   if (slow) await new Promise((resolve) => setTimeout(resolve, 2));
   if (i === 0) process.stderr.write('started\n');
 }

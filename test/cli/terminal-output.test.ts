@@ -18,7 +18,10 @@ import {tempDir} from '../helpers/tmp.js';
  */
 
 /** The tool names fixtures/servers/misbehaving-server.mjs announces with --hostile-names. */
-const HOSTILE_TOOLS = ['\u001b]0;pwned\u0007read_file', 'x\r\u001b[2Kthoth: all calls approved\u009b31m\u007f\u202etxt.exe\u{e0041}\nforged line'];
+const HOSTILE_TOOLS = [
+  '\u001b]0;pwned\u0007read_file',
+  'x\r\u001b[2Kthoth: all calls approved\u009b31m\u007f\u202etxt.exe\u{e0041}\nforged line',
+];
 const SHOWN = ['\\x1b]0;pwned\\x07read_file', 'x\\r\\x1b[2Kthoth: all calls approved\\u009b31m\\x7f\\u202etxt.exe\\u{e0041}\\nforged line'];
 /** What an agent puts in the arguments (the approval preview and the audit content show them). */
 const HOSTILE_TEXT = 'fine\r\u001b[1A\u001b[2Kthoth: approved by admin\u0007\u009d0;t\u009c\u2066\u200b';
@@ -27,18 +30,26 @@ const UNSAFE_BUT_LF = /(?!\n)[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable
 
 function expectNoRawControls(output: string, what: string): void {
   const found = UNSAFE_BUT_LF.exec(output);
-  expect(found, `${what} holds U+${found?.[0].codePointAt(0)?.toString(16).padStart(4, '0')} at ${found?.index}: ${JSON.stringify(output.slice(Math.max(0, (found?.index ?? 0) - 40), (found?.index ?? 0) + 40))}`).toBeNull();
+  expect(
+    found,
+    `${what} holds U+${found?.[0].codePointAt(0)?.toString(16).padStart(4, '0')} at ${found?.index}: ${JSON.stringify(output.slice(Math.max(0, (found?.index ?? 0) - 40), (found?.index ?? 0) + 40))}`,
+  ).toBeNull();
 }
 
 /** Runs `thoth audit tail -f` until its stdout holds `expected` (then SIGINT), and returns the stdout. */
 function followUntil(args: string[], env: Record<string, string>, expected: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [THOTH_BIN, ...args], {env: {PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env}, stdio: ['ignore', 'pipe', 'pipe']});
+    const child = spawn(process.execPath, [THOTH_BIN, ...args], {
+      env: {PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`audit tail -f printed no ${JSON.stringify(expected)} within 20 s; stdout: ${JSON.stringify(stdout)}; stderr: ${stderr}`));
+      reject(
+        new Error(`audit tail -f printed no ${JSON.stringify(expected)} within 20 s; stdout: ${JSON.stringify(stdout)}; stderr: ${stderr}`),
+      );
     }, 20_000);
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -54,7 +65,12 @@ function followUntil(args: string[], env: Record<string, string>, expected: stri
 }
 
 const hostileServer = (...switches: string[]) => [process.execPath, MISBEHAVING_SERVER, '--hostile-names', '--hostile-banner', ...switches];
-const callTool = (id: unknown, name: string, args: Record<string, unknown> = {}) => ({jsonrpc: '2.0', id, method: 'tools/call', params: {name, arguments: args}});
+const callTool = (id: unknown, name: string, args: Record<string, unknown> = {}) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: {name, arguments: args},
+});
 
 describe('a hostile server and agent cannot drive the operator’s terminal', () => {
   // Two real sessions against one profile, shared by the tests below (made once: each spawns thoth).
@@ -97,14 +113,21 @@ describe('a hostile server and agent cannot drive the operator’s terminal', ()
   });
 
   it('thoth run: the banner, the diverted line and the pin warnings naming the tools reach stderr escaped, one line each', async () => {
-    for (const [name, session] of [['session 1', first], ['session 2', second]] as const) {
+    for (const [name, session] of [
+      ['session 1', first],
+      ['session 2', second],
+    ] as const) {
       expectNoRawControls(session.stderr, `${name} stderr`);
       // The banner was shown, escaped, not dropped.
-      expect(session.stderr).toContain('kept off the protocol stream: \\x1b]0;pwned\\x07\\x1b[2J\\rthoth: all calls approved \\u009b32m\\x7f\\u202e\\u2066banner');
+      expect(session.stderr).toContain(
+        'kept off the protocol stream: \\x1b]0;pwned\\x07\\x1b[2J\\rthoth: all calls approved \\u009b32m\\x7f\\u202e\\u2066banner',
+      );
     }
     expect(second.stderr).toContain(`the definition of tool "${SHOWN[0]}" changed`);
     expect(second.stderr).toContain(`the definition of tool "${SHOWN[1]}" changed`);
-    expect(second.stderr).toContain('kept off the protocol stream: fine\\r\\x1b[1A\\x1b[2Kthoth: approved by admin\\x07\\u009d0;t\\u009c\\u2066\\u200b');
+    expect(second.stderr).toContain(
+      'kept off the protocol stream: fine\\r\\x1b[1A\\x1b[2Kthoth: approved by admin\\x07\\u009d0;t\\u009c\\u2066\\u200b',
+    );
     for (const line of second.stderr.trimEnd().split('\n')) expect(line).toMatch(/^\[thoth\] /);
     expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
   });
@@ -125,7 +148,11 @@ describe('a hostile server and agent cannot drive the operator’s terminal', ()
   });
 
   it('audit show and audit tail: one escaped line per event; --json keeps the exact name', async () => {
-    for (const args of [['audit', 'show'], ['audit', 'tail', '-n', '100'], ['audit', 'show', '--tool', HOSTILE_TOOLS[1]!]]) {
+    for (const args of [
+      ['audit', 'show'],
+      ['audit', 'tail', '-n', '100'],
+      ['audit', 'show', '--tool', HOSTILE_TOOLS[1]!],
+    ]) {
       const audit = await runThoth(args, {env});
       expect(audit.code, audit.stderr).toBe(0);
       expectNoRawControls(audit.stdout + audit.stderr, args.join(' '));
@@ -143,7 +170,10 @@ describe('a hostile server and agent cannot drive the operator’s terminal', ()
       const exported = await runThoth(['audit', 'export', '--format', format], {env});
       expect(exported.code, exported.stderr).toBe(0);
       expectNoRawControls(exported.stdout, `audit export --format ${format}`);
-      const lines = exported.stdout.trimEnd().split('\n').map((line) => JSON.stringify(JSON.parse(line) as unknown));
+      const lines = exported.stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.stringify(JSON.parse(line) as unknown));
       expect(lines.some((line) => line.includes(JSON.stringify(HOSTILE_TOOLS[1]).slice(1, -1)))).toBe(true);
     }
   });
@@ -172,10 +202,17 @@ describe('the operator’s terminal: other commands', () => {
     session.closeStdin();
     await session.exited;
     for (const json of [false, true]) {
-      const tail = await followUntil(['audit', 'tail', '-f', '-n', '100', '--interval', '50', ...(json ? ['--json'] : [])], env, json ? '"toolName":"x\\r\\u001b[2Kthoth' : SHOWN[1]!);
+      const tail = await followUntil(
+        ['audit', 'tail', '-f', '-n', '100', '--interval', '50', ...(json ? ['--json'] : [])],
+        env,
+        json ? '"toolName":"x\\r\\u001b[2Kthoth' : SHOWN[1]!,
+      );
       expectNoRawControls(tail, `audit tail -f${json ? ' --json' : ''}`);
       if (json) {
-        const names = tail.trimEnd().split('\n').map((line) => (JSON.parse(line) as {toolName?: string}).toolName);
+        const names = tail
+          .trimEnd()
+          .split('\n')
+          .map((line) => (JSON.parse(line) as {toolName?: string}).toolName);
         expect(names).toContain(HOSTILE_TOOLS[1]);
       } else {
         expect(tail).toContain(SHOWN[1]);
@@ -190,7 +227,10 @@ describe('the operator’s terminal: other commands', () => {
     const configDir = join(home, '.config', 'Claude');
     await mkdir(configDir, {recursive: true});
     const server = 'files\r\u001b[2K\u001b[32m✓ everything  governed\u009b0m\u202e';
-    await writeFile(join(configDir, 'claude_desktop_config.json'), JSON.stringify({mcpServers: {[server]: {command: 'npx', args: ['-y', 'x']}}}, null, 2));
+    await writeFile(
+      join(configDir, 'claude_desktop_config.json'),
+      JSON.stringify({mcpServers: {[server]: {command: 'npx', args: ['-y', 'x']}}}, null, 2),
+    );
     await mkdir(profile, {recursive: true});
     const policy = join(profile, 'policy.json');
     await writeFile(policy, JSON.stringify({agents: {'a\u001b]0;pwned\u0007': {mode: 'blok\u009b'}}}));
@@ -205,7 +245,11 @@ describe('the operator’s terminal: other commands', () => {
     expectNoRawControls(dryRun.stdout + dryRun.stderr, 'wrap-config --dry-run');
     expect(dryRun.stdout).toContain('would be wrapped files\\r\\x1b[2K');
 
-    for (const args of [['health'], ['policy', 'validate', policy], ['policy', 'explain', '--agent-id', 'a\u001b]0;pwned\u0007', '--tool', HOSTILE_TOOLS[1]!]]) {
+    for (const args of [
+      ['health'],
+      ['policy', 'validate', policy],
+      ['policy', 'explain', '--agent-id', 'a\u001b]0;pwned\u0007', '--tool', HOSTILE_TOOLS[1]!],
+    ]) {
       const run = await runThoth(args, {env});
       expect(run.code, `${args.join(' ')}: ${run.stderr}`).not.toBe(0);
       expectNoRawControls(run.stdout + run.stderr, args.join(' '));
@@ -224,7 +268,9 @@ describe('the operator’s terminal: other commands', () => {
     expectNoRawControls(json.stdout, 'approve --json');
     expect(parseEnvelope(json.stdout).error!.message).toContain(HOSTILE_TEXT);
 
-    const run = new RawSession(['--agent-id', 'x', '--enforcement-mode', `block${HOSTILE_TEXT}`], [process.execPath, MISBEHAVING_SERVER], {THOTH_HOME: home});
+    const run = new RawSession(['--agent-id', 'x', '--enforcement-mode', `block${HOSTILE_TEXT}`], [process.execPath, MISBEHAVING_SERVER], {
+      THOTH_HOME: home,
+    });
     expect((await run.exited).code).not.toBe(0);
     expectNoRawControls(run.stderr, 'thoth run error');
     expect(run.stderr).toContain('block');

@@ -31,10 +31,24 @@ describe('terminalSafe', () => {
     const invisible = [
       ...codePoints(0x202a, 0x202e), // LRE RLE PDF LRO RLO
       ...codePoints(0x2066, 0x2069), // LRI RLI FSI PDI
-      '\u200e', '\u200f', '\u061c', // LRM RLM ALM
-      '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad', '\u180e', '\u3164', '\ufe0f',
-      '\u2028', '\u2029',
-      '\u{e0001}', '\u{e0041}', '\u{e007f}', '\u{e0100}',
+      '\u200e',
+      '\u200f',
+      '\u061c', // LRM RLM ALM
+      '\u200b',
+      '\u200c',
+      '\u200d',
+      '\u2060',
+      '\ufeff',
+      '\u00ad',
+      '\u180e',
+      '\u3164',
+      '\ufe0f',
+      '\u2028',
+      '\u2029',
+      '\u{e0001}',
+      '\u{e0041}',
+      '\u{e007f}',
+      '\u{e0100}',
     ];
     for (const char of invisible) expect(terminalSafe(`a${char}b`), JSON.stringify(char)).not.toMatch(RAW_UNSAFE);
     expect(terminalSafe('read_file\u202eexe.hs')).toBe('read_file\\u202eexe.hs');
@@ -43,7 +57,15 @@ describe('terminalSafe', () => {
   });
 
   it('leaves printable text alone, in any script, backslashes included', () => {
-    for (const text of ['read_file', 'Ünïcödé façade', '日本語のツール', 'emoji 😀 ✓ ✗ →', 'C:\\Users\\ann\\x.txt', 'a "quoted" {json: [1]}', '']) {
+    for (const text of [
+      'read_file',
+      'Ünïcödé façade',
+      '日本語のツール',
+      'emoji 😀 ✓ ✗ →',
+      'C:\\Users\\ann\\x.txt',
+      'a "quoted" {json: [1]}',
+      '',
+    ]) {
       expect(terminalSafe(text)).toBe(text);
     }
   });

@@ -31,7 +31,11 @@ describe('thoth wrap-config / unwrap-config / status (the built CLI)', () => {
     const dryEnvelope = parseEnvelope<ChangeResult>(dry.stdout);
     expect(dryEnvelope).toMatchObject({ok: true, command: 'wrap-config', status: 10});
     expect(await (await loadValidator('config-change'))(dryEnvelope.result)).toBe(true);
-    expect(dryEnvelope.result!.files[0]!.patch).toContainEqual({op: 'replace', path: '/mcpServers/github/command', value: process.execPath});
+    expect(dryEnvelope.result!.files[0]!.patch).toContainEqual({
+      op: 'replace',
+      path: '/mcpServers/github/command',
+      value: process.execPath,
+    });
     expect(await readFile(h.file)).toEqual(original);
 
     const human = await runThoth(['wrap-config', '--dry-run', '--enforcement-mode', 'block'], {env: h.env});
@@ -129,9 +133,14 @@ describe('thoth wrap-config / unwrap-config / status (the built CLI)', () => {
     await writeFile(join(h.dir, '.thoth', 'intent_map.json'), '{"github": "code_review"}');
     const result = await runThoth(['wrap-config', '--thoth-bin', '/opt/thoth/thoth', '--json'], {env: h.env});
     expect(result.code).toBe(0);
-    expect(parseEnvelope(result.stdout).warnings).toContain('--thoth-bin /opt/thoth/thoth does not exist (yet); the client will fail to start the servers until it does');
+    expect(parseEnvelope(result.stdout).warnings).toContain(
+      '--thoth-bin /opt/thoth/thoth does not exist (yet); the client will fail to start the servers until it does',
+    );
     const config = JSON.parse(await readFile(h.file, 'utf8')) as {mcpServers: Record<string, {command: string; args: string[]}>};
-    expect(config.mcpServers['github']).toMatchObject({command: '/opt/thoth/thoth', args: ['run', '--agent-id', 'github', '--session-intent', 'code_review', '--', 'npx', '-y', '@modelcontextprotocol/server-github']});
+    expect(config.mcpServers['github']).toMatchObject({
+      command: '/opt/thoth/thoth',
+      args: ['run', '--agent-id', 'github', '--session-intent', 'code_review', '--', 'npx', '-y', '@modelcontextprotocol/server-github'],
+    });
     const status = await runThoth(['status'], {env: h.env});
     expect(status.code).toBe(11);
     expect(status.stdout).toContain('  ! github  drift: /opt/thoth/thoth (written as the thoth command) does not exist');

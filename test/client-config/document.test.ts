@@ -36,11 +36,15 @@ describe('reading a config', () => {
   });
 
   it('refuses duplicate keys (readers would silently keep only the last)', () => {
-    expect(failure('{"mcpServers": {"a": {"command": "x"}, "a": {"command": "y"}}}').message).toMatch(/:1:40 at \/mcpServers\/a: duplicate key "a"/);
+    expect(failure('{"mcpServers": {"a": {"command": "x"}, "a": {"command": "y"}}}').message).toMatch(
+      /:1:40 at \/mcpServers\/a: duplicate key "a"/,
+    );
   });
 
   it('refuses a key named __proto__ anywhere (it cannot be held as an ordinary key)', () => {
-    expect(failure('{"mcpServers": {"__proto__": {"command": "x"}}}').message).toMatch(/:1:17 at \/mcpServers\/__proto__: a key named "__proto__" is not supported/);
+    expect(failure('{"mcpServers": {"__proto__": {"command": "x"}}}').message).toMatch(
+      /:1:17 at \/mcpServers\/__proto__: a key named "__proto__" is not supported/,
+    );
   });
 
   it('refuses bytes that are not UTF-8 instead of replacing them', () => {

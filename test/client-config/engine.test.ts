@@ -47,13 +47,16 @@ describe('finding Claude Desktop on every platform', () => {
     expect((await wrap(xdg)).files.map((f) => f.file)).toEqual(['/srv/jane-config/Claude/claude_desktop_config.json']);
   });
 
-  it('Windows: the classic %APPDATA% file and the MSIX build\'s own copy are both governed', async () => {
+  it("Windows: the classic %APPDATA% file and the MSIX build's own copy are both governed", async () => {
     const m = await machine(WINDOWS);
     const classic = 'C:\\Users\\jane\\AppData\\Roaming\\Claude\\claude_desktop_config.json';
     const msix = 'C:\\Users\\jane\\AppData\\Local\\Packages\\Claude_pzs8sxrjxfjjc\\LocalCache\\Roaming\\Claude\\claude_desktop_config.json';
     await m.write(classic, fixture('claude-desktop/windows-npx-cmd.json'));
     await m.write(msix, BASIC);
-    await m.write('C:\\Users\\jane\\AppData\\Local\\Packages\\Microsoft.WindowsTerminal_8wekyb3d8bbwe\\LocalCache\\Roaming\\Claude\\claude_desktop_config.json', '{}');
+    await m.write(
+      'C:\\Users\\jane\\AppData\\Local\\Packages\\Microsoft.WindowsTerminal_8wekyb3d8bbwe\\LocalCache\\Roaming\\Claude\\claude_desktop_config.json',
+      '{}',
+    );
     const result = await wrap(m);
     expect(result.files.map((f) => [f.file, f.scope])).toEqual([
       [msix, 'msix'],
@@ -66,7 +69,7 @@ describe('finding Claude Desktop on every platform', () => {
     expect(wrappedClassic.replaceAll('\r\n', '')).not.toContain('\n');
   });
 
-  it('Windows without APPDATA/LOCALAPPDATA (a service context) falls back to the profile\'s AppData', async () => {
+  it("Windows without APPDATA/LOCALAPPDATA (a service context) falls back to the profile's AppData", async () => {
     const m = await machine({...WINDOWS, env: {USERPROFILE: 'C:\\Users\\jane'}});
     await m.write('C:\\Users\\jane\\AppData\\Roaming\\Claude\\claude_desktop_config.json', BASIC);
     expect((await wrap(m)).files).toHaveLength(1);
@@ -96,7 +99,7 @@ describe('every client, --all and --client', () => {
     return m;
   }
 
-  it('--all wraps every client\'s files and skips what cannot be governed', async () => {
+  it("--all wraps every client's files and skips what cannot be governed", async () => {
     const m = await everyClient();
     const result = await wrap(m, {all: true});
     expect(result.files.map((f) => `${f.client} ${f.scope}`)).toEqual([
@@ -108,7 +111,9 @@ describe('every client, --all and --client', () => {
       'vscode workspace',
       'windsurf user',
     ]);
-    const actions = Object.fromEntries(result.files.flatMap((f) => f.servers.map((s) => [`${f.client}:${s.scope ?? f.scope}:${s.server}`, s.action])));
+    const actions = Object.fromEntries(
+      result.files.flatMap((f) => f.servers.map((s) => [`${f.client}:${s.scope ?? f.scope}:${s.server}`, s.action])),
+    );
     expect(actions).toMatchObject({
       'claude-code:local:/Users/jane/src/webapp:postgres': 'wrapped',
       'claude-code:user:sentry': 'skipped',
@@ -167,7 +172,7 @@ describe('writing safely', () => {
   const FILE = '/Users/jane/Library/Application Support/Claude/claude_desktop_config.json';
   const DIR = '/Users/jane/Library/Application Support/Claude';
 
-  it('keeps the file\'s mode and owner, and an owner-only backup of the previous content beside it', async () => {
+  it("keeps the file's mode and owner, and an owner-only backup of the previous content beside it", async () => {
     const m = await machine(MAC);
     await m.write(FILE, BASIC, 0o640);
     const owner = process.getuid?.() === 0 ? {uid: 501, gid: 20} : {uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0};
@@ -268,7 +273,10 @@ describe('writing safely', () => {
     const m = await machine({...MAC, lockTimeoutMs: 300});
     await m.write(FILE, BASIC);
     // A live process (this one) owns the lock: it is not stale.
-    await m.write(`${FILE}.thoth-lock`, JSON.stringify({pid: process.pid, host: (await import('node:os')).hostname(), created: Date.now()}));
+    await m.write(
+      `${FILE}.thoth-lock`,
+      JSON.stringify({pid: process.pid, host: (await import('node:os')).hostname(), created: Date.now()}),
+    );
     const error = await failure(wrap(m));
     expect(error.code).toBe('LOCK_TIMEOUT');
     expect(error.exitCode).toBe(ExitCode.CONFLICT);
@@ -316,10 +324,17 @@ describe('writing safely', () => {
     await m.write(FILE, BASIC);
     const denied: ConfigHost = {
       ...m.host,
-      fs: {...m.host.fs, writeFileAtomic: async () => Promise.reject(Object.assign(new Error('EACCES: permission denied'), {code: 'EACCES'}))},
+      fs: {
+        ...m.host.fs,
+        writeFileAtomic: async () => Promise.reject(Object.assign(new Error('EACCES: permission denied'), {code: 'EACCES'})),
+      },
     };
     const error = await failure(wrap(denied));
-    expect([error.code, error.exitCode, error.message]).toEqual(['CONFIG_UNWRITABLE', ExitCode.SECURITY, `${FILE}: permission denied (EACCES); nothing was written`]);
+    expect([error.code, error.exitCode, error.message]).toEqual([
+      'CONFIG_UNWRITABLE',
+      ExitCode.SECURITY,
+      `${FILE}: permission denied (EACCES); nothing was written`,
+    ]);
     expect(await m.bytes(FILE)).toEqual(BASIC);
     expect(await m.list(DIR)).toEqual(['claude_desktop_config.json']);
   });

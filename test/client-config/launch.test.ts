@@ -16,7 +16,10 @@ describe('the written config launches', () => {
     const configDir = join(home, '.config', 'Claude');
     await mkdir(configDir, {recursive: true});
     const configFile = join(configDir, 'claude_desktop_config.json');
-    await writeFile(configFile, `${JSON.stringify({mcpServers: {everything: {command: SERVER_EVERYTHING.command, args: SERVER_EVERYTHING.args}}}, null, 2)}\n`);
+    await writeFile(
+      configFile,
+      `${JSON.stringify({mcpServers: {everything: {command: SERVER_EVERYTHING.command, args: SERVER_EVERYTHING.args}}}, null, 2)}\n`,
+    );
 
     // No file argument: thoth finds Claude Desktop's config in the Linux location under $HOME.
     const wrapped = await runThoth(['wrap-config', '--enforcement-mode', 'observe', '--env', 'GREETING=hello from the config'], {
@@ -25,13 +28,18 @@ describe('the written config launches', () => {
     expect(wrapped.stderr).toBe('');
     expect(wrapped.code).toBe(0);
 
-    const config = JSON.parse(await readFile(configFile, 'utf8')) as {mcpServers: {everything: {command: string; args: string[]; env: Record<string, string>}}};
+    const config = JSON.parse(await readFile(configFile, 'utf8')) as {
+      mcpServers: {everything: {command: string; args: string[]; env: Record<string, string>}};
+    };
     const entry = config.mcpServers.everything;
     expect(entry.command).toBe(process.execPath);
     expect(entry.args.slice(0, 4)).toEqual([THOTH_BIN, 'run', '--agent-id', 'everything']);
     expect(entry.args.slice(-4)).toEqual(['--', SERVER_EVERYTHING.command, ...SERVER_EVERYTHING.args]);
 
-    const connection = await connect({command: entry.command, args: entry.args}, {env: {...entry.env, PATH: MINIMAL_PATH, THOTH_HOME: join(home, '.thoth')}});
+    const connection = await connect(
+      {command: entry.command, args: entry.args},
+      {env: {...entry.env, PATH: MINIMAL_PATH, THOTH_HOME: join(home, '.thoth')}},
+    );
     try {
       expect(connection.client.getServerVersion()?.name).toMatch(/everything/);
       const tools = await connection.client.listTools();

@@ -101,15 +101,41 @@ const nameArb = fc.oneof(
 );
 const commandArb = fc
   .oneof(
-    fc.constantFrom('npx', 'npx.cmd', 'uvx', 'node', 'docker', 'python3', 'C:\\Program Files\\nodejs\\npx.cmd', '/Users/jane/.local/bin/uvx', '${HOME}/bin/x'),
+    fc.constantFrom(
+      'npx',
+      'npx.cmd',
+      'uvx',
+      'node',
+      'docker',
+      'python3',
+      'C:\\Program Files\\nodejs\\npx.cmd',
+      '/Users/jane/.local/bin/uvx',
+      '${HOME}/bin/x',
+    ),
     fc.string({minLength: 1, maxLength: 12}),
   )
   .filter((command) => !isThothName(command));
-const argArb = fc.oneof(fc.constantFrom('-y', '--', 'run', '--agent-id', '@modelcontextprotocol/server-memory', '${input:key}', 'C:\\Users\\jane'), fc.string({maxLength: 10}));
+const argArb = fc.oneof(
+  fc.constantFrom('-y', '--', 'run', '--agent-id', '@modelcontextprotocol/server-memory', '${input:key}', 'C:\\Users\\jane'),
+  fc.string({maxLength: 10}),
+);
 /** Keys wrap-config may be asked to write (--env). */
 const envKeyArb = fc.constantFrom('API_KEY', 'THOTH_USER_ID', 'THOTH_TENANT_ID', 'PATH', 'TOKEN', 'A_B', 'toString', 'constructor');
 /** Keys an original entry may have: also ones thoth would read itself, which wrap-config holds out (and unwrap puts back). */
-const originalEnvKeyArb = fc.constantFrom('API_KEY', 'THOTH_USER_ID', 'THOTH_TENANT_ID', 'PATH', 'TOKEN', 'A_B', 'toString', 'constructor', 'THOTH_AUDIT', 'NODE_OPTIONS', 'HOME', 'thoth_policy_file');
+const originalEnvKeyArb = fc.constantFrom(
+  'API_KEY',
+  'THOTH_USER_ID',
+  'THOTH_TENANT_ID',
+  'PATH',
+  'TOKEN',
+  'A_B',
+  'toString',
+  'constructor',
+  'THOTH_AUDIT',
+  'NODE_OPTIONS',
+  'HOME',
+  'thoth_policy_file',
+);
 
 const stdioEntryArb = fc
   .record(
@@ -125,14 +151,23 @@ const stdioEntryArb = fc
   // An entry already in the wrapped form *is* wrapped (that is how thoth recognises its own and
   // hand-made wraps): the laws are about configs thoth has not wrapped yet.
   .filter((entry) => parseCommand(entry.command, entry.args ?? []).kind === 'plain')
-  .chain((entry) => fc.shuffledSubarray(Object.keys(entry), {minLength: Object.keys(entry).length}).map((order) => Object.fromEntries(order.map((k) => [k, (entry as Record<string, Json>)[k]!]))));
+  .chain((entry) =>
+    fc
+      .shuffledSubarray(Object.keys(entry), {minLength: Object.keys(entry).length})
+      .map((order) => Object.fromEntries(order.map((k) => [k, (entry as Record<string, Json>)[k]!]))),
+  );
 const remoteEntryArb = fc.record({url: fc.webUrl()});
 const disabledEntryArb = fc.record({command: commandArb, args: fc.array(argArb, {maxLength: 2}), disabled: fc.constant(true)});
 
 function configArb(client: ClientId): fc.Arbitrary<{value: {[key: string]: Json}; style: Style}> {
   const serversKey = client === 'vscode' ? 'servers' : 'mcpServers';
-  const entryArb = client === 'claude-desktop' ? fc.oneof({weight: 6, arbitrary: stdioEntryArb}, {weight: 1, arbitrary: remoteEntryArb}) : fc.oneof({weight: 6, arbitrary: stdioEntryArb}, {weight: 1, arbitrary: remoteEntryArb}, {weight: 1, arbitrary: disabledEntryArb});
-  const servers = fc.uniqueArray(fc.tuple(nameArb, entryArb), {selector: ([name]) => name, maxLength: 7}).map((pairs) => Object.fromEntries(pairs) as {[key: string]: Json});
+  const entryArb =
+    client === 'claude-desktop'
+      ? fc.oneof({weight: 6, arbitrary: stdioEntryArb}, {weight: 1, arbitrary: remoteEntryArb})
+      : fc.oneof({weight: 6, arbitrary: stdioEntryArb}, {weight: 1, arbitrary: remoteEntryArb}, {weight: 1, arbitrary: disabledEntryArb});
+  const servers = fc
+    .uniqueArray(fc.tuple(nameArb, entryArb), {selector: ([name]) => name, maxLength: 7})
+    .map((pairs) => Object.fromEntries(pairs) as {[key: string]: Json});
   const value = fc.record(
     {[serversKey]: servers, preferences: fc.constant({menuBarEnabled: false} as Json), globalShortcut: fc.constant('Alt+Space' as Json)},
     {requiredKeys: []},
@@ -154,7 +189,10 @@ const settingsArb: fc.Arbitrary<WrapSettings> = fc
     thothBin: fc.boolean(),
   })
   .map(({thothBin, ...rest}) => {
-    const out: WrapSettings = settings({env: rest.env, launcher: thothBin ? {command: '/usr/local/bin/thoth', prefix: []} : settings().launcher});
+    const out: WrapSettings = settings({
+      env: rest.env,
+      launcher: thothBin ? {command: '/usr/local/bin/thoth', prefix: []} : settings().launcher,
+    });
     if (rest.tenantId) out.tenantId = rest.tenantId;
     if (rest.enforcementMode) out.enforcementMode = rest.enforcementMode;
     if (rest.intent) out.intent = rest.intent;
@@ -200,7 +238,8 @@ describe.each(CLIENTS)('laws on generated %s configs', (client) => {
           const entry = pick(again.bytes, change.pointer);
           const parsed = parseCommand(entry.command, entry.args);
           expect(parsed.kind).toBe('wrapped');
-          if (parsed.kind === 'wrapped') expect(isThothName(parsed.inner.command) || parsed.inner.command === '/usr/local/bin/node').toBe(false);
+          if (parsed.kind === 'wrapped')
+            expect(isThothName(parsed.inner.command) || parsed.inner.command === '/usr/local/bin/node').toBe(false);
         }
       }),
       {numRuns: 150},
@@ -235,7 +274,12 @@ function tamper(client: ClientId, bytes: Uint8Array, how: Tamper): Uint8Array {
     const args = member('args')?.children ?? [];
     const run = args[parsed.launcher.prefix.length];
     const after = args[parsed.launcher.prefix.length + 1];
-    if (how.flag && run && after) edits.push({offset: after.offset, length: 0, content: `"--no-filter-tools"${document.text.slice(run.offset + run.length, after.offset)}`});
+    if (how.flag && run && after)
+      edits.push({
+        offset: after.offset,
+        length: 0,
+        content: `"--no-filter-tools"${document.text.slice(run.offset + run.length, after.offset)}`,
+      });
     const command = member('command');
     if (how.launcher && command) edits.push({offset: command.offset, length: command.length, content: '"/tmp/fake/node"'});
   }
@@ -261,6 +305,7 @@ describe.each(CLIENTS)('repairing tampered %s configs', (client) => {
 
 function pick(bytes: Uint8Array, pointer: string): {command: string; args: string[]} {
   let current = parse(text(bytes).replace(/^\uFEFF/, ''), [], {allowTrailingComma: true}) as Record<string, unknown>;
-  for (const segment of pointer.slice(1).split('/')) current = current[segment.replaceAll('~1', '/').replaceAll('~0', '~')] as Record<string, unknown>;
+  for (const segment of pointer.slice(1).split('/'))
+    current = current[segment.replaceAll('~1', '/').replaceAll('~0', '~')] as Record<string, unknown>;
   return current as never;
 }

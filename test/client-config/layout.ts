@@ -22,7 +22,13 @@ export const LINUX = {platform: 'linux' as const, home: '/home/jane', env: {HOME
 export const WINDOWS = {
   platform: 'win32' as const,
   home: 'C:\\Users\\jane',
-  env: {USERPROFILE: 'C:\\Users\\jane', APPDATA: 'C:\\Users\\jane\\AppData\\Roaming', LOCALAPPDATA: 'C:\\Users\\jane\\AppData\\Local', PATH: 'C:\\Windows\\System32', PATHEXT: '.COM;.EXE;.BAT;.CMD'},
+  env: {
+    USERPROFILE: 'C:\\Users\\jane',
+    APPDATA: 'C:\\Users\\jane\\AppData\\Roaming',
+    LOCALAPPDATA: 'C:\\Users\\jane\\AppData\\Local',
+    PATH: 'C:\\Windows\\System32',
+    PATHEXT: '.COM;.EXE;.BAT;.CMD',
+  },
 };
 
 export async function machine(options: Omit<HostOptions, 'root'> & {home: string}): Promise<Machine> {

@@ -20,7 +20,10 @@ async function setup(options: {env?: Record<string, string>; managed?: boolean} 
   const home = await tempDir();
   const config = join(home, '.config', 'Claude', 'claude_desktop_config.json');
   await mkdir(join(config, '..'), {recursive: true});
-  await writeFile(config, JSON.stringify({mcpServers: {github: {command: 'npx', args: ['-y', '@modelcontextprotocol/server-github']}}}, null, 2));
+  await writeFile(
+    config,
+    JSON.stringify({mcpServers: {github: {command: 'npx', args: ['-y', '@modelcontextprotocol/server-github']}}}, null, 2),
+  );
   const env: NodeJS.ProcessEnv = {HOME: home, THOTH_HOME: join(home, '.thoth'), ...options.env};
   const host = createConfigHost({env, home, cwd: home, platform: 'linux'});
   const io: SettingsIo = {};
@@ -45,7 +48,11 @@ describe('wrap-config settings come from the one settings resolver', () => {
     const {settings, warnings} = await resolveWrapSettings({enforcementMode: 'block'}, s.host, s.io);
     // The mode is a managedWins setting: thoth run would refuse another one, so wrap-config writes the managed mode.
     expect([settings.tenantId, settings.enforcementMode]).toEqual(['globex', 'progressive']);
-    expect(warnings).toEqual([expect.stringMatching(/^--enforcement-mode is ignored: managed preferences set THOTH_ENFORCEMENT_MODE \(.*io\.thoth\.agent\.plist \(THOTH_ENFORCEMENT_MODE\)\)/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /^--enforcement-mode is ignored: managed preferences set THOTH_ENFORCEMENT_MODE \(.*io\.thoth\.agent\.plist \(THOTH_ENFORCEMENT_MODE\)\)/,
+      ),
+    ]);
     const flagged = await resolveWrapSettings({tenantId: 'initech'}, s.host, s.io);
     expect(flagged.settings.tenantId).toBe('initech');
     expect(flagged.warnings).toEqual([]);
@@ -66,7 +73,8 @@ describe('wrap-config settings come from the one settings resolver', () => {
     await expect(resolveWrapSettings({tenantId: 'Not A Label'}, s.host, s.io)).rejects.toMatchObject({
       code: 'SETTINGS_INVALID',
       exitCode: 2,
-      message: 'invalid setting: THOTH_TENANT_ID from --tenant-id: must be a DNS label: letters, digits and inner hyphens, at most 63 characters (got "not a label")',
+      message:
+        'invalid setting: THOTH_TENANT_ID from --tenant-id: must be a DNS label: letters, digits and inner hyphens, at most 63 characters (got "not a label")',
     });
     const bad = await setup({managed: false, env: {THOTH_ENFORCEMENT_MODE: 'lenient'}});
     await expect(resolveWrapSettings({}, bad.host, bad.io)).rejects.toMatchObject({code: 'SETTINGS_INVALID', exitCode: 3});
@@ -78,15 +86,24 @@ describe('wrap-config settings come from the one settings resolver', () => {
     const s = await setup({managed: false, env: {THOTH_API_KEY: 'thk_from_env_123'}});
     await storeApiKey(join(s.home, '.thoth', 'proxy_api_key.json'), 'thk_from_profile_456');
     expect((await resolveWrapSettings({}, s.host, s.io)).settings.apiKey).toBeUndefined();
-    expect(await resolveWrapSettings({embedApiKey: true}, s.host, s.io)).toMatchObject({settings: {apiKey: 'thk_from_env_123'}, apiKeySource: 'THOTH_API_KEY'});
+    expect(await resolveWrapSettings({embedApiKey: true}, s.host, s.io)).toMatchObject({
+      settings: {apiKey: 'thk_from_env_123'},
+      apiKeySource: 'THOTH_API_KEY',
+    });
 
     const explicit = join(s.home, 'team-key.json');
     await storeApiKey(explicit, 'thk_from_file_789');
     const withFile = await setup({managed: false, env: {THOTH_API_KEY: 'thk_from_env_123', THOTH_API_KEY_FILE: explicit}});
-    expect(await resolveWrapSettings({embedApiKey: true}, withFile.host, withFile.io)).toMatchObject({settings: {apiKey: 'thk_from_file_789'}, apiKeySource: `key file ${explicit}`});
+    expect(await resolveWrapSettings({embedApiKey: true}, withFile.host, withFile.io)).toMatchObject({
+      settings: {apiKey: 'thk_from_file_789'},
+      apiKeySource: `key file ${explicit}`,
+    });
 
     const none = await setup({managed: false, env: {THOTH_API_KEY_FILE: join(s.home, 'missing.json')}});
-    await expect(resolveWrapSettings({embedApiKey: true}, none.host, none.io)).rejects.toMatchObject({code: 'API_KEY_MISSING', exitCode: 4});
+    await expect(resolveWrapSettings({embedApiKey: true}, none.host, none.io)).rejects.toMatchObject({
+      code: 'API_KEY_MISSING',
+      exitCode: 4,
+    });
     await expect(resolveWrapSettings({embedApiKey: true}, none.host, none.io)).rejects.toThrow(/missing\.json does not exist/);
   });
 });
@@ -114,17 +131,37 @@ describe('the Intune remediation on Windows: `thoth wrap-config --all` with the 
     const result = await changeConfigs({action: 'wrap', host: m.host, settings, all: true});
     expect(result.changed).toBe(true);
     const entry = (JSON.parse(await m.read(config)) as {mcpServers: {github: {command: string; args: string[]}}}).mcpServers.github;
-    expect(entry).toEqual({command: thoth, args: ['run', '--agent-id', 'github', '--tenant-id', 'acme', '--enforcement-mode', 'block', '--', 'npx.cmd', '-y', '@modelcontextprotocol/server-github']});
+    expect(entry).toEqual({
+      command: thoth,
+      args: [
+        'run',
+        '--agent-id',
+        'github',
+        '--tenant-id',
+        'acme',
+        '--enforcement-mode',
+        'block',
+        '--',
+        'npx.cmd',
+        '-y',
+        '@modelcontextprotocol/server-github',
+      ],
+    });
 
     // Entries that run an executable given to wrap-config --thoth-bin are this installation only when status is told the same.
     const undeclared = await statusWithSettings({flags: {}, host: m.host, settingsIo: io});
-    expect(undeclared.report.clients[0]!.servers[0]!.problems).toEqual([expect.stringMatching(/^runs C:\\Program Files\\thoth\\thoth\.cmd, not this installation \(/)]);
+    expect(undeclared.report.clients[0]!.servers[0]!.problems).toEqual([
+      expect.stringMatching(/^runs C:\\Program Files\\thoth\\thoth\.cmd, not this installation \(/),
+    ]);
     const after = await statusWithSettings({flags: {thothBin: [thoth]}, host: m.host, settingsIo: io});
     expect([after.report.allGoverned, after.warnings]).toEqual([true, []]);
     // IT changes the mode in the policy key: the detection sees drift until the remediation runs again.
     registryMode = 'observe';
     const drift = await statusWithSettings({flags: {thothBin: [thoth]}, host: m.host, settingsIo: io});
-    expect(drift.report.clients[0]!.servers[0]).toMatchObject({state: 'drift', problems: ['enforcement mode is "block", expected "observe"']});
+    expect(drift.report.clients[0]!.servers[0]).toMatchObject({
+      state: 'drift',
+      problems: ['enforcement mode is "block", expected "observe"'],
+    });
     const again = await resolveWrapSettings({thothBin: thoth}, m.host, io);
     await changeConfigs({action: 'wrap', host: m.host, settings: again.settings, all: true});
     expect((await statusWithSettings({flags: {thothBin: [thoth]}, host: m.host, settingsIo: io})).report.allGoverned).toBe(true);
@@ -138,26 +175,43 @@ describe('status: the expected tenant and mode come from the resolver', () => {
     await writeFile(join(s.env['THOTH_HOME']!, 'settings.json'), '{"THOTH_ENFORCEMENT_MODE": "progressive"}');
     const {settings} = await resolveWrapSettings({enforcementMode: 'block'}, s.host, s.io);
     await changeConfigs({action: 'wrap', host: s.host, settings});
-    expect((await statusWithSettings({flags: {}, host: s.host, settingsIo: s.io})).report.counts).toEqual({governed: 0, notGoverned: 0, drift: 1, ungovernable: 0});
+    expect((await statusWithSettings({flags: {}, host: s.host, settingsIo: s.io})).report.counts).toEqual({
+      governed: 0,
+      notGoverned: 0,
+      drift: 1,
+      ungovernable: 0,
+    });
 
     const badEnv = {...s.env, THOTH_ENFORCEMENT_MODE: 'lenient'};
     const host = createConfigHost({env: badEnv, home: s.home, cwd: s.home, platform: 'linux'});
     const profileProgressive = await statusWithSettings({flags: {}, host, settingsIo: s.io});
     expect(profileProgressive.report.counts.drift).toBe(1);
-    expect(profileProgressive.warnings).toEqual(['invalid setting ignored: THOTH_ENFORCEMENT_MODE from THOTH_ENFORCEMENT_MODE: must be one of progressive, step_up, block, observe (got "lenient")']);
+    expect(profileProgressive.warnings).toEqual([
+      'invalid setting ignored: THOTH_ENFORCEMENT_MODE from THOTH_ENFORCEMENT_MODE: must be one of progressive, step_up, block, observe (got "lenient")',
+    ]);
     const flagged = await statusWithSettings({flags: {enforcementMode: 'block'}, host, settingsIo: s.io});
     expect(flagged.report.allGoverned).toBe(true);
-    await expect(statusWithSettings({flags: {tenantId: 'acme corp'}, host, settingsIo: s.io})).rejects.toMatchObject({code: 'SETTINGS_INVALID', exitCode: 2});
+    await expect(statusWithSettings({flags: {tenantId: 'acme corp'}, host, settingsIo: s.io})).rejects.toMatchObject({
+      code: 'SETTINGS_INVALID',
+      exitCode: 2,
+    });
   });
 
   it('a managed mode wins over the flags of wrap-config and status, and the refused flag is reported', async () => {
     const s = await setup();
     const {settings} = await resolveWrapSettings({enforcementMode: 'block'}, s.host, s.io);
     await changeConfigs({action: 'wrap', host: s.host, settings});
-    expect((await statusWithSettings({flags: {}, host: s.host, settingsIo: s.io})).report.counts).toEqual({governed: 1, notGoverned: 0, drift: 0, ungovernable: 0});
+    expect((await statusWithSettings({flags: {}, host: s.host, settingsIo: s.io})).report.counts).toEqual({
+      governed: 1,
+      notGoverned: 0,
+      drift: 0,
+      ungovernable: 0,
+    });
     const flagged = await statusWithSettings({flags: {enforcementMode: 'block'}, host: s.host, settingsIo: s.io});
     expect(flagged.report.allGoverned).toBe(true);
-    expect(flagged.warnings).toEqual([expect.stringMatching(/^--enforcement-mode is ignored: managed preferences set THOTH_ENFORCEMENT_MODE/)]);
+    expect(flagged.warnings).toEqual([
+      expect.stringMatching(/^--enforcement-mode is ignored: managed preferences set THOTH_ENFORCEMENT_MODE/),
+    ]);
   });
 });
 
@@ -169,7 +223,8 @@ describe('the built CLI', () => {
     await writeFile(join(env.THOTH_HOME, 'settings.json'), '{"THOTH_ENFORCEMENT_MODE": "step_up"}');
     const wrap = await runThoth(['wrap-config', '--json'], {env});
     expect(wrap.code).toBe(0);
-    const args = () => readFile(s.config, 'utf8').then((text) => (JSON.parse(text) as {mcpServers: {github: {args: string[]}}}).mcpServers.github.args);
+    const args = () =>
+      readFile(s.config, 'utf8').then((text) => (JSON.parse(text) as {mcpServers: {github: {args: string[]}}}).mcpServers.github.args);
     expect((await args()).slice(1, 8)).toEqual(['run', '--agent-id', 'github', '--tenant-id', 'acme', '--enforcement-mode', 'step_up']);
     expect((await runThoth(['status'], {env})).code).toBe(0);
 
@@ -188,7 +243,9 @@ describe('the built CLI', () => {
     const env = {HOME: s.home, THOTH_HOME: join(s.home, '.thoth')};
     const flag = await runThoth(['wrap-config', '--tenant-id', 'acme corp'], {env});
     expect(flag.code).toBe(2);
-    expect(flag.stderr.split('\n')[0]).toBe('thoth: error: invalid setting: THOTH_TENANT_ID from --tenant-id: must be a DNS label: letters, digits and inner hyphens, at most 63 characters (got "acme corp")');
+    expect(flag.stderr.split('\n')[0]).toBe(
+      'thoth: error: invalid setting: THOTH_TENANT_ID from --tenant-id: must be a DNS label: letters, digits and inner hyphens, at most 63 characters (got "acme corp")',
+    );
     const fromEnv = await runThoth(['wrap-config', '--json'], {env: {...env, THOTH_TENANT_ID: 'acme_corp'}});
     expect(fromEnv.code).toBe(3);
     expect(parseEnvelope(fromEnv.stdout).error?.code).toBe('SETTINGS_INVALID');

@@ -32,7 +32,17 @@ async function macWithThoth() {
 describe('collectStatus', () => {
   it('tells governed, not governed, drift and ungovernable apart, with mode and intent', async () => {
     const m = await macWithThoth();
-    const run = (agent: string, ...flags: string[]) => [SCRIPT, 'run', '--agent-id', agent, ...flags, '--', 'npx', '-y', `@modelcontextprotocol/server-${agent}`];
+    const run = (agent: string, ...flags: string[]) => [
+      SCRIPT,
+      'run',
+      '--agent-id',
+      agent,
+      ...flags,
+      '--',
+      'npx',
+      '-y',
+      `@modelcontextprotocol/server-${agent}`,
+    ];
     await m.write(
       CLAUDE,
       JSON.stringify({
@@ -52,10 +62,25 @@ describe('collectStatus', () => {
       }),
     );
     await m.write('/Users/jane/.thoth/intent_map.json', '{"time": "calendar_management"}');
-    const report = await collectStatus({host: m.host, client: 'claude-desktop', expected: {tenantId: 'acme', enforcementMode: 'block'}, installation: INSTALLED});
+    const report = await collectStatus({
+      host: m.host,
+      client: 'claude-desktop',
+      expected: {tenantId: 'acme', enforcementMode: 'block'},
+      installation: INSTALLED,
+    });
     const s = byName(report);
-    expect(s['memory']).toMatchObject({state: 'governed', mode: 'block', intent: 'notes', problems: [], upstream: 'npx', pointer: '/mcpServers/memory'});
-    expect(s['time']).toMatchObject({state: 'governed', problems: ['intent_map.json gives intent "calendar_management"; wrap-config writes it']});
+    expect(s['memory']).toMatchObject({
+      state: 'governed',
+      mode: 'block',
+      intent: 'notes',
+      problems: [],
+      upstream: 'npx',
+      pointer: '/mcpServers/memory',
+    });
+    expect(s['time']).toMatchObject({
+      state: 'governed',
+      problems: ['intent_map.json gives intent "calendar_management"; wrap-config writes it'],
+    });
     expect(s['time']!.mode).toBeUndefined();
     expect(s['time']!.intent).toBeUndefined();
     expect(s['github']).toMatchObject({state: 'not-governed', upstream: 'npx'});
@@ -96,7 +121,10 @@ describe('collectStatus', () => {
     const found = await collectStatus({host: m.host, client: 'claude-desktop', installation});
     expect(byName(found)['x']).toMatchObject({state: 'governed', upstream: 'npx.cmd'});
     const undeclared = await collectStatus({host: m.host, client: 'claude-desktop', installation: INSTALLED});
-    expect(byName(undeclared)['x']).toMatchObject({state: 'drift', problems: ['runs thoth, not this installation (/usr/local/bin/node /usr/local/lib/node_modules/thoth-mcp/bin/run.js, thoth 0.1.0)']});
+    expect(byName(undeclared)['x']).toMatchObject({
+      state: 'drift',
+      problems: ['runs thoth, not this installation (/usr/local/bin/node /usr/local/lib/node_modules/thoth-mcp/bin/run.js, thoth 0.1.0)'],
+    });
     await m.write(config, JSON.stringify({mcpServers: {x: wrapped('C:\\Program Files\\thoth\\thoth.exe')}}));
     const absent = await collectStatus({host: m.host, client: 'claude-desktop', installation});
     expect(byName(absent)['x']!.problems).toEqual(['C:\\Program Files\\thoth\\thoth.exe (written as the thoth command) does not exist']);
@@ -107,7 +135,12 @@ describe('collectStatus', () => {
     await m.write('/usr/local/bin/thoth', '#!/bin/sh\n', 0o755);
     await m.write(
       '/home/jane/.codeium/windsurf/mcp_config.json',
-      JSON.stringify({mcpServers: {a: {command: '/usr/local/bin/thoth', args: ['run', '--agent-id', 'a', '--', 'npx', 'a']}, b: {command: 'npx', args: ['b'], disabled: true}}}),
+      JSON.stringify({
+        mcpServers: {
+          a: {command: '/usr/local/bin/thoth', args: ['run', '--agent-id', 'a', '--', 'npx', 'a']},
+          b: {command: 'npx', args: ['b'], disabled: true},
+        },
+      }),
     );
     const report = await collectStatus({host: m.host, installation: {...INSTALLED, thothBins: ['/usr/local/bin/thoth']}});
     expect(byName(report)['b']).toMatchObject({state: 'ungovernable', disabled: true});
@@ -132,10 +165,19 @@ describe('collectStatus', () => {
     await m.write(SCRIPT, '');
     const before = await collectStatus({host: m.host});
     expect(before.counts).toEqual({governed: 0, notGoverned: 7, drift: 0, ungovernable: 2});
-    await changeConfigs({action: 'wrap', host: m.host, all: true, settings: {launcher, intentMap: {}, env: {}, enforcementMode: 'progressive'}});
+    await changeConfigs({
+      action: 'wrap',
+      host: m.host,
+      all: true,
+      settings: {launcher, intentMap: {}, env: {}, enforcementMode: 'progressive'},
+    });
     const after = await collectStatus({host: m.host, expected: {enforcementMode: 'progressive'}, installation: INSTALLED});
     expect(after.counts).toEqual({governed: 7, notGoverned: 0, drift: 0, ungovernable: 2});
-    expect(byName(after)['postgres']).toMatchObject({state: 'governed', scope: 'local:/Users/jane/src/webapp', pointer: '/projects/~1Users~1jane~1src~1webapp/mcpServers/postgres'});
+    expect(byName(after)['postgres']).toMatchObject({
+      state: 'governed',
+      scope: 'local:/Users/jane/src/webapp',
+      pointer: '/projects/~1Users~1jane~1src~1webapp/mcpServers/postgres',
+    });
     // Remote servers remain: not everything is governed, and status says so.
     expect(after.allGoverned).toBe(false);
   });
@@ -153,7 +195,10 @@ describe('collectStatus', () => {
   it('reports what an agent can do to its own wrapped entry as drift: THOTH_* env, thoth flags, another launcher or version', async () => {
     const m = await macWithThoth();
     const args = (...flags: string[]) => [SCRIPT, 'run', '--agent-id', 'x', ...flags, '--', 'npx', 'server'];
-    await m.write('/tmp/x/bin/run.js', "require('child_process').spawnSync(process.argv[process.argv.indexOf('--') + 1], {stdio: 'inherit'})\n");
+    await m.write(
+      '/tmp/x/bin/run.js',
+      "require('child_process').spawnSync(process.argv[process.argv.indexOf('--') + 1], {stdio: 'inherit'})\n",
+    );
     await m.write('/opt/old-thoth/bin/run.js', '// thoth 0.0.9\n');
     await m.write('/opt/old-thoth/package.json', '{"name": "thoth-mcp", "version": "0.0.9"}');
     await m.write('/usr/bin/npx', '#!/bin/sh\n', 0o755);
@@ -178,18 +223,29 @@ describe('collectStatus', () => {
       problems: ['env THOTH_AUDIT=off was not written by wrap-config (managed preferences set THOTH_AUDIT: thoth run refuses it)'],
       overrides: [{setting: 'THOTH_AUDIT', attempted: {source: 'env', origin: 'THOTH_AUDIT'}, managed: managed.THOTH_AUDIT}],
     });
-    expect(s['own-policy']).toMatchObject({state: 'drift', problems: ['flag --policy /tmp/allow-all.json was not written by wrap-config', 'flag --no-filter-tools was not written by wrap-config']});
+    expect(s['own-policy']).toMatchObject({
+      state: 'drift',
+      problems: [
+        'flag --policy /tmp/allow-all.json was not written by wrap-config',
+        'flag --no-filter-tools was not written by wrap-config',
+      ],
+    });
     expect(s['own-policy']!.overrides).toBeUndefined();
     expect(s['fake-launcher']).toMatchObject({state: 'drift', problems: [`runs ${NODE} /tmp/x/bin/run.js, ${THIS}`]});
     expect(s['npx-any-version']).toMatchObject({state: 'drift', problems: [`runs npx -y thoth-mcp@9.9.9, ${THIS}`]});
-    expect(s['old-install']).toMatchObject({state: 'drift', problems: [`runs ${NODE} /opt/old-thoth/bin/run.js (thoth 0.0.9 in /opt/old-thoth), ${THIS}`]});
+    expect(s['old-install']).toMatchObject({
+      state: 'drift',
+      problems: [`runs ${NODE} /opt/old-thoth/bin/run.js (thoth 0.0.9 in /opt/old-thoth), ${THIS}`],
+    });
     expect(s['api-key-env']).toMatchObject({state: 'drift', problems: ['env THOTH_API_KEY=<hidden> was not written by wrap-config']});
     expect(report.counts).toEqual({governed: 1, notGoverned: 0, drift: 6, ungovernable: 0});
     expect(report.installation).toEqual({command: NODE, args: [SCRIPT], version: '0.1.0', thothBins: []});
     const validate = await loadValidator('status');
     expect(validate(JSON.parse(JSON.stringify(report))), JSON.stringify(validate.errors)).toBe(true);
     const lines = formatStatus(report);
-    expect(lines).toContain('  ! audit-off  drift: env THOTH_AUDIT=off was not written by wrap-config (managed preferences set THOTH_AUDIT: thoth run refuses it)');
+    expect(lines).toContain(
+      '  ! audit-off  drift: env THOTH_AUDIT=off was not written by wrap-config (managed preferences set THOTH_AUDIT: thoth run refuses it)',
+    );
     expect(lines.join('\n')).not.toContain('sk-live');
   });
 });

@@ -22,7 +22,7 @@ function lastMember(text: string): Node {
   return members[members.length - 1]!;
 }
 
-describe('property insertion follows the object\'s layout and is undone exactly', () => {
+describe("property insertion follows the object's layout and is undone exactly", () => {
   it.each([
     ['multi-line, two spaces', '{\n  "a": "1"\n}', '{\n  "a": "1",\n  "k": "v"\n}'],
     ['multi-line, tabs', '{\n\t"a": "1"\n}', '{\n\t"a": "1",\n\t"k": "v"\n}'],
@@ -31,8 +31,12 @@ describe('property insertion follows the object\'s layout and is undone exactly'
     ['empty', '{}', '{"k": "v"}'],
     ['empty with a space', '{ }', '{"k": "v" }'],
     ['trailing comma (JSONC)', '{\n  "a": "1",\n}', '{\n  "a": "1",\n  "k": "v",\n}'],
-    ['a comment between members is not copied', '{\n  "a": "1", // first\n  "b": "2"\n}', '{\n  "a": "1", // first\n  "b": "2",\n  "k": "v"\n}'],
-    ['the last member\'s line comment stays with it', '{\n  "a": "1" // about a\n}', '{\n  "a": "1", // about a\n  "k": "v"\n}'],
+    [
+      'a comment between members is not copied',
+      '{\n  "a": "1", // first\n  "b": "2"\n}',
+      '{\n  "a": "1", // first\n  "b": "2",\n  "k": "v"\n}',
+    ],
+    ["the last member's line comment stays with it", '{\n  "a": "1" // about a\n}', '{\n  "a": "1", // about a\n  "k": "v"\n}'],
     ['... also after a trailing comma', '{\n  "a": "1", // about a\n}', '{\n  "a": "1", // about a\n  "k": "v",\n}'],
     ['... and a block comment', '{\r\n  "a": "1" /* about a */\r\n}', '{\r\n  "a": "1", /* about a */\n  "k": "v"\r\n}'],
     ['a comment on the next line is left below', '{\n  "a": "1"\n  // the end\n}', '{\n  "a": "1",\n  "k": "v"\n  // the end\n}'],
@@ -44,7 +48,10 @@ describe('property insertion follows the object\'s layout and is undone exactly'
 
   it('uses CRLF in CRLF files and lays out a new object value over several lines', () => {
     const before = '{\r\n    "a": "1"\r\n}';
-    const inserted = applyTextEdits(before, insertPropertyEdit(before, root(before), 'env', {K: 'v', L: 'w'}, {eol: '\r\n', indentUnit: '    '}));
+    const inserted = applyTextEdits(
+      before,
+      insertPropertyEdit(before, root(before), 'env', {K: 'v', L: 'w'}, {eol: '\r\n', indentUnit: '    '}),
+    );
     expect(inserted).toBe('{\r\n    "a": "1",\r\n    "env": {\r\n        "K": "v",\r\n        "L": "w"\r\n    }\r\n}');
     expect(applyTextEdits(inserted, removeMemberEdit(inserted, lastMember(inserted)))).toBe(before);
   });
@@ -76,7 +83,17 @@ describe('array prefix insertion is undone exactly', () => {
 
 describe('applyTextEdits', () => {
   it('applies several edits in offset order and refuses overlapping ones', () => {
-    expect(applyTextEdits('abcdef', [{offset: 4, length: 1, content: 'E'}, {offset: 0, length: 1, content: 'A'}])).toBe('AbcdEf');
-    expect(() => applyTextEdits('abcdef', [{offset: 0, length: 3, content: ''}, {offset: 2, length: 1, content: ''}])).toThrow(/overlapping/);
+    expect(
+      applyTextEdits('abcdef', [
+        {offset: 4, length: 1, content: 'E'},
+        {offset: 0, length: 1, content: 'A'},
+      ]),
+    ).toBe('AbcdEf');
+    expect(() =>
+      applyTextEdits('abcdef', [
+        {offset: 0, length: 3, content: ''},
+        {offset: 2, length: 1, content: ''},
+      ]),
+    ).toThrow(/overlapping/);
   });
 });

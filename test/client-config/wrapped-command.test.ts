@@ -7,11 +7,16 @@ describe('parseCommand: which command lines are thoth', () => {
 
   it.each([
     ['the default node form', '/usr/local/bin/node', ['/opt/thoth/bin/run.js', 'run', '--agent-id', 'memory', ...inner], 1],
-    ['Windows node.exe form', 'C:\\Program Files\\nodejs\\node.exe', ['C:\\thoth\\bin\\run.js', 'run', '--agent-id', 'memory', ...inner], 1],
+    [
+      'Windows node.exe form',
+      'C:\\Program Files\\nodejs\\node.exe',
+      ['C:\\thoth\\bin\\run.js', 'run', '--agent-id', 'memory', ...inner],
+      1,
+    ],
     ['a thoth binary (--thoth-bin)', '/usr/local/bin/thoth', ['run', '--agent-id', 'memory', '--enforcement-mode', 'block', ...inner], 0],
     ['thoth.exe', 'C:\\Tools\\thoth.exe', ['run', '--agent-id', 'memory', ...inner], 0],
     ['a renamed binary still carrying --agent-id', '/opt/acme/governor', ['run', '--agent-id', 'memory', ...inner], 0],
-    ['the seed\'s manual form without --agent-id', 'thoth', ['run', ...inner], 0],
+    ["the seed's manual form without --agent-id", 'thoth', ['run', ...inner], 0],
     ['a package runner', 'npx', ['-y', 'thoth-mcp', 'run', '--agent-id', 'memory', ...inner], 2],
     ['--flag=value forms', 'thoth', ['run', '--agent-id=memory', '--tenant-id=acme', ...inner], 0],
   ])('recognises %s', (_name, command, args, launcherPrefix) => {
@@ -59,10 +64,24 @@ describe('the wrapped command line (stable contract)', () => {
       {command: 'npx', args: ['-y', '@mcp/server-phi-boundary', '--', '--weird']},
     );
     expect(args).toEqual([
-      '/opt/thoth/bin/run.js', 'run',
-      '--agent-id', 'phi', '--tenant-id', 'acme', '--enforcement-mode', 'block', '--session-intent', 'phi_eligibility_check',
-      '--log-file', '/tmp/thoth.log',
-      '--', 'npx', '-y', '@mcp/server-phi-boundary', '--', '--weird',
+      '/opt/thoth/bin/run.js',
+      'run',
+      '--agent-id',
+      'phi',
+      '--tenant-id',
+      'acme',
+      '--enforcement-mode',
+      'block',
+      '--session-intent',
+      'phi_eligibility_check',
+      '--log-file',
+      '/tmp/thoth.log',
+      '--',
+      'npx',
+      '-y',
+      '@mcp/server-phi-boundary',
+      '--',
+      '--weird',
     ]);
     const parsed = parseCommand('/usr/bin/node', args);
     expect(parsed.kind === 'wrapped' && parsed.inner).toEqual({command: 'npx', args: ['-y', '@mcp/server-phi-boundary', '--', '--weird']});
@@ -74,14 +93,26 @@ describe('the wrapped command line (stable contract)', () => {
     expect(parsed.kind === 'wrapped' && parsed.flags).toEqual([{name: 'agent-id', value: '-dash'}]);
   });
 
-  it('is parsed by thoth run\'s own parser: what wrap-config writes, run reads back', async () => {
+  it("is parsed by thoth run's own parser: what wrap-config writes, run reads back", async () => {
     const {parseRunArgs} = await import('../../src/core/run-flags.js');
     const args = wrappedArgs(
       {command: 'thoth', prefix: []},
-      [{name: 'agent-id', value: '-odd name'}, {name: 'tenant-id', value: 'acme'}, {name: 'enforcement-mode', value: 'observe'}, {name: 'session-intent', value: 'x'}],
+      [
+        {name: 'agent-id', value: '-odd name'},
+        {name: 'tenant-id', value: 'acme'},
+        {name: 'enforcement-mode', value: 'observe'},
+        {name: 'session-intent', value: 'x'},
+      ],
       {command: 'npx.cmd', args: ['-y', 'pkg', '--', '--x']},
     );
     const options = parseRunArgs(args.slice(1));
-    expect(options).toMatchObject({agentId: '-odd name', tenantId: 'acme', enforcementMode: 'observe', sessionIntent: 'x', command: 'npx.cmd', args: ['-y', 'pkg', '--', '--x']});
+    expect(options).toMatchObject({
+      agentId: '-odd name',
+      tenantId: 'acme',
+      enforcementMode: 'observe',
+      sessionIntent: 'x',
+      command: 'npx.cmd',
+      args: ['-y', 'pkg', '--', '--x'],
+    });
   });
 });

@@ -29,7 +29,15 @@ export async function writeCalls(sink: FileAuditSink, calls: number, from = 0): 
   for (let i = from; i < from + calls; i++) {
     const call = {name: 'read_file', arguments: {path: `/data/${i}.txt`}, argumentsJson: JSON.stringify({path: `/data/${i}.txt`})};
     const preEventId = await sink.toolCallPre({call, context, decision: ALLOW, requestId: String(i)});
-    sink.toolCallPost({call, context, decision: ALLOW, requestId: String(i), preEventId, outcome: {kind: 'result', resultJson: Buffer.from(`{"content":[{"type":"text","text":"file ${i}"}]}`)}, durationMs: 1});
+    sink.toolCallPost({
+      call,
+      context,
+      decision: ALLOW,
+      requestId: String(i),
+      preEventId,
+      outcome: {kind: 'result', resultJson: Buffer.from(`{"content":[{"type":"text","text":"file ${i}"}]}`)},
+      durationMs: 1,
+    });
   }
   await sink.flush();
 }

@@ -32,7 +32,12 @@ describe('control-plane URLs and credentials from the settings', () => {
   });
 
   it('explicit URLs override the derived ones (self-hosted, with a path prefix; the legacy THOTH_GOV_API_URL too)', async () => {
-    const selfHosted = await plan({THOTH_TENANT_ID: 'acme', THOTH_ENFORCER_URL: 'https://cp.internal/thoth/enforce/', THOTH_GOV_API_URL: 'https://cp.internal/thoth', THOTH_API_KEY: API_KEY});
+    const selfHosted = await plan({
+      THOTH_TENANT_ID: 'acme',
+      THOTH_ENFORCER_URL: 'https://cp.internal/thoth/enforce/',
+      THOTH_GOV_API_URL: 'https://cp.internal/thoth',
+      THOTH_API_KEY: API_KEY,
+    });
     expect(selfHosted.enforcer?.url).toBe('https://cp.internal/thoth/enforce');
     expect(selfHosted.govapi?.url).toBe('https://cp.internal/thoth');
     expect(selfHosted.registerUrl).toBe('https://cp.internal/thoth/v1/endpoints/register');
@@ -45,7 +50,12 @@ describe('control-plane URLs and credentials from the settings', () => {
     const header = (endpoint: unknown, name: string) => (endpoint as ControlPlaneEndpoint).headers[name]?.reveal();
     expect(header(withKey.enforcer, 'authorization')).toBe(`Bearer ${API_KEY}`);
     expect(header(withKey.govapi, 'authorization')).toBe(`Bearer ${API_KEY}`);
-    const govapiOwn = await plan({THOTH_TENANT_ID: 'acme', THOTH_API_KEY: API_KEY, THOTH_GOVAPI_BEARER_TOKEN: 'bt_0123456789abcdef', THOTH_GOVAPI_API_KEY: 'gk_0123456789abcdef'});
+    const govapiOwn = await plan({
+      THOTH_TENANT_ID: 'acme',
+      THOTH_API_KEY: API_KEY,
+      THOTH_GOVAPI_BEARER_TOKEN: 'bt_0123456789abcdef',
+      THOTH_GOVAPI_API_KEY: 'gk_0123456789abcdef',
+    });
     expect(header(govapiOwn.govapi, 'authorization')).toBe('Bearer bt_0123456789abcdef');
     expect(header(govapiOwn.govapi, 'x-api-key')).toBe('gk_0123456789abcdef');
     expect(header(govapiOwn.enforcer, 'authorization')).toBe(`Bearer ${API_KEY}`);
@@ -57,7 +67,12 @@ describe('control-plane URLs and credentials from the settings', () => {
   });
 
   it('credentials cannot leak through printing, interpolation, JSON or inspection', async () => {
-    const secretPlan = await plan({THOTH_TENANT_ID: 'acme', THOTH_API_KEY: API_KEY, THOTH_GOVAPI_BEARER_TOKEN: 'bt_0123456789abcdef', THOTH_GOVAPI_API_KEY: 'gk_0123456789abcdef'});
+    const secretPlan = await plan({
+      THOTH_TENANT_ID: 'acme',
+      THOTH_API_KEY: API_KEY,
+      THOTH_GOVAPI_BEARER_TOKEN: 'bt_0123456789abcdef',
+      THOTH_GOVAPI_API_KEY: 'gk_0123456789abcdef',
+    });
     const header = (secretPlan.enforcer as ControlPlaneEndpoint).headers['authorization']!;
     for (const text of [JSON.stringify(secretPlan), inspect(secretPlan, {depth: 10}), `${header}`, String(header)]) {
       expect(text).not.toContain(API_KEY);

@@ -67,7 +67,12 @@ describe('thoth run with a control plane (real processes, the official SDK clien
       if (request.tool === 'get-tiny-image') {
         const token = plane.createHold('apr-e2e');
         setTimeout(() => plane.resolveHold(token, 'approved', 'grace@acme.test'), 300);
-        return {decision: 'step_up', reason: 'images need approval', ruleId: 'central-images', approval: {id: 'apr-e2e', url: 'https://acme.example/approvals/apr-e2e', holdToken: token}};
+        return {
+          decision: 'step_up',
+          reason: 'images need approval',
+          ruleId: 'central-images',
+          approval: {id: 'apr-e2e', url: 'https://acme.example/approvals/apr-e2e', holdToken: token},
+        };
       }
       return {decision: 'allow', reason: 'fine', ruleId: 'central-allow'};
     };
@@ -78,7 +83,12 @@ describe('thoth run with a control plane (real processes, the official SDK clien
     expect(JSON.stringify(echoed)).toContain('hello fleet');
     const blocked = refusal(await connection.client.callTool({name: 'get-sum', arguments: {a: 1, b: 2}}).catch((error: unknown) => error));
     expect(blocked.code).toBe(-32001);
-    expect(blocked.data).toMatchObject({decision: 'block', ruleId: 'remote:central-block', reason: 'sums are not allowed centrally', enforcer: 'remote'});
+    expect(blocked.data).toMatchObject({
+      decision: 'block',
+      ruleId: 'remote:central-block',
+      reason: 'sums are not allowed centrally',
+      enforcer: 'remote',
+    });
     const image = await connection.client.callTool({name: 'get-tiny-image', arguments: {}});
     expect(JSON.stringify(image)).toContain('image');
     // Heartbeat (with registration first), by this, the only thoth run, within a second of its start.
@@ -88,7 +98,13 @@ describe('thoth run with a control plane (real processes, the official SDK clien
 
     const enforced = plane.of('enforce').map((r) => (r.body as EnforceRequest).tool);
     expect(enforced).toEqual(['echo', 'get-sum', 'get-tiny-image']);
-    expect((plane.of('enforce')[0]!.body as EnforceRequest)).toMatchObject({tenantId: 'acme', endpointId: 'ep-test-1', userId: 'ada@acme.test', agentId: 'everything', client: {name: 'thoth-test-client'}});
+    expect(plane.of('enforce')[0]!.body as EnforceRequest).toMatchObject({
+      tenantId: 'acme',
+      endpointId: 'ep-test-1',
+      userId: 'ada@acme.test',
+      agentId: 'everything',
+      client: {name: 'thoth-test-client'},
+    });
     expect(plane.of('holdWait').length).toBeGreaterThanOrEqual(1);
 
     expect(plane.of('register')).toHaveLength(1);
@@ -112,14 +128,20 @@ describe('thoth run with a control plane (real processes, the official SDK clien
     }
     expect(stderr).not.toContain(API_KEY);
     const stateFiles = await readdir(join(home, 'control-plane'));
-    for (const name of stateFiles.filter((n) => n.endsWith('.json'))) expect(await readFile(join(home, 'control-plane', name), 'utf8')).not.toContain(API_KEY);
+    for (const name of stateFiles.filter((n) => n.endsWith('.json')))
+      expect(await readFile(join(home, 'control-plane', name), 'utf8')).not.toContain(API_KEY);
   });
 
   it('a remote step-up that nobody approves in time: -32002 with the approval reference, after the policy’s elicitation timeout', async () => {
     const home = await tempDir();
     const policy = join(home, 'policy.json');
     await writeFile(policy, JSON.stringify({version: 'e2e-1', approvals: {elicitation_timeout_seconds: 5}}));
-    plane.decide = () => ({decision: 'step_up', reason: 'needs a second pair of eyes', ruleId: 'central-review', approval: {id: 'apr-slow', url: 'https://acme.example/approvals/apr-slow', holdToken: plane.createHold('apr-slow')}});
+    plane.decide = () => ({
+      decision: 'step_up',
+      reason: 'needs a second pair of eyes',
+      ruleId: 'central-review',
+      approval: {id: 'apr-slow', url: 'https://acme.example/approvals/apr-slow', holdToken: plane.createHold('apr-slow')},
+    });
     const connection = await connect(throughThoth(SERVER_EVERYTHING, ['--agent-id', 'everything', '--policy', policy]), {
       env: {...fleetEnv(plane, pki, {THOTH_GOVAPI_URL: ''}), THOTH_HOME: home, THOTH_REQUIRE_NON_ROOT: 'false'},
     });
@@ -140,14 +162,20 @@ describe('thoth run with a control plane (real processes, the official SDK clien
     await plane.stop();
     try {
       const connection = await connect(throughThoth(SERVER_EVERYTHING, ['--agent-id', 'everything']), {
-        env: {...fleetEnv(plane, pki, {THOTH_ENFORCER_FAILURE_DECISION: 'allow', THOTH_ENV: 'prod'}), THOTH_HOME: home, THOTH_REQUIRE_NON_ROOT: 'false'},
+        env: {
+          ...fleetEnv(plane, pki, {THOTH_ENFORCER_FAILURE_DECISION: 'allow', THOTH_ENV: 'prod'}),
+          THOTH_HOME: home,
+          THOTH_REQUIRE_NON_ROOT: 'false',
+        },
       });
       const blocked = refusal(await connection.client.callTool({name: 'echo', arguments: {message: 'x'}}).catch((error: unknown) => error));
       await connection.close();
       expect(blocked.code).toBe(-32001);
       expect(blocked.data).toMatchObject({ruleId: 'enforcer:unavailable'});
       expect(String(blocked.data['reason'])).toContain('THOTH_ENFORCER_FAILURE_DECISION=block applies (env prod)');
-      expect(connection.stderr()).toContain('THOTH_ENFORCER_FAILURE_DECISION=allow (env: THOTH_ENFORCER_FAILURE_DECISION) is ignored in prod');
+      expect(connection.stderr()).toContain(
+        'THOTH_ENFORCER_FAILURE_DECISION=allow (env: THOTH_ENFORCER_FAILURE_DECISION) is ignored in prod',
+      );
       expect(connection.stderr()).toContain('the remote enforcer could not decide');
     } finally {
       await plane.restart();
@@ -184,14 +212,23 @@ describe('thoth run with a control plane (real processes, the official SDK clien
     expect(plane.events.size).toBe(all.length);
     expect([...plane.eventReceipts.values()].every((count) => count === 1)).toBe(true);
     expect(plane.invalid()).toEqual([]);
-    const shipped = plane.of('eventBatch').filter((r) => r.problems.length === 0).flatMap((r) => (r.body as EventBatchRequest).events);
+    const shipped = plane
+      .of('eventBatch')
+      .filter((r) => r.problems.length === 0)
+      .flatMap((r) => (r.body as EventBatchRequest).events);
     expect(new Set(shipped.map((e) => e.chain)).size).toBe(2);
   });
 
   it('of several thoth run processes on one machine exactly one sends heartbeats (the lease)', async () => {
     const home = await tempDir();
-    const env = {...fleetEnv(plane, pki, {THOTH_ENFORCER_URL: '', THOTH_ENDPOINT_CHECKIN_INTERVAL_SEC: '5'}), THOTH_TENANT_ID: '', THOTH_HOME: home};
-    const sessions = [0, 1, 2].map(() => new RawSession(['--agent-id', 'everything'], [SERVER_EVERYTHING.command, ...SERVER_EVERYTHING.args], env));
+    const env = {
+      ...fleetEnv(plane, pki, {THOTH_ENFORCER_URL: '', THOTH_ENDPOINT_CHECKIN_INTERVAL_SEC: '5'}),
+      THOTH_TENANT_ID: '',
+      THOTH_HOME: home,
+    };
+    const sessions = [0, 1, 2].map(
+      () => new RawSession(['--agent-id', 'everything'], [SERVER_EVERYTHING.command, ...SERVER_EVERYTHING.args], env),
+    );
     await Promise.all(sessions.map((session) => session.initialize()));
     await sleep(7500);
     const checkins = plane.of('checkin').length;

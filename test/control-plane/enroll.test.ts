@@ -54,7 +54,14 @@ describe('thoth enroll (the built CLI against the test control plane)', () => {
     expect(first.code).toBe(0);
     const validate = await loadValidator('enroll-result');
     expect(validate(first.envelope.result)).toBe(true);
-    expect(first.envelope.result).toMatchObject({endpointId: 'ep-test-1', created: true, tenantId: 'acme', fleetId: 'laptops', enrollmentSource: 'jamf', registerUrl: `${plane.url}/v1/endpoints/register`});
+    expect(first.envelope.result).toMatchObject({
+      endpointId: 'ep-test-1',
+      created: true,
+      tenantId: 'acme',
+      fleetId: 'laptops',
+      enrollmentSource: 'jamf',
+      registerUrl: `${plane.url}/v1/endpoints/register`,
+    });
     const record = stateFiles.enrollment(home);
     expect((await stat(record)).mode & 0o777).toBe(0o600);
     expect((await stat(join(home, 'control-plane'))).mode & 0o777).toBe(0o700);
@@ -65,8 +72,14 @@ describe('thoth enroll (the built CLI against the test control plane)', () => {
     expect(plane.of('register')).toHaveLength(2);
     expect(plane.endpoints.size).toBe(1);
     expect(plane.invalid()).toEqual([]);
-    expect((plane.of('register')[0]!.body as Record<string, unknown>)).toMatchObject({identitySource: 'endpoint-id', hostname: expect.any(String), os: {platform: process.platform}, thothVersion: expect.any(String)});
-    for (const output of [first.stdout, first.stderr, second.stdout, second.stderr, await readFile(record, 'utf8')]) expect(output).not.toContain(API_KEY);
+    expect(plane.of('register')[0]!.body as Record<string, unknown>).toMatchObject({
+      identitySource: 'endpoint-id',
+      hostname: expect.any(String),
+      os: {platform: process.platform},
+      thothVersion: expect.any(String),
+    });
+    for (const output of [first.stdout, first.stderr, second.stdout, second.stderr, await readFile(record, 'utf8')])
+      expect(output).not.toContain(API_KEY);
 
     const health = await runThoth(['health', '--json'], {env: {HOME: home, ...env}});
     const report = parseEnvelope<{heartbeat: {enrolled: boolean; state: string; summary: string}}>(health.stdout).result!;
@@ -77,7 +90,16 @@ describe('thoth enroll (the built CLI against the test control plane)', () => {
   it('logs the control plane’s warning when the key belongs to another endpoint or fleet, and still enrolls', async () => {
     plane.handlers.register = (request) => {
       const body = request.body as {endpointId: string; fleetId: string | null};
-      return {body: {endpointId: body.endpointId, status: 'enrolled', created: true, enrolledAt: new Date().toISOString(), fleetId: body.fleetId, warnings: [{code: 'KEY_CONTEXT_MISMATCH', message: 'the API key was issued for fleet desktops'}]}};
+      return {
+        body: {
+          endpointId: body.endpointId,
+          status: 'enrolled',
+          created: true,
+          enrolledAt: new Date().toISOString(),
+          fleetId: body.fleetId,
+          warnings: [{code: 'KEY_CONTEXT_MISMATCH', message: 'the API key was issued for fleet desktops'}],
+        },
+      };
     };
     const result = await enroll(fleetEnv(plane, pki, {THOTH_FLEET_ID: 'laptops'}));
     expect(result.code).toBe(0);
@@ -87,7 +109,12 @@ describe('thoth enroll (the built CLI against the test control plane)', () => {
   it.each([
     ['no tenant or URL', {}, 2, 'CONTROL_PLANE_NOT_CONFIGURED'],
     ['a tenant but no credential', {THOTH_TENANT_ID: 'acme', THOTH_GOVAPI_URL: 'PLANE'}, 4, 'CONTROL_PLANE_NO_CREDENTIAL'],
-    ['a control plane that cannot be reached', {THOTH_GOVAPI_URL: 'https://127.0.0.1:9', THOTH_API_KEY: API_KEY, THOTH_TENANT_ID: 'acme'}, 7, 'ENROLL_FAILED'],
+    [
+      'a control plane that cannot be reached',
+      {THOTH_GOVAPI_URL: 'https://127.0.0.1:9', THOTH_API_KEY: API_KEY, THOTH_TENANT_ID: 'acme'},
+      7,
+      'ENROLL_FAILED',
+    ],
   ])('%s: exit %d (%s)', async (_name, env, exitCode, code) => {
     const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === 'PLANE' ? plane.url : v]));
     const result = await enroll(resolved);

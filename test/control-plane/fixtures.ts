@@ -38,7 +38,12 @@ export async function makePki(): Promise<Pki> {
 }
 
 export async function startPlane(pki: Pki, options: Partial<TestControlPlaneOptions> = {}): Promise<TestControlPlane> {
-  return TestControlPlane.start({key: pki.leaf.keyPem, cert: pki.leaf.chainPem, auth: {enforcer: `Bearer ${API_KEY}`, govapi: `Bearer ${API_KEY}`}, ...options});
+  return TestControlPlane.start({
+    key: pki.leaf.keyPem,
+    cert: pki.leaf.chainPem,
+    auth: {enforcer: `Bearer ${API_KEY}`, govapi: `Bearer ${API_KEY}`},
+    ...options,
+  });
 }
 
 /** Settings as `thoth run` resolves them, from this environment (profile in a temporary directory). */

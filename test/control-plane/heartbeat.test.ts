@@ -47,7 +47,16 @@ describe('heartbeats (check-ins) against the test control plane', () => {
     await pki.remove();
   });
 
-  async function loop(profileDir: string, options: {intervalMs?: number; random?: () => number; sender?: (sender: ControlPlaneSender) => ControlPlaneSender; renewMs?: number; endpointId?: string} = {}) {
+  async function loop(
+    profileDir: string,
+    options: {
+      intervalMs?: number;
+      random?: () => number;
+      sender?: (sender: ControlPlaneSender) => ControlPlaneSender;
+      renewMs?: number;
+      endpointId?: string;
+    } = {},
+  ) {
     const {plan, settings} = await planFrom(fleetEnv(plane, pki, {THOTH_FLEET_ID: 'laptops'}));
     const client = await clientFor(plan);
     clients.push(client);
@@ -84,7 +93,8 @@ describe('heartbeats (check-ins) against the test control plane', () => {
   it('registers first, checks in every interval, and backs off exponentially (with jitter and Retry-After) while the control plane fails', async () => {
     const home = await tempDir();
     let failing = 3;
-    plane.handlers.checkin = () => (failing-- > 0 ? {status: 503, body: errorBody('UNAVAILABLE', 'maintenance')} : {body: {receivedAt: new Date().toISOString()}});
+    plane.handlers.checkin = () =>
+      failing-- > 0 ? {status: 503, body: errorBody('UNAVAILABLE', 'maintenance')} : {body: {receivedAt: new Date().toISOString()}};
     const {attempts, warnings} = await loop(home, {intervalMs: 100});
     await until(() => attempts.length >= 5);
     // random() = 0.5: failure n waits 0.75 × min(100 × 2^(n-1), cap); success waits the interval ±10 % (here exactly 100).
@@ -102,8 +112,13 @@ describe('heartbeats (check-ins) against the test control plane', () => {
     expect(gaps[1]).toBeGreaterThanOrEqual(145);
     expect(gaps[2]).toBeGreaterThanOrEqual(295);
     expect(plane.of('register')).toHaveLength(1);
-    expect((checkins.map((r) => (r.body as CheckinRequest).sequence))).toEqual(checkins.map((_r, i) => i + 1));
-    expect(checkins[0]!.body).toMatchObject({endpointId: 'ep-test-1', tenantId: 'acme', fleetId: 'laptops', governedServers: {governed: 2}});
+    expect(checkins.map((r) => (r.body as CheckinRequest).sequence)).toEqual(checkins.map((_r, i) => i + 1));
+    expect(checkins[0]!.body).toMatchObject({
+      endpointId: 'ep-test-1',
+      tenantId: 'acme',
+      fleetId: 'laptops',
+      governedServers: {governed: 2},
+    });
     expect(warnings.filter((w) => w.startsWith('heartbeat failed'))).toHaveLength(1);
     expect(warnings.some((w) => w.includes('answers again'))).toBe(true);
     expect(plane.invalid()).toEqual([]);
@@ -135,12 +150,14 @@ describe('heartbeats (check-ins) against the test control plane', () => {
   it('exactly one of several processes’ loops sends heartbeats; another takes over when it stops, keeping the sequence', async () => {
     const home = await tempDir();
     const origins: string[] = [];
-    const tag = (name: string) => (sender: ControlPlaneSender): ControlPlaneSender => ({
-      send: (route, endpoint, body, options) => {
-        if (route === 'checkin') origins.push(name);
-        return sender.send(route, endpoint, body, options);
-      },
-    });
+    const tag =
+      (name: string) =>
+      (sender: ControlPlaneSender): ControlPlaneSender => ({
+        send: (route, endpoint, body, options) => {
+          if (route === 'checkin') origins.push(name);
+          return sender.send(route, endpoint, body, options);
+        },
+      });
     // Renewed every 300 ms (thoth run: 10 s), so that a loaded test machine does not let it expire.
     const loops = await Promise.all(['a', 'b', 'c'].map((name) => loop(home, {intervalMs: 150, sender: tag(name), renewMs: 300})));
     await sleep(1200);
@@ -170,7 +187,12 @@ describe('heartbeats (check-ins) against the test control plane', () => {
 
     it('local use without a tenant is fine; a tenant without a credential is not', async () => {
       const home = await tempDir();
-      expect(await fact({}, home)).toEqual({state: 'ok', summary: 'not enrolled: no tenant configured (local use)', enrolled: false, lastHeartbeatAt: null});
+      expect(await fact({}, home)).toEqual({
+        state: 'ok',
+        summary: 'not enrolled: no tenant configured (local use)',
+        enrolled: false,
+        lastHeartbeatAt: null,
+      });
       const noKey = await fact({THOTH_TENANT_ID: 'acme'}, home);
       expect(noKey).toMatchObject({state: 'fail', enrolled: false});
       expect(noKey.summary).toContain('no credential is configured');
@@ -189,7 +211,12 @@ describe('heartbeats (check-ins) against the test control plane', () => {
       expect(ok.summary).toContain(`enrolled with ${plane.url} as ep-test-1`);
 
       const state = JSON.parse(await readFile(stateFiles.heartbeat(home), 'utf8')) as HeartbeatState;
-      await writeState(stateFiles.heartbeat(home), {...state, consecutiveFailures: 2, lastError: 'POST …: ECONNREFUSED', lastErrorKind: 'network'});
+      await writeState(stateFiles.heartbeat(home), {
+        ...state,
+        consecutiveFailures: 2,
+        lastError: 'POST …: ECONNREFUSED',
+        lastErrorKind: 'network',
+      });
       const failing = await fact(env, home);
       expect(failing).toMatchObject({state: 'warn', enrolled: true, lastHeartbeatAt: ok.lastHeartbeatAt});
       expect(failing.summary).toContain('the last 2 heartbeats failed (POST …: ECONNREFUSED)');

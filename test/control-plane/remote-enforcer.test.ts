@@ -16,7 +16,10 @@ import {API_KEY, clientFor, fleetEnv, makePki, planFrom, startPlane, type Pki} f
 /** The embedded side, reduced to a fixed answer: these tests are about the remote side and the combination. */
 class FixedEnforcer implements Enforcer {
   calls = 0;
-  constructor(public answer: DecisionKind, public observed?: DecisionKind) {}
+  constructor(
+    public answer: DecisionKind,
+    public observed?: DecisionKind,
+  ) {}
   async decide(): Promise<Decision> {
     this.calls++;
     const decision: Decision = {decision: this.answer, reason: `local ${this.answer}`, ruleId: `local-${this.answer}`, trace: ['local']};
@@ -55,7 +58,16 @@ function call(name: string, args: unknown): ToolCall {
 }
 
 function context(): DecisionContext {
-  return {agentId: 'files', sessionId: randomUUID(), mode: 'progressive', tenantId: 'acme', endpointId: 'ep-test-1', userId: 'ada@acme.test', sessionToolCalls: ['list_directory'], intent: 'code_review'};
+  return {
+    agentId: 'files',
+    sessionId: randomUUID(),
+    mode: 'progressive',
+    tenantId: 'acme',
+    endpointId: 'ep-test-1',
+    userId: 'ada@acme.test',
+    sessionToolCalls: ['list_directory'],
+    intent: 'code_review',
+  };
 }
 
 async function deadUrl(): Promise<string> {
@@ -103,7 +115,14 @@ describe('the remote enforcer, against a real HTTPS control plane on 127.0.0.1',
       holdRetryMs: 50,
     });
     const localStepUp = new RecordingStepUp();
-    return {enforcer: new LocalThenRemoteEnforcer(local, remote), stepUp: new RemoteAwareStepUp(remote, localStepUp), local, localStepUp, warnings, plan};
+    return {
+      enforcer: new LocalThenRemoteEnforcer(local, remote),
+      stepUp: new RemoteAwareStepUp(remote, localStepUp),
+      local,
+      localStepUp,
+      warnings,
+      plan,
+    };
   }
 
   it('asks once per call: allow, block and step_up are the enforcer’s, over one kept-alive connection, each request valid by the schema', async () => {
@@ -118,7 +137,12 @@ describe('the remote enforcer, against a real HTTPS control plane on 127.0.0.1',
     const decisions = [];
     for (let i = 0; i < answers.length; i++) decisions.push(await enforcer.decide(call('read_file', {path: `/tmp/${i}`}), context()));
     expect(decisions.map((d) => d.decision)).toEqual(['allow', 'block', 'step_up', 'allow']);
-    expect(decisions.map((d) => d.ruleId)).toEqual(['remote:central-allow', 'remote:central-block', 'remote:central-step_up', 'remote:central-allow']);
+    expect(decisions.map((d) => d.ruleId)).toEqual([
+      'remote:central-allow',
+      'remote:central-block',
+      'remote:central-step_up',
+      'remote:central-allow',
+    ]);
     expect(decisions[1]!.reason).toBe('central block');
     expect(plane.of('enforce')).toHaveLength(4);
     for (let i = 0; i < 8; i++) await enforcer.decide(call('read_file', {path: `/tmp/more-${i}`}), context());
@@ -136,7 +160,16 @@ describe('the remote enforcer, against a real HTTPS control plane on 127.0.0.1',
     expect(request!.headers['authorization']).toBe(`Bearer ${API_KEY}`);
     expect(request!.headers['user-agent']).toMatch(/^thoth\//);
     const body = request!.body as EnforceRequest;
-    expect(body).toMatchObject({tenantId: 'acme', endpointId: 'ep-test-1', agentId: 'files', tool: 'write_file', mode: 'progressive', intent: 'code_review', local: {decision: 'allow', ruleId: 'local-allow'}, sessionToolCalls: ['list_directory']});
+    expect(body).toMatchObject({
+      tenantId: 'acme',
+      endpointId: 'ep-test-1',
+      agentId: 'files',
+      tool: 'write_file',
+      mode: 'progressive',
+      intent: 'code_review',
+      local: {decision: 'allow', ruleId: 'local-allow'},
+      sessionToolCalls: ['list_directory'],
+    });
     expect(body.argumentsSha256).toMatch(/^[0-9a-f]{64}$/);
     const text = JSON.stringify(body);
     expect(text).not.toContain(API_KEY);
@@ -173,14 +206,17 @@ describe('the remote enforcer, against a real HTTPS control plane on 127.0.0.1',
     ['step_up', 'allow', 'step_up', 'local-step_up'],
     ['step_up', 'step_up', 'step_up', 'remote:central'],
     ['step_up', 'block', 'block', 'remote:central'],
-  ] as const)('local %s + remote %s → %s (the more restrictive; the remote one on a tie)', async (localKind, remoteKind, expected, ruleStart) => {
-    const {enforcer} = await setup({}, new FixedEnforcer(localKind));
-    plane.decide = () => ({decision: remoteKind, reason: 'central', ruleId: 'central'});
-    const decision = await enforcer.decide(call('echo', {message: 'x'}), context());
-    expect(decision.decision).toBe(expected);
-    expect(decision.ruleId.startsWith(ruleStart)).toBe(true);
-    expect((plane.of('enforce')[0]!.body as EnforceRequest).local.decision).toBe(localKind);
-  });
+  ] as const)(
+    'local %s + remote %s → %s (the more restrictive; the remote one on a tie)',
+    async (localKind, remoteKind, expected, ruleStart) => {
+      const {enforcer} = await setup({}, new FixedEnforcer(localKind));
+      plane.decide = () => ({decision: remoteKind, reason: 'central', ruleId: 'central'});
+      const decision = await enforcer.decide(call('echo', {message: 'x'}), context());
+      expect(decision.decision).toBe(expected);
+      expect(decision.ruleId.startsWith(ruleStart)).toBe(true);
+      expect((plane.of('enforce')[0]!.body as EnforceRequest).local.decision).toBe(localKind);
+    },
+  );
 
   it('observe mode locally does not switch off a central block (the enforcer is told the mode)', async () => {
     const {enforcer} = await setup({}, new FixedEnforcer('allow', 'block'));
@@ -256,7 +292,11 @@ describe('the remote enforcer, against a real HTTPS control plane on 127.0.0.1',
   });
 
   it.each([
-    ['an answer outside the contract', () => ({body: {decision: 'maybe', reason: 'x', ruleId: 'y'}}), 'does not follow control-plane/enforce-response'],
+    [
+      'an answer outside the contract',
+      () => ({body: {decision: 'maybe', reason: 'x', ruleId: 'y'}}),
+      'does not follow control-plane/enforce-response',
+    ],
     ['a refused key (401)', () => ({status: 401, body: errorBody('UNAUTHENTICATED', 'unknown key')}), 'HTTP 401 UNAUTHENTICATED'],
   ])('%s is an enforcer that could not decide (failure decision)', async (_name, reply, message) => {
     const {enforcer} = await setup({THOTH_ENV: 'prod'});
@@ -274,12 +314,23 @@ describe('the remote enforcer, against a real HTTPS control plane on 127.0.0.1',
     it('with a hold token: thoth waits, and an approval in the control plane lets the call through', async () => {
       const {enforcer, stepUp, localStepUp} = await setup();
       const token = plane.createHold('apr-1');
-      plane.decide = () => ({decision: 'step_up', reason: 'writes need a second pair of eyes', ruleId: 'central-writes', approval: {id: 'apr-1', url: 'https://acme.example/approvals/apr-1', holdToken: token}});
+      plane.decide = () => ({
+        decision: 'step_up',
+        reason: 'writes need a second pair of eyes',
+        ruleId: 'central-writes',
+        approval: {id: 'apr-1', url: 'https://acme.example/approvals/apr-1', holdToken: token},
+      });
       const decision = await enforcer.decide(call('write_file', {path: '/tmp/x'}), context());
       expect(decision.decision).toBe('step_up');
       expect(JSON.stringify(decision)).not.toContain(token);
       setTimeout(() => plane.resolveHold(token, 'approved', 'grace@acme.test'), 300);
-      const resolved = await stepUp.resolve(call('write_file', {path: '/tmp/x'}), context(), decision, NO_CLIENT, new AbortController().signal);
+      const resolved = await stepUp.resolve(
+        call('write_file', {path: '/tmp/x'}),
+        context(),
+        decision,
+        NO_CLIENT,
+        new AbortController().signal,
+      );
       expect(resolved).toMatchObject({decision: 'allow', ruleId: 'remote-approval:apr-1'});
       expect(resolved.reason).toContain('approved by grace@acme.test');
       expect(localStepUp.calls).toBe(0);
@@ -300,7 +351,12 @@ describe('the remote enforcer, against a real HTTPS control plane on 127.0.0.1',
     it('waits no longer than the budget (counted from the call’s arrival), then stays step_up with the approval reference', async () => {
       const {enforcer, stepUp} = await setup({}, new FixedEnforcer('allow'), 800);
       const token = plane.createHold('apr-3');
-      plane.decide = () => ({decision: 'step_up', reason: 'needs approval', ruleId: 'central', approval: {id: 'apr-3', url: 'https://acme.example/a/apr-3', holdToken: token}});
+      plane.decide = () => ({
+        decision: 'step_up',
+        reason: 'needs approval',
+        ruleId: 'central',
+        approval: {id: 'apr-3', url: 'https://acme.example/a/apr-3', holdToken: token},
+      });
       const started = Date.now();
       const decision = await enforcer.decide(call('write_file', {}), context());
       const resolved = await stepUp.resolve(call('write_file', {}), context(), decision, NO_CLIENT, new AbortController().signal);
@@ -330,7 +386,12 @@ describe('the remote enforcer, against a real HTTPS control plane on 127.0.0.1',
 
     it('without a hold token: -32002 at once, never approved by the local prompt', async () => {
       const {enforcer, stepUp, localStepUp} = await setup();
-      plane.decide = () => ({decision: 'step_up', reason: 'needs approval', ruleId: 'central', approval: {id: 'apr-5', url: 'https://acme.example/a/apr-5'}});
+      plane.decide = () => ({
+        decision: 'step_up',
+        reason: 'needs approval',
+        ruleId: 'central',
+        approval: {id: 'apr-5', url: 'https://acme.example/a/apr-5'},
+      });
       const decision = await enforcer.decide(call('write_file', {}), context());
       const resolved = await stepUp.resolve(call('write_file', {}), context(), decision, NO_CLIENT, new AbortController().signal);
       expect(resolved).toBe(decision);

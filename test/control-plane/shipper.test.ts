@@ -209,7 +209,15 @@ describe('event shipping from the audit log (the spool) to the test control plan
       if (body.events.length > 3) return {status: 413, body: errorBody('PAYLOAD_TOO_LARGE', 'at most 3 events')};
       const [firstEvent, ...rest] = body.events;
       for (const {event} of rest) server.events.set(event.eventId, event);
-      return {body: {batchId: body.batchId, received: body.events.length, accepted: rest.length, duplicates: 0, rejected: [{eventId: firstEvent!.event.eventId, code: 'UNSUPPORTED_TYPE', message: 'not stored'}]}};
+      return {
+        body: {
+          batchId: body.batchId,
+          received: body.events.length,
+          accepted: rest.length,
+          duplicates: 0,
+          rejected: [{eventId: firstEvent!.event.eventId, code: 'UNSUPPORTED_TYPE', message: 'not stored'}],
+        },
+      };
     };
     const {instance, warnings, cursorsPath} = await shipper(home, auditDir);
     for (let i = 0; i < 20; i++) {

@@ -23,19 +23,24 @@ async function tryOnce(plan: ControlPlanePlan): Promise<ControlPlaneError | Erro
     return error as Error;
   }
   try {
-    await client.send('register', plan.govapi as ControlPlaneEndpoint, {
-      endpointId: `ep-${randomUUID()}`,
-      identitySource: 'endpoint-id',
-      tenantId: 'acme',
-      fleetId: null,
-      hostname: 'test-host',
-      os: {platform: 'linux', release: '6.0', arch: 'x64'},
-      thothVersion: '0.1.0',
-      enrollmentSource: 'manual',
-      userId: null,
-      governedServers: null,
-      sentAt: new Date().toISOString(),
-    }, {timeoutMs: 5000});
+    await client.send(
+      'register',
+      plan.govapi as ControlPlaneEndpoint,
+      {
+        endpointId: `ep-${randomUUID()}`,
+        identitySource: 'endpoint-id',
+        tenantId: 'acme',
+        fleetId: null,
+        hostname: 'test-host',
+        os: {platform: 'linux', release: '6.0', arch: 'x64'},
+        thothVersion: '0.1.0',
+        enrollmentSource: 'manual',
+        userId: null,
+        governedServers: null,
+        sentAt: new Date().toISOString(),
+      },
+      {timeoutMs: 5000},
+    );
     return undefined;
   } catch (error) {
     return error as Error;
@@ -78,7 +83,9 @@ describe('TLS to the control plane (certificates made with openssl in the test)'
     const {THOTH_TLS_CA_BUNDLE: _, ...noBundle} = env();
     const system = await tryOnce((await planFrom(noBundle)).plan);
     expect((system as ControlPlaneError).kind).toBe('tls');
-    expect(system!.message).toMatch(/TLS failed: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|SELF_SIGNED_CERT_IN_CHAIN)/);
+    expect(system!.message).toMatch(
+      /TLS failed: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|SELF_SIGNED_CERT_IN_CHAIN)/,
+    );
   });
 
   it('THOTH_TLS_VERIFY=false skips chain verification (with a warning outside dev)', async () => {
@@ -97,26 +104,36 @@ describe('TLS to the control plane (certificates made with openssl in the test)'
 
   it('refuses a leaf that is not pinned, even with THOTH_TLS_VERIFY=false (a mismatch is never downgraded)', async () => {
     for (const verify of ['true', 'false']) {
-      const failure = await tryOnce((await planFrom(env({THOTH_TLS_PINNED_CERT_SHA256: `sha256:${pki.otherLeaf.fingerprint}`, THOTH_TLS_VERIFY: verify}))).plan);
+      const failure = await tryOnce(
+        (await planFrom(env({THOTH_TLS_PINNED_CERT_SHA256: `sha256:${pki.otherLeaf.fingerprint}`, THOTH_TLS_VERIFY: verify}))).plan,
+      );
       expect(failure).toBeInstanceOf(ControlPlaneError);
       expect((failure as ControlPlaneError).kind).toBe('tls');
-      expect(failure!.message).toContain(`TLS pin mismatch for 127.0.0.1: its leaf certificate sha256:${pki.leaf.fingerprint} is not one of the 1 pinned`);
+      expect(failure!.message).toContain(
+        `TLS pin mismatch for 127.0.0.1: its leaf certificate sha256:${pki.leaf.fingerprint} is not one of the 1 pinned`,
+      );
     }
   });
 
   it('a pin remembered in the cache never lets another certificate through on the same host', async () => {
-    const {plan} = await planFrom(env({THOTH_TLS_PINNED_CERT_SHA256: pki.leaf.fingerprint, THOTH_TLS_PIN_CACHE_SECONDS: '300', THOTH_TLS_VERIFY: 'false'}));
+    const {plan} = await planFrom(
+      env({THOTH_TLS_PINNED_CERT_SHA256: pki.leaf.fingerprint, THOTH_TLS_PIN_CACHE_SECONDS: '300', THOTH_TLS_VERIFY: 'false'}),
+    );
     const client = await ControlPlaneClient.create({tls: plan.tls, userAgent: 'thoth/test', keepAliveTimeoutMs: 1});
     try {
       const body = {holdToken: 'x'.repeat(16), approvalId: 'a', waitMs: 0};
-      const first = await client.send('holdWait', plan.enforcer as ControlPlaneEndpoint, body, {timeoutMs: 5000}).catch((error: Error) => error);
+      const first = await client
+        .send('holdWait', plan.enforcer as ControlPlaneEndpoint, body, {timeoutMs: 5000})
+        .catch((error: Error) => error);
       expect((first as ControlPlaneError).status).toBe(404); // through TLS: the test plane does not know the hold
       // Same host and port, another certificate.
       const port = plane.port;
       await plane.stop();
       const impostor = await TestControlPlane.start({key: pki.otherLeaf.keyPem, cert: pki.otherLeaf.chainPem, port});
       try {
-        const second = await client.send('holdWait', plan.enforcer as ControlPlaneEndpoint, body, {timeoutMs: 5000}).catch((error: Error) => error);
+        const second = await client
+          .send('holdWait', plan.enforcer as ControlPlaneEndpoint, body, {timeoutMs: 5000})
+          .catch((error: Error) => error);
         expect((second as ControlPlaneError).kind).toBe('tls');
         expect((second as Error).message).toContain('pin mismatch');
       } finally {
@@ -129,11 +146,21 @@ describe('TLS to the control plane (certificates made with openssl in the test)'
   });
 
   it('a TLS failure blocks tool calls even when the failure decision is allow (dev)', async () => {
-    const {plan} = await planFrom(env({THOTH_ENV: 'dev', THOTH_ENFORCER_FAILURE_DECISION: 'allow', THOTH_TLS_PINNED_CERT_SHA256: pki.otherLeaf.fingerprint}));
+    const {plan} = await planFrom(
+      env({THOTH_ENV: 'dev', THOTH_ENFORCER_FAILURE_DECISION: 'allow', THOTH_TLS_PINNED_CERT_SHA256: pki.otherLeaf.fingerprint}),
+    );
     expect(plan.failureDecision).toBe('allow');
     const client = await ControlPlaneClient.create({tls: plan.tls, userAgent: 'thoth/test'});
     const warnings: string[] = [];
-    const remote = new RemoteEnforcer({sender: client, endpoint: plan.enforcer as ControlPlaneEndpoint, timeoutMs: 2000, failureDecision: 'allow', env: 'dev', holdBudgetMs: 1000, warn: (m) => warnings.push(m)});
+    const remote = new RemoteEnforcer({
+      sender: client,
+      endpoint: plan.enforcer as ControlPlaneEndpoint,
+      timeoutMs: 2000,
+      failureDecision: 'allow',
+      env: 'dev',
+      holdBudgetMs: 1000,
+      warn: (m) => warnings.push(m),
+    });
     try {
       const decision = await remote.decide(
         {name: 'echo', arguments: {}, argumentsJson: '{}'},

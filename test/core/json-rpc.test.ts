@@ -4,7 +4,8 @@ import {LargeNumber, errorResponse, idKey, idKeyFromToken, normaliseMethod, pars
 
 describe('parseJson / stringifyJson', () => {
   it('keeps integers beyond 2^53 exact, in ids and in arguments', () => {
-    const text = '{"jsonrpc":"2.0","id":12345678901234567890,"method":"tools/call","params":{"arguments":{"n":-99999999999999999999,"f":1.5,"s":"12345678901234567890"}}}';
+    const text =
+      '{"jsonrpc":"2.0","id":12345678901234567890,"method":"tools/call","params":{"arguments":{"n":-99999999999999999999,"f":1.5,"s":"12345678901234567890"}}}';
     const parsed = parseJson(text) as {id: unknown; params: {arguments: {n: unknown; s: unknown}}};
     expect(parsed.id).toBeInstanceOf(LargeNumber);
     expect(parsed.params.arguments.n).toBeInstanceOf(LargeNumber);

@@ -51,14 +51,38 @@ async function seenBy(session: RawSession, id: string): Promise<string[]> {
 
 // Each attack: a line (raw text: escaped spellings must survive) that a case-insensitive server reads as a tools/call thoth never decided, or with other arguments.
 const ATTACKS: Array<{name: string; line: string}> = [
-  {name: 'Method after method', line: '{"jsonrpc":"2.0","id":11,"method":"ping","Method":"tools/call","params":{"name":"read","arguments":{"path":"/etc/hosts"}}}'},
-  {name: 'an escaped spelling of Method', line: '{"jsonrpc":"2.0","id":12,"method":"ping","\\u004dethod":"tools/call","params":{"name":"read","arguments":{"path":"/etc/hosts"}}}'},
-  {name: 'PARAMS after params', line: '{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"read","arguments":{"path":"/tmp/x"}},"PARAMS":{"name":"read","arguments":{"path":"/etc/shadow"}}}'},
-  {name: 'paramſ (U+017F) after params', line: '{"jsonrpc":"2.0","id":14,"method":"tools/call","params":{"name":"read","arguments":{"path":"/tmp/x"}},"param\u017f":{"name":"read","arguments":{"path":"/etc/shadow"}}}'},
-  {name: 'Name after name', line: '{"jsonrpc":"2.0","id":15,"method":"tools/call","params":{"name":"read","Name":"delete_everything","arguments":{"path":"/tmp/x"}}}'},
-  {name: 'Arguments after arguments', line: '{"jsonrpc":"2.0","id":16,"method":"tools/call","params":{"name":"read","arguments":{"path":"/tmp/x"},"Arguments":{"path":"/etc/shadow"}}}'},
-  {name: 'Path after path inside the arguments', line: '{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"read","arguments":{"path":"/tmp/x","Path":"~/.ssh/id_rsa"}}}'},
-  {name: 'PATH after an escaped spelling of path', line: '{"jsonrpc":"2.0","id":18,"method":"tools/call","params":{"name":"read","arguments":{"path":"/tmp/x","pat\\u0068":"/tmp/y","PATH":"~/.ssh/id_rsa"}}}'},
+  {
+    name: 'Method after method',
+    line: '{"jsonrpc":"2.0","id":11,"method":"ping","Method":"tools/call","params":{"name":"read","arguments":{"path":"/etc/hosts"}}}',
+  },
+  {
+    name: 'an escaped spelling of Method',
+    line: '{"jsonrpc":"2.0","id":12,"method":"ping","\\u004dethod":"tools/call","params":{"name":"read","arguments":{"path":"/etc/hosts"}}}',
+  },
+  {
+    name: 'PARAMS after params',
+    line: '{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"read","arguments":{"path":"/tmp/x"}},"PARAMS":{"name":"read","arguments":{"path":"/etc/shadow"}}}',
+  },
+  {
+    name: 'paramſ (U+017F) after params',
+    line: '{"jsonrpc":"2.0","id":14,"method":"tools/call","params":{"name":"read","arguments":{"path":"/tmp/x"}},"param\u017f":{"name":"read","arguments":{"path":"/etc/shadow"}}}',
+  },
+  {
+    name: 'Name after name',
+    line: '{"jsonrpc":"2.0","id":15,"method":"tools/call","params":{"name":"read","Name":"delete_everything","arguments":{"path":"/tmp/x"}}}',
+  },
+  {
+    name: 'Arguments after arguments',
+    line: '{"jsonrpc":"2.0","id":16,"method":"tools/call","params":{"name":"read","arguments":{"path":"/tmp/x"},"Arguments":{"path":"/etc/shadow"}}}',
+  },
+  {
+    name: 'Path after path inside the arguments',
+    line: '{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"read","arguments":{"path":"/tmp/x","Path":"~/.ssh/id_rsa"}}}',
+  },
+  {
+    name: 'PATH after an escaped spelling of path',
+    line: '{"jsonrpc":"2.0","id":18,"method":"tools/call","params":{"name":"read","arguments":{"path":"/tmp/x","pat\\u0068":"/tmp/y","PATH":"~/.ssh/id_rsa"}}}',
+  },
 ];
 
 describe.each(servers)('keys a case-insensitive server reads differently ($name)', ({command}) => {
@@ -67,7 +91,10 @@ describe.each(servers)('keys a case-insensitive server reads differently ($name)
   it('the attacks are real: the server alone reads each one differently from JSON.parse', async (context) => {
     const server = available();
     if (server === undefined) return context.skip();
-    const replies = await directly(server, [...ATTACKS.map((attack) => attack.line), '{"jsonrpc":"2.0","id":"seen","method":"debug/seen"}']);
+    const replies = await directly(server, [
+      ...ATTACKS.map((attack) => attack.line),
+      '{"jsonrpc":"2.0","id":"seen","method":"debug/seen"}',
+    ]);
     const seen = replies.find((reply) => reply['id'] === 'seen')!['result'] as {seen: string[]};
     // The first two were pings to JSON.parse; this server ran them as tool calls.
     expect(seen.seen.slice(0, 2)).toEqual(['tools/call', 'tools/call']);
@@ -91,7 +118,10 @@ describe.each(servers)('keys a case-insensitive server reads differently ($name)
     for (const attack of ATTACKS) {
       session.write(`${attack.line}\n`);
       const reply = await session.nextJson();
-      expect(reply, attack.name).toMatchObject({id: JSON.parse(attack.line).id, error: {code: -32600, data: {reason: expect.stringMatching(/^(ambiguous-keys|envelope-key)$/)}}});
+      expect(reply, attack.name).toMatchObject({
+        id: JSON.parse(attack.line).id,
+        error: {code: -32600, data: {reason: expect.stringMatching(/^(ambiguous-keys|envelope-key)$/)}},
+      });
     }
     // A notification spelled the same way is dropped, with a warning on stderr.
     session.write('{"jsonrpc":"2.0","method":"notifications/initialized","Method":"tools/call","params":{"name":"read"}}\n');
@@ -101,7 +131,9 @@ describe.each(servers)('keys a case-insensitive server reads differently ($name)
     expect(await session.nextJson()).toMatchObject({id: 'ok', result: {content: [{text: '{"name":"read","path":"/tmp/x"}'}]}});
     session.closeStdin();
     expect((await session.exited).code).toBe(0);
-    expect(session.stderr).toMatch(/refused a notification \("notifications\/initialized"\) from the client: the key "Method" is read as "method"/);
+    expect(session.stderr).toMatch(
+      /refused a notification \("notifications\/initialized"\) from the client: the key "Method" is read as "method"/,
+    );
 
     const events = (await readEvents(auditDir)).map((stored) => stored.event);
     const refused = events.filter((event) => event.type === 'MESSAGE_REFUSED');
@@ -118,7 +150,9 @@ describe.each(servers)('keys a case-insensitive server reads differently ($name)
 describe('the Go toolchain', () => {
   it('is present where CI requires it (THOTH_REQUIRE_GO=1); elsewhere the Go cases above are skipped', () => {
     if (goServer === undefined) {
-      process.stderr.write('[thoth tests] go is not installed: the Go encoding/json cases are skipped (the Node emulation still runs); CI installs golang-go and requires it\n');
+      process.stderr.write(
+        '[thoth tests] go is not installed: the Go encoding/json cases are skipped (the Node emulation still runs); CI installs golang-go and requires it\n',
+      );
     }
     expect(goServer !== undefined || !GO_REQUIRED).toBe(true);
   });
@@ -135,7 +169,9 @@ describe('nesting and batches (class 6)', () => {
     session.write(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":${deepArray(12_000)}}}}\n`);
     expect(await session.nextJson()).toMatchObject({id: 1, error: {code: -32600, data: {reason: 'too-deep'}}});
     // Deep but within large-integer territory (the reviver path) is refused the same way.
-    session.write(`{"jsonrpc":"2.0","id":2,"method":"ping","params":{"x":${'['.repeat(12_000)}12345678901234567890${']'.repeat(12_000)}}}\n`);
+    session.write(
+      `{"jsonrpc":"2.0","id":2,"method":"ping","params":{"x":${'['.repeat(12_000)}12345678901234567890${']'.repeat(12_000)}}}\n`,
+    );
     expect(await session.nextJson()).toMatchObject({id: 2, error: {code: -32600, data: {reason: 'too-deep'}}});
     session.send({jsonrpc: '2.0', id: 3, method: 'ping'});
     expect(await session.nextJson()).toMatchObject({id: 3});
@@ -152,7 +188,9 @@ describe('nesting and batches (class 6)', () => {
   it("a server's response nested 12,000 deep becomes -32600 for the request it answers; a deep notification is dropped", async () => {
     const home = await tempDir();
     const auditDir = join(home, 'audit');
-    const session = new RawSession(['--agent-id', 'deep', '--enforcement-mode', 'observe'], [process.execPath, MISBEHAVING_SERVER], {THOTH_HOME: home});
+    const session = new RawSession(['--agent-id', 'deep', '--enforcement-mode', 'observe'], [process.execPath, MISBEHAVING_SERVER], {
+      THOTH_HOME: home,
+    });
     await session.initialize();
     // The raw tool writes its line before its own answer: here the line is a deep answer to this very call.
     const deepAnswer = `{"jsonrpc":"2.0","id":5,"result":{"content":${deepArray(12_000)}}}`;
@@ -181,7 +219,9 @@ describe('nesting and batches (class 6)', () => {
   it('a batch inside a batch is refused element by element, never forwarded', async () => {
     const home = await tempDir();
     const auditDir = join(home, 'audit');
-    const session = new RawSession(['--agent-id', 'batch', '--enforcement-mode', 'observe'], [process.execPath, NODE_CASEFOLD_SERVER], {THOTH_HOME: home});
+    const session = new RawSession(['--agent-id', 'batch', '--enforcement-mode', 'observe'], [process.execPath, NODE_CASEFOLD_SERVER], {
+      THOTH_HOME: home,
+    });
     await session.initialize();
     const call = {jsonrpc: '2.0', id: 21, method: 'tools/call', params: {name: 'read', arguments: {path: '/etc/shadow'}}};
     session.send([[call]]);

@@ -19,7 +19,10 @@ import {tempDir} from '../helpers/tmp.js';
  */
 async function sessionWithRoots(root: string, thothHome: string, policyFile: string | undefined) {
   const server = serverFilesystem(root);
-  const args = policyFile === undefined ? [...server.args.slice(0, 1)] : [THOTH_BIN, 'run', '--agent-id', 'fs', '--policy', policyFile, '--', server.command, server.args[0]!];
+  const args =
+    policyFile === undefined
+      ? [...server.args.slice(0, 1)]
+      : [THOTH_BIN, 'run', '--agent-id', 'fs', '--policy', policyFile, '--', server.command, server.args[0]!];
   const transport = new StdioClientTransport({
     command: process.execPath,
     args,
@@ -37,7 +40,10 @@ async function read(client: Client, path: string): Promise<{text?: string; code?
   // server-filesystem asks for roots after initialization: wait until it serves the root.
   for (let attempt = 0; ; attempt++) {
     try {
-      const result = (await client.callTool({name: 'read_text_file', arguments: {path}})) as {content: Array<{text: string}>; isError?: boolean};
+      const result = (await client.callTool({name: 'read_text_file', arguments: {path}})) as {
+        content: Array<{text: string}>;
+        isError?: boolean;
+      };
       if (result.isError === true && attempt < 50) {
         await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
@@ -64,7 +70,15 @@ describe('relative paths against the roots the client declares (server-filesyste
       policy,
       JSON.stringify({
         defaults: {mode: 'block', approved_scope: ['read_text_file', 'list_allowed_directories']},
-        rules: [{id: 'vault-secrets', tool: '*', args: {path: {path_within: join(vault, 'secret')}}, decision: 'block', reason: 'the vault holds secrets'}],
+        rules: [
+          {
+            id: 'vault-secrets',
+            tool: '*',
+            args: {path: {path_within: join(vault, 'secret')}},
+            decision: 'block',
+            reason: 'the vault holds secrets',
+          },
+        ],
       }),
     );
 

@@ -74,7 +74,9 @@ async function observe(server: ServerCommand, env: Record<string, string>): Prom
       ['echo', {}],
     ];
     for (const [name, args] of callsToMake) {
-      calls[`${name}:${JSON.stringify(args)}`] = await client.callTool({name, arguments: args}).catch((error: Error) => ({thrown: error.message}));
+      calls[`${name}:${JSON.stringify(args)}`] = await client
+        .callTool({name, arguments: args})
+        .catch((error: Error) => ({thrown: error.message}));
     }
 
     const progressCallbacks: unknown[] = [];
@@ -96,10 +98,16 @@ async function observe(server: ServerCommand, env: Record<string, string>): Prom
     const blobResource = await client.readResource({uri: 'demo://resource/dynamic/blob/1'});
     const gzip = (await client.callTool({
       name: 'gzip-file-as-resource',
-      arguments: {name: 'large.bin.gz', data: `data:application/octet-stream;base64,${LARGE_BINARY.toString('base64')}`, outputType: 'resource'},
+      arguments: {
+        name: 'large.bin.gz',
+        data: `data:application/octet-stream;base64,${LARGE_BINARY.toString('base64')}`,
+        outputType: 'resource',
+      },
     })) as {content: Array<{resource?: {blob?: string}}>};
     const blob = gzip.content.find((c) => c.resource?.blob)?.resource?.blob ?? '';
-    const sessionResource = (await client.readResource({uri: 'demo://resource/session/large.bin.gz'})) as {contents: Array<{blob?: string}>};
+    const sessionResource = (await client.readResource({uri: 'demo://resource/session/large.bin.gz'})) as {
+      contents: Array<{blob?: string}>;
+    };
     const sessionBlob = sessionResource.contents[0]?.blob ?? '';
 
     const prompts = await client.listPrompts();
@@ -108,7 +116,10 @@ async function observe(server: ServerCommand, env: Record<string, string>): Prom
       await client.getPrompt({name: 'args-prompt', arguments: {city: 'Lisbon', state: 'LX'}}),
       await client.getPrompt({name: 'resource-prompt', arguments: {resourceType: 'Text', resourceId: '2'}}),
     ];
-    const completion = await client.complete({ref: {type: 'ref/prompt', name: 'completable-prompt'}, argument: {name: 'department', value: 'E'}});
+    const completion = await client.complete({
+      ref: {type: 'ref/prompt', name: 'completable-prompt'},
+      argument: {name: 'department', value: 'E'},
+    });
 
     await client.setLoggingLevel('debug');
     await client.callTool({name: 'toggle-simulated-logging', arguments: {}});
@@ -123,13 +134,18 @@ async function observe(server: ServerCommand, env: Record<string, string>): Prom
     const controller = new AbortController();
     const cancelled = client
       .callTool({name: 'trigger-long-running-operation', arguments: {duration: 5, steps: 5}}, undefined, {signal: controller.signal})
-      .then(() => 'completed', (error: Error) => `rejected: ${error.name}`);
+      .then(
+        () => 'completed',
+        (error: Error) => `rejected: ${error.name}`,
+      );
     await sleep(200);
     controller.abort();
     const cancelOutcome = await cancelled;
     const afterCancel = await client.callTool({name: 'get-sum', arguments: {a: 1, b: 1}});
 
-    const concurrent = await Promise.all(Array.from({length: 64}, (_, i) => client.callTool({name: 'echo', arguments: {message: `call ${i}`}})));
+    const concurrent = await Promise.all(
+      Array.from({length: 64}, (_, i) => client.callTool({name: 'echo', arguments: {message: `call ${i}`}})),
+    );
     const bigEcho = (await client.callTool({name: 'echo', arguments: {message: BIG_MESSAGE}})) as {content: Array<{text: string}>};
 
     return {
@@ -154,7 +170,9 @@ async function observe(server: ServerCommand, env: Record<string, string>): Prom
       cancelled: cancelOutcome,
       afterCancel,
       concurrent,
-      bigEcho: createHash('sha256').update(bigEcho.content[0]?.text ?? '').digest('hex'),
+      bigEcho: createHash('sha256')
+        .update(bigEcho.content[0]?.text ?? '')
+        .digest('hex'),
     };
   } finally {
     await connection.close();
@@ -186,9 +204,10 @@ describe('thoth run is invisible to a real MCP session (server-everything, offic
     const home = await tempDir();
     const env = {THOTH_HOME: home, THOTH_REQUIRE_NON_ROOT: 'false'};
     direct = withoutClockTimes(await observe(SERVER_EVERYTHING, env));
-    proxied = withoutClockTimes(await observe(throughThoth(SERVER_EVERYTHING, ['--agent-id', 'everything', '--enforcement-mode', 'observe']), env));
+    proxied = withoutClockTimes(
+      await observe(throughThoth(SERVER_EVERYTHING, ['--agent-id', 'everything', '--enforcement-mode', 'observe']), env),
+    );
   }, 120_000);
-
 
   it('initialize: same server info, capabilities and instructions', () => {
     expect(proxied.serverVersion).toEqual(direct.serverVersion);

@@ -4,10 +4,15 @@ import {MISBEHAVING_SERVER} from '../helpers/mcp.js';
 import {RawSession, waitUntilDead} from '../helpers/raw-session.js';
 
 const server = (...switches: string[]) => [process.execPath, MISBEHAVING_SERVER, ...switches];
-const callTool = (id: unknown, name: string, args: Record<string, unknown> = {}) => ({jsonrpc: '2.0', id, method: 'tools/call', params: {name, arguments: args}});
+const callTool = (id: unknown, name: string, args: Record<string, unknown> = {}) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: {name, arguments: args},
+});
 
 function textOf(response: Record<string, unknown>): string {
-  return ((response['result'] as {content: Array<{text: string}>}).content[0]!).text;
+  return (response['result'] as {content: Array<{text: string}>}).content[0]!.text;
 }
 
 describe('thoth run with a misbehaving server (raw protocol)', () => {
@@ -98,12 +103,15 @@ describe('thoth run with a misbehaving server (raw protocol)', () => {
   it('relays JSON-RPC batches and keeps every id exact (strings, negatives, integers beyond 2^53)', async () => {
     const session = new RawSession(['--agent-id', 'm'], server());
     await session.initialize();
-    session.write('[{"jsonrpc":"2.0","id":"a-1","method":"ping"},{"jsonrpc":"2.0","method":"notifications/x"},{"jsonrpc":"2.0","id":-3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"batched"}}}]\n');
+    session.write(
+      '[{"jsonrpc":"2.0","id":"a-1","method":"ping"},{"jsonrpc":"2.0","method":"notifications/x"},{"jsonrpc":"2.0","id":-3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"batched"}}}]\n',
+    );
     const batch = JSON.parse(await session.next()) as Array<Record<string, unknown>>;
     expect(batch.map((r) => r['id'])).toEqual(['a-1', -3]);
     expect(textOf(batch[1]!)).toBe('batched');
     // The fixture server echoes the exact line it received (its own JSON.parse would round the id).
-    const exact = '{"jsonrpc":"2.0","id":12345678901234567890,"method":"custom/echo","params":{"big":98765432109876543210,"nested":{"keep":[1,2,3]}}}';
+    const exact =
+      '{"jsonrpc":"2.0","id":12345678901234567890,"method":"custom/echo","params":{"big":98765432109876543210,"nested":{"keep":[1,2,3]}}}';
     session.write(`${exact}\n`);
     const echoed = await session.nextJson();
     expect((echoed['result'] as {rawLine: string}).rawLine).toBe(exact);

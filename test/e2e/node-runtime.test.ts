@@ -27,7 +27,10 @@ describe(`thoth on this Node (${process.version})`, () => {
   it('thoth run: stdout carries only JSON-RPC messages, stderr no warning of Node or V8', async () => {
     const home = await tempDir();
     const dir = join(home, 'trail');
-    const session = new RawSession(['--agent-id', 'm', '--audit-dir', dir], [process.execPath, MISBEHAVING_SERVER], {THOTH_HOME: home, NODE_OPTIONS});
+    const session = new RawSession(['--agent-id', 'm', '--audit-dir', dir], [process.execPath, MISBEHAVING_SERVER], {
+      THOTH_HOME: home,
+      NODE_OPTIONS,
+    });
     await session.initialize();
     session.send({jsonrpc: '2.0', id: 1, method: 'tools/list'});
     expect(await session.nextJson()).toMatchObject({id: 1, result: {tools: expect.any(Array)}});
@@ -44,7 +47,11 @@ describe(`thoth on this Node (${process.version})`, () => {
     const verify = await runThoth(['audit', 'verify', dir, '--json'], {env});
     expect(parseEnvelope<{status: string}>(verify.stdout).result?.status).toBe('intact');
     expect(verify.stderr).not.toMatch(NODE_NOISE);
-    for (const args of [['--help'], ['config', 'show', '--json'], ['policy', 'validate', join(REPO_ROOT, 'fixtures/policies/phi-intent.json'), '--json']]) {
+    for (const args of [
+      ['--help'],
+      ['config', 'show', '--json'],
+      ['policy', 'validate', join(REPO_ROOT, 'fixtures/policies/phi-intent.json'), '--json'],
+    ]) {
       const result = await runThoth(args, {env});
       expect(result.code, `${args.join(' ')}\n${result.stderr}`).toBe(0);
       expect(result.stderr, args.join(' ')).not.toMatch(NODE_NOISE);

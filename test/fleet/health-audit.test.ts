@@ -66,7 +66,9 @@ describe('thoth health and an audit trail that is gone', () => {
     for (const name of await readdir(dir)) await rm(join(dir, name), {force: true});
     const {report} = await auditFact(env);
     expect(report.audit.state).toBe('warn');
-    expect(report.audit.summary).toMatch(new RegExp(`^no audit trail: ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is empty, although sessions have run`));
+    expect(report.audit.summary).toMatch(
+      new RegExp(`^no audit trail: ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is empty, although sessions have run`),
+    );
   });
 
   it('the trail and its key removed, the pins left: still warn, naming what shows that sessions ran', async () => {

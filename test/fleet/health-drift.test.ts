@@ -58,7 +58,7 @@ async function detection(env: Record<string, string>) {
   return {intune: [detect.code, detect.stdout], driftCount: drift.stdout, governed: governed.stdout};
 }
 
-describe('thoth health and status see an agent\'s edits to its own wrapped entry (the built CLI)', () => {
+describe("thoth health and status see an agent's edits to its own wrapped entry (the built CLI)", () => {
   it('env THOTH_AUDIT=off and --policy: drift, exit 11, Intune not detected, Jamf governed=false; wrap-config repairs it; unwrap gives the original back', async () => {
     const h = await wrappedHome();
     expect((await healthJson(h.env)).code).toBe(0);
@@ -70,12 +70,21 @@ describe('thoth health and status see an agent\'s edits to its own wrapped entry
     const {code, report} = await healthJson(h.env);
     expect([code, report.status, report.governance.totals?.drift]).toEqual([11, 'unhealthy', 1]);
     expect(report.governance.drifted).toEqual([
-      {client: 'claude-desktop', server: 'everything', problems: ['flag --policy /tmp/allow-all.json was not written by wrap-config', 'env THOTH_AUDIT=off was not written by wrap-config']},
+      {
+        client: 'claude-desktop',
+        server: 'everything',
+        problems: [
+          'flag --policy /tmp/allow-all.json was not written by wrap-config',
+          'env THOTH_AUDIT=off was not written by wrap-config',
+        ],
+      },
     ]);
     expect(await detection(h.env)).toEqual({intune: [1, ''], driftCount: '<result>1</result>\n', governed: '<result>false</result>\n'});
     const status = await runThoth(['status'], {env: h.env});
     expect(status.code).toBe(11);
-    expect(status.stdout).toContain('  ! everything  drift: flag --policy /tmp/allow-all.json was not written by wrap-config; env THOTH_AUDIT=off was not written by wrap-config');
+    expect(status.stdout).toContain(
+      '  ! everything  drift: flag --policy /tmp/allow-all.json was not written by wrap-config; env THOTH_AUDIT=off was not written by wrap-config',
+    );
 
     const repair = await runThoth(['wrap-config'], {env: h.env});
     expect(repair.code).toBe(0);
@@ -88,17 +97,22 @@ describe('thoth health and status see an agent\'s edits to its own wrapped entry
     expect(JSON.parse(await readFile(h.configFile, 'utf8'))).toEqual({mcpServers: {everything: {...SERVER_EVERYTHING, env: {}}}});
   });
 
-  it('a fake bin/run.js that runs the server without thoth: drift naming its path and this installation\'s', async () => {
+  it("a fake bin/run.js that runs the server without thoth: drift naming its path and this installation's", async () => {
     const h = await wrappedHome();
     const fake = join(await tempDir(), 'bin', 'run.js');
     await mkdir(dirname(fake), {recursive: true});
-    await writeFile(fake, "const {spawnSync} = require('node:child_process');\nconst at = process.argv.indexOf('--');\nprocess.exit(spawnSync(process.argv[at + 1], process.argv.slice(at + 2), {stdio: 'inherit'}).status ?? 1);\n");
+    await writeFile(
+      fake,
+      "const {spawnSync} = require('node:child_process');\nconst at = process.argv.indexOf('--');\nprocess.exit(spawnSync(process.argv[at + 1], process.argv.slice(at + 2), {stdio: 'inherit'}).status ?? 1);\n",
+    );
     await h.edit((entry) => {
       entry.args[0] = fake;
     });
     const {code, report} = await healthJson(h.env);
     expect(code).toBe(11);
-    expect(report.governance.drifted?.[0]?.problems).toEqual([`runs ${process.execPath} ${fake}, not this installation (${process.execPath} ${THOTH_BIN}, thoth ${report.version.current})`]);
+    expect(report.governance.drifted?.[0]?.problems).toEqual([
+      `runs ${process.execPath} ${fake}, not this installation (${process.execPath} ${THOTH_BIN}, thoth ${report.version.current})`,
+    ]);
     expect(await detection(h.env)).toEqual({intune: [1, ''], driftCount: '<result>1</result>\n', governed: '<result>false</result>\n'});
   });
 
@@ -110,7 +124,9 @@ describe('thoth health and status see an agent\'s edits to its own wrapped entry
     });
     const {code, report} = await healthJson(h.env);
     expect(code).toBe(11);
-    expect(report.governance.drifted?.[0]?.problems).toEqual([`runs npx -y thoth-mcp@9.9.9, not this installation (${process.execPath} ${THOTH_BIN}, thoth ${report.version.current})`]);
+    expect(report.governance.drifted?.[0]?.problems).toEqual([
+      `runs npx -y thoth-mcp@9.9.9, not this installation (${process.execPath} ${THOTH_BIN}, thoth ${report.version.current})`,
+    ]);
     expect((await detection(h.env)).intune).toEqual([1, '']);
     expect((await runThoth(['wrap-config'], {env: h.env})).code).toBe(0);
     expect((await h.read()).command).toBe(process.execPath);
@@ -120,9 +136,12 @@ describe('thoth health and status see an agent\'s edits to its own wrapped entry
 
 describe('thoth health with managed preferences (library call with an injected reader: only macOS and Windows read them)', () => {
   const PLIST = '/Library/Managed Preferences/io.thoth.agent.plist';
-  const managed = (entries: Record<string, unknown>) => async (): Promise<ManagedPreferences> => ({entries: new Map(Object.entries(entries).map(([key, value]) => [key, {value, origin: PLIST}])), problems: []});
+  const managed = (entries: Record<string, unknown>) => async (): Promise<ManagedPreferences> => ({
+    entries: new Map(Object.entries(entries).map(([key, value]) => [key, {value, origin: PLIST}])),
+    problems: [],
+  });
 
-  it('reports override attempts in the configs, in recent sessions\' trail and in its own environment as warn; the drift still fails', async () => {
+  it("reports override attempts in the configs, in recent sessions' trail and in its own environment as warn; the drift still fails", async () => {
     const h = await wrappedHome();
     const auditDir = join(h.home, 'managed-audit');
     const readManagedPreferences = managed({THOTH_AUDIT: 'on', THOTH_AUDIT_DIR: auditDir, THOTH_ENFORCEMENT_MODE: 'progressive'});
@@ -133,8 +152,19 @@ describe('thoth health with managed preferences (library call with an injected r
     const {parseRunArgs} = await import('../../src/core/run-flags.js');
     const runEnv = {...h.env, THOTH_ENFORCEMENT_MODE: 'observe'};
     const options = parseRunArgs(['--agent-id', 'everything', '--', 'npx', 'server']);
-    const {settings} = await prepareRunSettings(options, {env: runEnv, home: h.home, cwd: h.home, platform: 'linux', who: {uid: 501, username: 'alice'}, readManagedPreferences});
-    const governance = await composeRunGovernance(options, {sessionId: 's-1', sessionToolCalls: []}, {env: runEnv, settings, warn: () => undefined});
+    const {settings} = await prepareRunSettings(options, {
+      env: runEnv,
+      home: h.home,
+      cwd: h.home,
+      platform: 'linux',
+      who: {uid: 501, username: 'alice'},
+      readManagedPreferences,
+    });
+    const governance = await composeRunGovernance(
+      options,
+      {sessionId: 's-1', sessionToolCalls: []},
+      {env: runEnv, settings, warn: () => undefined},
+    );
     await governance.close();
     expect(await invalidAuditEvents(auditDir)).toEqual([]);
 
@@ -144,12 +174,15 @@ describe('thoth health with managed preferences (library call with an injected r
       e.env = {...e.env, THOTH_AUDIT: 'off'};
     });
 
-    const check = (env: Record<string, string>) => checkHealth({version: '0.1.0', env, home: h.home, cwd: h.home, platform: 'linux', readManagedPreferences, now: () => new Date()});
+    const check = (env: Record<string, string>) =>
+      checkHealth({version: '0.1.0', env, home: h.home, cwd: h.home, platform: 'linux', readManagedPreferences, now: () => new Date()});
     const {report} = await check({...h.env, THOTH_AUDIT_DIR: '/tmp/elsewhere'});
     const validate = await loadValidator('health');
     expect(validate(JSON.parse(JSON.stringify(report))), JSON.stringify(validate.errors)).toBe(true);
     expect(report.status).toBe('unhealthy');
-    expect(report.governance.drifted?.[0]?.problems).toEqual(['env THOTH_AUDIT=off was not written by wrap-config (managed preferences set THOTH_AUDIT: thoth run refuses it)']);
+    expect(report.governance.drifted?.[0]?.problems).toEqual([
+      'env THOTH_AUDIT=off was not written by wrap-config (managed preferences set THOTH_AUDIT: thoth run refuses it)',
+    ]);
     expect(report.overrides.state).toBe('warn');
     expect(report.overrides.attempts.map((a) => [a.seen, a.setting, a.attempted.source, a.attempted.origin, a.where, a.count])).toEqual([
       ['config', 'THOTH_AUDIT', 'env', 'THOTH_AUDIT', 'claude-desktop everything', 1],
@@ -159,20 +192,31 @@ describe('thoth health with managed preferences (library call with an injected r
     expect(report.overrides.attempts.every((a) => a.managed.startsWith(PLIST))).toBe(true);
     expect(report.reasons).toContain(`overrides: ${report.overrides.summary}`);
     expect(healthField(report, 'override-attempts')).toBe('3');
-    expect(healthField(report, 'drift')).toBe('claude-desktop/everything: env THOTH_AUDIT=off was not written by wrap-config (managed preferences set THOTH_AUDIT: thoth run refuses it)');
+    expect(healthField(report, 'drift')).toBe(
+      'claude-desktop/everything: env THOTH_AUDIT=off was not written by wrap-config (managed preferences set THOTH_AUDIT: thoth run refuses it)',
+    );
     expect(intuneDetection(report).detected).toBe(false);
     const text = renderHealthText(report);
-    expect(text).toContain('overrides   warn: 3 attempts to override a managed setting (the managed value applies): THOTH_AUDIT by env THOTH_AUDIT in claude-desktop everything;');
-    expect(text).toContain('  claude-desktop  0 governed, 0 not governed, 1 drift\n    ! everything: env THOTH_AUDIT=off was not written by wrap-config');
+    expect(text).toContain(
+      'overrides   warn: 3 attempts to override a managed setting (the managed value applies): THOTH_AUDIT by env THOTH_AUDIT in claude-desktop everything;',
+    );
+    expect(text).toContain(
+      '  claude-desktop  0 governed, 0 not governed, 1 drift\n    ! everything: env THOTH_AUDIT=off was not written by wrap-config',
+    );
 
     // Repaired entry, a clean environment: only the recorded refusal remains, which is a warning, not a failure.
     await writeFile(h.configFile, `${JSON.stringify({mcpServers: {everything: entry}}, null, 2)}\n`);
     const repaired = (await check(h.env)).report;
-    expect([repaired.status, repaired.governance.state, repaired.overrides.state, repaired.overrides.attempts.length]).toEqual(['degraded', 'ok', 'warn', 1]);
+    expect([repaired.status, repaired.governance.state, repaired.overrides.state, repaired.overrides.attempts.length]).toEqual([
+      'degraded',
+      'ok',
+      'warn',
+      1,
+    ]);
     expect(intuneDetection(repaired).detected).toBe(true);
   });
 
-  it('status --json lists an entry\'s override attempts (schema-valid)', async () => {
+  it("status --json lists an entry's override attempts (schema-valid)", async () => {
     const h = await wrappedHome();
     await h.edit((entry) => {
       entry.args.splice(entry.args.indexOf('run') + 1, 0, '--no-filter-tools');
@@ -182,6 +226,11 @@ describe('thoth health with managed preferences (library call with an injected r
     expect(run.code).toBe(11);
     expect(await (await loadValidator('status'))(report)).toBe(true);
     expect(report.clients[0]!.servers[0]!.problems).toEqual(['flag --no-filter-tools was not written by wrap-config']);
-    expect(report.installation).toEqual({command: process.execPath, args: [THOTH_BIN], version: expect.stringMatching(/^\d+\.\d+\.\d+/), thothBins: []});
+    expect(report.installation).toEqual({
+      command: process.execPath,
+      args: [THOTH_BIN],
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      thothBins: [],
+    });
   });
 });

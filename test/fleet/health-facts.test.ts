@@ -29,10 +29,18 @@ const VALID_POLICY = `{
 `;
 
 /** A fresh home (profile in <home>/.thoth), settings resolved as `thoth health` resolves them. */
-async function context(options: {env?: Record<string, string>; readManagedPreferences?: ManagedPreferencesReader; home?: string} = {}): Promise<HealthContext> {
+async function context(
+  options: {env?: Record<string, string>; readManagedPreferences?: ManagedPreferencesReader; home?: string} = {},
+): Promise<HealthContext> {
   const home = options.home ?? (await tempDir());
   const env: NodeJS.ProcessEnv = {HOME: home, THOTH_HOME: join(home, '.thoth'), ...options.env};
-  const settings = await resolveSettings({env, home, cwd: home, platform: 'linux', ...(options.readManagedPreferences ? {readManagedPreferences: options.readManagedPreferences} : {})});
+  const settings = await resolveSettings({
+    env,
+    home,
+    cwd: home,
+    platform: 'linux',
+    ...(options.readManagedPreferences ? {readManagedPreferences: options.readManagedPreferences} : {}),
+  });
   return {settings, env, home, platform: 'linux', cwd: home, now: () => new Date('2026-03-10T00:00:00Z')};
 }
 
@@ -100,7 +108,9 @@ describe('policy fact: the policy thoth run would enforce', () => {
     const fact = await policyFact(await context({home, env: {THOTH_POLICY_FILE: file}}));
     expect(fact.state).toBe('fail');
     expect(fact.source).toBe('env');
-    expect(fact.summary).toBe(`${file}:3:3 at /rulez: unknown property "rulez"; check it with: thoth policy validate ${file} (named by THOTH_POLICY_FILE (env: THOTH_POLICY_FILE))`);
+    expect(fact.summary).toBe(
+      `${file}:3:3 at /rulez: unknown property "rulez"; check it with: thoth policy validate ${file} (named by THOTH_POLICY_FILE (env: THOTH_POLICY_FILE))`,
+    );
   });
 
   it('fails, and does not fall back, when the named file is missing', async () => {
@@ -122,7 +132,9 @@ describe('policy fact: the policy thoth run would enforce', () => {
     await write(join(ctx.settings.profileDir, 'intent_map.json'), '{"github": "code_review", "jira": "triage"}');
     const undefinedIntent = await policyFact(ctx);
     expect(undefinedIntent.state).toBe('warn');
-    expect(undefinedIntent.summary).toBe('intent_map.json names intents the policy does not define (jira → "triage"): every tool call of that server is refused until they are defined under "intents"');
+    expect(undefinedIntent.summary).toBe(
+      'intent_map.json names intents the policy does not define (jira → "triage"): every tool call of that server is refused until they are defined under "intents"',
+    );
   });
 });
 
@@ -138,7 +150,10 @@ describe('audit fact', () => {
   }
 
   async function segment(dir: string, chain: string): Promise<string> {
-    return join(dir, (await readdir(dir)).find((name) => parseSegmentFileName(name)?.chain === chain)!);
+    return join(
+      dir,
+      (await readdir(dir)).find((name) => parseSegmentFileName(name)?.chain === chain)!,
+    );
   }
 
   it('is ok with "no audit log yet" before anything was written', async () => {
@@ -185,7 +200,10 @@ describe('audit fact', () => {
     await trail(ctx, 1);
     expect(await auditFact(ctx)).toMatchObject({state: 'ok', path: join(elsewhere, 'trail')});
     const off = await auditFact(await context({env: {THOTH_AUDIT: 'off'}}));
-    expect(off).toMatchObject({state: 'warn', summary: 'the audit trail is off (THOTH_AUDIT, env: THOTH_AUDIT): tool calls are not recorded'});
+    expect(off).toMatchObject({
+      state: 'warn',
+      summary: 'the audit trail is off (THOTH_AUDIT, env: THOTH_AUDIT): tool calls are not recorded',
+    });
   });
 
   it('says so when it checked only the newest chains', async () => {
@@ -193,14 +211,19 @@ describe('audit fact', () => {
     await trail(ctx, 4);
     const fact = await auditFact(ctx, {bound: {maxChains: 2, maxBytes: 1 << 20}});
     expect(fact.state).toBe('ok');
-    expect(fact.summary).toMatch(/^intact: the registry and the newest 2 of 4 chains, \d+ records \(bounded to 2 chains \/ 1 MiB; `thoth audit verify` checks all\)$/);
+    expect(fact.summary).toMatch(
+      /^intact: the registry and the newest 2 of 4 chains, \d+ records \(bounded to 2 chains \/ 1 MiB; `thoth audit verify` checks all\)$/,
+    );
   });
 });
 
 describe('governance fact: judged against the resolved tenant and mode', () => {
   async function wrapped(ctx: HealthContext, flags: {tenantId?: string; enforcementMode?: string}) {
     const host = createConfigHost({env: ctx.env, home: ctx.home, cwd: ctx.cwd, platform: 'linux'});
-    await write(join(ctx.home, '.config', 'Claude', 'claude_desktop_config.json'), JSON.stringify({mcpServers: {github: {command: 'npx', args: ['-y', '@modelcontextprotocol/server-github']}}}));
+    await write(
+      join(ctx.home, '.config', 'Claude', 'claude_desktop_config.json'),
+      JSON.stringify({mcpServers: {github: {command: 'npx', args: ['-y', '@modelcontextprotocol/server-github']}}}),
+    );
     const {settings} = await resolveWrapSettings({...flags, profileDir: ctx.settings.profileDir}, host);
     await changeConfigs({action: 'wrap', host, settings});
   }
@@ -226,7 +249,12 @@ describe('governance fact: judged against the resolved tenant and mode', () => {
 
 describe('heartbeat fact (enrolled states: test/network/heartbeat.test.ts, against a real control plane)', () => {
   it('is "not enrolled" and ok without a tenant; a failure with a tenant but no credential', async () => {
-    expect(await heartbeatFact(await context())).toEqual({state: 'ok', summary: 'not enrolled: no tenant configured (local use)', enrolled: false, lastHeartbeatAt: null});
+    expect(await heartbeatFact(await context())).toEqual({
+      state: 'ok',
+      summary: 'not enrolled: no tenant configured (local use)',
+      enrolled: false,
+      lastHeartbeatAt: null,
+    });
     expect(await heartbeatFact(await context({env: {THOTH_TENANT_ID: 'acme'}}))).toMatchObject({state: 'fail', enrolled: false});
     expect(DEFAULT_HEALTH_PROVIDERS.heartbeat).toBe(heartbeatFact);
   });

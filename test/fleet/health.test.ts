@@ -3,7 +3,14 @@ import {dirname, join} from 'node:path';
 
 import {describe, expect, it} from 'vitest';
 
-import {HEALTH_FIELDS, healthField, intuneDetection, jamfDate, jamfExtensionAttribute, renderHealthText} from '../../src/fleet/health-format.js';
+import {
+  HEALTH_FIELDS,
+  healthField,
+  intuneDetection,
+  jamfDate,
+  jamfExtensionAttribute,
+  renderHealthText,
+} from '../../src/fleet/health-format.js';
 import {governanceFromStatus, type HealthProviders, type StatusReportLike} from '../../src/fleet/health-providers.js';
 import {collectHealth, type HealthReport} from '../../src/fleet/health.js';
 import {resolveEndpointIdentity} from '../../src/fleet/identity.js';
@@ -15,7 +22,12 @@ import {tempDir} from '../helpers/tmp.js';
 
 const STATUS: StatusReportLike = {
   clients: [
-    {client: 'claude-desktop', file: '/Users/alice/Library/Application Support/Claude/claude_desktop_config.json', found: true, servers: [{state: 'governed'}, {state: 'governed'}]},
+    {
+      client: 'claude-desktop',
+      file: '/Users/alice/Library/Application Support/Claude/claude_desktop_config.json',
+      found: true,
+      servers: [{state: 'governed'}, {state: 'governed'}],
+    },
     {client: 'cursor', file: '/Users/alice/.cursor/mcp.json', found: true, servers: [{state: 'governed'}]},
     {client: 'windsurf', file: '/Users/alice/.codeium/windsurf/mcp_config.json', found: false, servers: []},
   ],
@@ -25,16 +37,31 @@ const STATUS: StatusReportLike = {
 
 const OK: HealthProviders = {
   governance: async () => governanceFromStatus(STATUS),
-  policy: async () => ({state: 'ok', summary: 'policy /etc/thoth/policy.json v3 loaded', file: '/etc/thoth/policy.json', source: 'managed'}),
+  policy: async () => ({
+    state: 'ok',
+    summary: 'policy /etc/thoth/policy.json v3 loaded',
+    file: '/etc/thoth/policy.json',
+    source: 'managed',
+  }),
   audit: async () => ({state: 'ok', summary: 'chain intact (42 records)', path: '/Users/alice/.thoth/audit'}),
   heartbeat: async () => ({state: 'ok', summary: 'enrolled', enrolled: true, lastHeartbeatAt: '2026-11-20T09:15:02.000Z'}),
   overrides: async () => ({state: 'ok', summary: 'no attempt to override a managed setting', attempts: []}),
 };
 
-async function health(options: {env?: Record<string, string>; providers?: Partial<HealthProviders>; version?: string} = {}): Promise<HealthReport> {
+async function health(
+  options: {env?: Record<string, string>; providers?: Partial<HealthProviders>; version?: string} = {},
+): Promise<HealthReport> {
   const settings = await resolveSettings({env: options.env ?? {}, home: await tempDir(), platform: 'linux'});
-  const identity = await resolveEndpointIdentity({settings: await resolveSettings({env: {THOTH_ENDPOINT_ID: 'ep-42'}, home: await tempDir(), platform: 'linux'})});
-  return collectHealth({version: options.version ?? '0.3.0', settings, identity, providers: {...OK, ...options.providers}, context: {now: () => new Date('2026-11-21T10:00:00Z')}});
+  const identity = await resolveEndpointIdentity({
+    settings: await resolveSettings({env: {THOTH_ENDPOINT_ID: 'ep-42'}, home: await tempDir(), platform: 'linux'}),
+  });
+  return collectHealth({
+    version: options.version ?? '0.3.0',
+    settings,
+    identity,
+    providers: {...OK, ...options.providers},
+    context: {now: () => new Date('2026-11-21T10:00:00Z')},
+  });
 }
 
 describe('collectHealth', () => {
@@ -46,7 +73,11 @@ describe('collectHealth', () => {
     expect(report.identity).toEqual({endpointId: 'ep-42', source: 'endpoint-id', detail: 'env: THOTH_ENDPOINT_ID', derived: false});
     expect(report.tenant).toEqual({tenantId: 'acme', fleetId: 'laptops', userId: null, env: 'prod', enrollmentSource: 'unmanaged'});
     expect(report.governance.totals).toEqual({governed: 3, notGoverned: 0, drift: 0, ungovernable: 0});
-    expect(report.governance.clients.map((client) => [client.client, client.governed])).toEqual([['claude-desktop', 2], ['cursor', 1], ['windsurf', 0]]);
+    expect(report.governance.clients.map((client) => [client.client, client.governed])).toEqual([
+      ['claude-desktop', 2],
+      ['cursor', 1],
+      ['windsurf', 0],
+    ]);
     expect(report.checkedAt).toBe('2026-11-21T10:00:00.000Z');
     const validate = await loadValidator('health');
     expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
@@ -75,11 +106,22 @@ describe('collectHealth', () => {
     });
     expect(report.status).toBe('unhealthy');
     expect(report.governance.allGoverned).toBe(false);
-    expect(report.reasons).toEqual(['governance: servers: 1 not governed (claude-desktop: 1); 1 drifted (claude-desktop: 1); vscode: b:3:5 at /servers: not valid JSONC']);
+    expect(report.reasons).toEqual([
+      'governance: servers: 1 not governed (claude-desktop: 1); 1 drifted (claude-desktop: 1); vscode: b:3:5 at /servers: not valid JSONC',
+    ]);
   });
 
   it('is unknown, never ok, when a fact cannot be established; failures still rank first', async () => {
-    const unknown = await health({providers: {policy: async () => ({state: 'unknown', summary: 'policy status is not available in this build of thoth', file: null, source: null})}});
+    const unknown = await health({
+      providers: {
+        policy: async () => ({
+          state: 'unknown',
+          summary: 'policy status is not available in this build of thoth',
+          file: null,
+          source: null,
+        }),
+      },
+    });
     expect(unknown.status).toBe('unknown');
     expect(unknown.reasons).toEqual(['policy: policy status is not available in this build of thoth']);
     const both = await health({
@@ -100,12 +142,31 @@ describe('collectHealth', () => {
         },
       },
     });
-    expect(report.governance).toEqual({state: 'unknown', summary: 'the governance check failed: EACCES: permission denied, open /Users/alice/.claude.json', allGoverned: null, totals: null, clients: []});
+    expect(report.governance).toEqual({
+      state: 'unknown',
+      summary: 'the governance check failed: EACCES: permission denied, open /Users/alice/.claude.json',
+      allGoverned: null,
+      totals: null,
+      clients: [],
+    });
     expect(report.status).toBe('unknown');
   });
 
   it('is degraded for warnings only, and unhealthy for invalid settings', async () => {
-    expect((await health({providers: {heartbeat: async () => ({state: 'warn', summary: 'last heartbeat 3 h ago', enrolled: true, lastHeartbeatAt: '2026-11-21T07:00:00Z'})}})).status).toBe('degraded');
+    expect(
+      (
+        await health({
+          providers: {
+            heartbeat: async () => ({
+              state: 'warn',
+              summary: 'last heartbeat 3 h ago',
+              enrolled: true,
+              lastHeartbeatAt: '2026-11-21T07:00:00Z',
+            }),
+          },
+        })
+      ).status,
+    ).toBe('degraded');
     const invalid = await health({env: {THOTH_ENV: 'qa'}});
     expect(invalid.status).toBe('unhealthy');
     expect(invalid.settings.problems).toEqual(['THOTH_ENV from THOTH_ENV: must be one of dev, staging, prod (got "qa")']);
@@ -114,7 +175,12 @@ describe('collectHealth', () => {
   it('by default reports heartbeat as not enrolled without a tenant, and a tenant without a credential as a failure', async () => {
     const {DEFAULT_HEALTH_PROVIDERS} = await import('../../src/fleet/health-providers.js');
     const local = await health({providers: {heartbeat: DEFAULT_HEALTH_PROVIDERS.heartbeat}});
-    expect(local.heartbeat).toEqual({state: 'ok', summary: 'not enrolled: no tenant configured (local use)', enrolled: false, lastHeartbeatAt: null});
+    expect(local.heartbeat).toEqual({
+      state: 'ok',
+      summary: 'not enrolled: no tenant configured (local use)',
+      enrolled: false,
+      lastHeartbeatAt: null,
+    });
     // The enrolled states are covered against a real control plane in test/network/heartbeat.test.ts.
     const fleet = await health({env: {THOTH_TENANT_ID: 'acme'}, providers: {heartbeat: DEFAULT_HEALTH_PROVIDERS.heartbeat}});
     expect(fleet.heartbeat.state).toBe('fail');
@@ -160,9 +226,13 @@ describe('MDM formats', () => {
   it('Intune detection: only when at least the minimum version and every server governed', async () => {
     expect(intuneDetection(await health())).toEqual({detected: true, line: 'thoth 0.3.0 detected: 3 servers governed'});
     expect(intuneDetection(await health({env: {THOTH_MIN_VERSION: '1.0.0'}})).detected).toBe(false);
-    const unknown = await health({providers: {governance: async () => ({state: 'unknown', summary: 'n/a', allGoverned: null, totals: null, clients: []})}});
+    const unknown = await health({
+      providers: {governance: async () => ({state: 'unknown', summary: 'n/a', allGoverned: null, totals: null, clients: []})},
+    });
     expect(intuneDetection(unknown).detected).toBe(false);
-    const drift = await health({providers: {governance: async () => governanceFromStatus({...STATUS, counts: {...STATUS.counts, drift: 1}, allGoverned: false})}});
+    const drift = await health({
+      providers: {governance: async () => governanceFromStatus({...STATUS, counts: {...STATUS.counts, drift: 1}, allGoverned: false})},
+    });
     expect(intuneDetection(drift).detected).toBe(false);
   });
 
@@ -211,7 +281,11 @@ describe('thoth health (the built CLI)', () => {
     const {code, report} = await healthJson(env);
     expect(report.reasons).toEqual([]);
     expect([code, report.status]).toEqual([0, 'healthy']);
-    expect(report.governance).toMatchObject({state: 'ok', allGoverned: true, totals: {governed: 2, notGoverned: 0, drift: 0, ungovernable: 0}});
+    expect(report.governance).toMatchObject({
+      state: 'ok',
+      allGoverned: true,
+      totals: {governed: 2, notGoverned: 0, drift: 0, ungovernable: 0},
+    });
     expect(report.policy).toMatchObject({state: 'ok', source: 'builtin', file: null});
     expect(report.audit).toMatchObject({state: 'ok', summary: 'no audit log yet'});
     expect(report.heartbeat).toMatchObject({state: 'ok', enrolled: false});
@@ -255,7 +329,9 @@ describe('thoth health (the built CLI)', () => {
     // What the Intune remediation runs: wrap-config takes the mode from the same settings.
     expect((await runThoth(['wrap-config'], {env})).code).toBe(0);
     expect((await healthJson(env)).report.status).toBe('healthy');
-    expect(await readFile(join(home, '.config', 'Claude', 'claude_desktop_config.json'), 'utf8')).toContain('"--enforcement-mode",\n        "block"');
+    expect(await readFile(join(home, '.config', 'Claude', 'claude_desktop_config.json'), 'utf8')).toContain(
+      '"--enforcement-mode",\n        "block"',
+    );
   });
 
   it('a broken policy file: policy fail with file:line:col at /pointer, exit 11', async () => {
@@ -265,7 +341,11 @@ describe('thoth health (the built CLI)', () => {
     const {code, report} = await healthJson(env);
     expect([code, report.status]).toEqual([11, 'unhealthy']);
     expect(report.policy).toMatchObject({state: 'fail', file: policy, source: 'profile'});
-    expect(report.policy.summary).toMatch(new RegExp(`^${escape(policy)}:3:20 at /agents/everything/mode: must be one of "progressive", "step_up", "block", "observe"; check it with: thoth policy validate ${escape(policy)} \\(the profile\\)$`));
+    expect(report.policy.summary).toMatch(
+      new RegExp(
+        `^${escape(policy)}:3:20 at /agents/everything/mode: must be one of "progressive", "step_up", "block", "observe"; check it with: thoth policy validate ${escape(policy)} \\(the profile\\)$`,
+      ),
+    );
     expect(report.reasons).toEqual([`policy: ${report.policy.summary}`]);
     const field = await runThoth(['health', '--format', 'jamf-ea', '--field', 'policy'], {env});
     expect(field.stdout).toBe('<result>fail</result>\n');
@@ -273,7 +353,8 @@ describe('thoth health (the built CLI)', () => {
 
   it('the audit trail of a real session through the wrapped entry: intact → ok; one edited record → audit fail', async () => {
     const {env, configFile} = await wrappedHome();
-    const entry = (JSON.parse(await readFile(configFile, 'utf8')) as {mcpServers: Record<string, {command: string; args: string[]}>}).mcpServers['everything']!;
+    const entry = (JSON.parse(await readFile(configFile, 'utf8')) as {mcpServers: Record<string, {command: string; args: string[]}>})
+      .mcpServers['everything']!;
     const connection = await connect({command: entry.command, args: entry.args}, {env});
     const echoed = await connection.client.callTool({name: 'echo', arguments: {message: 'audited hello'}});
     await connection.close();
@@ -299,7 +380,9 @@ describe('thoth health (the built CLI)', () => {
 
   it('with a tenant but no credential, the heartbeat fails (exit 11), and the version fact is real', async () => {
     const home = await tempDir();
-    const run = await runThoth(['health', '--json'], {env: {HOME: home, THOTH_HOME: join(home, '.thoth'), THOTH_TENANT_ID: 'acme', THOTH_ENDPOINT_ID: 'ep-7', THOTH_MIN_VERSION: '0.0.1'}});
+    const run = await runThoth(['health', '--json'], {
+      env: {HOME: home, THOTH_HOME: join(home, '.thoth'), THOTH_TENANT_ID: 'acme', THOTH_ENDPOINT_ID: 'ep-7', THOTH_MIN_VERSION: '0.0.1'},
+    });
     expect(run.code).toBe(11);
     const envelope = parseEnvelope<HealthReport>(run.stdout);
     expect(envelope.result!.identity.endpointId).toBe('ep-7');

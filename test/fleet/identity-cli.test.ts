@@ -22,7 +22,10 @@ describe('thoth identity', () => {
     const run = await runThoth(['identity', '--json'], {env: {THOTH_HOME: await tempDir()}});
     const result = parseEnvelope<EndpointIdentity>(run.stdout).result!;
     const {readFile} = await import('node:fs/promises');
-    const raw = await readFile('/etc/machine-id', 'utf8').then((text) => text.trim(), () => undefined);
+    const raw = await readFile('/etc/machine-id', 'utf8').then(
+      (text) => text.trim(),
+      () => undefined,
+    );
     if (raw !== undefined && /^[0-9a-f]{32}$/.test(raw)) {
       expect(result).toMatchObject({source: 'machine-id', detail: '/etc/machine-id', derived: true});
       expect(run.stdout).not.toContain(raw);

@@ -20,7 +20,9 @@ async function settingsWith(env: Record<string, string> = {}, managed: Record<st
     home,
     platform: 'linux',
     readManagedPreferences: async (): Promise<ManagedPreferences> => ({
-      entries: new Map(Object.entries(managed).map(([key, value]) => [key, {value, origin: '/Library/Managed Preferences/io.thoth.agent.plist'}])),
+      entries: new Map(
+        Object.entries(managed).map(([key, value]) => [key, {value, origin: '/Library/Managed Preferences/io.thoth.agent.plist'}]),
+      ),
       problems: [],
     }),
   });
@@ -29,7 +31,10 @@ async function settingsWith(env: Record<string, string> = {}, managed: Record<st
 describe('app-specific derivation (sd_id128_get_machine_app_specific)', () => {
   it('matches systemd’s own test vector', () => {
     // systemd src/test/test-id128.c: machine 51df0b4b…, app f03daaeb… → 1dee5954…
-    const id = appSpecificId(Buffer.from('51df0b4bc3b04c9780e299b98ca373b8', 'hex'), Buffer.from('f03daaeb1c334b43a732172944bf772e', 'hex'));
+    const id = appSpecificId(
+      Buffer.from('51df0b4bc3b04c9780e299b98ca373b8', 'hex'),
+      Buffer.from('f03daaeb1c334b43a732172944bf772e', 'hex'),
+    );
     expect(id).toBe('1dee5954-e75c-4d6f-b96c-c6c04ca18a86');
   });
 
@@ -47,7 +52,7 @@ describe('parsers on captured outputs', () => {
   it('reads IOPlatformUUID from real ioreg outputs (Apple silicon, terminal copy with cut lines)', async () => {
     expect(parseIoregPlatformUuid(await fixture('ioreg-macbookpro18-1.txt'))).toBe('81895B8D-9EF9-4EBB-B5DE-B00069CF53F0');
     expect(parseIoregPlatformUuid(await fixture('ioreg-macbookpro17-1-terminal.txt'))).toBe('1AB2345C-03E4-57D4-A375-1234D48DE123');
-    expect(parseIoregPlatformUuid('wasn\'t expecting this')).toBeUndefined();
+    expect(parseIoregPlatformUuid("wasn't expecting this")).toBeUndefined();
   });
 
   it('extracts the anonymised Intel value, which is then refused as not a UUID', async () => {
@@ -75,18 +80,30 @@ describe('parsers on captured outputs', () => {
 
 describe('resolution order (as documented)', () => {
   it('THOTH_ENDPOINT_ID overrides every other source', async () => {
-    const identity = await resolveEndpointIdentity({settings: await settingsWith({THOTH_ENDPOINT_ID: 'ep-1', INTUNE_DEVICE_ID: 'intune-1', JAMF_COMPUTER_ID: '7'}), platform: 'linux'});
+    const identity = await resolveEndpointIdentity({
+      settings: await settingsWith({THOTH_ENDPOINT_ID: 'ep-1', INTUNE_DEVICE_ID: 'intune-1', JAMF_COMPUTER_ID: '7'}),
+      platform: 'linux',
+    });
     expect(identity).toMatchObject({endpointId: 'ep-1', source: 'endpoint-id', detail: 'env: THOTH_ENDPOINT_ID', derived: false});
   });
 
   it('then Intune (either variable), then Jamf', async () => {
-    expect(await resolveEndpointIdentity({settings: await settingsWith({INTUNE_DEVICE_ID: 'i-1', THOTH_JAMF_COMPUTER_ID: '7'})})).toMatchObject({endpointId: 'i-1', source: 'intune', detail: 'env: INTUNE_DEVICE_ID'});
-    expect(await resolveEndpointIdentity({settings: await settingsWith({JAMF_COMPUTER_ID: '7'})})).toMatchObject({endpointId: '7', source: 'jamf'});
+    expect(
+      await resolveEndpointIdentity({settings: await settingsWith({INTUNE_DEVICE_ID: 'i-1', THOTH_JAMF_COMPUTER_ID: '7'})}),
+    ).toMatchObject({endpointId: 'i-1', source: 'intune', detail: 'env: INTUNE_DEVICE_ID'});
+    expect(await resolveEndpointIdentity({settings: await settingsWith({JAMF_COMPUTER_ID: '7'})})).toMatchObject({
+      endpointId: '7',
+      source: 'jamf',
+    });
   });
 
   it('takes the Jamf computer ID that Jamf delivered as jssID in thoth’s managed preferences', async () => {
     const identity = await resolveEndpointIdentity({settings: await settingsWith({}, {jssID: '1042'})});
-    expect(identity).toMatchObject({endpointId: '1042', source: 'jamf', detail: 'managed: /Library/Managed Preferences/io.thoth.agent.plist (jssID)'});
+    expect(identity).toMatchObject({
+      endpointId: '1042',
+      source: 'jamf',
+      detail: 'managed: /Library/Managed Preferences/io.thoth.agent.plist (jssID)',
+    });
   });
 
   it('macOS: derives the id from IOPlatformUUID, never publishing it, running ioreg by absolute path without a shell', async () => {
@@ -117,8 +134,16 @@ describe('resolution order (as documented)', () => {
     });
     expect(identity).toMatchObject({endpointId: 'alice-mbp', source: 'hostname', detail: 'hostname'});
     expect(identity.skipped).toEqual([{source: 'machine-id', detail: 'IOPlatformUUID (ioreg)', reason: 'not a UUID or 32-hex id'}]);
-    const placeholder = (await fixture('ioreg-macbookpro18-1.txt')).replace('81895B8D-9EF9-4EBB-B5DE-B00069CF53F0', '03000200-0400-0500-0006-000700080009');
-    const refused = await resolveEndpointIdentity({settings: await settingsWith(), platform: 'darwin', runCommand: async () => ({code: 0, stdout: placeholder, stderr: ''}), env: {HOSTNAME: 'vm-7'}});
+    const placeholder = (await fixture('ioreg-macbookpro18-1.txt')).replace(
+      '81895B8D-9EF9-4EBB-B5DE-B00069CF53F0',
+      '03000200-0400-0500-0006-000700080009',
+    );
+    const refused = await resolveEndpointIdentity({
+      settings: await settingsWith(),
+      platform: 'darwin',
+      runCommand: async () => ({code: 0, stdout: placeholder, stderr: ''}),
+      env: {HOSTNAME: 'vm-7'},
+    });
     expect(refused).toMatchObject({endpointId: 'vm-7', source: 'hostname', detail: 'HOSTNAME'});
     expect(refused.skipped[0]!.reason).toMatch(/placeholder/);
   });
@@ -149,14 +174,22 @@ describe('resolution order (as documented)', () => {
         return {code: 0, stdout: output, stderr: ''};
       },
     });
-    expect(calls).toEqual([['C:\\WINDOWS\\System32\\reg.exe', 'query', 'HKLM\\SOFTWARE\\Microsoft\\Cryptography', '/v', 'MachineGuid', '/reg:64']]);
+    expect(calls).toEqual([
+      ['C:\\WINDOWS\\System32\\reg.exe', 'query', 'HKLM\\SOFTWARE\\Microsoft\\Cryptography', '/v', 'MachineGuid', '/reg:64'],
+    ]);
     expect(identity.endpointId).toBe(appSpecificId(machineIdBytes('9c1f5b7e-3a2d-4c8e-b1f0-6d2a4e8c0b57')!));
     expect(identity.derived).toBe(true);
   });
 
   it('Windows: a missing value (exit 1) falls back to the hostname', async () => {
     const stderr = await fixture('reg-query-not-found.stderr.txt');
-    const identity = await resolveEndpointIdentity({settings: await settingsWith(), platform: 'win32', env: {}, hostname: () => 'DESKTOP-1', runCommand: async () => ({code: 1, stdout: '', stderr})});
+    const identity = await resolveEndpointIdentity({
+      settings: await settingsWith(),
+      platform: 'win32',
+      env: {},
+      hostname: () => 'DESKTOP-1',
+      runCommand: async () => ({code: 1, stdout: '', stderr}),
+    });
     expect(identity).toMatchObject({endpointId: 'DESKTOP-1', source: 'hostname'});
     expect(identity.skipped[0]!.reason).toBe('no value');
   });
@@ -167,7 +200,10 @@ describe('resolution order (as documented)', () => {
     await mkdir(join(root, 'var', 'lib', 'dbus'), {recursive: true});
     await copyFile(join(FIXTURES, 'etc-machine-id'), join(root, 'var', 'lib', 'dbus', 'machine-id'));
     const dbus = await resolveEndpointIdentity({settings: await settingsWith(), platform: 'linux', fsRoot: root});
-    expect(dbus).toMatchObject({endpointId: appSpecificId(Buffer.from('51df0b4bc3b04c9780e299b98ca373b8', 'hex')), detail: '/var/lib/dbus/machine-id'});
+    expect(dbus).toMatchObject({
+      endpointId: appSpecificId(Buffer.from('51df0b4bc3b04c9780e299b98ca373b8', 'hex')),
+      detail: '/var/lib/dbus/machine-id',
+    });
     expect(dbus.skipped).toEqual([{source: 'machine-id', detail: '/etc/machine-id', reason: 'does not exist'}]);
 
     await writeFile(join(root, 'etc', 'machine-id'), 'uninitialized\n');
@@ -177,6 +213,10 @@ describe('resolution order (as documented)', () => {
 
     await writeFile(join(root, 'etc', 'machine-id'), '0123456789abcdef0123456789abcdef\n');
     const etc = await resolveEndpointIdentity({settings: await settingsWith(), platform: 'linux', fsRoot: root});
-    expect(etc).toMatchObject({endpointId: appSpecificId(Buffer.from('0123456789abcdef0123456789abcdef', 'hex')), detail: '/etc/machine-id', skipped: []});
+    expect(etc).toMatchObject({
+      endpointId: appSpecificId(Buffer.from('0123456789abcdef0123456789abcdef', 'hex')),
+      detail: '/etc/machine-id',
+      skipped: [],
+    });
   });
 });

@@ -52,7 +52,10 @@ describe('Governor: one decision per tools/call, recorded before the server sees
       const outcome = await governor.govern(call, context, '1', client, new LazyCancellation());
       expect(outcome.action).toBe('refuse');
       if (outcome.action !== 'refuse') return;
-      expect(outcome.error).toMatchObject({code, data: {decision: kind, ruleId: 'rule:x', tool: 'read_file', agentId: 'fs', auditId: 'event-1'}});
+      expect(outcome.error).toMatchObject({
+        code,
+        data: {decision: kind, ruleId: 'rule:x', tool: 'read_file', agentId: 'fs', auditId: 'event-1'},
+      });
       expect(audit.post[0]!.outcome).toMatchObject({kind: 'refused'});
     }
   });
@@ -68,7 +71,11 @@ describe('Governor: one decision per tools/call, recorded before the server sees
     const thrown = await throwing.govern(call, context, '1', client, new LazyCancellation());
     expect(thrown.action === 'refuse' && thrown.error.data).toMatchObject({ruleId: 'enforcer-error'});
 
-    const unwritable = new Governor({enforcer: enforcer(() => ({decision: 'allow', reason: 'fine', ruleId: 'r'})), audit: recordingAudit({failPre: true}).sink, warn: (m) => warnings.push(m)});
+    const unwritable = new Governor({
+      enforcer: enforcer(() => ({decision: 'allow', reason: 'fine', ruleId: 'r'})),
+      audit: recordingAudit({failPre: true}).sink,
+      warn: (m) => warnings.push(m),
+    });
     const refused = await unwritable.govern(call, context, '2', client, new LazyCancellation());
     expect(refused.action === 'refuse' && refused.error.data).toMatchObject({ruleId: 'audit-unavailable'});
     expect(warnings.join('\n')).toMatch(/enforcer failed on tool "read_file": boom[\s\S]*audit log could not be written: disk full/);
@@ -76,15 +83,24 @@ describe('Governor: one decision per tools/call, recorded before the server sees
 
   it('lets the step-up handler settle a step_up, and keeps it a step_up (with the reason) when the handler fails', async () => {
     const approving: StepUpHandler = {resolve: async (_c, _x, decision) => ({...decision, decision: 'allow', ruleId: 'approval:1'})};
-    const approved = await new Governor({enforcer: enforcer(() => ({decision: 'step_up', reason: 'ask', ruleId: 'r'})), stepUp: approving}).govern(call, context, '1', client, new LazyCancellation());
+    const approved = await new Governor({
+      enforcer: enforcer(() => ({decision: 'step_up', reason: 'ask', ruleId: 'r'})),
+      stepUp: approving,
+    }).govern(call, context, '1', client, new LazyCancellation());
     expect(approved.action).toBe('forward');
     const failing: StepUpHandler = {
       resolve: async () => {
         throw new Error('approvals.json locked');
       },
     };
-    const stillAsking = await new Governor({enforcer: enforcer(() => ({decision: 'step_up', reason: 'ask', ruleId: 'r'})), stepUp: failing}).govern(call, context, '1', client, new LazyCancellation());
-    expect(stillAsking.action === 'refuse' && stillAsking.error).toMatchObject({code: ErrorCode.STEP_UP, message: expect.stringContaining('approval could not be requested: approvals.json locked')});
+    const stillAsking = await new Governor({
+      enforcer: enforcer(() => ({decision: 'step_up', reason: 'ask', ruleId: 'r'})),
+      stepUp: failing,
+    }).govern(call, context, '1', client, new LazyCancellation());
+    expect(stillAsking.action === 'refuse' && stillAsking.error).toMatchObject({
+      code: ErrorCode.STEP_UP,
+      message: expect.stringContaining('approval could not be requested: approvals.json locked'),
+    });
   });
 });
 

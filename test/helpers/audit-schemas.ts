@@ -21,7 +21,9 @@ export async function invalidEvents(events: readonly AuditEvent[]): Promise<stri
     const schema = eventSchemaName(event.type);
     const validate = await loadValidator(`audit/events/${schema}`);
     if (validate(event)) continue;
-    const errors = (validate.errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message ?? error.keyword} ${JSON.stringify(error.params)}`);
+    const errors = (validate.errors ?? []).map(
+      (error) => `${error.instancePath || '/'} ${error.message ?? error.keyword} ${JSON.stringify(error.params)}`,
+    );
     problems.push(`${event.type} ${event.eventId} (${schema}.schema.json): ${errors.join('; ')}`);
   }
   return problems;

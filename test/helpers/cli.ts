@@ -30,7 +30,10 @@ export interface CliResult {
  * Runs the built CLI (`npm run build` first) as a real child process. `env` is merged over a
  * minimal environment; THOTH_HOME should point at a temporary directory in every test.
  */
-export function runThoth(args: string[], options: {env?: Record<string, string | undefined>; input?: string; cwd?: string; timeoutMs?: number} = {}): Promise<CliResult> {
+export function runThoth(
+  args: string[],
+  options: {env?: Record<string, string | undefined>; input?: string; cwd?: string; timeoutMs?: number} = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [THOTH_BIN, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
@@ -52,6 +55,15 @@ export function runThoth(args: string[], options: {env?: Record<string, string |
 }
 
 /** Parses the `--json` envelope printed on stdout. */
-export function parseEnvelope<T = unknown>(stdout: string): {ok: boolean; status: number; command: string; result?: T; error?: {code: string; message: string; suggestions: string[]}; warnings: string[]} {
+export function parseEnvelope<T = unknown>(
+  stdout: string,
+): {
+  ok: boolean;
+  status: number;
+  command: string;
+  result?: T;
+  error?: {code: string; message: string; suggestions: string[]};
+  warnings: string[];
+} {
   return JSON.parse(stdout) as never;
 }

@@ -4,7 +4,15 @@ import type {IncomingMessage, ServerResponse} from 'node:http';
 import type {Socket} from 'node:net';
 import {setTimeout as sleep} from 'node:timers/promises';
 
-import {API_KEY_HEADER, ERROR_SCHEMA, ROUTES, type EnforceRequest, type EnforceResponse, type ErrorCode, type RouteName} from '../../src/control-plane/contract.js';
+import {
+  API_KEY_HEADER,
+  ERROR_SCHEMA,
+  ROUTES,
+  type EnforceRequest,
+  type EnforceResponse,
+  type ErrorCode,
+  type RouteName,
+} from '../../src/control-plane/contract.js';
 import {loadValidator, type CompiledValidator} from '../../src/util/validators.js';
 
 /**
@@ -75,7 +83,11 @@ export class TestControlPlane {
   /** TLS connections accepted (keep-alive: far fewer than requests). */
   connections = 0;
   /** Decides enforce requests (default: allow). */
-  decide: (request: EnforceRequest) => EnforceResponse | Promise<EnforceResponse> = () => ({decision: 'allow', reason: 'allowed by the test control plane', ruleId: 'test-allow'});
+  decide: (request: EnforceRequest) => EnforceResponse | Promise<EnforceResponse> = () => ({
+    decision: 'allow',
+    reason: 'allowed by the test control plane',
+    ruleId: 'test-allow',
+  });
   private server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly options: TestControlPlaneOptions;
@@ -187,9 +199,19 @@ export class TestControlPlane {
     }
     if (route && problems.length === 0 && this.options.validate !== false) {
       const validate = VALIDATORS.get(ROUTES[route].request)!;
-      if (!validate(body)) problems.push(...(validate.errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message ?? error.keyword}`));
+      if (!validate(body))
+        problems.push(...(validate.errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message ?? error.keyword}`));
     }
-    const recorded: RecordedRequest = {route, method: req.method ?? '', path, headers: req.headers, body, raw: text, problems, at: Date.now()};
+    const recorded: RecordedRequest = {
+      route,
+      method: req.method ?? '',
+      path,
+      headers: req.headers,
+      body,
+      raw: text,
+      problems,
+      at: Date.now(),
+    };
     if (this.options.record !== false) this.requests.push(recorded);
     if (problems.length > 0) this.everInvalid.push(recorded);
     if (route) this.counts[route] = (this.counts[route] ?? 0) + 1;
@@ -207,9 +229,16 @@ export class TestControlPlane {
       return;
     }
     const status = reply.status ?? 200;
-    if (reply.body !== undefined && status >= 200 && status < 300 && handler === DEFAULT_HANDLERS[route] && this.options.validate !== false) {
+    if (
+      reply.body !== undefined &&
+      status >= 200 &&
+      status < 300 &&
+      handler === DEFAULT_HANDLERS[route] &&
+      this.options.validate !== false
+    ) {
       const validate = VALIDATORS.get(ROUTES[route].response)!;
-      if (!validate(reply.body)) throw new Error(`the test control plane broke ${ROUTES[route].response}: ${JSON.stringify(validate.errors)}`);
+      if (!validate(reply.body))
+        throw new Error(`the test control plane broke ${ROUTES[route].response}: ${JSON.stringify(validate.errors)}`);
     }
     if (reply.body !== undefined && status >= 300) {
       const validate = VALIDATORS.get(ERROR_SCHEMA)!;
@@ -222,7 +251,8 @@ export class TestControlPlane {
     const auth = this.options.auth;
     if (!auth) return undefined;
     if (ROUTES[route].host === 'enforcer') {
-      if (auth.enforcer !== undefined && headers['authorization'] !== auth.enforcer) return 'the enforcer needs the API key as a bearer token';
+      if (auth.enforcer !== undefined && headers['authorization'] !== auth.enforcer)
+        return 'the enforcer needs the API key as a bearer token';
       return undefined;
     }
     if (auth.govapi !== undefined && headers['authorization'] !== auth.govapi) return 'GovAPI needs its bearer token';
@@ -257,11 +287,20 @@ const DEFAULT_HANDLERS: Record<RouteName, Handler> = {
     const entry = known ?? {enrolledAt: new Date().toISOString(), registrations: 0};
     entry.registrations++;
     plane.endpoints.set(body.endpointId, entry);
-    return {body: {endpointId: body.endpointId, status: 'enrolled', created: known === undefined, enrolledAt: entry.enrolledAt, fleetId: body.fleetId}};
+    return {
+      body: {
+        endpointId: body.endpointId,
+        status: 'enrolled',
+        created: known === undefined,
+        enrolledAt: entry.enrolledAt,
+        fleetId: body.fleetId,
+      },
+    };
   },
   checkin: (request, plane) => {
     const body = request.body as {endpointId: string};
-    if (!plane.endpoints.has(body.endpointId)) return {status: 404, body: errorBody('ENDPOINT_NOT_REGISTERED', `endpoint ${body.endpointId} is not registered`)};
+    if (!plane.endpoints.has(body.endpointId))
+      return {status: 404, body: errorBody('ENDPOINT_NOT_REGISTERED', `endpoint ${body.endpointId} is not registered`)};
     return {body: {receivedAt: new Date().toISOString()}};
   },
   eventBatch: (request, plane) => {
@@ -286,6 +325,12 @@ const DEFAULT_HANDLERS: Record<RouteName, Handler> = {
     if (hold.state === 'pending') {
       await Promise.race([new Promise<void>((resolve) => hold.waiters.push(resolve)), sleep(body.waitMs)]);
     }
-    return {body: {approvalId: hold.approvalId, state: hold.state, ...(hold.decidedBy && hold.state !== 'pending' ? {decidedBy: hold.decidedBy, decidedAt: new Date().toISOString()} : {})}};
+    return {
+      body: {
+        approvalId: hold.approvalId,
+        state: hold.state,
+        ...(hold.decidedBy && hold.state !== 'pending' ? {decidedBy: hold.decidedBy, decidedAt: new Date().toISOString()} : {}),
+      },
+    };
   },
 };

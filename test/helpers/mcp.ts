@@ -56,7 +56,12 @@ export interface Connection {
   close(): Promise<void>;
 }
 
-export const SAMPLING_ANSWER = {model: 'test-model', role: 'assistant', content: {type: 'text', text: 'sampled answer'}, stopReason: 'endTurn'};
+export const SAMPLING_ANSWER = {
+  model: 'test-model',
+  role: 'assistant',
+  content: {type: 'text', text: 'sampled answer'},
+  stopReason: 'endTurn',
+};
 export const ELICIT_ANSWER = {action: 'accept', content: {name: 'Ada Lovelace', email: 'ada@example.com'}};
 export const ROOTS = [{uri: 'file:///tmp/project', name: 'project'}];
 
@@ -71,11 +76,15 @@ export async function connect(server: ServerCommand, options: ConnectOptions = {
   });
   let stderr = '';
   transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const capabilities = options.capabilities ?? (options.fullCapabilities ? {sampling: {}, elicitation: {}, roots: {listChanged: true}} : {});
+  const capabilities =
+    options.capabilities ?? (options.fullCapabilities ? {sampling: {}, elicitation: {}, roots: {listChanged: true}} : {});
   const client = new Client({name: 'thoth-test-client', version: '1.0.0'}, {capabilities});
   if (capabilities['sampling']) client.setRequestHandler(CreateMessageRequestSchema, () => SAMPLING_ANSWER as never);
   if (capabilities['elicitation']) {
-    client.setRequestHandler(ElicitRequestSchema, async (request) => (options.onElicit ? await options.onElicit(request as never) : ELICIT_ANSWER) as never);
+    client.setRequestHandler(
+      ElicitRequestSchema,
+      async (request) => (options.onElicit ? await options.onElicit(request as never) : ELICIT_ANSWER) as never,
+    );
   }
   if (capabilities['roots']) client.setRequestHandler(ListRootsRequestSchema, () => ({roots: ROOTS}));
   await client.connect(transport);

@@ -21,7 +21,13 @@ export class RawSession {
   constructor(thothArgs: string[], serverCommand: string[], env: Record<string, string> = {}) {
     this.child = spawn(process.execPath, [THOTH_BIN, 'run', ...thothArgs, '--', ...serverCommand], {
       // A profile of its own unless the test gives one: tests never touch the real ~/.thoth.
-      env: {PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', THOTH_HOME: tempDirSync(), THOTH_REQUIRE_NON_ROOT: 'false', ...env},
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOME: process.env['HOME'] ?? '',
+        THOTH_HOME: tempDirSync(),
+        THOTH_REQUIRE_NON_ROOT: 'false',
+        ...env,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -60,7 +66,12 @@ export class RawSession {
   }
 
   async initialize(): Promise<Record<string, unknown>> {
-    this.send({jsonrpc: '2.0', id: 'init', method: 'initialize', params: {protocolVersion: '2025-06-18', capabilities: {}, clientInfo: {name: 'raw', version: '1'}}});
+    this.send({
+      jsonrpc: '2.0',
+      id: 'init',
+      method: 'initialize',
+      params: {protocolVersion: '2025-06-18', capabilities: {}, clientInfo: {name: 'raw', version: '1'}},
+    });
     const response = await this.nextJson();
     this.send({jsonrpc: '2.0', method: 'notifications/initialized'});
     return response;

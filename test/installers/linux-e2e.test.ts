@@ -78,7 +78,9 @@ describe.skipIf(skip !== undefined)('the unpacked Linux tarball, without Node.js
     await symlink(launcher, join(elsewhere, 'thoth'));
     const linked = await run(join(elsewhere, 'thoth'), ['--version'], {env: {PATH: NO_NODE}});
     expect(linked.code).toBe(127);
-    expect(linked.stderr).toBe(`thoth: ${elsewhere}/node is missing: run this launcher where it was unpacked (through a symlink it cannot find node)\n`);
+    expect(linked.stderr).toBe(
+      `thoth: ${elsewhere}/node is missing: run this launcher where it was unpacked (through a symlink it cannot find node)\n`,
+    );
   });
 
   it('thoth run: a real MCP session is governed (allow, block -32001, step-up -32002) and leaves an intact, schema-valid audit trail', async () => {
@@ -87,7 +89,11 @@ describe.skipIf(skip !== undefined)('the unpacked Linux tarball, without Node.js
     // every relative string (read against the home, as a server would) lands inside thoth's files.
     const profile = join(home, '.thoth');
     const auditDir = join(home, 'trail');
-    const {client, stderr} = await connect(launcher, ['run', '--agent-id', 'everything', '--policy', E2E_POLICY, '--audit-dir', auditDir, '--', bundledNode, EVERYTHING_SERVER, 'stdio'], {HOME: home, THOTH_HOME: profile});
+    const {client, stderr} = await connect(
+      launcher,
+      ['run', '--agent-id', 'everything', '--policy', E2E_POLICY, '--audit-dir', auditDir, '--', bundledNode, EVERYTHING_SERVER, 'stdio'],
+      {HOME: home, THOTH_HOME: profile},
+    );
     try {
       expect((await client.listTools()).tools.map((tool) => tool.name).sort()).toEqual(['echo', 'get-sum', 'get-tiny-image']);
       expect(await callText(client, 'echo', {message: 'from the installed thoth'})).toBe('Echo: from the installed thoth');
@@ -116,7 +122,11 @@ describe.skipIf(skip !== undefined)('the unpacked Linux tarball, without Node.js
 
     const wrapped = await thoth(['wrap-config', '--tenant-id', 'acme', '--enforcement-mode', 'observe'], env);
     expect(wrapped.code, wrapped.stderr).toBe(0);
-    const entry = (JSON.parse(await readFile(config, 'utf8')) as {mcpServers: Record<string, {command: string; args: string[]; env: Record<string, string>}>}).mcpServers['everything']!;
+    const entry = (
+      JSON.parse(await readFile(config, 'utf8')) as {
+        mcpServers: Record<string, {command: string; args: string[]; env: Record<string, string>}>;
+      }
+    ).mcpServers['everything']!;
     expect(entry.command).toBe(bundledNode);
     expect(entry.args.slice(0, 2)).toEqual([join(root, 'thoth', 'lib', 'bin', 'run.js'), 'run']);
     expect(entry.args.slice(-4)).toEqual(['--', bundledNode, EVERYTHING_SERVER, 'stdio']);
@@ -125,7 +135,9 @@ describe.skipIf(skip !== undefined)('the unpacked Linux tarball, without Node.js
 
     const status = await thoth(['status', '--json'], env);
     expect(status.code, status.stdout + status.stderr).toBe(0);
-    const servers = (JSON.parse(status.stdout) as {result: {clients: Array<{servers: Array<{server: string; state: string; problems: string[]}>}>}}).result.clients.flatMap((c) => c.servers);
+    const servers = (
+      JSON.parse(status.stdout) as {result: {clients: Array<{servers: Array<{server: string; state: string; problems: string[]}>}>}}
+    ).result.clients.flatMap((c) => c.servers);
     expect(servers).toEqual([expect.objectContaining({server: 'everything', state: 'governed', problems: []})]);
 
     // Start the entry exactly as the client would: its command, args and env, and no node on PATH.

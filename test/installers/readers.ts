@@ -60,7 +60,12 @@ export function readBom(bytes: Buffer): {paths: BomPath[]; named: string[]; leav
       const key = block(node.readUInt32BE(12 + i * 8));
       const value = block(node.readUInt32BE(16 + i * 8));
       const nameEnd = value.indexOf(0, 4);
-      entries.push({id: key.readUInt32BE(0), parent: value.readUInt32BE(0), name: value.subarray(4, nameEnd).toString('utf8'), meta: block(key.readUInt32BE(4))});
+      entries.push({
+        id: key.readUInt32BE(0),
+        parent: value.readUInt32BE(0),
+        name: value.subarray(4, nameEnd).toString('utf8'),
+        meta: block(key.readUInt32BE(4)),
+      });
     }
     const next = node.readUInt32BE(4);
     if (next === 0) break;
@@ -75,7 +80,15 @@ export function readBom(bytes: Buffer): {paths: BomPath[]; named: string[]; leav
   const result = entries.map((entry): BomPath => {
     const meta = entry.meta;
     const type = types[meta.readUInt8(0) as 1 | 2 | 3 | 4];
-    const path: BomPath = {path: fullPath(entry.id), type, mode: meta.readUInt16BE(4), uid: meta.readUInt32BE(6), gid: meta.readUInt32BE(10), size: meta.readUInt32BE(18), checksum: type === 'directory' ? 0 : meta.readUInt32BE(23)};
+    const path: BomPath = {
+      path: fullPath(entry.id),
+      type,
+      mode: meta.readUInt16BE(4),
+      uid: meta.readUInt32BE(6),
+      gid: meta.readUInt32BE(10),
+      size: meta.readUInt32BE(18),
+      checksum: type === 'directory' ? 0 : meta.readUInt32BE(23),
+    };
     if (type === 'symlink') {
       const length = meta.readUInt32BE(27);
       path.linkTarget = meta.subarray(31, 31 + length - 1).toString('utf8');
@@ -117,7 +130,13 @@ export async function openIntunewin(file: string, workDir: string): Promise<Open
   const decipher = createDecipheriv('aes-256-cbc', key, iv);
   const content = Buffer.concat([decipher.update(encrypted.subarray(48)), decipher.final()]);
   if (field('FileDigestAlgorithm') !== 'SHA256') throw new Error('unknown digest algorithm');
-  if (!createHash('sha256').update(content).digest().equals(Buffer.from(field('FileDigest'), 'base64'))) throw new Error('the file digest does not match');
+  if (
+    !createHash('sha256')
+      .update(content)
+      .digest()
+      .equals(Buffer.from(field('FileDigest'), 'base64'))
+  )
+    throw new Error('the file digest does not match');
   if (Number(field('UnencryptedContentSize')) !== content.length) throw new Error('UnencryptedContentSize does not match');
   return {detectionXml, field, content, encrypted};
 }

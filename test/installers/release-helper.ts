@@ -85,14 +85,30 @@ async function buildOnce(): Promise<Release> {
   await withLock(join(cacheRoot, `${key}.lock`), async () => {
     if (existsSync(join(dir, '.complete'))) return;
     // Older builds are 200 MB each: keep only this one.
-    for (const name of await readdir(cacheRoot)) if (name !== key && !name.endsWith('.lock') && !existsSync(join(cacheRoot, `${name}.lock`))) await rm(join(cacheRoot, name), {recursive: true, force: true});
+    for (const name of await readdir(cacheRoot))
+      if (name !== key && !name.endsWith('.lock') && !existsSync(join(cacheRoot, `${name}.lock`)))
+        await rm(join(cacheRoot, name), {recursive: true, force: true});
     await rm(dir, {recursive: true, force: true});
-    const result = await run(process.execPath, [join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(REPO_ROOT, 'scripts', 'dist', 'main.ts'), '--out', dir, '--targets', targets.join(',')]);
+    const result = await run(process.execPath, [
+      join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
+      join(REPO_ROOT, 'scripts', 'dist', 'main.ts'),
+      '--out',
+      dir,
+      '--targets',
+      targets.join(','),
+    ]);
     if (result.code !== 0) throw new Error(`scripts/dist/main.ts exited ${result.code}:\n${result.stderr}`);
     await writeFile(join(dir, '.complete'), result.stdout);
   });
   const file = (suffix: string): string => join(dir, `thoth-${version}-${suffix}`);
-  const built: Release = {dir, version, linux: file('linux-x64.tar.gz'), darwinArm64: file('darwin-arm64.pkg'), darwinX64: file('darwin-x64.pkg'), sums: join(dir, 'SHA256SUMS')};
+  const built: Release = {
+    dir,
+    version,
+    linux: file('linux-x64.tar.gz'),
+    darwinArm64: file('darwin-arm64.pkg'),
+    darwinX64: file('darwin-x64.pkg'),
+    sums: join(dir, 'SHA256SUMS'),
+  };
   if (targets.includes('win-x64')) {
     built.msi = file('win-x64.msi');
     built.intunewin = file('win-x64.intunewin');
@@ -103,12 +119,25 @@ async function buildOnce(): Promise<Release> {
 /** Everything the release is made from: the build output, the dist scripts, the lockfile, the Intune scripts packed with the MSI. */
 async function inputsKey(targets: readonly string[]): Promise<string> {
   const hash = createHash('sha256').update(targets.join(','));
-  const roots = ['dist', 'bin', 'scripts/dist', 'scripts/registry-package.mjs', 'package.json', 'package-lock.json', 'oclif.manifest.json', 'mdm/intune'];
+  const roots = [
+    'dist',
+    'bin',
+    'scripts/dist',
+    'scripts/registry-package.mjs',
+    'package.json',
+    'package-lock.json',
+    'oclif.manifest.json',
+    'mdm/intune',
+  ];
   for (const root of roots) {
     for (const file of await filesUnder(join(REPO_ROOT, root))) {
       // The build stamp is a time: it changes with every build, the release does not.
       if (file.endsWith('.build-stamp')) continue;
-      hash.update(relative(REPO_ROOT, file)).update('\0').update(await readFile(file)).update('\0');
+      hash
+        .update(relative(REPO_ROOT, file))
+        .update('\0')
+        .update(await readFile(file))
+        .update('\0');
     }
   }
   return hash.digest('hex').slice(0, 16);
@@ -162,9 +191,17 @@ export interface RunResult {
 }
 
 /** Runs a program without a shell and collects its output. */
-export function run(command: string, args: readonly string[], options: {cwd?: string; env?: NodeJS.ProcessEnv; input?: string} = {}): Promise<RunResult> {
+export function run(
+  command: string,
+  args: readonly string[],
+  options: {cwd?: string; env?: NodeJS.ProcessEnv; input?: string} = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {cwd: options.cwd, env: options.env ?? process.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']});
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -181,5 +218,7 @@ export function run(command: string, args: readonly string[], options: {cwd?: st
 
 /** SHA-256 of a file, hex. */
 export async function sha256(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 }

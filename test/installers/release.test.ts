@@ -36,7 +36,11 @@ beforeAll(async () => {
 describe.skipIf(macSkip !== undefined)('npm run dist: the release directory', () => {
   it('holds the artefacts and a SHA256SUMS that `sha256sum -c` accepts', async () => {
     const names = (await readdir(built.dir)).filter((name) => !name.startsWith('.')).sort();
-    const expected = [`thoth-${built.version}-darwin-arm64.pkg`, `thoth-${built.version}-darwin-x64.pkg`, `thoth-${built.version}-linux-x64.tar.gz`];
+    const expected = [
+      `thoth-${built.version}-darwin-arm64.pkg`,
+      `thoth-${built.version}-darwin-x64.pkg`,
+      `thoth-${built.version}-linux-x64.tar.gz`,
+    ];
     if (built.msi) expected.push(`thoth-${built.version}-win-x64.intunewin`, `thoth-${built.version}-win-x64.msi`);
     expect(names).toEqual(['SHA256SUMS', ...expected].sort());
     const check = await run('sha256sum', ['-c', 'SHA256SUMS'], {cwd: built.dir});
@@ -47,12 +51,23 @@ describe.skipIf(macSkip !== undefined)('npm run dist: the release directory', ()
   it('linux-x64.tar.gz: thoth/bin/thoth, the pinned Node as thoth/bin/node, the bundle in thoth/lib, all owned by root', async () => {
     const listing = await run('tar', ['-tzv', '--numeric-owner', '-f', built.linux]);
     expect(listing.code, listing.stderr).toBe(0);
-    const rows = listing.stdout.trim().split('\n').map((line) => line.split(/\s+/));
+    const rows = listing.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split(/\s+/));
     const byPath = new Map(rows.map((row) => [row.at(-1)!, row]));
     expect(rows.every((row) => row.at(-1)!.startsWith('thoth/') && row[1] === '0/0')).toBe(true);
     expect(byPath.get('thoth/bin/thoth')?.[0]).toBe('-rwxr-xr-x');
     expect(byPath.get('thoth/bin/node')?.slice(0, 3)).toEqual(['-rwxr-xr-x', '0/0', String(pins.targets['linux-x64']!.size)]);
-    for (const path of ['thoth/lib/bin/run.js', 'thoth/lib/package.json', 'thoth/lib/oclif.manifest.json', 'thoth/lib/lib-url.js', 'thoth/lib/THIRD-PARTY-LICENSES.txt', 'thoth/lib/FILES', 'thoth/licenses/node.txt']) {
+    for (const path of [
+      'thoth/lib/bin/run.js',
+      'thoth/lib/package.json',
+      'thoth/lib/oclif.manifest.json',
+      'thoth/lib/lib-url.js',
+      'thoth/lib/THIRD-PARTY-LICENSES.txt',
+      'thoth/lib/FILES',
+      'thoth/licenses/node.txt',
+    ]) {
       expect(byPath.has(path), path).toBe(true);
     }
     const dir = await tempDir();
@@ -70,70 +85,106 @@ describe.skipIf(macSkip !== undefined)('npm run dist: the release directory', ()
   it.each([
     ['darwin-arm64', 'arm64'],
     ['darwin-x64', 'x86_64'],
-  ] as const)('%s.pkg: a flat package 7-Zip opens (Distribution + thoth.pkg with PackageInfo, Bom, Payload, Scripts)', async (target, architecture) => {
-    const pkg = target === 'darwin-arm64' ? built.darwinArm64 : built.darwinX64;
-    const dir = await tempDir();
-    const tested = await run('7z', ['t', pkg]);
-    expect(tested.stdout).toContain('Everything is Ok');
-    expect(tested.stdout).not.toMatch(/CRC|WARNING/i);
-    const listing = await run('7z', ['l', '-slt', pkg]);
-    const paths = [...listing.stdout.matchAll(/^Path = (.*)$/gm)].map((match) => match[1]).slice(1);
-    expect(paths.sort()).toEqual(['Distribution', 'thoth.pkg', 'thoth.pkg/Bom', 'thoth.pkg/PackageInfo', 'thoth.pkg/Payload', 'thoth.pkg/Scripts', '[TOC].xml'].sort());
-    expect((await run('7z', ['x', '-y', `-o${dir}`, pkg])).code).toBe(0);
+  ] as const)(
+    '%s.pkg: a flat package 7-Zip opens (Distribution + thoth.pkg with PackageInfo, Bom, Payload, Scripts)',
+    async (target, architecture) => {
+      const pkg = target === 'darwin-arm64' ? built.darwinArm64 : built.darwinX64;
+      const dir = await tempDir();
+      const tested = await run('7z', ['t', pkg]);
+      expect(tested.stdout).toContain('Everything is Ok');
+      expect(tested.stdout).not.toMatch(/CRC|WARNING/i);
+      const listing = await run('7z', ['l', '-slt', pkg]);
+      const paths = [...listing.stdout.matchAll(/^Path = (.*)$/gm)].map((match) => match[1]).slice(1);
+      expect(paths.sort()).toEqual(
+        [
+          'Distribution',
+          'thoth.pkg',
+          'thoth.pkg/Bom',
+          'thoth.pkg/PackageInfo',
+          'thoth.pkg/Payload',
+          'thoth.pkg/Scripts',
+          '[TOC].xml',
+        ].sort(),
+      );
+      expect((await run('7z', ['x', '-y', `-o${dir}`, pkg])).code).toBe(0);
 
-    const distribution = await readFile(join(dir, 'Distribution'), 'utf8');
-    expect(distribution).toContain(`hostArchitectures="${architecture}"`);
-    expect(distribution).toContain('<os-version min="11.0"/>');
-    expect(distribution).toContain(`<pkg-ref id="io.thoth.agent" version="${built.version}" onConclusion="none"`);
-    expect(distribution).toMatch(/>#thoth\.pkg<\/pkg-ref>/);
-    const packageInfo = await readFile(join(dir, 'thoth.pkg', 'PackageInfo'), 'utf8');
-    expect(packageInfo).toMatch(/identifier="io.thoth.agent"/);
-    expect(packageInfo).toMatch(new RegExp(`version="${built.version.replaceAll('.', '\\.')}"`));
-    expect(packageInfo).toMatch(/install-location="\/usr\/local\/thoth"/);
-    expect(packageInfo).toMatch(/auth="root"/);
-    expect(packageInfo).toContain('<postinstall file="./postinstall"/>');
+      const distribution = await readFile(join(dir, 'Distribution'), 'utf8');
+      expect(distribution).toContain(`hostArchitectures="${architecture}"`);
+      expect(distribution).toContain('<os-version min="11.0"/>');
+      expect(distribution).toContain(`<pkg-ref id="io.thoth.agent" version="${built.version}" onConclusion="none"`);
+      expect(distribution).toMatch(/>#thoth\.pkg<\/pkg-ref>/);
+      const packageInfo = await readFile(join(dir, 'thoth.pkg', 'PackageInfo'), 'utf8');
+      expect(packageInfo).toMatch(/identifier="io.thoth.agent"/);
+      expect(packageInfo).toMatch(new RegExp(`version="${built.version.replaceAll('.', '\\.')}"`));
+      expect(packageInfo).toMatch(/install-location="\/usr\/local\/thoth"/);
+      expect(packageInfo).toMatch(/auth="root"/);
+      expect(packageInfo).toContain('<postinstall file="./postinstall"/>');
 
-    // The Payload: gzip of an odc cpio, everything root:wheel (0:0), read by GNU cpio.
-    const payload = gunzipSync(await readFile(join(dir, 'thoth.pkg', 'Payload')));
-    expect(payload.subarray(0, 6).toString('latin1')).toBe('070707');
-    await writeFile(join(dir, 'payload.cpio'), payload);
-    const cpio = await run('sh', ['-c', 'exec cpio -itv --numeric-uid-gid -H odc < "$0"', join(dir, 'payload.cpio')]);
-    expect(cpio.code, cpio.stderr).toBe(0);
-    const rows = cpio.stdout.trim().split('\n').map((line) => line.split(/\s+/));
-    expect(rows.every((row) => row[2] === '0' && row[3] === '0')).toBe(true);
-    const cpioPaths = rows.map((row) => row.at(-1)!);
-    expect(cpioPaths).toEqual(expect.arrayContaining(['.', './bin', './bin/node', './bin/thoth', './lib/bin/run.js', './lib/package.json', './licenses/node.txt']));
-    const payloadDir = join(dir, 'payload');
-    await mkdir(payloadDir);
-    expect((await run('sh', ['-c', 'cd "$1" && exec cpio -idm --quiet -H odc < "$0"', join(dir, 'payload.cpio'), payloadDir])).code).toBe(0);
-    const node = join(payloadDir, 'bin', 'node');
-    expect(await sha256(node)).toBe(pins.targets[target]!.sha256);
-    expect((await stat(node)).mode & 0o777).toBe(0o755);
-    // Untouched Mach-O: the 64-bit magic, the CPU type, and a code signature load command still there.
-    const machO = await readFile(node);
-    expect(machO.readUInt32LE(0)).toBe(0xfeedfacf);
-    expect(machO.readUInt32LE(4)).toBe(target === 'darwin-arm64' ? 0x0100000c : 0x01000007);
-    expect(loadCommands(machO)).toContain(0x1d);
-    expect(await readFile(join(payloadDir, 'bin', 'thoth'), 'utf8')).toContain('exec /usr/local/thoth/bin/node /usr/local/thoth/lib/bin/run.js "$@"');
+      // The Payload: gzip of an odc cpio, everything root:wheel (0:0), read by GNU cpio.
+      const payload = gunzipSync(await readFile(join(dir, 'thoth.pkg', 'Payload')));
+      expect(payload.subarray(0, 6).toString('latin1')).toBe('070707');
+      await writeFile(join(dir, 'payload.cpio'), payload);
+      const cpio = await run('sh', ['-c', 'exec cpio -itv --numeric-uid-gid -H odc < "$0"', join(dir, 'payload.cpio')]);
+      expect(cpio.code, cpio.stderr).toBe(0);
+      const rows = cpio.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split(/\s+/));
+      expect(rows.every((row) => row[2] === '0' && row[3] === '0')).toBe(true);
+      const cpioPaths = rows.map((row) => row.at(-1)!);
+      expect(cpioPaths).toEqual(
+        expect.arrayContaining([
+          '.',
+          './bin',
+          './bin/node',
+          './bin/thoth',
+          './lib/bin/run.js',
+          './lib/package.json',
+          './licenses/node.txt',
+        ]),
+      );
+      const payloadDir = join(dir, 'payload');
+      await mkdir(payloadDir);
+      expect((await run('sh', ['-c', 'cd "$1" && exec cpio -idm --quiet -H odc < "$0"', join(dir, 'payload.cpio'), payloadDir])).code).toBe(
+        0,
+      );
+      const node = join(payloadDir, 'bin', 'node');
+      expect(await sha256(node)).toBe(pins.targets[target]!.sha256);
+      expect((await stat(node)).mode & 0o777).toBe(0o755);
+      // Untouched Mach-O: the 64-bit magic, the CPU type, and a code signature load command still there.
+      const machO = await readFile(node);
+      expect(machO.readUInt32LE(0)).toBe(0xfeedfacf);
+      expect(machO.readUInt32LE(4)).toBe(target === 'darwin-arm64' ? 0x0100000c : 0x01000007);
+      expect(loadCommands(machO)).toContain(0x1d);
+      expect(await readFile(join(payloadDir, 'bin', 'thoth'), 'utf8')).toContain(
+        'exec /usr/local/thoth/bin/node /usr/local/thoth/lib/bin/run.js "$@"',
+      );
 
-    // The Bom lists exactly the Payload's paths, root-owned, with the sizes cpio extracted.
-    const bom = await readFile(join(dir, 'thoth.pkg', 'Bom'));
-    expect(bom.subarray(0, 8).toString('latin1')).toBe('BOMStore');
-    const read = readBom(bom);
-    expect(read.paths.map((p) => p.path).sort()).toEqual([...cpioPaths].sort());
-    expect(read.paths.every((p) => p.uid === 0 && p.gid === 0)).toBe(true);
-    expect(read.paths.find((p) => p.path === './bin/node')).toMatchObject({type: 'file', mode: 0o100755, size: pins.targets[target]!.size});
-    expect(packageInfo).toContain(`numberOfFiles="${cpioPaths.length}"`);
+      // The Bom lists exactly the Payload's paths, root-owned, with the sizes cpio extracted.
+      const bom = await readFile(join(dir, 'thoth.pkg', 'Bom'));
+      expect(bom.subarray(0, 8).toString('latin1')).toBe('BOMStore');
+      const read = readBom(bom);
+      expect(read.paths.map((p) => p.path).sort()).toEqual([...cpioPaths].sort());
+      expect(read.paths.every((p) => p.uid === 0 && p.gid === 0)).toBe(true);
+      expect(read.paths.find((p) => p.path === './bin/node')).toMatchObject({
+        type: 'file',
+        mode: 0o100755,
+        size: pins.targets[target]!.size,
+      });
+      expect(packageInfo).toContain(`numberOfFiles="${cpioPaths.length}"`);
 
-    // Scripts: postinstall, executable, creating the /usr/local/bin/thoth launcher.
-    const scripts = gunzipSync(await readFile(join(dir, 'thoth.pkg', 'Scripts')));
-    await writeFile(join(dir, 'scripts.cpio'), scripts);
-    const scriptsDir = join(dir, 'scripts');
-    await mkdir(scriptsDir);
-    expect((await run('sh', ['-c', 'cd "$1" && exec cpio -idm --quiet -H odc < "$0"', join(dir, 'scripts.cpio'), scriptsDir])).code).toBe(0);
-    expect((await stat(join(scriptsDir, 'postinstall'))).mode & 0o777).toBe(0o755);
-    expect(await readFile(join(scriptsDir, 'postinstall'), 'utf8')).toContain('/bin/ln -sfn "$prefix/bin/thoth" /usr/local/bin/thoth');
-  });
+      // Scripts: postinstall, executable, creating the /usr/local/bin/thoth launcher.
+      const scripts = gunzipSync(await readFile(join(dir, 'thoth.pkg', 'Scripts')));
+      await writeFile(join(dir, 'scripts.cpio'), scripts);
+      const scriptsDir = join(dir, 'scripts');
+      await mkdir(scriptsDir);
+      expect((await run('sh', ['-c', 'cd "$1" && exec cpio -idm --quiet -H odc < "$0"', join(dir, 'scripts.cpio'), scriptsDir])).code).toBe(
+        0,
+      );
+      expect((await stat(join(scriptsDir, 'postinstall'))).mode & 0o777).toBe(0o755);
+      expect(await readFile(join(scriptsDir, 'postinstall'), 'utf8')).toContain('/bin/ln -sfn "$prefix/bin/thoth" /usr/local/bin/thoth');
+    },
+  );
 });
 
 /** The load command types of a 64-bit Mach-O file. */
@@ -152,7 +203,11 @@ function loadCommands(file: Buffer): number[] {
 async function msiTable(msi: string, table: string): Promise<string[][]> {
   const exported = await run('msiinfo', ['export', msi, table]);
   expect(exported.code, exported.stderr).toBe(0);
-  return exported.stdout.split(/\r?\n/).slice(3).filter((line) => line !== '').map((line) => line.split('\t'));
+  return exported.stdout
+    .split(/\r?\n/)
+    .slice(3)
+    .filter((line) => line !== '')
+    .map((line) => line.split('\t'));
 }
 
 describe.skipIf(windowsSkip !== undefined)('npm run dist: the Windows installer', () => {
@@ -212,7 +267,9 @@ describe.skipIf(windowsSkip !== undefined)('npm run dist: the Windows installer'
     const tar = await tempDir();
     await run('tar', ['-xzf', built.linux, '-C', tar]);
     for (const file of ['bin/run.js', 'package.json', 'oclif.manifest.json', 'FILES']) {
-      expect(await readFile(join(root, 'lib', ...file.split('/')), 'utf8'), file).toBe(await readFile(join(tar, 'thoth', 'lib', ...file.split('/')), 'utf8'));
+      expect(await readFile(join(root, 'lib', ...file.split('/')), 'utf8'), file).toBe(
+        await readFile(join(tar, 'thoth', 'lib', ...file.split('/')), 'utf8'),
+      );
     }
   });
 
@@ -247,7 +304,23 @@ describe.skipIf(windowsSkip !== undefined)('npm run dist: the Windows installer'
     const password = join(dir, 'password.txt');
     await writeFile(password, 'correct horse battery staple\n', {mode: 0o600});
     const subject = '/CN=thoth test code signing';
-    const made = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', subject, '-addext', 'extendedKeyUsage=codeSigning']);
+    const made = await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      subject,
+      '-addext',
+      'extendedKeyUsage=codeSigning',
+    ]);
     expect(made.code, made.stderr).toBe(0);
     const exported = await run('openssl', ['pkcs12', '-export', '-inkey', key, '-in', cert, '-out', p12, '-passout', `file:${password}`]);
     expect(exported.code, exported.stderr).toBe(0);
@@ -271,7 +344,9 @@ describe('npm run dist: usage', () => {
     const main = join(REPO_ROOT, 'scripts', 'dist', 'main.ts');
     const unknown = await run(process.execPath, [tsx, main, '--targets', 'linux-x64,solaris-sparc']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr.split('\n')[0]).toBe('dist: --targets: unknown target "solaris-sparc" (known: linux-x64, darwin-arm64, darwin-x64, win-x64)');
+    expect(unknown.stderr.split('\n')[0]).toBe(
+      'dist: --targets: unknown target "solaris-sparc" (known: linux-x64, darwin-arm64, darwin-x64, win-x64)',
+    );
     const half = await run(process.execPath, [tsx, main, '--sign-pkcs12', 'x.p12']);
     expect(half.code).toBe(2);
     expect(half.stderr.split('\n')[0]).toBe('dist: --sign-pkcs12 and --sign-password-file go together');

@@ -94,8 +94,13 @@ describe.skipIf(unixTools !== undefined)('tar, cpio and cksum writers (read back
     expect(bytes.subarray(0, 6).toString('latin1')).toBe('070707');
     const listing = await run('sh', ['-c', 'exec cpio -itv --numeric-uid-gid -H odc < "$0"', archive], {env: {...process.env, TZ: 'UTC'}});
     expect(listing.code, listing.stderr).toBe(0);
-    const rows = listing.stdout.trim().split('\n').map((line) => line.split(/\s+/));
-    expect(rows.map((row) => row.at(-1) === 'node' && row.at(-2) === '->' ? row.at(-3) : row.at(-1))).toEqual(tree.entries.map((e) => (e.path === '' ? '.' : `./${e.path}`)));
+    const rows = listing.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split(/\s+/));
+    expect(rows.map((row) => (row.at(-1) === 'node' && row.at(-2) === '->' ? row.at(-3) : row.at(-1)))).toEqual(
+      tree.entries.map((e) => (e.path === '' ? '.' : `./${e.path}`)),
+    );
     for (const row of rows) expect([row[2], row[3]]).toEqual(['0', '0']);
     const out = join(dir, 'x');
     await mkdir(out);
@@ -125,11 +130,19 @@ describe.skipIf(unixTools !== undefined)('tar, cpio and cksum writers (read back
         expect([found.checksum, found.size], entry.path).toEqual([Number(expected[0]), Number(expected[1])]);
       }
     }
-    expect(read.paths.find((p) => p.path === './bin/node-link')).toMatchObject({linkTarget: 'node', size: 4, checksum: cksum(Buffer.from('node'))});
+    expect(read.paths.find((p) => p.path === './bin/node-link')).toMatchObject({
+      linkTarget: 'node',
+      size: 4,
+      checksum: cksum(Buffer.from('node')),
+    });
   });
 
   it('Bom: more paths than one tree node holds (256) are split into chained nodes, all of them read back', async () => {
-    const files = Array.from({length: 700}, (_, i) => ({path: `lib/f${String(i).padStart(4, '0')}.js`, mode: 0o644, source: {data: Buffer.from(String(i))}}));
+    const files = Array.from({length: 700}, (_, i) => ({
+      path: `lib/f${String(i).padStart(4, '0')}.js`,
+      mode: 0o644,
+      source: {data: Buffer.from(String(i))},
+    }));
     const tree = await treeOf(files, {mtime: 1});
     const read = readBom(await buildBom(tree));
     expect(read.leaves).toBe(3);
@@ -182,7 +195,16 @@ describe.skipIf(sevenZip !== undefined)('xar and zip writers (read back by 7-Zip
     const dir = await tempDir();
     const big = randomBytes(100_000);
     const archive = join(dir, 'a.zip');
-    await writeFile(archive, buildZip([{name: 'Contents/stored.bin', data: big, method: 'store'}, {name: 'Metadata/ünï.xml', data: Buffer.from('<x/>'.repeat(1000))}], new Date('2026-01-02T03:04:06Z')));
+    await writeFile(
+      archive,
+      buildZip(
+        [
+          {name: 'Contents/stored.bin', data: big, method: 'store'},
+          {name: 'Metadata/ünï.xml', data: Buffer.from('<x/>'.repeat(1000))},
+        ],
+        new Date('2026-01-02T03:04:06Z'),
+      ),
+    );
     const tested = await run('7z', ['t', archive]);
     expect(tested.stdout).toContain('Everything is Ok');
     const listing = await run('7z', ['l', '-slt', archive]);
@@ -199,7 +221,15 @@ describe.skipIf(sevenZip !== undefined)('xar and zip writers (read back by 7-Zip
     const msi = randomBytes(50_000);
     const script = Buffer.from('exit 0\r\n');
     const identity = {...msiIdentity('1.2.3'), packageCode: '11111111-2222-3333-4444-555555555555', publisher: 'thoth'};
-    const built = buildIntunewin({sourceFiles: [{name: 'thoth-1.2.3-win-x64.msi', data: msi}, {name: 'uninstall.ps1', data: script}], setupFile: 'thoth-1.2.3-win-x64.msi', msi: identity, mtime: new Date('2026-01-01T00:00:00Z')});
+    const built = buildIntunewin({
+      sourceFiles: [
+        {name: 'thoth-1.2.3-win-x64.msi', data: msi},
+        {name: 'uninstall.ps1', data: script},
+      ],
+      setupFile: 'thoth-1.2.3-win-x64.msi',
+      msi: identity,
+      mtime: new Date('2026-01-01T00:00:00Z'),
+    });
     const file = join(dir, 'thoth.intunewin');
     await writeFile(file, built.archive);
     const opened = await openIntunewin(file, join(dir, 'open'));
@@ -223,7 +253,11 @@ describe.skipIf(sevenZip !== undefined)('xar and zip writers (read back by 7-Zip
 
   it('.intunewin: a flipped ciphertext byte fails the MAC check, as Intune would refuse it', async () => {
     const dir = await tempDir();
-    const built = buildIntunewin({sourceFiles: [{name: 'a.msi', data: randomBytes(10_000)}], setupFile: 'a.msi', mtime: new Date('2026-01-01T00:00:00Z')});
+    const built = buildIntunewin({
+      sourceFiles: [{name: 'a.msi', data: randomBytes(10_000)}],
+      setupFile: 'a.msi',
+      mtime: new Date('2026-01-01T00:00:00Z'),
+    });
     const original = join(dir, 'ok.intunewin');
     await writeFile(original, built.archive);
     const opened = await openIntunewin(original, join(dir, 'ok'));
@@ -242,7 +276,7 @@ describe.skipIf(sevenZip !== undefined)('xar and zip writers (read back by 7-Zip
 });
 
 describe('MSI identity', () => {
-  it('uuidV5 is RFC 4122 version 5 (the RFC\'s DNS example)', () => {
+  it("uuidV5 is RFC 4122 version 5 (the RFC's DNS example)", () => {
     expect(uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'www.example.com')).toBe('2ED6657D-E927-568B-95E1-2665A8AEA6A2');
   });
 
@@ -271,7 +305,11 @@ describe.skipIf(skipReason(['sha256sum']) !== undefined)('test helpers', () => {
     const plain = gunzipSync(await readFile(join(dir, 'a.gz')));
     expect(plain.toString()).toBe('hello');
     const expected = (await run('sha256sum', [join(dir, 'a.gz')])).stdout.split(' ')[0];
-    expect(createHash('sha256').update(await readFile(join(dir, 'a.gz'))).digest('hex')).toBe(expected);
+    expect(
+      createHash('sha256')
+        .update(await readFile(join(dir, 'a.gz')))
+        .digest('hex'),
+    ).toBe(expected);
   });
 });
 
@@ -284,7 +322,8 @@ describe('the macOS postinstall (run here against a directory standing in for /)
     await mkdir(join(prefix, 'lib', 'bin'), {recursive: true});
     await mkdir(join(prefix, 'bin'), {recursive: true});
     await writeFile(join(prefix, 'bin', 'thoth'), '#!/bin/sh\n');
-    for (const file of ['bin/run.js', 'chunks/chunk-NEW.js', 'chunks/chunk-OLD.js', 'old-dir/gone.js', 'package.json']) await writeFile(join(prefix, 'lib', ...file.split('/')), file);
+    for (const file of ['bin/run.js', 'chunks/chunk-NEW.js', 'chunks/chunk-OLD.js', 'old-dir/gone.js', 'package.json'])
+      await writeFile(join(prefix, 'lib', ...file.split('/')), file);
     await writeFile(join(prefix, 'lib', 'FILES'), './FILES\n./bin/run.js\n./chunks/chunk-NEW.js\n./package.json\n');
     const script = join(root, 'postinstall');
     await writeFile(script, darwinPostinstall('9.9.9', prefix, root), {mode: 0o755});

@@ -46,14 +46,21 @@ describe('thoth pins accept records the acceptance in the audit trail when it is
       previousSha256: hex(lookup),
       acceptedAt: expect.any(String),
     });
-    expect(accepted.envelope.result?.['audit']).toEqual({chain: stored[0]!.chain, file: stored[0]!.file, eventIds: [stored[0]!.event.eventId]});
+    expect(accepted.envelope.result?.['audit']).toEqual({
+      chain: stored[0]!.chain,
+      file: stored[0]!.file,
+      eventIds: [stored[0]!.event.eventId],
+    });
     expect(await invalidAuditEvents(auditDir)).toEqual([]);
 
     const shown = await thoth(home, ['audit', 'show', '--type', 'PIN_ACCEPTED']);
     expect(shown.envelope.result?.['events']).toEqual([expect.objectContaining({type: 'PIN_ACCEPTED', toolName: 'lookup', via: 'cli'})]);
     const verified = await thoth(home, ['audit', 'verify']);
     expect(verified.code).toBe(0);
-    expect(verified.envelope.result).toMatchObject({status: 'intact', chainReports: [expect.objectContaining({chain: stored[0]!.chain, state: 'sealed'})]});
+    expect(verified.envelope.result).toMatchObject({
+      status: 'intact',
+      chainReports: [expect.objectContaining({chain: stored[0]!.chain, state: 'sealed'})],
+    });
   });
 
   it('when the trail cannot be written the pin file is left as it was, and the command fails', async () => {

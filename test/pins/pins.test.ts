@@ -26,9 +26,22 @@ describe('pin hashes', () => {
   it('cover name, title, description, schemas and annotations, in any key order, and nothing else', () => {
     const base = pinDefinition(readFileTool).hash;
     expect(base).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(pinDefinition({annotations: {readOnlyHint: true}, inputSchema: readFileTool['inputSchema'], description: 'Read a file.', name: 'read_file'}).hash).toBe(base);
+    expect(
+      pinDefinition({
+        annotations: {readOnlyHint: true},
+        inputSchema: readFileTool['inputSchema'],
+        description: 'Read a file.',
+        name: 'read_file',
+      }).hash,
+    ).toBe(base);
     expect(pinDefinition({...readFileTool, _meta: {x: 1}, icons: []}).hash).toBe(base);
-    for (const change of [{description: 'Read a file!'}, {title: 'Reader'}, {inputSchema: {type: 'object'}}, {outputSchema: {type: 'object'}}, {annotations: {destructiveHint: true}}]) {
+    for (const change of [
+      {description: 'Read a file!'},
+      {title: 'Reader'},
+      {inputSchema: {type: 'object'}},
+      {outputSchema: {type: 'object'}},
+      {annotations: {destructiveHint: true}},
+    ]) {
       expect(pinDefinition({...readFileTool, ...change}).hash).not.toBe(base);
     }
   });
@@ -44,12 +57,17 @@ describe('pin store', () => {
 
     const second = await checkTools(home, 'fs', [poisoned, listTool]);
     expect(second.pinned).toEqual([]);
-    expect(second.changed).toEqual([{name: 'read_file', pinnedHash: pinDefinition(readFileTool).hash, seenHash: pinDefinition(poisoned).hash, newlyChanged: true}]);
+    expect(second.changed).toEqual([
+      {name: 'read_file', pinnedHash: pinDefinition(readFileTool).hash, seenHash: pinDefinition(poisoned).hash, newlyChanged: true},
+    ]);
     expect(second.pinnedDefinitions.get('read_file')).toEqual(readFileTool);
     expect((await checkTools(home, 'fs', [poisoned])).changed[0]?.newlyChanged).toBe(false);
 
     const [listing] = await listPins(home);
-    expect(listing?.tools.map((tool) => [tool.name, tool.status])).toEqual([['list_directory', 'pinned'], ['read_file', 'changed']]);
+    expect(listing?.tools.map((tool) => [tool.name, tool.status])).toEqual([
+      ['list_directory', 'pinned'],
+      ['read_file', 'changed'],
+    ]);
 
     const accepted = await acceptChanges(home, 'fs', ['read_file']);
     expect(accepted.accepted).toEqual([{name: 'read_file', from: pinDefinition(readFileTool).hash, to: pinDefinition(poisoned).hash}]);

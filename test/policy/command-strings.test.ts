@@ -53,7 +53,7 @@ describe('commands inside strings: path rules read every word', () => {
     expect(decideCall(compile(CREDENTIALS, env), 'run_command', {command}).ruleId).toBe('scope:approved');
   });
 
-  it("a bare word is read against each base too: `cat id_ed25519` for a shell rooted in ~/.ssh", async () => {
+  it('a bare word is read against each base too: `cat id_ed25519` for a shell rooted in ~/.ssh', async () => {
     const {home: dir, env} = await home();
     const rooted = compile(CREDENTIALS, {...env, relativeBases: () => [join(dir, '.ssh')]});
     expect(decideCall(rooted, 'run_command', {command: 'cat id_ed25519'})).toMatchObject(STEP_UP);
@@ -62,13 +62,27 @@ describe('commands inside strings: path rules read every word', () => {
 
   it('an allow rule applies only if the whole string and every absolute word agree', async () => {
     const {env} = await home();
-    const allowHome = compile({agents: {fs: {approved_scope: [], rules: [{id: 'home', tool: 'run_command', args: {command: {path_within: '~'}}, decision: 'allow'}]}}}, env);
+    const allowHome = compile(
+      {
+        agents: {
+          fs: {approved_scope: [], rules: [{id: 'home', tool: 'run_command', args: {command: {path_within: '~'}}, decision: 'allow'}]},
+        },
+      },
+      env,
+    );
     expect(decideCall(allowHome, 'run_command', {command: 'ls ~/work/a'}).ruleId).toBe('rule:home');
     expect(decideCall(allowHome, 'run_command', {command: 'ls ~/work/a /etc/passwd'}).ruleId).toBe('mode:block');
     expect(decideCall(allowHome, 'run_command', {command: 'ls ~/work/a; cat ../../../etc/passwd'}).ruleId).toBe('mode:block');
     // `ls ~/work/a` as a whole is a relative path, which ~/work (the working directory) and ~
     // (home) read differently: an allow rule for ~/work cannot vouch for it.
-    const allowWork = compile({agents: {fs: {approved_scope: [], rules: [{id: 'work', tool: 'run_command', args: {command: {path_within: '~/work'}}, decision: 'allow'}]}}}, env);
+    const allowWork = compile(
+      {
+        agents: {
+          fs: {approved_scope: [], rules: [{id: 'work', tool: 'run_command', args: {command: {path_within: '~/work'}}, decision: 'allow'}]},
+        },
+      },
+      env,
+    );
     expect(decideCall(allowWork, 'run_command', {command: 'ls ~/work/a'}).ruleId).toBe('mode:block');
   });
 
@@ -81,10 +95,21 @@ describe('commands inside strings: path rules read every word', () => {
       },
       env,
     );
-    for (const path of ['~/work/My Notes.md', '~/work/Report (1).pdf', '~/work/a b/c d/e.txt', "~/work/Tom's notes.md", '/srv/shared/x y']) {
+    for (const path of [
+      '~/work/My Notes.md',
+      '~/work/Report (1).pdf',
+      '~/work/a b/c d/e.txt',
+      "~/work/Tom's notes.md",
+      '/srv/shared/x y',
+    ]) {
       expect(decideCall(policy, 'read_text_file', {path}).ruleId).toBe('scope:approved');
     }
-    for (const path of ['~/work/x; cat /etc/passwd', '~/work/a ../../../etc/passwd', '~/work/a $(cat ~/.netrc)', '~/work/x y/../../../../../../etc']) {
+    for (const path of [
+      '~/work/x; cat /etc/passwd',
+      '~/work/a ../../../etc/passwd',
+      '~/work/a $(cat ~/.netrc)',
+      '~/work/x y/../../../../../../etc',
+    ]) {
       expect(decideCall(policy, 'read_text_file', {path}).ruleId).toBe('rule:stay');
     }
   });

@@ -68,7 +68,8 @@ describe('commandWords (a POSIX shell command line, read statically)', () => {
   it('needs tokenising only strings with whitespace, quotes, operators, $, =, @ or braces', () => {
     expect(needsTokenising('/home/ann/.ssh/id_rsa')).toBe(false);
     expect(needsTokenising('notes.md')).toBe(false);
-    for (const text of ['a b', "a'b", 'a"b', 'a;b', 'a|b', 'a>b', 'a$b', 'a=b', '@a', 'a{b', 'a`b', 'a\\b', 'a\nb']) expect(needsTokenising(text)).toBe(true);
+    for (const text of ['a b', "a'b", 'a"b', 'a;b', 'a|b', 'a>b', 'a$b', 'a=b', '@a', 'a{b', 'a`b', 'a\\b', 'a\nb'])
+      expect(needsTokenising(text)).toBe(true);
   });
 
   it('expands brace alternatives, nested, up to a bound', () => {
@@ -90,12 +91,41 @@ describe('commandWords (a POSIX shell command line, read statically)', () => {
 
   it('never throws and yields only substrings of unquoted text or decoded quotes (property)', () => {
     fc.assert(
-      fc.property(fc.string({unit: fc.constantFrom('a', '~', '/', ' ', '"', "'", '\\', '$', '(', ')', '`', ';', '|', '&', '<', '>', '{', '}', ',', '=', '@', '\n'), maxLength: 40}), (line) => {
-        const result = commandWords(line, POSIX);
-        for (const word of result) expect(typeof word.text).toBe('string');
-        // Without shell syntax the string is its own single word.
-        if (!needsTokenising(line) && line !== '') expect(result.map((word) => word.text)).toEqual([line]);
-      }),
+      fc.property(
+        fc.string({
+          unit: fc.constantFrom(
+            'a',
+            '~',
+            '/',
+            ' ',
+            '"',
+            "'",
+            '\\',
+            '$',
+            '(',
+            ')',
+            '`',
+            ';',
+            '|',
+            '&',
+            '<',
+            '>',
+            '{',
+            '}',
+            ',',
+            '=',
+            '@',
+            '\n',
+          ),
+          maxLength: 40,
+        }),
+        (line) => {
+          const result = commandWords(line, POSIX);
+          for (const word of result) expect(typeof word.text).toBe('string');
+          // Without shell syntax the string is its own single word.
+          if (!needsTokenising(line) && line !== '') expect(result.map((word) => word.text)).toEqual([line]);
+        },
+      ),
     );
   });
 });

@@ -59,14 +59,21 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
 
       const stepped = await refusedCall(session.client, 'get-sum', {a: 5000, b: 1});
       expect(stepped.code).toBe(-32002);
-      expect(stepped.data).toMatchObject({decision: 'step_up', ruleId: 'rule:big-sums', reason: 'sums over 1000 need approval', mode: 'block'});
+      expect(stepped.data).toMatchObject({
+        decision: 'step_up',
+        ruleId: 'rule:big-sums',
+        reason: 'sums over 1000 need approval',
+        mode: 'block',
+      });
       approvalId = stepped.data['approvalId'] as string;
       expect(stepped.data).toMatchObject({approvalId: expect.any(String), expiresAt: expect.any(String), approvalChannel: 'local'});
       expect(stepped.message).toContain(`review approval ${approvalId} (\`thoth approvals list\`)`);
       expect(await callText(session.client, 'get-sum', {a: 1, b: 2})).toBe('The sum of 1 and 2 is 3.');
 
       const listed = await thoth(home, ['approvals', 'list']);
-      expect(listed.envelope.result?.['approvals']).toEqual([expect.objectContaining({id: approvalId, tool: 'get-sum', state: 'pending', argumentsPreview: '{"a":5000,"b":1}'})]);
+      expect(listed.envelope.result?.['approvals']).toEqual([
+        expect.objectContaining({id: approvalId, tool: 'get-sum', state: 'pending', argumentsPreview: '{"a":5000,"b":1}'}),
+      ]);
       const approved = await thoth(home, ['approve', approvalId]);
       expect(approved.code).toBe(0);
 
@@ -84,14 +91,41 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
     // The approval's life is on record under the schemas' names, and `audit show --tool` finds it.
     expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
     const approvals = (await auditEvents(home)).filter((event) => event.type.startsWith('APPROVAL_'));
-    expect(approvals.map((event) => event.type)).toEqual(['APPROVAL_REQUESTED', 'APPROVAL_GRANTED', 'APPROVAL_REQUESTED', 'APPROVAL_USED', 'APPROVAL_REQUESTED']);
+    expect(approvals.map((event) => event.type)).toEqual([
+      'APPROVAL_REQUESTED',
+      'APPROVAL_GRANTED',
+      'APPROVAL_REQUESTED',
+      'APPROVAL_USED',
+      'APPROVAL_REQUESTED',
+    ]);
     const [requested, granted, , used] = approvals;
     // thoth approve's own chain names the session that asked.
-    expect(granted).toMatchObject({via: 'cli', approvalId, sessionId: requested!['sessionId'], mode: 'block', argumentsSha256: requested!['argumentsSha256']});
-    expect(requested).toMatchObject({approvalId, toolName: 'get-sum', argumentsSha256: expect.stringMatching(HEX64), ruleId: 'rule:big-sums', policyVersion: expect.any(String)});
-    expect(used).toMatchObject({approvalId, toolName: 'get-sum', argumentsSha256: requested!['argumentsSha256'], approvedBy: expect.any(String), approvedAt: expect.any(String), ruleId: 'rule:big-sums'});
+    expect(granted).toMatchObject({
+      via: 'cli',
+      approvalId,
+      sessionId: requested!['sessionId'],
+      mode: 'block',
+      argumentsSha256: requested!['argumentsSha256'],
+    });
+    expect(requested).toMatchObject({
+      approvalId,
+      toolName: 'get-sum',
+      argumentsSha256: expect.stringMatching(HEX64),
+      ruleId: 'rule:big-sums',
+      policyVersion: expect.any(String),
+    });
+    expect(used).toMatchObject({
+      approvalId,
+      toolName: 'get-sum',
+      argumentsSha256: requested!['argumentsSha256'],
+      approvedBy: expect.any(String),
+      approvedAt: expect.any(String),
+      ruleId: 'rule:big-sums',
+    });
     const shown = await thoth(home, ['audit', 'show', '--tool', 'get-sum']);
-    expect((shown.envelope.result?.['events'] as AuditEvent[]).map((event) => event.type)).toEqual(expect.arrayContaining(['APPROVAL_REQUESTED', 'APPROVAL_USED', 'TOOL_CALL_PRE']));
+    expect((shown.envelope.result?.['events'] as AuditEvent[]).map((event) => event.type)).toEqual(
+      expect.arrayContaining(['APPROVAL_REQUESTED', 'APPROVAL_USED', 'TOOL_CALL_PRE']),
+    );
   });
 
   it('thoth deny blocks the retry; an expired grant does not let it through', async () => {
@@ -112,7 +146,8 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
       // Ten minutes pass: move the grant's expiry into the past, as the clock would.
       const file = join(home, 'approvals.json');
       const approvals = JSON.parse(await readFile(file, 'utf8')) as {approvals: Array<{id: string; expiresAt: string}>};
-      for (const record of approvals.approvals) if (record.id === second.data['approvalId']) record.expiresAt = new Date(Date.now() - 1000).toISOString();
+      for (const record of approvals.approvals)
+        if (record.id === second.data['approvalId']) record.expiresAt = new Date(Date.now() - 1000).toISOString();
       await writeFile(file, JSON.stringify(approvals));
       const expired = await refusedCall(session.client, 'get-sum', {a: 3000, b: 0});
       expect(expired.code).toBe(-32002);
@@ -134,7 +169,14 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
     const events = await auditEvents(home);
     // The unused grant's lapse is on record once, in the session that retried; the decisions via cli too.
     expect(events.filter((event) => event.type === 'APPROVAL_EXPIRED')).toEqual([
-      expect.objectContaining({approvalId: grantId, status: 'approved', toolName: 'get-sum', ruleId: 'rule:big-sums', approvedBy: expect.any(String), mode: 'block'}),
+      expect.objectContaining({
+        approvalId: grantId,
+        status: 'approved',
+        toolName: 'get-sum',
+        ruleId: 'rule:big-sums',
+        approvedBy: expect.any(String),
+        mode: 'block',
+      }),
     ]);
     expect(events.filter((event) => event.via === 'cli').map((event) => event.type)).toEqual(['APPROVAL_DENIED', 'APPROVAL_GRANTED']);
   });
@@ -170,8 +212,20 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
     expect(await invalidAuditEvents(join(home, 'audit'))).toEqual([]);
     const decisions = (await auditEvents(home)).filter((event) => event.type.startsWith('APPROVAL_'));
     expect(decisions).toEqual([
-      expect.objectContaining({type: 'APPROVAL_GRANTED', via: 'elicitation', toolName: 'get-sum', argumentsSha256: expect.stringMatching(HEX64), ruleId: 'rule:big-sums'}),
-      expect.objectContaining({type: 'APPROVAL_DENIED', via: 'elicitation', toolName: 'get-sum', argumentsSha256: expect.stringMatching(HEX64), ruleId: 'rule:big-sums'}),
+      expect.objectContaining({
+        type: 'APPROVAL_GRANTED',
+        via: 'elicitation',
+        toolName: 'get-sum',
+        argumentsSha256: expect.stringMatching(HEX64),
+        ruleId: 'rule:big-sums',
+      }),
+      expect.objectContaining({
+        type: 'APPROVAL_DENIED',
+        via: 'elicitation',
+        toolName: 'get-sum',
+        argumentsSha256: expect.stringMatching(HEX64),
+        ruleId: 'rule:big-sums',
+      }),
     ]);
     expect(decisions.map((event) => event['approvalId'])).toEqual([undefined, undefined]);
   });
@@ -192,7 +246,10 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
     }
 
     await writeFile(join(home, 'intent_map.json'), JSON.stringify({everything: 'no-such-intent'}));
-    const overridden = await startSession({home, flags: [...BLOCK_FLAGS, '--enforcement-mode', 'step_up', '--session-intent', 'arithmetic']});
+    const overridden = await startSession({
+      home,
+      flags: [...BLOCK_FLAGS, '--enforcement-mode', 'step_up', '--session-intent', 'arithmetic'],
+    });
     try {
       expect(await callText(overridden.client, 'echo', {message: 'ok'})).toBe('Echo: ok');
       expect((await refusedCall(overridden.client, 'get-env')).data['intent']).toBe('arithmetic');
@@ -240,7 +297,10 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
   it('progressive mode learns a baseline, steps up a novel tool, and an approved tool joins the baseline', async () => {
     const home = await tempDir();
     const policy = join(home, 'progressive.json');
-    await writeFile(policy, JSON.stringify({version: 'p1', defaults: {mode: 'progressive'}, progressive: {learning_calls: 2, learning_sessions: 1}}));
+    await writeFile(
+      policy,
+      JSON.stringify({version: 'p1', defaults: {mode: 'progressive'}, progressive: {learning_calls: 2, learning_sessions: 1}}),
+    );
     const flags = ['--agent-id', 'everything', '--policy', policy];
     const first = await startSession({home, flags});
     let approvalId: string;
@@ -249,7 +309,11 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
       expect(await callText(first.client, 'echo', {message: 'b'})).toBe('Echo: b');
       const novel = await refusedCall(first.client, 'get-sum', {a: 1, b: 2});
       expect(novel.code).toBe(-32002);
-      expect(novel.data).toMatchObject({ruleId: 'progressive:novel-tool', mode: 'progressive', progressive: {trigger: 'novel-tool', phase: 'established'}});
+      expect(novel.data).toMatchObject({
+        ruleId: 'progressive:novel-tool',
+        mode: 'progressive',
+        progressive: {trigger: 'novel-tool', phase: 'established'},
+      });
       expect(novel.data['reason']).toContain('"get-sum" has never been allowed for agent "everything" (known tools: echo)');
       approvalId = novel.data['approvalId'] as string;
       expect((await thoth(home, ['approve', approvalId])).code).toBe(0);
@@ -258,14 +322,27 @@ describe('thoth run with the embedded enforcer (SDK client → thoth run → ser
       await first.close();
     }
     const [file] = await readdir(join(home, 'baselines'));
-    const baseline = JSON.parse(await readFile(join(home, 'baselines', file!), 'utf8')) as {calls: number; sessions: number; tools: Record<string, unknown>};
+    const baseline = JSON.parse(await readFile(join(home, 'baselines', file!), 'utf8')) as {
+      calls: number;
+      sessions: number;
+      tools: Record<string, unknown>;
+    };
     expect(baseline).toMatchObject({calls: 3, sessions: 1});
     expect(Object.keys(baseline.tools).sort()).toEqual(['echo', 'get-sum']);
 
     const second = await startSession({home, flags});
     try {
       expect(await callText(second.client, 'get-sum', {a: 2, b: 2})).toBe('The sum of 2 and 2 is 4.');
-      const explained = await thoth(home, ['policy', 'explain', '--agent-id', 'everything', '--tool', 'get-tiny-image', '--policy', policy]);
+      const explained = await thoth(home, [
+        'policy',
+        'explain',
+        '--agent-id',
+        'everything',
+        '--tool',
+        'get-tiny-image',
+        '--policy',
+        policy,
+      ]);
       expect(explained.envelope.result).toMatchObject({decision: 'step_up', ruleId: 'progressive:novel-tool', mode: 'progressive'});
     } finally {
       await second.close();
@@ -299,7 +376,12 @@ describe('tool pinning through thoth run (rug-pull fixture server)', () => {
       expect(session.stderr()).toContain('the definition of tool "lookup" changed since it was pinned');
 
       const listed = await thoth(home, ['pins', 'list', '--agent-id', 'rug']);
-      expect(listed.envelope.result?.['agents']).toEqual([expect.objectContaining({agentId: 'rug', tools: expect.arrayContaining([expect.objectContaining({name: 'lookup', status: 'changed'})])})]);
+      expect(listed.envelope.result?.['agents']).toEqual([
+        expect.objectContaining({
+          agentId: 'rug',
+          tools: expect.arrayContaining([expect.objectContaining({name: 'lookup', status: 'changed'})]),
+        }),
+      ]);
       const accepted = await thoth(home, ['pins', 'accept', '--agent-id', 'rug', '--tool', 'lookup']);
       expect(accepted.code).toBe(0);
       expect(await callText(session.client, 'lookup', {query: 'owl'})).toBe('definition of owl');
@@ -316,13 +398,28 @@ describe('tool pinning through thoth run (rug-pull fixture server)', () => {
     for (const event of recorded) expect(event['pinSha256']).toMatch(HEX64);
     const lookupPin = recorded.find((event) => event['toolName'] === 'lookup')!['pinSha256'];
     const changed = pins.filter((event) => event.type === 'PIN_CHANGED');
-    expect(changed).toEqual([expect.objectContaining({toolName: 'lookup', previousSha256: lookupPin, pinSha256: expect.stringMatching(HEX64)})]);
+    expect(changed).toEqual([
+      expect.objectContaining({toolName: 'lookup', previousSha256: lookupPin, pinSha256: expect.stringMatching(HEX64)}),
+    ]);
     expect(changed[0]!['pinSha256']).not.toBe(lookupPin);
     // The decision (thoth pins accept, its own chain), then the session noticing it: told apart by `via`.
     const acceptances = pins.filter((event) => event.type === 'PIN_ACCEPTED');
     expect(acceptances).toEqual([
-      expect.objectContaining({via: 'cli', toolName: 'lookup', pinSha256: changed[0]!['pinSha256'], previousSha256: lookupPin, acceptedAt: expect.any(String), acceptedBy: expect.any(String)}),
-      expect.objectContaining({via: 'session', toolName: 'lookup', pinSha256: changed[0]!['pinSha256'], previousSha256: lookupPin, acceptedAt: acceptances[0]!['acceptedAt']}),
+      expect.objectContaining({
+        via: 'cli',
+        toolName: 'lookup',
+        pinSha256: changed[0]!['pinSha256'],
+        previousSha256: lookupPin,
+        acceptedAt: expect.any(String),
+        acceptedBy: expect.any(String),
+      }),
+      expect.objectContaining({
+        via: 'session',
+        toolName: 'lookup',
+        pinSha256: changed[0]!['pinSha256'],
+        previousSha256: lookupPin,
+        acceptedAt: acceptances[0]!['acceptedAt'],
+      }),
     ]);
     // The SIEM export names the tool whose definition changed (OCSF reads toolName and the *Sha256 fields).
     const exported = await runThoth(['audit', 'export', '--format', 'ocsf', '--type', 'PIN_CHANGED'], {env: {THOTH_HOME: home}});

@@ -12,13 +12,24 @@ const FS_POLICY: PolicyDocument = {
     fs: {
       approved_scope: ['read_file', 'list_directory', 'read_multiple_files'],
       rules: [
-        {id: 'read-in-workspace', tool: ['read_file', 'read_multiple_files'], args: {path: {path_within: '~/work'}, paths: {path_within: '~/work'}}, decision: 'allow'},
+        {
+          id: 'read-in-workspace',
+          tool: ['read_file', 'read_multiple_files'],
+          args: {path: {path_within: '~/work'}, paths: {path_within: '~/work'}},
+          decision: 'allow',
+        },
         {id: 'writes-need-approval', tool: 'write_*', decision: 'step_up', reason: 'writes need a second pair of eyes'},
       ],
     },
   },
   rules: [
-    {id: 'no-secrets', tool: '*', args: {'*': {path_glob: ['~/.ssh/**', '/etc/shadow']}}, decision: 'block', reason: 'credential files are off limits'},
+    {
+      id: 'no-secrets',
+      tool: '*',
+      args: {'*': {path_glob: ['~/.ssh/**', '/etc/shadow']}},
+      decision: 'block',
+      reason: 'credential files are off limits',
+    },
     {id: 'no-delete', tool: 'delete_*', decision: 'block'},
   ],
 };
@@ -47,8 +58,18 @@ describe('rules: most restrictive match wins', () => {
   });
 
   it('an allow rule does not shadow a later block rule (order-independent)', () => {
-    const allowFirst = compile({rules: [{id: 'a', tool: 'x', decision: 'allow'}, {id: 'b', tool: 'x', decision: 'block'}]});
-    const blockFirst = compile({rules: [{id: 'b', tool: 'x', decision: 'block'}, {id: 'a', tool: 'x', decision: 'allow'}]});
+    const allowFirst = compile({
+      rules: [
+        {id: 'a', tool: 'x', decision: 'allow'},
+        {id: 'b', tool: 'x', decision: 'block'},
+      ],
+    });
+    const blockFirst = compile({
+      rules: [
+        {id: 'b', tool: 'x', decision: 'block'},
+        {id: 'a', tool: 'x', decision: 'allow'},
+      ],
+    });
     expect(decideCall(allowFirst, 'x').ruleId).toBe('rule:b');
     expect(decideCall(blockFirst, 'x').ruleId).toBe('rule:b');
   });
@@ -64,7 +85,9 @@ describe('rules: most restrictive match wins', () => {
   });
 
   it('an explicit allow rule admits a tool outside the approved scope, only when its conditions hold', () => {
-    const policy = compile({agents: {fs: {approved_scope: [], rules: [{id: 'tmp', tool: 'write_file', args: {path: {path_within: '/tmp'}}, decision: 'allow'}]}}});
+    const policy = compile({
+      agents: {fs: {approved_scope: [], rules: [{id: 'tmp', tool: 'write_file', args: {path: {path_within: '/tmp'}}, decision: 'allow'}]}},
+    });
     expect(decideCall(policy, 'write_file', {path: '/tmp/x'}).decision).toBe('allow');
     expect(decideCall(policy, 'write_file', {path: '/tmp/../etc/passwd'}).decision).toBe('block');
   });
@@ -139,7 +162,10 @@ describe('argument conditions', () => {
   });
 
   it('case-insensitive file systems: a rule for ~/.ssh also catches ~/.SSH', () => {
-    const doc: PolicyDocument = {rules: [{id: 'ssh', tool: '*', args: {path: {path_glob: '~/.ssh/**'}}, decision: 'block'}], agents: {fs: {approved_scope: '*'}}};
+    const doc: PolicyDocument = {
+      rules: [{id: 'ssh', tool: '*', args: {path: {path_glob: '~/.ssh/**'}}, decision: 'block'}],
+      agents: {fs: {approved_scope: '*'}},
+    };
     const linux = compile(doc, {home: '/home/ann', cwd: '/', flavour: 'posix', caseInsensitive: false});
     const mac = compile(doc, {home: '/Users/ann', cwd: '/', flavour: 'posix', caseInsensitive: true});
     const windows = compile(doc, {home: 'C:\\Users\\ann', cwd: 'C:\\', flavour: 'win32', caseInsensitive: true});
@@ -150,7 +176,10 @@ describe('argument conditions', () => {
   });
 
   it('tool_regex narrows the tool pattern', () => {
-    const policy = compile({rules: [{id: 'sql', tool_regex: '^(execute|run)_sql$', decision: 'block'}], agents: {fs: {approved_scope: '*'}}});
+    const policy = compile({
+      rules: [{id: 'sql', tool_regex: '^(execute|run)_sql$', decision: 'block'}],
+      agents: {fs: {approved_scope: '*'}},
+    });
     expect(decideCall(policy, 'execute_sql').decision).toBe('block');
     expect(decideCall(policy, 'execute_sqlx').decision).toBe('allow');
   });
@@ -184,12 +213,22 @@ describe('intent, size and thoth files come before rules', () => {
   });
 
   it("arguments naming thoth's own files are blocked", () => {
-    const protectedPaths: ProtectedPaths = {directories: ['/home/ann/.thoth'], files: ['/etc/test-policy.json'], tokens: ['.thoth', 'test-policy.json']};
+    const protectedPaths: ProtectedPaths = {
+      directories: ['/home/ann/.thoth'],
+      files: ['/etc/test-policy.json'],
+      tokens: ['.thoth', 'test-policy.json'],
+    };
     const hooks = {protectedPaths};
-    expect(decideCall(policy, 'lookup_member', {path: '~/.thoth/approvals.json'}, {agentId: 'phi', hooks}).ruleId).toBe('builtin:protect-thoth-files');
+    expect(decideCall(policy, 'lookup_member', {path: '~/.thoth/approvals.json'}, {agentId: 'phi', hooks}).ruleId).toBe(
+      'builtin:protect-thoth-files',
+    );
     expect(decideCall(policy, 'lookup_member', {path: '/home/ann/work/../.THOTH/x'}, {agentId: 'phi', hooks}).decision).toBe('allow');
-    expect(decideCall(policy, 'lookup_member', {p: 'file:///home/ann/%2Ethoth/pins'}, {agentId: 'phi', hooks}).ruleId).toBe('builtin:protect-thoth-files');
-    expect(decideCall(policy, 'lookup_member', {p: '/etc//test-policy.json'}, {agentId: 'phi', hooks}).ruleId).toBe('builtin:protect-thoth-files');
+    expect(decideCall(policy, 'lookup_member', {p: 'file:///home/ann/%2Ethoth/pins'}, {agentId: 'phi', hooks}).ruleId).toBe(
+      'builtin:protect-thoth-files',
+    );
+    expect(decideCall(policy, 'lookup_member', {p: '/etc//test-policy.json'}, {agentId: 'phi', hooks}).ruleId).toBe(
+      'builtin:protect-thoth-files',
+    );
     expect(decideCall(policy, 'lookup_member', {message: 'what is in ~/.thoth?'}, {agentId: 'phi', hooks}).decision).toBe('allow');
   });
 
@@ -235,8 +274,16 @@ describe('modes for calls no rule decided', () => {
 describe('neverAllowed (tools/list filtering)', () => {
   const policy = compile({
     intents: {read_only: {tools: ['read_*', 'list_*']}},
-    agents: {fs: {approved_scope: ['read_file'], rules: [{id: 'tmp-writes', tool: 'write_file', args: {path: {path_within: '/tmp'}}, decision: 'allow'}]}},
-    rules: [{id: 'never-exec', tool: 'exec*', decision: 'block'}, {id: 'sometimes', tool: 'rm', args: {force: {equals: true}}, decision: 'block'}],
+    agents: {
+      fs: {
+        approved_scope: ['read_file'],
+        rules: [{id: 'tmp-writes', tool: 'write_file', args: {path: {path_within: '/tmp'}}, decision: 'allow'}],
+      },
+    },
+    rules: [
+      {id: 'never-exec', tool: 'exec*', decision: 'block'},
+      {id: 'sometimes', tool: 'rm', args: {force: {equals: true}}, decision: 'block'},
+    ],
   });
 
   it.each([
@@ -288,7 +335,10 @@ describe("thoth's own files and approval commands (as thoth run protects them)",
     const policy = compile({agents: {fs: {approved_scope: '*'}}});
     const own = {directories: ['/var/log/thoth-audit'], files: ['/srv/keys/thoth-hmac.json']};
     const verdict = (args: unknown, withOwn = true) =>
-      decideCall(policy, 'read_file', args, {agentId: 'fs', hooks: {protectedPaths: protectedPaths(policy, '/home/ann/.thoth', '/home/ann', withOwn ? own : {})}}).ruleId;
+      decideCall(policy, 'read_file', args, {
+        agentId: 'fs',
+        hooks: {protectedPaths: protectedPaths(policy, '/home/ann/.thoth', '/home/ann', withOwn ? own : {})},
+      }).ruleId;
     expect(verdict({path: '/srv/keys/thoth-hmac.json'})).toBe('builtin:protect-thoth-files');
     expect(verdict({path: '/var/log/thoth-audit/registry.jsonl'})).toBe('builtin:protect-thoth-files');
     expect(verdict({command: 'cat /srv/keys/thoth-hmac.json'})).toBe('builtin:protect-thoth-files');

@@ -78,9 +78,13 @@ describe('foldKey', () => {
     const variant = (character: string) => fc.constantFrom(character, character.toLowerCase(), character.toUpperCase());
     fc.assert(
       fc.property(
-        fc.array(cased, {maxLength: 12}).chain((characters) =>
-          fc.tuple(fc.tuple(...characters.map(variant)), fc.tuple(...characters.map(variant))).map(([a, b]) => [a.join(''), b.join('')] as const),
-        ),
+        fc
+          .array(cased, {maxLength: 12})
+          .chain((characters) =>
+            fc
+              .tuple(fc.tuple(...characters.map(variant)), fc.tuple(...characters.map(variant)))
+              .map(([a, b]) => [a.join(''), b.join('')] as const),
+          ),
         ([a, b]) => {
           if (a.toLowerCase() === b.toLowerCase()) expect(foldKey(a)).toBe(foldKey(b));
         },
@@ -111,14 +115,14 @@ describe('argument rules select every key that folds to theirs', () => {
     [{path: '~/.ssh/id_rsa'}, 'rule:ssh'],
     [{PATH: '~/.ssh/id_rsa'}, 'rule:ssh'],
     [{paTh: '~/.ssh/id_rsa'}, 'rule:ssh'],
-    [{pat\u0127: '~/.ssh/id_rsa'}, 'scope:approved'], // ħ is no h
+    [{patħ: '~/.ssh/id_rsa'}, 'scope:approved'], // ħ is no h
     [{'p\u0041th': '~/.ssh/id_rsa'}, 'rule:ssh'],
     [{path: '~/work/a', PATH: '~/.ssh/id_rsa'}, 'rule:ssh'],
     [{path: ['~/work/a'], Path: ['~/work/b', '~/.ssh/config']}, 'rule:ssh'],
     [{options: {kind: 'raw'}}, 'rule:nested'],
     [{OPTIONS: {Kind: 'raw'}}, 'rule:nested'],
-    [{Options: {\u212Aind: 'raw'}}, 'rule:nested'], // Kelvin sign
-    [{options: {kind: 'cooked'}, opti\u017Fns: {kind: 'raw'}}, 'scope:approved'], // ſ is not o: a different key
+    [{Options: {Kind: 'raw'}}, 'rule:nested'], // Kelvin sign
+    [{options: {kind: 'cooked'}, optiſns: {kind: 'raw'}}, 'scope:approved'], // ſ is not o: a different key
     [{optionS: {kind: 'cooked'}, OPTIONS: {KIND: 'raw'}}, 'rule:nested'],
   ])('block and step_up rules: %j → %s', (args, ruleId) => {
     expect(decideCall(compile(BLOCK), 'read', args).ruleId).toBe(ruleId);
@@ -127,13 +131,15 @@ describe('argument rules select every key that folds to theirs', () => {
   it('present: true of a block rule counts a folded key as present', () => {
     const policy = compile(BLOCK);
     expect(decideCall(policy, 'rm', {FORCE: true}).ruleId).toBe('rule:forced');
-    expect(decideCall(policy, 'rm', {\u017Force: true}).ruleId).toBe('scope:approved'); // ſorce: ſ folds to S, not F
+    expect(decideCall(policy, 'rm', {ſorce: true}).ruleId).toBe('scope:approved'); // ſorce: ſ folds to S, not F
     expect(decideCall(policy, 'rm', {Force: true}).ruleId).toBe('rule:forced');
     expect(decideCall(policy, 'rm', {}).ruleId).toBe('scope:approved');
   });
 
   it('an allow rule holds only if the values under every spelling satisfy it', () => {
-    const allow = compile({agents: {fs: {approved_scope: [], rules: [{id: 'ws', tool: 'read', args: {path: {path_within: '~/work'}}, decision: 'allow'}]}}});
+    const allow = compile({
+      agents: {fs: {approved_scope: [], rules: [{id: 'ws', tool: 'read', args: {path: {path_within: '~/work'}}, decision: 'allow'}]}},
+    });
     expect(decideCall(allow, 'read', {path: '~/work/a'}).ruleId).toBe('rule:ws');
     expect(decideCall(allow, 'read', {PATH: '~/work/a'}).ruleId).toBe('rule:ws');
     expect(decideCall(allow, 'read', {path: '~/work/a', PATH: '~/.ssh/id_rsa'}).ruleId).toBe('mode:block');
@@ -148,13 +154,15 @@ describe('argument rules select every key that folds to theirs', () => {
     });
     expect(decideCall(policy, 'run', {reason: 'r'}).ruleId).toBe('rule:no-sudo');
     expect(decideCall(policy, 'run', {reason: 'r', SUDO: true}).ruleId).toBe('mode:block');
-    expect(decideCall(policy, 'run', {reason: 'r', \u017Fudo: true}).ruleId).toBe('mode:block');
+    expect(decideCall(policy, 'run', {reason: 'r', ſudo: true}).ruleId).toBe('mode:block');
     // A case-sensitive server sees no `reason`: the step-up applies.
     expect(decideCall(policy, 'run', {REASON: 'r'}).ruleId).toBe('rule:need-reason');
   });
 
   it('present: true of an allow rule needs the exact key (a case-sensitive server sees nothing else)', () => {
-    const policy = compile({agents: {fs: {approved_scope: [], rules: [{id: 'confirmed', tool: 'run', args: {confirm: {present: true}}, decision: 'allow'}]}}});
+    const policy = compile({
+      agents: {fs: {approved_scope: [], rules: [{id: 'confirmed', tool: 'run', args: {confirm: {present: true}}, decision: 'allow'}]}},
+    });
     expect(decideCall(policy, 'run', {confirm: 1}).ruleId).toBe('rule:confirmed');
     expect(decideCall(policy, 'run', {CONFIRM: 1}).ruleId).toBe('mode:block');
   });

@@ -100,7 +100,11 @@ describe('resolveLinks on a real file system', () => {
  * A file system described by a table: `dirs` exist, `links` maps a path to its target, `errors`
  * makes `exists` and `realpath` of a path fail with a code. Records every question.
  */
-function fakeLinks(layout: {dirs: string[]; links?: Record<string, string>; errors?: Record<string, string>}): FileLinks & {calls: string[]} {
+function fakeLinks(layout: {
+  dirs: string[];
+  links?: Record<string, string>;
+  errors?: Record<string, string>;
+}): FileLinks & {calls: string[]} {
   const calls: string[] = [];
   const fail = (code: string): never => {
     throw Object.assign(new Error(code), {code});
@@ -204,12 +208,24 @@ describe('resolveLinks with an injected file system', () => {
 });
 
 describe('PathReader', () => {
-  const envFor = (home: string, extra: Partial<PathEnvironment> = {}): PathEnvironment => ({home, cwd: `${home}/work`, flavour: 'posix', caseInsensitive: false, links: NODE_FILE_LINKS, ...extra});
+  const envFor = (home: string, extra: Partial<PathEnvironment> = {}): PathEnvironment => ({
+    home,
+    cwd: `${home}/work`,
+    flavour: 'posix',
+    caseInsensitive: false,
+    links: NODE_FILE_LINKS,
+    ...extra,
+  });
 
   it('reads an argument as written and where it leads, and notes the difference for the trace', async () => {
     const home = await linkedHome();
     const reader = new PathReader(envFor(home));
-    expect(reader.read('~/work/notes.md')).toEqual({lexical: `${home}/work/notes.md`, resolved: [], elsewhere: [], forms: [`${home}/work/notes.md`]});
+    expect(reader.read('~/work/notes.md')).toEqual({
+      lexical: `${home}/work/notes.md`,
+      resolved: [],
+      elsewhere: [],
+      forms: [`${home}/work/notes.md`],
+    });
     // Relative: against the working directory and against home (where ~/link does not exist).
     expect(reader.read('link/id_rsa')).toEqual({
       lexical: `${home}/work/link/id_rsa`,
@@ -217,28 +233,41 @@ describe('PathReader', () => {
       elsewhere: [`${home}/link/id_rsa`],
       forms: [`${home}/work/link/id_rsa`, `${home}/.ssh/id_rsa`, `${home}/link/id_rsa`],
     });
-    expect(reader.read(`file://${home}/work/key`)).toEqual({lexical: `${home}/work/key`, resolved: [`${home}/.ssh/id_rsa`], elsewhere: [], forms: [`${home}/work/key`, `${home}/.ssh/id_rsa`]});
+    expect(reader.read(`file://${home}/work/key`)).toEqual({
+      lexical: `${home}/work/key`,
+      resolved: [`${home}/.ssh/id_rsa`],
+      elsewhere: [],
+      forms: [`${home}/work/key`, `${home}/.ssh/id_rsa`],
+    });
     // Another user's home: relative as a server reads it, and the sibling of this home as a shell does.
     expect(reader.read('~nobody/x')?.forms).toEqual([`${home}/work/~nobody/x`, `${home}/~nobody/x`, `${dirname(home)}/nobody/x`]);
     expect(reader.read('~nobody/x\u0000')).toBeUndefined();
-    expect(reader.takeNotes()).toEqual([`symlink: "link/id_rsa" → ${home}/.ssh/id_rsa`, `symlink: "file://${home}/work/key" → ${home}/.ssh/id_rsa`]);
+    expect(reader.takeNotes()).toEqual([
+      `symlink: "link/id_rsa" → ${home}/.ssh/id_rsa`,
+      `symlink: "file://${home}/work/key" → ${home}/.ssh/id_rsa`,
+    ]);
     expect(reader.takeNotes()).toEqual([]);
   });
 
-  it('keeps both readings of .. after a link: the kernel\'s and a lexical-first server\'s', async () => {
+  it("keeps both readings of .. after a link: the kernel's and a lexical-first server's", async () => {
     const home = await linkedHome();
     const reader = new PathReader(envFor(home));
     // Kernel: ~/.ssh/keys/.. + id_rsa. Lexical first: ~/work/id_rsa, which is no link.
     expect(reader.read('~/work/sub/../id_rsa')).toMatchObject({lexical: `${home}/work/id_rsa`, resolved: [`${home}/.ssh/id_rsa`]});
     // Kernel: fails at `missing`. Lexical first (as the filesystem server does): ~/work/link/id_rsa → ~/.ssh/id_rsa.
-    expect(reader.read('~/work/missing/../link/id_rsa')).toMatchObject({lexical: `${home}/work/link/id_rsa`, resolved: [`${home}/.ssh/id_rsa`]});
+    expect(reader.read('~/work/missing/../link/id_rsa')).toMatchObject({
+      lexical: `${home}/work/link/id_rsa`,
+      resolved: [`${home}/.ssh/id_rsa`],
+    });
   });
 
   it('marks a path whose links cannot be followed', async () => {
     const home = await linkedHome();
     const reader = new PathReader(envFor(home));
     expect(reader.read('~/work/loop1/x')).toMatchObject({lexical: `${home}/work/loop1/x`, resolved: [], unresolvable: 'ELOOP'});
-    expect(reader.takeNotes()).toEqual(['symlink: "~/work/loop1/x" cannot be resolved (ELOOP); path rules read it in the restrictive direction']);
+    expect(reader.takeNotes()).toEqual([
+      'symlink: "~/work/loop1/x" cannot be resolved (ELOOP); path rules read it in the restrictive direction',
+    ]);
   });
 
   it('folds case after resolving, so the file system is asked with the spelling given', async () => {
@@ -254,7 +283,12 @@ describe('PathReader', () => {
     const home = await linkedHome();
     const reader = new PathReader(envFor(home, {links: undefined}));
     expect(reader.followsLinks).toBe(false);
-    expect(reader.read('~/work/link/id_rsa')).toEqual({lexical: `${home}/work/link/id_rsa`, resolved: [], elsewhere: [], forms: [`${home}/work/link/id_rsa`]});
+    expect(reader.read('~/work/link/id_rsa')).toEqual({
+      lexical: `${home}/work/link/id_rsa`,
+      resolved: [],
+      elsewhere: [],
+      forms: [`${home}/work/link/id_rsa`],
+    });
   });
 
   it('reads each argument once per decision; a new reader sees a changed link', async () => {

@@ -33,20 +33,38 @@ describe('parsing and validation', () => {
     const edited = await parsePolicyText(VALID.replace('"read_file"', '"read_file", "list_directory"'), {kind: 'flag', path: 'p.jsonc'});
     expect(edited.ok && edited.policy.version).not.toBe(result.policy.version);
     // Formatting and comments do not change the version: only content does.
-    const reformatted = await parsePolicyText(JSON.stringify(JSON.parse(VALID.replace(/\/\/.*\n/, '').replace(/,(\s*[}\]])/g, '$1'))), {kind: 'flag', path: 'p.json'});
+    const reformatted = await parsePolicyText(JSON.stringify(JSON.parse(VALID.replace(/\/\/.*\n/, '').replace(/,(\s*[}\]])/g, '$1'))), {
+      kind: 'flag',
+      path: 'p.json',
+    });
     expect(reformatted.ok && reformatted.policy.version).toBe(result.policy.version);
   });
 
   it.each([
-    ['{"agents": {"fs": {"mode": "blok"}}}', /p\.json:1:20 at \/agents\/fs\/mode: must be one of "progressive", "step_up", "block", "observe"/],
+    [
+      '{"agents": {"fs": {"mode": "blok"}}}',
+      /p\.json:1:20 at \/agents\/fs\/mode: must be one of "progressive", "step_up", "block", "observe"/,
+    ],
     ['{\n  "agents": {},\n  "rulez": []\n}', /p\.json:3:3 at \/rulez: unknown property "rulez"/],
     ['{"rules": [{"tool": "x"}]}', /at \/rules\/0: missing required property "decision"/],
     ['{"rules": [{"decision": "block"}]}', /at \/rules\/0: a rule needs "tool"/],
-    ['{"rules": [{"tool": "x", "decision": "block", "args": {"p": {"regex": "(unclosed"}}}]}', /at \/rules\/0\/args\/p\/regex: invalid regular expression/],
+    [
+      '{"rules": [{"tool": "x", "decision": "block", "args": {"p": {"regex": "(unclosed"}}}]}',
+      /at \/rules\/0\/args\/p\/regex: invalid regular expression/,
+    ],
     ['{"rules": [{"tool": "x", "decision": "block", "tool_regex": "["}]}', /at \/rules\/0\/tool_regex: invalid regular expression/],
-    ['{"rules": [{"tool": "x", "decision": "allow", "args": {"p": {"path_within": ["work"]}}}]}', /at \/rules\/0\/args\/p\/path_within\/0: "work" must be an absolute path or start with ~\//],
-    ['{"agents": {"a": {"intent": "nope"}}, "intents": {"yes": {"tools": "x"}}}', /at \/agents\/a\/intent: intent "nope" is not defined under "intents" \(defined: yes\)/],
-    ['{"rules": [{"id": "same", "tool": "a", "decision": "block"}, {"id": "same", "tool": "b", "decision": "block"}]}', /at \/rules\/1\/id: duplicate rule id "same"/],
+    [
+      '{"rules": [{"tool": "x", "decision": "allow", "args": {"p": {"path_within": ["work"]}}}]}',
+      /at \/rules\/0\/args\/p\/path_within\/0: "work" must be an absolute path or start with ~\//,
+    ],
+    [
+      '{"agents": {"a": {"intent": "nope"}}, "intents": {"yes": {"tools": "x"}}}',
+      /at \/agents\/a\/intent: intent "nope" is not defined under "intents" \(defined: yes\)/,
+    ],
+    [
+      '{"rules": [{"id": "same", "tool": "a", "decision": "block"}, {"id": "same", "tool": "b", "decision": "block"}]}',
+      /at \/rules\/1\/id: duplicate rule id "same"/,
+    ],
     ['{"rules": [{"tool": "a", "decision": "block", "args": {"n": {"min": 5, "max": 1}}}]}', /min \(5\) is greater than max \(1\)/],
     ['{"agents": {', /p\.json:1:\d+ at \/: invalid JSON/],
     ['', /invalid JSON/],
@@ -63,7 +81,10 @@ describe('parsing and validation', () => {
     const validate = await loadValidator('policy');
     expect(validate(BUILTIN_POLICY)).toBe(true);
     const policy = compile(BUILTIN_POLICY);
-    expect(decideCall(policy, 'read_file', {path: '~/.aws/credentials'}, {mode: 'progressive'})).toMatchObject({decision: 'step_up', ruleId: 'rule:builtin-credential-files'});
+    expect(decideCall(policy, 'read_file', {path: '~/.aws/credentials'}, {mode: 'progressive'})).toMatchObject({
+      decision: 'step_up',
+      ruleId: 'rule:builtin-credential-files',
+    });
   });
 
   it('every fixture policy is valid', async () => {
@@ -90,14 +111,21 @@ describe('sources', () => {
     const root = join(dir, 'root');
     const env = {THOTH_HOME: home};
     const options = {env, managedRoot: root, platform: 'linux' as const, cwd: dir};
-    expect(policyCandidates({...options, flag: 'flag.json', env: {...env, THOTH_POLICY_FILE: 'env.json'}}).map((c) => [c.kind, c.path])).toEqual([
+    expect(
+      policyCandidates({...options, flag: 'flag.json', env: {...env, THOTH_POLICY_FILE: 'env.json'}}).map((c) => [c.kind, c.path]),
+    ).toEqual([
       ['managed', join(root, 'etc/thoth/policy.json')],
       ['flag', join(dir, 'flag.json')],
       ['env', join(dir, 'env.json')],
       ['profile', join(home, 'policy.json')],
     ]);
     // A file named by a managed preference is managed, and nothing the entry names competes with it.
-    expect(policyCandidates({...options, managedFile: '/opt/corp/policy.json', env: {...env, THOTH_POLICY_FILE: 'env.json'}}).map((c) => [c.kind, c.path])).toEqual([
+    expect(
+      policyCandidates({...options, managedFile: '/opt/corp/policy.json', env: {...env, THOTH_POLICY_FILE: 'env.json'}}).map((c) => [
+        c.kind,
+        c.path,
+      ]),
+    ).toEqual([
       ['managed', '/opt/corp/policy.json'],
       ['managed', join(root, 'etc/thoth/policy.json')],
       ['profile', join(home, 'policy.json')],

@@ -75,7 +75,7 @@ describe('normalisePath', () => {
     expect(pathEnvironment('auto', {}, 'win32').flavour).toBe('win32');
   });
 
-  it('follows links on the real file system by default, only for paths of the host\'s flavour', () => {
+  it("follows links on the real file system by default, only for paths of the host's flavour", () => {
     const host = process.platform === 'win32' ? 'win32' : 'linux';
     const foreign = process.platform === 'win32' ? 'linux' : 'win32';
     expect(pathEnvironment('auto', {}, host).links).toBe(NODE_FILE_LINKS);

@@ -41,7 +41,9 @@ describe('progressive mode', () => {
     const novel = call('delete_file', {path: '/x'});
     expect(novel).toMatchObject({decision: 'step_up', ruleId: 'progressive:novel-tool'});
     expect(novel.reason).toContain('"delete_file" has never been allowed for agent "fs" (known tools: read_file, list_directory)');
-    expect(novel.details).toMatchObject({progressive: {trigger: 'novel-tool', phase: 'established', escalationsThisSession: 1, stepUpsBeforeBlock: 2}});
+    expect(novel.details).toMatchObject({
+      progressive: {trigger: 'novel-tool', phase: 'established', escalationsThisSession: 1, stepUpsBeforeBlock: 2},
+    });
   });
 
   it('with a declared scope, out-of-scope calls need approval even while learning', () => {
@@ -67,7 +69,9 @@ describe('progressive mode', () => {
     expect(data.peakPerMinute).toBe(5);
     const burst = call('ping', {}, 10);
     expect(burst).toMatchObject({decision: 'step_up', ruleId: 'progressive:burst'});
-    expect(burst.reason).toContain('6 calls in the last minute, above the limit of 5 (the larger of 5 and 2 x the busiest baseline minute, 2)');
+    expect(burst.reason).toContain(
+      '6 calls in the last minute, above the limit of 5 (the larger of 5 and 2 x the busiest baseline minute, 2)',
+    );
     // A minute later the window is empty again.
     expect(call('ping', {}, 60_000).decision).toBe('allow');
   });
@@ -120,7 +124,10 @@ describe('BaselineStore', () => {
     const text = await readFile(store.file, 'utf8');
     expect(text).not.toContain('/secret/value');
     const reopened = await BaselineStore.open({home, agentId: 'fs'});
-    expect(reopened.view()).toMatchObject({sessionCounted: false, data: {calls: 2, sessions: 1, peakPerMinute: 2, tools: {read_file: {calls: 2, argumentNames: ['path', 'encoding']}}}});
+    expect(reopened.view()).toMatchObject({
+      sessionCounted: false,
+      data: {calls: 2, sessions: 1, peakPerMinute: 2, tools: {read_file: {calls: 2, argumentNames: ['path', 'encoding']}}},
+    });
     const files = await readdir(join(home, 'baselines'));
     expect(files).toEqual([expect.stringMatching(/^fs-[0-9a-f]{12}\.json$/)]);
   });
@@ -152,14 +159,18 @@ describe('BaselineStore', () => {
       }
       await store.close();
     `;
-    const runs = Array.from({length: 4}, (_, index) =>
-      new Promise<number | null>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--input-type=module', '-e', script, home, String(index)], {stdio: ['ignore', 'ignore', 'pipe']});
-        let stderr = '';
-        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => (code === 0 ? resolve(code) : reject(new Error(`child failed (${code}): ${stderr}`))));
-      }),
+    const runs = Array.from(
+      {length: 4},
+      (_, index) =>
+        new Promise<number | null>((resolve, reject) => {
+          const child = spawn(process.execPath, ['--input-type=module', '-e', script, home, String(index)], {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          });
+          let stderr = '';
+          child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+          child.on('error', reject);
+          child.on('close', (code) => (code === 0 ? resolve(code) : reject(new Error(`child failed (${code}): ${stderr}`))));
+        }),
     );
     await Promise.all(runs);
     const [file] = await readdir(join(home, 'baselines'));

@@ -25,7 +25,7 @@ async function fakeHome() {
 }
 
 describe('relative and padded paths through thoth run (SDK client → thoth run → server-filesystem rooted at a fake HOME)', () => {
-  it("steps up .ssh/id_rsa and refuses .thoth/… and padded paths, which the server alone serves", async () => {
+  it('steps up .ssh/id_rsa and refuses .thoth/… and padded paths, which the server alone serves', async () => {
     const home = await fakeHome();
     const server = serverFilesystem(home);
     const padded = `${home}/${'./'.repeat(5000)}.ssh/id_rsa`;
@@ -33,15 +33,23 @@ describe('relative and padded paths through thoth run (SDK client → thoth run 
     // Without thoth the server resolves each against its root and serves it: the gap is real.
     const direct = await connect(server, {env: {HOME: home}});
     try {
-      for (const path of ['.ssh/id_rsa', padded]) expect(JSON.stringify(await direct.client.callTool({name: 'read_text_file', arguments: {path}}))).toContain('PRIVATE KEY');
-      expect(JSON.stringify(await direct.client.callTool({name: 'read_text_file', arguments: {path: '.thoth/approvals.json'}}))).toContain('approvals');
+      for (const path of ['.ssh/id_rsa', padded])
+        expect(JSON.stringify(await direct.client.callTool({name: 'read_text_file', arguments: {path}}))).toContain('PRIVATE KEY');
+      expect(JSON.stringify(await direct.client.callTool({name: 'read_text_file', arguments: {path: '.thoth/approvals.json'}}))).toContain(
+        'approvals',
+      );
     } finally {
       await direct.close();
     }
 
     // Through thoth with a fresh install's settings: the built-in policy, progressive mode.
     const profile = join(home, '.thoth');
-    const session = await startSession({home: profile, flags: ['--agent-id', 'fs'], server: [server.command, ...server.args], env: {HOME: home}});
+    const session = await startSession({
+      home: profile,
+      flags: ['--agent-id', 'fs'],
+      server: [server.command, ...server.args],
+      env: {HOME: home},
+    });
     try {
       expect(await callText(session.client, 'read_text_file', {path: 'notes.md'})).toBe('ordinary notes');
       for (const path of ['.ssh/id_rsa', padded, './.ssh/../.ssh/id_rsa']) {
@@ -68,7 +76,12 @@ describe('relative and padded paths through thoth run (SDK client → thoth run 
     const policyFile = join(home, 'policy.json');
     await writeFile(
       policyFile,
-      JSON.stringify({defaults: {mode: 'block', approved_scope: ['read_text_file']}, rules: [{id: 'no-secrets', tool: '*', args: {'*': {path_glob: `${root}/secret/**`}}, decision: 'block', reason: 'secrets stay secret'}]}),
+      JSON.stringify({
+        defaults: {mode: 'block', approved_scope: ['read_text_file']},
+        rules: [
+          {id: 'no-secrets', tool: '*', args: {'*': {path_glob: `${root}/secret/**`}}, decision: 'block', reason: 'secrets stay secret'},
+        ],
+      }),
     );
     const direct = await connect(server, {env: {HOME: home}});
     try {
@@ -76,7 +89,12 @@ describe('relative and padded paths through thoth run (SDK client → thoth run 
     } finally {
       await direct.close();
     }
-    const session = await startSession({home: join(home, '.thoth'), flags: ['--agent-id', 'fs', '--policy', policyFile], server: [server.command, ...server.args], env: {HOME: home}});
+    const session = await startSession({
+      home: join(home, '.thoth'),
+      flags: ['--agent-id', 'fs', '--policy', policyFile],
+      server: [server.command, ...server.args],
+      env: {HOME: home},
+    });
     try {
       const refused = await refusedCall(session.client, 'read_text_file', {path: 'secret/token'});
       expect(refused.code).toBe(-32001);

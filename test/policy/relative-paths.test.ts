@@ -37,7 +37,10 @@ describe('relative paths are read against every base a server could use', () => 
   it("against the user's home: .ssh/id_rsa is the key for a server rooted there", async () => {
     const {env} = await home();
     const policy = compile(CREDENTIALS, env);
-    expect(decideCall(policy, 'read_text_file', {path: '.ssh/id_rsa'})).toMatchObject({decision: 'step_up', ruleId: 'rule:builtin-credential-files'});
+    expect(decideCall(policy, 'read_text_file', {path: '.ssh/id_rsa'})).toMatchObject({
+      decision: 'step_up',
+      ruleId: 'rule:builtin-credential-files',
+    });
     expect(decideCall(policy, 'read_text_file', {path: './.ssh/../.ssh/id_rsa'}).ruleId).toBe('rule:builtin-credential-files');
     expect(decideCall(policy, 'read_text_file', {path: 'work/notes.md'}).ruleId).toBe('scope:approved');
   });
@@ -55,7 +58,10 @@ describe('relative paths are read against every base a server could use', () => 
   it("against the server's command-line directories and the client's roots", async () => {
     const {env} = await home();
     const root = await realpath(await tempDir());
-    const rules: PolicyDocument = {defaults: {mode: 'block', approved_scope: '*'}, rules: [{id: 'root-secrets', tool: '*', args: {'*': {path_glob: `${root}/secret/**`}}, decision: 'block'}]};
+    const rules: PolicyDocument = {
+      defaults: {mode: 'block', approved_scope: '*'},
+      rules: [{id: 'root-secrets', tool: '*', args: {'*': {path_glob: `${root}/secret/**`}}, decision: 'block'}],
+    };
     let bases: string[] = [];
     const policy = compile(rules, {...env, relativeBases: () => bases});
     expect(decideCall(policy, 'read_file', {path: 'secret/key'}).ruleId).toBe('scope:approved');
@@ -66,17 +72,33 @@ describe('relative paths are read against every base a server could use', () => 
 
   it('the most restrictive reading wins: an allow rule needs every base to agree', async () => {
     const {env} = await home();
-    const workspace = compile({agents: {fs: {approved_scope: [], rules: [{id: 'ws', tool: 'read_file', args: {path: {path_within: '/srv/app'}}, decision: 'allow'}]}}}, env);
+    const workspace = compile(
+      {
+        agents: {
+          fs: {approved_scope: [], rules: [{id: 'ws', tool: 'read_file', args: {path: {path_within: '/srv/app'}}, decision: 'allow'}]},
+        },
+      },
+      env,
+    );
     expect(decideCall(workspace, 'read_file', {path: '/srv/app/notes.md'}).ruleId).toBe('rule:ws');
     // Against the working directory inside /srv/app, against home outside it.
     expect(decideCall(workspace, 'read_file', {path: 'notes.md'}).ruleId).toBe('mode:block');
     // Both bases inside the allowed directory: the relative path is allowed.
-    const inside = compile({agents: {fs: {approved_scope: [], rules: [{id: 'ws', tool: 'read_file', args: {path: {path_within: '/srv'}}, decision: 'allow'}]}}}, {...env, home: '/srv/home'});
+    const inside = compile(
+      {agents: {fs: {approved_scope: [], rules: [{id: 'ws', tool: 'read_file', args: {path: {path_within: '/srv'}}, decision: 'allow'}]}}},
+      {...env, home: '/srv/home'},
+    );
     expect(decideCall(inside, 'read_file', {path: 'notes.md'}).ruleId).toBe('rule:ws');
   });
 
-  it('win32: against each base, root-relative (\\x) on each base\'s drive', () => {
-    const reader = new PathReader({home: 'C:\\Users\\Ann', cwd: 'C:\\work', flavour: 'win32', caseInsensitive: true, relativeBases: () => ['D:\\data']});
+  it("win32: against each base, root-relative (\\x) on each base's drive", () => {
+    const reader = new PathReader({
+      home: 'C:\\Users\\Ann',
+      cwd: 'C:\\work',
+      flavour: 'win32',
+      caseInsensitive: true,
+      relativeBases: () => ['D:\\data'],
+    });
     expect(reader.read('.ssh\\id_rsa')?.forms).toEqual(['c:/work/.ssh/id_rsa', 'c:/users/ann/.ssh/id_rsa', 'd:/data/.ssh/id_rsa']);
     expect(reader.read('..\\..\\x')?.forms).toEqual(['c:/x', 'd:/x']);
     expect(reader.read('\\etc\\x')?.forms).toEqual(['c:/etc/x', 'd:/etc/x']);
@@ -119,7 +141,9 @@ describe('no length skips a check: arguments are normalised first', () => {
     const longer = `${dir}/${'./'.repeat(20_000)}.ssh/id_rsa`;
     expect(longer.length).toBeGreaterThan(MAX_PATH_CHARS);
     expect(decideCall(policy, 'read_text_file', {path: longer}).ruleId).toBe('rule:builtin-credential-files');
-    expect(decideCall(policy, 'read_text_file', {path: `${dir}/${'x/../'.repeat(10_000)}.ssh/id_rsa`}).ruleId).toBe('rule:builtin-credential-files');
+    expect(decideCall(policy, 'read_text_file', {path: `${dir}/${'x/../'.repeat(10_000)}.ssh/id_rsa`}).ruleId).toBe(
+      'rule:builtin-credential-files',
+    );
     expect(decideCall(policy, 'read_text_file', {path: `${'./'.repeat(20_000)}.ssh/id_rsa`}).ruleId).toBe('rule:builtin-credential-files');
   });
 
@@ -130,7 +154,9 @@ describe('no length skips a check: arguments are normalised first', () => {
     for (const padding of [2500, 20_000]) {
       const padded = `${dir}/${'./'.repeat(padding)}.thoth/approvals.json`;
       expect(decideCall(policy, 'write_file', {path: padded, content: '{}'}, {hooks}).ruleId).toBe('builtin:protect-thoth-files');
-      expect(decideCall(policy, 'write_file', {path: `~/${'/'.repeat(padding)}.thoth/x`, content: '{}'}, {hooks}).ruleId).toBe('builtin:protect-thoth-files');
+      expect(decideCall(policy, 'write_file', {path: `~/${'/'.repeat(padding)}.thoth/x`, content: '{}'}, {hooks}).ruleId).toBe(
+        'builtin:protect-thoth-files',
+      );
     }
   });
 
@@ -166,7 +192,17 @@ describe("the server's command-line directories", () => {
   it('are the existing directories among its arguments and --name=value values, ~ expanded', async () => {
     const {home: dir} = await home();
     const io = {cwd: dir, home: dir, isDirectory};
-    const args = ['-y', '@modelcontextprotocol/server-filesystem', join(dir, 'work'), '~/.ssh', '--root=/tmp', 'ROOT=work', 'missing', `file://${dir}/.thoth`, join(dir, '.ssh/id_rsa')];
+    const args = [
+      '-y',
+      '@modelcontextprotocol/server-filesystem',
+      join(dir, 'work'),
+      '~/.ssh',
+      '--root=/tmp',
+      'ROOT=work',
+      'missing',
+      `file://${dir}/.thoth`,
+      join(dir, '.ssh/id_rsa'),
+    ];
     expect(serverDirectories(args, io)).toEqual([join(dir, 'work'), join(dir, '.ssh'), '/tmp', join(dir, '.thoth')]);
   });
 
@@ -187,12 +223,25 @@ describe("the server's command-line directories", () => {
     );
     const env = {THOTH_HOME: profile, THOTH_POLICY_FILE: policyFile, THOTH_AUDIT: 'off'};
     const settings = await resolveSettings({env, home: profile, cwd: profile, platform: 'linux'});
-    const options: RunOptions = {agentId: 'fs', filterTools: false, maxMessageBytes: 1 << 20, shutdownGraceMs: 100, command: process.execPath, args: ['server.js', fromCommandLine]};
+    const options: RunOptions = {
+      agentId: 'fs',
+      filterTools: false,
+      maxMessageBytes: 1 << 20,
+      shutdownGraceMs: 100,
+      command: process.execPath,
+      args: ['server.js', fromCommandLine],
+    };
     const session: SessionState = {sessionId: 's', sessionToolCalls: []};
     const governance = await composeRunGovernance(options, session, {env, settings, warn: () => undefined});
     const signal = new AbortController().signal;
     const decide = async (call: ToolCall) => {
-      const outcome = await governance.governor.govern(call, governance.context, 'r', {capabilities: {}, request: async () => ({})}, signal);
+      const outcome = await governance.governor.govern(
+        call,
+        governance.context,
+        'r',
+        {capabilities: {}, request: async () => ({})},
+        signal,
+      );
       return outcome.ticket.decision.ruleId;
     };
     try {

@@ -12,7 +12,11 @@ import {tempDir} from '../helpers/tmp.js';
 import {callText, refusedCall, startSession} from './session.js';
 
 const ALLOW_ECHO = {version: 'allow-echo', defaults: {mode: 'block', approved_scope: ['echo', 'get-sum']}};
-const BLOCK_ECHO = {...ALLOW_ECHO, version: 'block-echo', rules: [{id: 'retire-echo', tool: 'echo', decision: 'block', reason: 'echo is retired by the security team'}]};
+const BLOCK_ECHO = {
+  ...ALLOW_ECHO,
+  version: 'block-echo',
+  rules: [{id: 'retire-echo', tool: 'echo', decision: 'block', reason: 'echo is retired by the security team'}],
+};
 const INVALID = '{\n  "version": "oops",\n  "agents": {"everything": {"mode": "blok"}}\n}\n';
 
 /** As MDM tools install files: written beside the target, then renamed over it. */
@@ -41,7 +45,11 @@ describe('policy reload through a real thoth run (SDK client → thoth run → s
     const policy = join(policyDir, 'policy.json');
     await install(policy, ALLOW_ECHO);
 
-    const session = await startSession({home, flags: ['--agent-id', 'everything', '--policy', policy], env: {THOTH_POLICY_RELOAD_INTERVAL_MS: '100'}});
+    const session = await startSession({
+      home,
+      flags: ['--agent-id', 'everything', '--policy', policy],
+      env: {THOTH_POLICY_RELOAD_INTERVAL_MS: '100'},
+    });
     let listChanged = 0;
     session.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void listChanged++);
     const toolNames = async () => (await session.client.listTools()).tools.map((tool) => tool.name).sort();
@@ -56,8 +64,15 @@ describe('policy reload through a real thoth run (SDK client → thoth run → s
       await until('the block policy to be reloaded', () => count(session.stderr(), 'policy reloaded (') >= 1);
       const blocked = await refusedCall(session.client, 'echo', {message: 'hello'});
       expect(blocked.code).toBe(-32001);
-      expect(blocked.data).toMatchObject({decision: 'block', ruleId: 'rule:retire-echo', reason: 'echo is retired by the security team', mode: 'block'});
-      expect(session.stderr()).toMatch(new RegExp(`policy reloaded \\(${policy} was replaced\\): block-echo@sha256:[0-9a-f]{16} from ${policy}, block mode`));
+      expect(blocked.data).toMatchObject({
+        decision: 'block',
+        ruleId: 'rule:retire-echo',
+        reason: 'echo is retired by the security team',
+        mode: 'block',
+      });
+      expect(session.stderr()).toMatch(
+        new RegExp(`policy reloaded \\(${policy} was replaced\\): block-echo@sha256:[0-9a-f]{16} from ${policy}, block mode`),
+      );
       // The server declared tools.listChanged, so thoth told the client its list changed.
       await until('tools/list_changed', () => listChanged >= fromServer + 1);
       expect(await toolNames()).toEqual(['get-sum']);
@@ -67,7 +82,9 @@ describe('policy reload through a real thoth run (SDK client → thoth run → s
       const refused = await refusedCall(session.client, 'get-sum', {a: 1, b: 2});
       expect(refused.code).toBe(-32001);
       expect(refused.data['ruleId']).toBe('policy:invalid');
-      expect(refused.data['reason']).toMatch(new RegExp(`^policy ${policy}:3:\\d+ at /agents/everything/mode: must be one of .*check it with: thoth policy validate ${policy}`));
+      expect(refused.data['reason']).toMatch(
+        new RegExp(`^policy ${policy}:3:\\d+ at /agents/everything/mode: must be one of .*check it with: thoth policy validate ${policy}`),
+      );
 
       await install(policy, ALLOW_ECHO);
       await until('the valid policy to be reloaded', () => count(session.stderr(), 'policy reloaded (') >= 2);
@@ -85,19 +102,49 @@ describe('policy reload through a real thoth run (SDK client → thoth run → s
 
     const events = (await readEvents(trail)).map((stored) => stored.event);
     const policyEvents = events.filter((event) => event.type.startsWith('POLICY_'));
-    expect(policyEvents.map((event) => [event.type, event['reload'], event['previousVersion'] === null ? null : typeof event['previousVersion']])).toEqual([
+    expect(
+      policyEvents.map((event) => [
+        event.type,
+        event['reload'],
+        event['previousVersion'] === null ? null : typeof event['previousVersion'],
+      ]),
+    ).toEqual([
       ['POLICY_LOADED', false, 'undefined'],
       ['POLICY_LOADED', true, 'string'],
       ['POLICY_LOAD_FAILED', true, 'string'],
       ['POLICY_LOADED', true, null],
     ]);
-    expect(policyEvents[1]).toMatchObject({status: 'loaded', source: 'flag', policyFile: policy, policyVersion: expect.stringMatching(/^block-echo@/), change: `${policy} was replaced`, previousVersion: policyEvents[0]!['policyVersion']});
-    expect(policyEvents[2]).toMatchObject({status: 'invalid', policyFile: policy, message: expect.stringContaining('/agents/everything/mode'), previousVersion: policyEvents[1]!['policyVersion']});
+    expect(policyEvents[1]).toMatchObject({
+      status: 'loaded',
+      source: 'flag',
+      policyFile: policy,
+      policyVersion: expect.stringMatching(/^block-echo@/),
+      change: `${policy} was replaced`,
+      previousVersion: policyEvents[0]!['policyVersion'],
+    });
+    expect(policyEvents[2]).toMatchObject({
+      status: 'invalid',
+      policyFile: policy,
+      message: expect.stringContaining('/agents/everything/mode'),
+      previousVersion: policyEvents[1]!['policyVersion'],
+    });
     // The refused call is on record with the reason the client got.
-    expect(events.find((event) => event.type === 'TOOL_CALL_PRE' && event['ruleId'] === 'rule:retire-echo')).toMatchObject({decision: 'block', toolName: 'echo'});
+    expect(events.find((event) => event.type === 'TOOL_CALL_PRE' && event['ruleId'] === 'rule:retire-echo')).toMatchObject({
+      decision: 'block',
+      toolName: 'echo',
+    });
     // Every event validates against its type's JSON Schema, whatever its type.
     expect(new Set(events.map((event) => event.type))).toEqual(
-      new Set(['SESSION_START', 'SESSION_END', 'POLICY_LOADED', 'POLICY_LOAD_FAILED', 'TOOL_CALL_PRE', 'TOOL_CALL_POST', 'TOOLS_HIDDEN', 'PIN_RECORDED']),
+      new Set([
+        'SESSION_START',
+        'SESSION_END',
+        'POLICY_LOADED',
+        'POLICY_LOAD_FAILED',
+        'TOOL_CALL_PRE',
+        'TOOL_CALL_POST',
+        'TOOLS_HIDDEN',
+        'PIN_RECORDED',
+      ]),
     );
     expect(await invalidAuditEvents(trail)).toEqual([]);
   });

@@ -55,10 +55,19 @@ async function setup(initial: PolicyDocument | string | undefined, overrides: Pa
   return {dir, home, file, governance, events, warnings, context, swaps};
 }
 
-const decide = (generation: PolicyGeneration, name: string, args: Record<string, unknown> = {}) => generation.enforcer.decide(toolCall(name, args), generation.context);
+const decide = (generation: PolicyGeneration, name: string, args: Record<string, unknown> = {}) =>
+  generation.enforcer.decide(toolCall(name, args), generation.context);
 
-const ALLOW_ECHO: PolicyDocument = {version: 'allow-echo', defaults: {mode: 'block', approved_scope: ['get-sum']}, rules: [{id: 'echo-ok', tool: 'echo', decision: 'allow'}]};
-const BLOCK_ECHO: PolicyDocument = {version: 'block-echo', defaults: {mode: 'block', approved_scope: ['get-sum']}, rules: [{id: 'no-echo', tool: 'echo', decision: 'block', reason: 'echo is retired'}]};
+const ALLOW_ECHO: PolicyDocument = {
+  version: 'allow-echo',
+  defaults: {mode: 'block', approved_scope: ['get-sum']},
+  rules: [{id: 'echo-ok', tool: 'echo', decision: 'allow'}],
+};
+const BLOCK_ECHO: PolicyDocument = {
+  version: 'block-echo',
+  defaults: {mode: 'block', approved_scope: ['get-sum']},
+  rules: [{id: 'no-echo', tool: 'echo', decision: 'block', reason: 'echo is retired'}],
+};
 
 const noClient: ClientChannel = {capabilities: {}, request: async () => ({})};
 const signal = new AbortController().signal;
@@ -87,12 +96,30 @@ describe('policy reload in a running session', () => {
       expect((await second.toolsListHook!.onToolsList(tools, second.context))?.['tools']).toEqual([{name: 'get-sum'}]);
 
       expect(events.filter((event) => event.type.startsWith('POLICY_'))).toEqual([
-        {type: 'POLICY_LOADED', mode: 'block', intent: undefined, fields: expect.objectContaining({status: 'loaded', source: 'flag', policyFile: file, policyVersion: first.policy!.version, reload: false})},
         {
           type: 'POLICY_LOADED',
           mode: 'block',
           intent: undefined,
-          fields: expect.objectContaining({status: 'loaded', policyVersion: second.policy!.version, policySha256: expect.stringMatching(/^[0-9a-f]{64}$/), reload: true, change: `${file} was replaced`, previousVersion: first.policy!.version}),
+          fields: expect.objectContaining({
+            status: 'loaded',
+            source: 'flag',
+            policyFile: file,
+            policyVersion: first.policy!.version,
+            reload: false,
+          }),
+        },
+        {
+          type: 'POLICY_LOADED',
+          mode: 'block',
+          intent: undefined,
+          fields: expect.objectContaining({
+            status: 'loaded',
+            policyVersion: second.policy!.version,
+            policySha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+            reload: true,
+            change: `${file} was replaced`,
+            previousVersion: first.policy!.version,
+          }),
         },
       ]);
       expect(warnings).toContainEqual(`policy reloaded (${file} was replaced): ${second.policy!.version} from ${file}, block mode`);
@@ -110,9 +137,16 @@ describe('policy reload in a running session', () => {
       expect(failed.failure).toBeDefined();
       const refused = await decide(failed, 'echo');
       expect(refused).toMatchObject({decision: 'block', ruleId: 'policy:invalid'});
-      expect(refused.reason).toMatch(new RegExp(`^policy ${file}:1:\\d+ at /agents/everything/mode: must be one of .*check it with: thoth policy validate ${file}; until it is fixed every tool call is refused$`));
+      expect(refused.reason).toMatch(
+        new RegExp(
+          `^policy ${file}:1:\\d+ at /agents/everything/mode: must be one of .*check it with: thoth policy validate ${file}; until it is fixed every tool call is refused$`,
+        ),
+      );
       expect(warnings.at(-1)).toMatch(/^policy reload: policy .* every tool call will be refused until it is fixed \(.* was replaced\)$/);
-      expect(events.at(-1)).toMatchObject({type: 'POLICY_LOAD_FAILED', fields: {status: 'invalid', source: 'flag', policyFile: file, reload: true, previousVersion: expect.stringMatching(/^allow-echo@/)}});
+      expect(events.at(-1)).toMatchObject({
+        type: 'POLICY_LOAD_FAILED',
+        fields: {status: 'invalid', source: 'flag', policyFile: file, reload: true, previousVersion: expect.stringMatching(/^allow-echo@/)},
+      });
 
       await replaceFile(file, '{"version": "still broken",');
       await governance.checkNow();
@@ -142,12 +176,23 @@ describe('policy reload in a running session', () => {
   });
 
   it('an approval granted under the old policy version does not let a call through under the new one', async () => {
-    const asking = (version: string): PolicyDocument => ({version, defaults: {mode: 'block'}, approvals: {elicitation: false}, rules: [{id: 'ask-sum', tool: 'get-sum', decision: 'step_up', reason: 'sums need approval'}]});
+    const asking = (version: string): PolicyDocument => ({
+      version,
+      defaults: {mode: 'block'},
+      approvals: {elicitation: false},
+      rules: [{id: 'ask-sum', tool: 'get-sum', decision: 'step_up', reason: 'sums need approval'}],
+    });
     const {file, home, governance} = await setup(asking('v1'));
     try {
       const call = toolCall('get-sum', {a: 1, b: 2});
       const first = governance.current;
-      const requested = await first.stepUp!.resolve(call, first.context, await first.enforcer.decide(call, first.context), noClient, signal);
+      const requested = await first.stepUp!.resolve(
+        call,
+        first.context,
+        await first.enforcer.decide(call, first.context),
+        noClient,
+        signal,
+      );
       const approvalId = requested.details?.['approvalId'] as string;
       expect(requested.decision).toBe('step_up');
       // thoth approve: the grant sealed in the profile's trail (where this session looks), then applied.
@@ -156,7 +201,13 @@ describe('policy reload in a running session', () => {
       await replaceFile(file, asking('v2'));
       await governance.checkNow();
       const second = governance.current;
-      const retried = await second.stepUp!.resolve(call, second.context, await second.enforcer.decide(call, second.context), noClient, signal);
+      const retried = await second.stepUp!.resolve(
+        call,
+        second.context,
+        await second.enforcer.decide(call, second.context),
+        noClient,
+        signal,
+      );
       expect(retried.decision).toBe('step_up');
       expect(retried.details?.['approvalId']).not.toBe(approvalId);
       // The grant itself is still there, bound to v1: the old generation would have used it.
@@ -179,7 +230,12 @@ describe('policy reload in a running session', () => {
       expect(plain.context.mode).toBe('observe');
       await replaceFile(plain.file, withMode('block'));
       await plain.governance.checkNow();
-      expect(plain.governance.current.context).toMatchObject({mode: 'block', intent: 'arithmetic', agentId: 'everything', sessionId: 'session-1'});
+      expect(plain.governance.current.context).toMatchObject({
+        mode: 'block',
+        intent: 'arithmetic',
+        agentId: 'everything',
+        sessionId: 'session-1',
+      });
       // The first generation's context is left as it was decided.
       expect(plain.context.mode).toBe('observe');
       expect(plain.context.intent).toBeUndefined();
@@ -287,7 +343,9 @@ describe('a policy an administrator installed', () => {
         {setting: 'THOTH_POLICY_FILE', attemptedSource: 'flag', attempted: '--policy', managedOrigin: managed},
         {setting: 'THOTH_POLICY_FILE', attemptedSource: 'env', attempted: 'THOTH_POLICY_FILE', managedOrigin: managed},
       ]);
-      expect(warnings.join('\n')).toMatch(/--policy named a policy file, but the policy installed at .*policy\.json is managed and governs this session/);
+      expect(warnings.join('\n')).toMatch(
+        /--policy named a policy file, but the policy installed at .*policy\.json is managed and governs this session/,
+      );
     } finally {
       await governance.close();
     }

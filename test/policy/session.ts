@@ -49,7 +49,11 @@ export async function startSession(options: SessionOptions): Promise<Session> {
 }
 
 /** Calls a tool that must be refused and returns the JSON-RPC error (code + data). */
-export async function refusedCall(client: Client, name: string, args: Record<string, unknown> = {}): Promise<{code: number; message: string; data: Record<string, unknown>}> {
+export async function refusedCall(
+  client: Client,
+  name: string,
+  args: Record<string, unknown> = {},
+): Promise<{code: number; message: string; data: Record<string, unknown>}> {
   try {
     const result = await client.callTool({name, arguments: args});
     throw new Error(`expected "${name}" to be refused, got ${JSON.stringify(result).slice(0, 200)}`);

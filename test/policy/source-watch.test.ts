@@ -92,7 +92,13 @@ function setup(candidates: PolicyCandidate[]) {
     },
   };
   const warnings: string[] = [];
-  const watcher = new PolicySourceWatcher({candidates, intervalMs: 2000, io, onChange: (change) => void changes.push(change), warn: (m) => warnings.push(m)});
+  const watcher = new PolicySourceWatcher({
+    candidates,
+    intervalMs: 2000,
+    io,
+    onChange: (change) => void changes.push(change),
+    warn: (m) => warnings.push(m),
+  });
   /** A check well after the last write: stamps alone decide whether anything is read. */
   const settledCheck = async () => {
     world.advance(RACY_WINDOW_MS + 1000);
@@ -211,7 +217,9 @@ describe('the policy change detector', () => {
     world.remove(FLAG);
     expect(await settledCheck()).toBeUndefined();
     const gone = await settledCheck();
-    expect(await label(gone)).toBe(`failed: policy ${FLAG} does not exist (named by --policy): create it or point --policy at an existing policy`);
+    expect(await label(gone)).toBe(
+      `failed: policy ${FLAG} does not exist (named by --policy): create it or point --policy at an existing policy`,
+    );
 
     world.replace(FLAG, '{"version": "f2"}');
     expect(await label(await settledCheck())).toBe('flag:f2');
@@ -263,14 +271,16 @@ describe('the policy change detector', () => {
     expect(timers[1]!.cancelled).toBe(true);
   });
 
-  it("the real timer does not keep a process alive (a session ends when its client goes, whatever the interval)", async () => {
+  it('the real timer does not keep a process alive (a session ends when its client goes, whatever the interval)', async () => {
     const script = `import {nodeWatchIo} from './dist/policy/source-watch.js'; nodeWatchIo.setTimer(() => console.log('fired'), 120000);`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], {cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe']});
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.on('close', (c, s) => resolve([c, s])),
+    );
     clearTimeout(killer);
     expect({code, signal, output}).toEqual({code: 0, signal: null, output: ''});
   });

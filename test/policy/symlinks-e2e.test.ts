@@ -28,8 +28,16 @@ async function workspace() {
   await writeFile(
     policyFile,
     JSON.stringify({
-      agents: {fs: {mode: 'block', approved_scope: [], rules: [{id: 'workspace', tool: readTools, args: {path: {path_within: join(root, 'work')}}, decision: 'allow'}]}},
-      rules: [{id: 'no-secrets', tool: '*', args: {'*': {path_glob: `${root}/secrets/**`}}, decision: 'block', reason: 'secrets stay secret'}],
+      agents: {
+        fs: {
+          mode: 'block',
+          approved_scope: [],
+          rules: [{id: 'workspace', tool: readTools, args: {path: {path_within: join(root, 'work')}}, decision: 'allow'}],
+        },
+      },
+      rules: [
+        {id: 'no-secrets', tool: '*', args: {'*': {path_glob: `${root}/secrets/**`}}, decision: 'block', reason: 'secrets stay secret'},
+      ],
     }),
   );
   return {root, profile, policyFile, server: serverFilesystem(root)};
@@ -48,7 +56,11 @@ describe('symbolic links through thoth run (SDK client → thoth run → server-
       await direct.close();
     }
 
-    const session = await startSession({home: profile, flags: ['--agent-id', 'fs', '--policy', policyFile], server: [server.command, ...server.args]});
+    const session = await startSession({
+      home: profile,
+      flags: ['--agent-id', 'fs', '--policy', policyFile],
+      server: [server.command, ...server.args],
+    });
     try {
       expect(await callText(session.client, 'read_text_file', {path: join(root, 'work/notes.md')})).toBe('ordinary notes');
       for (const tool of ['read_text_file', 'read_file']) {
@@ -69,12 +81,18 @@ describe('symbolic links through thoth run (SDK client → thoth run → server-
   it('thoth policy explain resolves the same links and says so in the rule chain', async () => {
     const {root, profile, policyFile} = await workspace();
     const args = JSON.stringify({path: join(root, 'work/link/key.txt')});
-    const result = await runThoth(['policy', 'explain', '--agent-id', 'fs', '--tool', 'read_text_file', '--args', args, '--policy', policyFile, '--json'], {env: {THOTH_HOME: profile}});
+    const result = await runThoth(
+      ['policy', 'explain', '--agent-id', 'fs', '--tool', 'read_text_file', '--args', args, '--policy', policyFile, '--json'],
+      {env: {THOTH_HOME: profile}},
+    );
     expect(result.code).toBe(0);
     const envelope = parseEnvelope<{decision: string; ruleId: string; trace: string[]}>(result.stdout);
     expect(envelope.result).toMatchObject({decision: 'block', ruleId: 'rule:no-secrets'});
     expect(envelope.result?.trace).toContain(`symlink: "${join(root, 'work/link/key.txt')}" → ${join(root, 'secrets/key.txt')}`);
-    const human = await runThoth(['policy', 'explain', '--agent-id', 'fs', '--tool', 'read_text_file', '--args', args, '--policy', policyFile], {env: {THOTH_HOME: profile}});
+    const human = await runThoth(
+      ['policy', 'explain', '--agent-id', 'fs', '--tool', 'read_text_file', '--args', args, '--policy', policyFile],
+      {env: {THOTH_HOME: profile}},
+    );
     expect(human.stdout).toContain(`→ ${join(root, 'secrets/key.txt')}`);
   });
 });

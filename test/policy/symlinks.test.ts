@@ -32,7 +32,12 @@ async function linkedHome(): Promise<{home: string; env: Partial<PathEnvironment
 
 /** Reads in ~/work are allowed, everything else is refused in block mode; keys are blocked. */
 const POLICY: PolicyDocument = {
-  agents: {fs: {approved_scope: [], rules: [{id: 'workspace', tool: ['read_file', 'write_file'], args: {path: {path_within: '~/work'}}, decision: 'allow'}]}},
+  agents: {
+    fs: {
+      approved_scope: [],
+      rules: [{id: 'workspace', tool: ['read_file', 'write_file'], args: {path: {path_within: '~/work'}}, decision: 'allow'}],
+    },
+  },
   rules: [{id: 'no-keys', tool: '*', args: {'*': {path_glob: '~/.ssh/**'}}, decision: 'block', reason: 'keys are off limits'}],
 };
 
@@ -75,7 +80,17 @@ describe('symbolic links in path arguments (real links in a temp dir)', () => {
     await symlink(join(home, 'work'), join(home, 'elsewhere/in'));
     expect(decideCall(allowOnly, 'read_file', {path: '~/elsewhere/in/notes.md'}).ruleId).toBe('mode:block');
     // Under `not`: "anything but keys" is not satisfied by a link into the keys.
-    const allowNotKeys = compile({agents: {fs: {approved_scope: [], rules: [{id: 'not-keys', tool: 'read_file', args: {path: {not: {path_glob: '~/.ssh/**'}}}, decision: 'allow'}]}}}, env);
+    const allowNotKeys = compile(
+      {
+        agents: {
+          fs: {
+            approved_scope: [],
+            rules: [{id: 'not-keys', tool: 'read_file', args: {path: {not: {path_glob: '~/.ssh/**'}}}, decision: 'allow'}],
+          },
+        },
+      },
+      env,
+    );
     expect(decideCall(allowNotKeys, 'read_file', {path: '~/work/notes.md'}).ruleId).toBe('rule:not-keys');
     expect(decideCall(allowNotKeys, 'read_file', {path: '~/work/link/id_rsa'}).ruleId).toBe('mode:block');
   });
@@ -85,11 +100,21 @@ describe('symbolic links in path arguments (real links in a temp dir)', () => {
     await mkdir(join(home, 'elsewhere'));
     await symlink(join(home, 'elsewhere'), join(home, 'work/out'));
     const outsideNeedsApproval = compile(
-      {agents: {fs: {approved_scope: ['read_file'], rules: [{id: 'stay-in-work', tool: 'read_file', args: {path: {not: {path_within: '~/work'}}}, decision: 'step_up'}]}}},
+      {
+        agents: {
+          fs: {
+            approved_scope: ['read_file'],
+            rules: [{id: 'stay-in-work', tool: 'read_file', args: {path: {not: {path_within: '~/work'}}}, decision: 'step_up'}],
+          },
+        },
+      },
       env,
     );
     expect(decideCall(outsideNeedsApproval, 'read_file', {path: '~/work/notes.md'}).ruleId).toBe('scope:approved');
-    expect(decideCall(outsideNeedsApproval, 'read_file', {path: '~/work/out/x'})).toMatchObject({decision: 'step_up', ruleId: 'rule:stay-in-work'});
+    expect(decideCall(outsideNeedsApproval, 'read_file', {path: '~/work/out/x'})).toMatchObject({
+      decision: 'step_up',
+      ruleId: 'rule:stay-in-work',
+    });
     // One element of an array argument is enough for a restrictive rule.
     const policy = compile(POLICY, env);
     expect(decideCall(policy, 'read_file', {paths: ['~/work/notes.md', '~/work/link/config']}).ruleId).toBe('rule:no-keys');
@@ -165,9 +190,13 @@ describe("thoth's own files through symbolic links", () => {
     const viaLink = decideCall(policy, 'read_file', {path: '~/work/profile/approvals.json'}, {hooks});
     expect(viaLink).toMatchObject({decision: 'block', ruleId: 'builtin:protect-thoth-files'});
     expect(viaLink.reason).toContain(`(through a symbolic link to ${home}/.thoth/approvals.json)`);
-    expect(viaLink.trace).toContain(`thoth files: "~/work/profile/approvals.json" (through a symbolic link to ${home}/.thoth/approvals.json) is protected`);
+    expect(viaLink.trace).toContain(
+      `thoth files: "~/work/profile/approvals.json" (through a symbolic link to ${home}/.thoth/approvals.json) is protected`,
+    );
     // Any argument, not only those named "path"; a link to the policy file itself; a write target in the profile.
-    expect(decideCall(policy, 'read_file', {path: '~/work/notes.md', extra: 'profile/pins/fs.json'}, {hooks}).ruleId).toBe('builtin:protect-thoth-files');
+    expect(decideCall(policy, 'read_file', {path: '~/work/notes.md', extra: 'profile/pins/fs.json'}, {hooks}).ruleId).toBe(
+      'builtin:protect-thoth-files',
+    );
     expect(decideCall(policy, 'read_file', {path: '~/work/p.json'}, {hooks}).ruleId).toBe('builtin:protect-thoth-files');
     expect(decideCall(policy, 'write_file', {path: '~/work/profile/new'}, {hooks}).ruleId).toBe('builtin:protect-thoth-files');
     expect(decideCall(policy, 'read_file', {path: '~/work/notes.md', content: 'hello world'}, {hooks}).decision).toBe('allow');

@@ -74,7 +74,10 @@ describe('thoth api-key set at a terminal', () => {
     const {spawn} = await import('node:child_process');
     const {THOTH_BIN} = await import('../helpers/cli.js');
     const home = join(await tempDir(), 'profile');
-    const child = spawn('script', ['-qfec', `${process.execPath} ${THOTH_BIN} api-key set`, '/dev/null'], {env: {PATH: process.env['PATH'], HOME: process.env['HOME'], THOTH_HOME: home}, stdio: ['pipe', 'pipe', 'pipe']});
+    const child = spawn('script', ['-qfec', `${process.execPath} ${THOTH_BIN} api-key set`, '/dev/null'], {
+      env: {PATH: process.env['PATH'], HOME: process.env['HOME'], THOTH_HOME: home},
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let screen = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       screen += chunk;

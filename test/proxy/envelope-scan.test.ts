@@ -24,7 +24,20 @@ describe('scanEnvelope', () => {
   });
 
   it('rejects what JSON.parse rejects (structure)', () => {
-    const invalid = ['hello world', '{"a":1', '{"a":1}}', '{a:1}', '{"a":tru}', '[1,2', '{"a":1,}', '{"a" 1}', '{"a":01}', '"unterminated', '{"a":1} x', ''];
+    const invalid = [
+      'hello world',
+      '{"a":1',
+      '{"a":1}}',
+      '{a:1}',
+      '{"a":tru}',
+      '[1,2',
+      '{"a":1,}',
+      '{"a" 1}',
+      '{"a":01}',
+      '"unterminated',
+      '{"a":1} x',
+      '',
+    ];
     for (const text of invalid) {
       expect(() => JSON.parse(text)).toThrow();
       expect(scan(text).kind, text).toBe('invalid');

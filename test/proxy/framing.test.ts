@@ -14,7 +14,10 @@ describe('LineFramer', () => {
   it('yields the same lines however the stream is cut into chunks', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.string({minLength: 1, maxLength: 40}).filter((s) => !s.includes('\n') && s.trim() !== ''), {minLength: 1, maxLength: 20}),
+        fc.array(
+          fc.string({minLength: 1, maxLength: 40}).filter((s) => !s.includes('\n') && s.trim() !== ''),
+          {minLength: 1, maxLength: 20},
+        ),
         fc.array(fc.nat(), {maxLength: 30}),
         (messages, cuts) => {
           const stream = Buffer.from(messages.map((m) => `${m}\n`).join(''));

@@ -6,36 +6,65 @@ import {MAX_NESTING_DEPTH, checkClientMessage} from '../../src/proxy/message-che
 describe('checkClientMessage', () => {
   it('accepts ordinary MCP messages', () => {
     for (const message of [
-      {jsonrpc: '2.0', id: 1, method: 'tools/call', params: {name: 'read', arguments: {path: '/tmp/x', options: {encoding: 'utf8'}}, _meta: {progressToken: 1}}},
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: {name: 'read', arguments: {path: '/tmp/x', options: {encoding: 'utf8'}}, _meta: {progressToken: 1}},
+      },
       {jsonrpc: '2.0', id: 'a', result: {roots: [{uri: 'file:///home/u', name: 'home'}]}},
       {jsonrpc: '2.0', method: 'notifications/cancelled', params: {requestId: 1, reason: 'x'}},
-      {jsonrpc: '2.0', id: 2, method: 'initialize', params: {protocolVersion: '2025-06-18', capabilities: {}, clientInfo: {name: 'c', version: '1'}}},
+      {
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'initialize',
+        params: {protocolVersion: '2025-06-18', capabilities: {}, clientInfo: {name: 'c', version: '1'}},
+      },
     ]) {
       expect(checkClientMessage(message)).toBeUndefined();
     }
   });
 
   it('refuses two keys of one object that fold together, at any depth', () => {
-    expect(checkClientMessage({jsonrpc: '2.0', id: 1, method: 'tools/call', params: {name: 'x', arguments: {path: '/tmp/x', Path: '~/.ssh/id_rsa'}}})).toMatchObject({
+    expect(
+      checkClientMessage({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: {name: 'x', arguments: {path: '/tmp/x', Path: '~/.ssh/id_rsa'}},
+      }),
+    ).toMatchObject({
       kind: 'ambiguous-keys',
       pointer: '/params/arguments',
     });
-    expect(checkClientMessage({jsonrpc: '2.0', id: 1, method: 'x', params: {list: [{a: 1, A: 2}]}})).toMatchObject({kind: 'ambiguous-keys', pointer: '/params/list/0'});
+    expect(checkClientMessage({jsonrpc: '2.0', id: 1, method: 'x', params: {list: [{a: 1, A: 2}]}})).toMatchObject({
+      kind: 'ambiguous-keys',
+      pointer: '/params/list/0',
+    });
   });
 
   it('refuses an envelope key spelled another way, even alone', () => {
     expect(checkClientMessage({jsonrpc: '2.0', id: 1, Method: 'tools/call'})).toMatchObject({kind: 'envelope-key', pointer: ''});
     expect(checkClientMessage({jsonrpc: '2.0', id: 1, method: 'tools/call', 'param\u017f': {}})).toMatchObject({kind: 'envelope-key'});
     expect(checkClientMessage({jsonrpc: '2.0', ID: 1, method: 'ping'})).toMatchObject({kind: 'envelope-key'});
-    expect(checkClientMessage({jsonrpc: '2.0', id: 1, method: 'tools/call', params: {NAME: 'x'}})).toMatchObject({kind: 'envelope-key', pointer: '/params'});
-    expect(checkClientMessage({jsonrpc: '2.0', id: 1, method: 'tools/call', params: {name: 'x', Arguments: {}}})).toMatchObject({kind: 'envelope-key'});
-    expect(checkClientMessage({jsonrpc: '2.0', id: 1, method: 'tools/call', params: {name: 'x', _META: {}}})).toMatchObject({kind: 'envelope-key'});
+    expect(checkClientMessage({jsonrpc: '2.0', id: 1, method: 'tools/call', params: {NAME: 'x'}})).toMatchObject({
+      kind: 'envelope-key',
+      pointer: '/params',
+    });
+    expect(checkClientMessage({jsonrpc: '2.0', id: 1, method: 'tools/call', params: {name: 'x', Arguments: {}}})).toMatchObject({
+      kind: 'envelope-key',
+    });
+    expect(checkClientMessage({jsonrpc: '2.0', id: 1, method: 'tools/call', params: {name: 'x', _META: {}}})).toMatchObject({
+      kind: 'envelope-key',
+    });
     // Inside the arguments, a key called Name is the tool's business.
     expect(checkClientMessage({jsonrpc: '2.0', id: 1, method: 'tools/call', params: {name: 'x', arguments: {Name: 'n'}}})).toBeUndefined();
   });
 
   it('reads escaped spellings as what they spell', () => {
-    expect(checkClientMessage(parseJson('{"jsonrpc":"2.0","id":1,"method":"ping","\\u004dethod":"tools/call"}'))).toMatchObject({kind: 'envelope-key'});
+    expect(checkClientMessage(parseJson('{"jsonrpc":"2.0","id":1,"method":"ping","\\u004dethod":"tools/call"}'))).toMatchObject({
+      kind: 'envelope-key',
+    });
   });
 
   it(`refuses nesting beyond ${MAX_NESTING_DEPTH} levels without overflowing the stack`, () => {

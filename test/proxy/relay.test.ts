@@ -71,7 +71,12 @@ function harness(options: HarnessOptions = {}) {
   const upstreamIn = new PassThrough();
   const upstreamOut = new PassThrough();
   const session: SessionState = {sessionId: 'session-1', sessionToolCalls: []};
-  const context: DecisionContext = {agentId: 'test-agent', sessionId: session.sessionId, mode: 'block', sessionToolCalls: session.sessionToolCalls};
+  const context: DecisionContext = {
+    agentId: 'test-agent',
+    sessionId: session.sessionId,
+    mode: 'block',
+    sessionToolCalls: session.sessionToolCalls,
+  };
   const governor = new Governor({enforcer: options.enforcer ?? new AllowAllEnforcer(), ...(options.audit ? {audit: options.audit} : {})});
   const {diagnostics, warnings, diverted} = memoryDiagnostics();
   const relay = new Relay({
@@ -107,18 +112,38 @@ class ScriptedEnforcer implements Enforcer {
     this.seen.push(call);
     await this.gate;
     if (call.name.startsWith('danger')) return {decision: 'block', reason: 'dangerous tools are not allowed', ruleId: 'rule:no-danger'};
-    if (call.name.startsWith('ask')) return {decision: 'step_up', reason: 'needs a human', ruleId: 'rule:ask', details: {approvalId: 'ap-1', approvalChannel: 'local', approveCommand: 'thoth approve ap-1'}};
+    if (call.name.startsWith('ask'))
+      return {
+        decision: 'step_up',
+        reason: 'needs a human',
+        ruleId: 'rule:ask',
+        details: {approvalId: 'ap-1', approvalChannel: 'local', approveCommand: 'thoth approve ap-1'},
+      };
     return {decision: 'allow', reason: 'fine', ruleId: 'rule:ok'};
   }
 }
 
-const call = (id: unknown, name: string, args: unknown = {}) => ({jsonrpc: '2.0', id, method: 'tools/call', params: {name, arguments: args}});
+const call = (id: unknown, name: string, args: unknown = {}) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: {name, arguments: args},
+});
 
 describe('Relay: transparency', () => {
   it('passes requests, notifications and responses through unchanged, unknown methods and versions included', async () => {
     const h = harness();
     const messages = [
-      {jsonrpc: '2.0', id: 0, method: 'initialize', params: {protocolVersion: '2026-07-28', capabilities: {elicitation: {}, experimental: {x: 1}}, clientInfo: {name: 'c', version: '1'}}},
+      {
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2026-07-28',
+          capabilities: {elicitation: {}, experimental: {x: 1}},
+          clientInfo: {name: 'c', version: '1'},
+        },
+      },
       {jsonrpc: '2.0', method: 'notifications/initialized'},
       {jsonrpc: '2.0', id: 'x-1', method: 'future/method', params: {unknownField: [1, {deep: true}]}, extra: 'top-level field'},
       {jsonrpc: '2.0', method: 'notifications/progress', params: {progressToken: 't', progress: 1}},
@@ -133,7 +158,12 @@ describe('Relay: transparency', () => {
     ];
     for (const line of fromServer) h.fromServer(line);
     for (const line of fromServer) expect(await h.toClient.next()).toBe(line);
-    expect(h.session.client).toEqual({name: 'c', version: '1', protocolVersion: '2026-07-28', capabilities: {elicitation: {}, experimental: {x: 1}}});
+    expect(h.session.client).toEqual({
+      name: 'c',
+      version: '1',
+      protocolVersion: '2026-07-28',
+      capabilities: {elicitation: {}, experimental: {x: 1}},
+    });
   });
 
   it('relays the client answer to a server request back to the server', async () => {
@@ -148,7 +178,9 @@ describe('Relay: transparency', () => {
     const h = harness();
     for (const id of ['"abc"', '0', '-7', '12345678901234567890']) {
       h.fromClient(`{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"echo","arguments":{"n":98765432109876543210}}}`);
-      expect(await h.toServer.next()).toBe(`{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"echo","arguments":{"n":98765432109876543210}}}`);
+      expect(await h.toServer.next()).toBe(
+        `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"echo","arguments":{"n":98765432109876543210}}}`,
+      );
       h.fromServer(`{"jsonrpc":"2.0","id":${id},"result":{"content":[]}}`);
       expect(await h.toClient.next()).toBe(`{"jsonrpc":"2.0","id":${id},"result":{"content":[]}}`);
     }
@@ -164,7 +196,17 @@ describe('Relay: governing tools/call', () => {
     expect(reply).toMatchObject({
       jsonrpc: '2.0',
       id: 41,
-      error: {code: -32001, data: {decision: 'block', reason: 'dangerous tools are not allowed', ruleId: 'rule:no-danger', agentId: 'test-agent', tool: 'danger-delete', mode: 'block'}},
+      error: {
+        code: -32001,
+        data: {
+          decision: 'block',
+          reason: 'dangerous tools are not allowed',
+          ruleId: 'rule:no-danger',
+          agentId: 'test-agent',
+          tool: 'danger-delete',
+          mode: 'block',
+        },
+      },
     });
     expect(h.toServer.drain()).toEqual([]);
     h.fromClient(call(42, 'echo'));
@@ -197,7 +239,9 @@ describe('Relay: governing tools/call', () => {
   it('forwards exactly what the enforcer evaluated: duplicate keys and odd method casing', async () => {
     const enforcer = new ScriptedEnforcer();
     const h = harness({enforcer});
-    h.fromClient('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"path":"/safe"}},"params":{"name":"echo","arguments":{"path":"/etc/shadow"}}}');
+    h.fromClient(
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"path":"/safe"}},"params":{"name":"echo","arguments":{"path":"/etc/shadow"}}}',
+    );
     const forwarded = JSON.parse(await h.toServer.next()) as {params: {arguments: {path: string}}};
     expect(enforcer.seen[0]!.arguments).toEqual({path: '/etc/shadow'});
     expect(forwarded.params.arguments.path).toBe('/etc/shadow');
@@ -242,8 +286,17 @@ describe('Relay: governing tools/call', () => {
 
   it('governs batches element by element and answers every request', async () => {
     const h = harness({enforcer: new ScriptedEnforcer()});
-    h.fromClient([call(1, 'echo'), call(2, 'danger'), {jsonrpc: '2.0', method: 'notifications/x'}, {jsonrpc: '2.0', id: 3, method: 'ping'}]);
-    expect(JSON.parse(await h.toServer.next())).toEqual([call(1, 'echo'), {jsonrpc: '2.0', method: 'notifications/x'}, {jsonrpc: '2.0', id: 3, method: 'ping'}]);
+    h.fromClient([
+      call(1, 'echo'),
+      call(2, 'danger'),
+      {jsonrpc: '2.0', method: 'notifications/x'},
+      {jsonrpc: '2.0', id: 3, method: 'ping'},
+    ]);
+    expect(JSON.parse(await h.toServer.next())).toEqual([
+      call(1, 'echo'),
+      {jsonrpc: '2.0', method: 'notifications/x'},
+      {jsonrpc: '2.0', id: 3, method: 'ping'},
+    ]);
     const errors = JSON.parse(await h.toClient.next()) as Array<{id: number; error: {code: number}}>;
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({id: 2, error: {code: -32001}});
@@ -251,7 +304,12 @@ describe('Relay: governing tools/call', () => {
 
   it('records TOOL_CALL_POST with the raw result bytes the client received', async () => {
     const posts: PostCallRecord[] = [];
-    const audit: AuditSink = {toolCallPre: async () => 'evt-1', toolCallPost: (r) => posts.push(r), event: () => undefined, close: async () => undefined};
+    const audit: AuditSink = {
+      toolCallPre: async () => 'evt-1',
+      toolCallPost: (r) => posts.push(r),
+      event: () => undefined,
+      close: async () => undefined,
+    };
     const h = harness({audit});
     h.fromClient(call(1, 'echo', {text: 'hi'}));
     await h.toServer.next();
@@ -348,7 +406,9 @@ describe('Relay: lifecycle and thoth-initiated requests', () => {
   });
 
   it('lets a tools/list hook rewrite the result', async () => {
-    const hook: ToolsListHook = {onToolsList: async (result) => ({...result, tools: (result['tools'] as Array<{name: string}>).filter((t) => t.name !== 'hidden')})};
+    const hook: ToolsListHook = {
+      onToolsList: async (result) => ({...result, tools: (result['tools'] as Array<{name: string}>).filter((t) => t.name !== 'hidden')}),
+    };
     const h = harness({toolsListHook: hook});
     h.fromClient({jsonrpc: '2.0', id: 3, method: 'tools/list'});
     await h.toServer.next();
@@ -397,8 +457,10 @@ describe('Relay: lifecycle and thoth-initiated requests', () => {
     const big = 'y'.repeat(64 * 1024);
     for (let episode = 0; episode < 20; episode++) {
       // Each direction's writable fills up (the relay pauses its reader), then is read dry (drain).
-      for (let i = 0; i < 4; i++) h.upstreamOut.write(`${JSON.stringify({jsonrpc: '2.0', method: 'notifications/message', params: {data: big}})}\n`);
-      for (let i = 0; i < 4; i++) h.fromClient({jsonrpc: '2.0', method: 'notifications/progress', params: {progressToken: episode, progress: i, message: big}});
+      for (let i = 0; i < 4; i++)
+        h.upstreamOut.write(`${JSON.stringify({jsonrpc: '2.0', method: 'notifications/message', params: {data: big}})}\n`);
+      for (let i = 0; i < 4; i++)
+        h.fromClient({jsonrpc: '2.0', method: 'notifications/progress', params: {progressToken: episode, progress: i, message: big}});
       await sleep(5);
       while (h.clientOut.read() !== null || h.upstreamIn.read() !== null) await sleep(1);
       await sleep(5);
@@ -414,10 +476,20 @@ describe('Relay: lifecycle and thoth-initiated requests', () => {
 describe('Relay: policy reloads', () => {
   const recordingAudit = () => {
     const posts: PostCallRecord[] = [];
-    const audit: AuditSink = {toolCallPre: async () => 'pre-1', toolCallPost: (record) => void posts.push(record), event: () => undefined, close: async () => undefined};
+    const audit: AuditSink = {
+      toolCallPre: async () => 'pre-1',
+      toolCallPost: (record) => void posts.push(record),
+      event: () => undefined,
+      close: async () => undefined,
+    };
     return {audit, posts};
   };
-  const contextIn = (mode: 'block' | 'observe'): DecisionContext => ({agentId: 'test-agent', sessionId: 'session-1', mode, sessionToolCalls: []});
+  const contextIn = (mode: 'block' | 'observe'): DecisionContext => ({
+    agentId: 'test-agent',
+    sessionId: 'session-1',
+    mode,
+    sessionToolCalls: [],
+  });
 
   it('a call being decided when the policy is swapped finishes with the policy and mode it started with; the next call gets the new ones', async () => {
     const {audit, posts} = recordingAudit();
@@ -445,9 +517,18 @@ describe('Relay: policy reloads', () => {
   });
 
   const initialize = async (h: ReturnType<typeof harness>, serverCapabilities: Record<string, unknown>) => {
-    h.fromClient({jsonrpc: '2.0', id: 0, method: 'initialize', params: {protocolVersion: '2025-06-18', capabilities: {}, clientInfo: {name: 'c', version: '1'}}});
+    h.fromClient({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: {protocolVersion: '2025-06-18', capabilities: {}, clientInfo: {name: 'c', version: '1'}},
+    });
     await h.toServer.next();
-    const response = {jsonrpc: '2.0', id: 0, result: {protocolVersion: '2025-06-18', capabilities: serverCapabilities, serverInfo: {name: 's', version: '1'}}};
+    const response = {
+      jsonrpc: '2.0',
+      id: 0,
+      result: {protocolVersion: '2025-06-18', capabilities: serverCapabilities, serverInfo: {name: 's', version: '1'}},
+    };
     h.fromServer(response);
     // The initialize response still reaches the client byte for byte.
     expect(await h.toClient.next()).toBe(JSON.stringify(response));
@@ -479,17 +560,22 @@ describe('Relay: policy reloads', () => {
     governance.swap({governor: new Governor({enforcer: new AllowAllEnforcer()}), context: contextIn('block')}, true);
     await sleep(20);
     expect(h.toClient.drain()).toEqual([]);
-    expect(h.warnings).toEqual([expect.stringMatching(/did not declare tools\.listChanged, so the client sees the new list when it next lists tools/)]);
+    expect(h.warnings).toEqual([
+      expect.stringMatching(/did not declare tools\.listChanged, so the client sees the new list when it next lists tools/),
+    ]);
   });
 });
-
 
 describe('Relay: roots the client declares', () => {
   it("keeps the file roots of the client's answers to roots/list in the session (a union), and forwards the answers unchanged", async () => {
     const h = harness();
     h.fromServer({jsonrpc: '2.0', id: 'r1', method: 'roots/list'});
     expect(await h.toClient.nextJson()).toMatchObject({id: 'r1', method: 'roots/list'});
-    const answer = {jsonrpc: '2.0', id: 'r1', result: {roots: [{uri: 'file:///home/u/project', name: 'p'}, {uri: 'https://example.com/x'}, {uri: 'file://otherhost/share'}]}};
+    const answer = {
+      jsonrpc: '2.0',
+      id: 'r1',
+      result: {roots: [{uri: 'file:///home/u/project', name: 'p'}, {uri: 'https://example.com/x'}, {uri: 'file://otherhost/share'}]},
+    };
     h.fromClient(answer);
     expect(await h.toServer.next()).toBe(JSON.stringify(answer));
     expect(h.session.clientRoots).toEqual(['/home/u/project']);

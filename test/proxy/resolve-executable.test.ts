@@ -41,7 +41,12 @@ const windowsHost = (env: NodeJS.ProcessEnv): ResolverHost => ({
 });
 
 describe('planSpawn on macOS and Linux', () => {
-  const host = (env: NodeJS.ProcessEnv, platform: NodeJS.Platform = 'darwin'): ResolverHost => ({platform, env, cwd: '/Users/ada', execPath: '/opt/node/bin/node'});
+  const host = (env: NodeJS.ProcessEnv, platform: NodeJS.Platform = 'darwin'): ResolverHost => ({
+    platform,
+    env,
+    cwd: '/Users/ada',
+    execPath: '/opt/node/bin/node',
+  });
 
   it('finds an executable on PATH and passes arguments unchanged', () => {
     const fs = memoryFs({'/usr/local/bin/uvx': {executable: true}});
@@ -61,7 +66,7 @@ describe('planSpawn on macOS and Linux', () => {
     expect(plan.foundVia).toBe('fallback');
   });
 
-  it("falls back to the directory of the node running thoth (nvm, volta) last", () => {
+  it('falls back to the directory of the node running thoth (nvm, volta) last', () => {
     const fs = memoryFs({'/opt/node/bin/npx': {executable: true}});
     expect(planSpawn('npx', [], host({PATH: ''}), fs).file).toBe('/opt/node/bin/npx');
   });
@@ -99,9 +104,19 @@ describe('planSpawn on Windows', () => {
       },
       true,
     );
-    const plan = planSpawn('npx', ['-y', '@modelcontextprotocol/server-filesystem', 'C:\\Users\\ada & calc'], windowsHost({Path: 'C:\\Windows\\System32;C:\\Program Files\\nodejs'}), fs);
+    const plan = planSpawn(
+      'npx',
+      ['-y', '@modelcontextprotocol/server-filesystem', 'C:\\Users\\ada & calc'],
+      windowsHost({Path: 'C:\\Windows\\System32;C:\\Program Files\\nodejs'}),
+      fs,
+    );
     expect(plan.file).toBe('C:\\Program Files\\nodejs\\node.exe');
-    expect(plan.args).toEqual(['C:\\Program Files\\nodejs\\node_modules\\npm\\bin\\npx-cli.js', '-y', '@modelcontextprotocol/server-filesystem', 'C:\\Users\\ada & calc']);
+    expect(plan.args).toEqual([
+      'C:\\Program Files\\nodejs\\node_modules\\npm\\bin\\npx-cli.js',
+      '-y',
+      '@modelcontextprotocol/server-filesystem',
+      'C:\\Users\\ada & calc',
+    ]);
     expect(plan.foundVia).toBe('npm-shim');
     expect(plan.verbatimArguments).toBeUndefined();
   });
@@ -128,14 +143,27 @@ describe('planSpawn on Windows', () => {
       },
       true,
     );
-    const plan = planSpawn('mcp-server-filesystem', ['C:\\data'], windowsHost({Path: 'C:\\Program Files\\nodejs', APPDATA: 'C:\\Users\\ada\\AppData\\Roaming'}), fs);
+    const plan = planSpawn(
+      'mcp-server-filesystem',
+      ['C:\\data'],
+      windowsHost({Path: 'C:\\Program Files\\nodejs', APPDATA: 'C:\\Users\\ada\\AppData\\Roaming'}),
+      fs,
+    );
     expect(plan.file).toBe('C:\\Program Files\\nodejs\\node.exe');
-    expect(plan.args).toEqual(['C:\\Users\\ada\\AppData\\Roaming\\npm\\node_modules\\@modelcontextprotocol\\server-filesystem\\dist\\index.js', 'C:\\data']);
+    expect(plan.args).toEqual([
+      'C:\\Users\\ada\\AppData\\Roaming\\npm\\node_modules\\@modelcontextprotocol\\server-filesystem\\dist\\index.js',
+      'C:\\data',
+    ]);
   });
 
   it('runs other batch files through cmd.exe with every metacharacter escaped', () => {
     const fs = memoryFs({'C:\\tools\\server.bat': {content: '@echo off\r\npython server.py %*'}}, true);
-    const plan = planSpawn('server', ['a&calc', '%PATH%', 'x"y'], windowsHost({Path: 'C:\\tools', ComSpec: 'C:\\Windows\\System32\\cmd.exe'}), fs);
+    const plan = planSpawn(
+      'server',
+      ['a&calc', '%PATH%', 'x"y'],
+      windowsHost({Path: 'C:\\tools', ComSpec: 'C:\\Windows\\System32\\cmd.exe'}),
+      fs,
+    );
     expect(plan.file).toBe('C:\\Windows\\System32\\cmd.exe');
     expect(plan.verbatimArguments).toBe(true);
     expect(plan.args.slice(0, 3)).toEqual(['/d', '/s', '/c']);

@@ -31,7 +31,14 @@ describe('what thoth run starts for the control plane (startRunControlPlane, as 
     const home = await tempDir();
     const settings = await settingsFrom(env, home);
     const warnings: string[] = [];
-    const session = await startRunControlPlane({settings, env, endpointId: 'ep-test-1', auditDir: join(home, 'audit'), warn: (m) => warnings.push(m), leaseRenewMs: 100});
+    const session = await startRunControlPlane({
+      settings,
+      env,
+      endpointId: 'ep-test-1',
+      auditDir: join(home, 'audit'),
+      warn: (m) => warnings.push(m),
+      leaseRenewMs: 100,
+    });
     return {session, warnings};
   }
 
@@ -51,7 +58,9 @@ describe('what thoth run starts for the control plane (startRunControlPlane, as 
 
   it('TLS settings that cannot be honoured block every remote decision, and nothing is sent', async () => {
     const before = plane.requests.length;
-    const {session, warnings} = await start(fleetEnv(plane, pki, {THOTH_TLS_CA_BUNDLE: join(pki.dir, 'missing.pem'), THOTH_ENV: 'dev', THOTH_ENFORCER_FAILURE_DECISION: 'allow'}));
+    const {session, warnings} = await start(
+      fleetEnv(plane, pki, {THOTH_TLS_CA_BUNDLE: join(pki.dir, 'missing.pem'), THOTH_ENV: 'dev', THOTH_ENFORCER_FAILURE_DECISION: 'allow'}),
+    );
     const {enforcer} = session.govern({enforcer: LOCAL, stepUp: undefined}, 1000);
     expect(await enforcer.decide(CALL, context())).toMatchObject({decision: 'block', ruleId: 'enforcer:tls'});
     await session.close();
@@ -66,7 +75,8 @@ describe('what thoth run starts for the control plane (startRunControlPlane, as 
     const {enforcer} = session.govern({enforcer: LOCAL, stepUp: undefined}, 1000);
     expect(await enforcer.decide(CALL, context())).toMatchObject({ruleId: 'remote:test-allow'});
     const deadline = Date.now() + 10_000;
-    while (!plane.requests.slice(before).some((r) => r.route === 'checkin') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (!plane.requests.slice(before).some((r) => r.route === 'checkin') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     await session.close();
     expect(plane.requests.slice(before).map((r) => r.route)).toEqual(expect.arrayContaining(['enforce', 'register', 'checkin']));
   });
@@ -76,14 +86,22 @@ describe('what thoth run starts for the control plane (startRunControlPlane, as 
     const decideBefore = plane.decide;
     try {
       const token = plane.createHold('apr-reload');
-      plane.decide = () => ({decision: 'step_up', reason: 'central approval', ruleId: 'central', approval: {id: 'apr-reload', holdToken: token}});
+      plane.decide = () => ({
+        decision: 'step_up',
+        reason: 'central approval',
+        ruleId: 'central',
+        approval: {id: 'apr-reload', holdToken: token},
+      });
       const before = session.govern({enforcer: LOCAL, stepUp: undefined}, 5000);
       const decision = await before.enforcer.decide(CALL, context());
       expect(decision.decision).toBe('step_up');
       plane.resolveHold(token, 'approved', 'grace@acme.test');
       const after = session.govern({enforcer: LOCAL, stepUp: undefined}, 5000);
       const noClient = {capabilities: undefined, request: async () => ({})};
-      expect(await after.stepUp!.resolve(CALL, context(), decision, noClient, new AbortController().signal)).toMatchObject({decision: 'allow', ruleId: 'remote-approval:apr-reload'});
+      expect(await after.stepUp!.resolve(CALL, context(), decision, noClient, new AbortController().signal)).toMatchObject({
+        decision: 'allow',
+        ruleId: 'remote-approval:apr-reload',
+      });
     } finally {
       plane.decide = decideBefore;
       await session.close();

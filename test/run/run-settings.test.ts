@@ -14,7 +14,10 @@ describe('thoth run applies the settings before it starts the server', () => {
   it('refuses to start, without running the server, when THOTH_EXPECTED_PROXY_UID does not match', async () => {
     const home = await tempDir();
     const marker = join(home, 'marker');
-    const session = new RawSession(['--agent-id', 'x'], markerServer(marker), {THOTH_HOME: home, THOTH_EXPECTED_PROXY_UID: String(uid + 1)});
+    const session = new RawSession(['--agent-id', 'x'], markerServer(marker), {
+      THOTH_HOME: home,
+      THOTH_EXPECTED_PROXY_UID: String(uid + 1),
+    });
     const exit = await session.exited;
     expect(exit.code).toBe(6);
     expect(session.stdoutBytes).toBe(0);
@@ -25,7 +28,10 @@ describe('thoth run applies the settings before it starts the server', () => {
   it('in fleet use (a tenant in prod) refuses root, and allows it when THOTH_REQUIRE_NON_ROOT=false says so', async () => {
     const home = await tempDir();
     const marker = join(home, 'marker');
-    const refused = new RawSession(['--agent-id', 'x', '--tenant-id', 'acme'], markerServer(marker), {THOTH_HOME: home, THOTH_REQUIRE_NON_ROOT: ''});
+    const refused = new RawSession(['--agent-id', 'x', '--tenant-id', 'acme'], markerServer(marker), {
+      THOTH_HOME: home,
+      THOTH_REQUIRE_NON_ROOT: '',
+    });
     const exit = await refused.exited;
     if (uid === 0) {
       expect(exit.code).toBe(6);
@@ -35,7 +41,10 @@ describe('thoth run applies the settings before it starts the server', () => {
       expect(exit.code).toBe(0);
       expect(existsSync(marker)).toBe(true);
     }
-    const allowed = new RawSession(['--agent-id', 'x', '--tenant-id', 'acme'], markerServer(`${marker}-2`), {THOTH_HOME: home, THOTH_REQUIRE_NON_ROOT: 'false'});
+    const allowed = new RawSession(['--agent-id', 'x', '--tenant-id', 'acme'], markerServer(`${marker}-2`), {
+      THOTH_HOME: home,
+      THOTH_REQUIRE_NON_ROOT: 'false',
+    });
     expect((await allowed.exited).code).toBe(0);
     expect(existsSync(`${marker}-2`)).toBe(true);
   });

@@ -12,7 +12,12 @@ describe('thoth config show', () => {
     const home = join(await tempDir(), 'profile');
     await mkdir(home, {recursive: true});
     await writeFile(join(home, 'settings.json'), '{"THOTH_FLEET_ID": "laptops"}');
-    const env = {THOTH_HOME: home, THOTH_TENANT_ID: 'acme', THOTH_API_KEY: 'sk-very-secret-1', THOTH_GOVAPI_BEARER_TOKEN: 'bearer-secret-2'};
+    const env = {
+      THOTH_HOME: home,
+      THOTH_TENANT_ID: 'acme',
+      THOTH_API_KEY: 'sk-very-secret-1',
+      THOTH_GOVAPI_BEARER_TOKEN: 'bearer-secret-2',
+    };
     const json = await runThoth(['config', 'show', '--json'], {env});
     expect(json.code).toBe(0);
     expect(json.stdout + json.stderr).not.toMatch(/very-secret|bearer-secret/);

@@ -14,7 +14,12 @@ describe('prepareRunSettings (what thoth run calls)', () => {
       {env: {THOTH_TENANT_ID: 'env-tenant'}, home, cwd: home, platform: 'linux', who: {uid: 501, username: 'alice'}},
     );
     expect((await stat(join(home, '.thoth', 'proxy_api_key.json'))).mode & 0o777).toBe(0o600);
-    expect(settings.values).toMatchObject({tenantId: 'flag-tenant', enforcementMode: 'block', policyFile: join(home, 'policy.json'), requireNonRoot: true});
+    expect(settings.values).toMatchObject({
+      tenantId: 'flag-tenant',
+      enforcementMode: 'block',
+      policyFile: join(home, 'policy.json'),
+      requireNonRoot: true,
+    });
     expect(settings.origins.tenantId).toEqual({source: 'flag', origin: '--tenant-id'});
     expect(warnings).toEqual([]);
   });
@@ -22,8 +27,13 @@ describe('prepareRunSettings (what thoth run calls)', () => {
   it('fails closed: root in fleet use (SECURITY), an invalid setting (INVALID_INPUT)', async () => {
     const home = await tempDir();
     const io = {env: {}, home, platform: 'linux' as const};
-    await expect(prepareRunSettings({tenantId: 'acme'}, {...io, who: {uid: 0, username: 'root'}})).rejects.toMatchObject({exitCode: ExitCode.SECURITY, code: 'RUN_AS_ROOT'});
-    await expect(prepareRunSettings({}, {...io, env: {THOTH_REQUIRE_NON_ROOT: 'maybe'}, who: {uid: 501, username: 'alice'}})).rejects.toMatchObject({
+    await expect(prepareRunSettings({tenantId: 'acme'}, {...io, who: {uid: 0, username: 'root'}})).rejects.toMatchObject({
+      exitCode: ExitCode.SECURITY,
+      code: 'RUN_AS_ROOT',
+    });
+    await expect(
+      prepareRunSettings({}, {...io, env: {THOTH_REQUIRE_NON_ROOT: 'maybe'}, who: {uid: 501, username: 'alice'}}),
+    ).rejects.toMatchObject({
       exitCode: ExitCode.INVALID_INPUT,
       message: 'invalid setting: THOTH_REQUIRE_NON_ROOT from THOTH_REQUIRE_NON_ROOT: must be true or false (got "maybe")',
     });

@@ -40,12 +40,25 @@ const ATTACK_ENV = {
   THOTH_ENFORCER_FAILURE_DECISION: 'step_up',
   THOTH_FILTER_TOOLS: 'off',
 };
-const ATTACK_FLAGS = settingFlagsFromRun({policy: '/tmp/allow-all.json', auditDir: '/tmp/hidden-trail', enforcementMode: 'observe', filterTools: false});
+const ATTACK_FLAGS = settingFlagsFromRun({
+  policy: '/tmp/allow-all.json',
+  auditDir: '/tmp/hidden-trail',
+  enforcementMode: 'observe',
+  filterTools: false,
+});
 
 describe('managed preferences win for the settings that decide governance', () => {
   it('marks exactly policy file, audit on/off and directory, mode, failure decision, tool filtering and command-line approvals', () => {
     const marked = SETTING_KEYS.filter((key) => SETTINGS[key].managedWins === true);
-    expect(marked.sort()).toEqual(['auditDir', 'auditEnabled', 'cliApprovals', 'enforcementMode', 'enforcerFailureDecision', 'filterTools', 'policyFile']);
+    expect(marked.sort()).toEqual([
+      'auditDir',
+      'auditEnabled',
+      'cliApprovals',
+      'enforcementMode',
+      'enforcerFailureDecision',
+      'filterTools',
+      'policyFile',
+    ]);
   });
 
   it('applies the managed value over the environment and records each refused variable, without values', async () => {
@@ -73,12 +86,26 @@ describe('managed preferences win for the settings that decide governance', () =
 
   it('applies the managed value over the `thoth run` flags (--policy, --audit-dir, --enforcement-mode, --no-filter-tools)', async () => {
     const settings = await resolve({flags: ATTACK_FLAGS, readManagedPreferences: managed(MANAGED)});
-    expect(settings.values).toMatchObject({policyFile: MANAGED.THOTH_POLICY_FILE, auditDir: MANAGED.THOTH_AUDIT_DIR, enforcementMode: 'block', filterTools: true});
-    expect(settings.overrides.map((o) => `${o.attempted.source} ${o.attempted.origin}`).sort()).toEqual(['flag --audit-dir', 'flag --enforcement-mode', 'flag --no-filter-tools', 'flag --policy']);
+    expect(settings.values).toMatchObject({
+      policyFile: MANAGED.THOTH_POLICY_FILE,
+      auditDir: MANAGED.THOTH_AUDIT_DIR,
+      enforcementMode: 'block',
+      filterTools: true,
+    });
+    expect(settings.overrides.map((o) => `${o.attempted.source} ${o.attempted.origin}`).sort()).toEqual([
+      'flag --audit-dir',
+      'flag --enforcement-mode',
+      'flag --no-filter-tools',
+      'flag --policy',
+    ]);
   });
 
   it('is not an attempt when the flag or variable asks for the managed value (wrap-config writes the managed mode)', async () => {
-    const settings = await resolve({flags: {enforcementMode: 'block'}, env: {THOTH_AUDIT: '1', THOTH_FILTER_TOOLS: 'true'}, readManagedPreferences: managed(MANAGED)});
+    const settings = await resolve({
+      flags: {enforcementMode: 'block'},
+      env: {THOTH_AUDIT: '1', THOTH_FILTER_TOOLS: 'true'},
+      readManagedPreferences: managed(MANAGED),
+    });
     expect(settings.overrides).toEqual([]);
   });
 
@@ -91,7 +118,12 @@ describe('managed preferences win for the settings that decide governance', () =
 
   it('keeps the usual order when managed preferences do not set the setting, or for settings that are not marked', async () => {
     const unmanaged = await resolve({env: ATTACK_ENV});
-    expect(unmanaged.values).toMatchObject({auditEnabled: false, auditDir: '/tmp/hidden-trail', filterTools: false, enforcementMode: 'observe'});
+    expect(unmanaged.values).toMatchObject({
+      auditEnabled: false,
+      auditDir: '/tmp/hidden-trail',
+      filterTools: false,
+      enforcementMode: 'observe',
+    });
     expect(unmanaged.overrides).toEqual([]);
     const tenant = await resolve({env: {THOTH_TENANT_ID: 'from-env'}, readManagedPreferences: managed({THOTH_TENANT_ID: 'from-managed'})});
     expect(tenant.values.tenantId).toBe('from-env');
@@ -99,9 +131,14 @@ describe('managed preferences win for the settings that decide governance', () =
   });
 
   it('falls back to the flag or variable (and reports the problem, so thoth run refuses to start) when the managed value is invalid', async () => {
-    const settings = await resolve({env: {THOTH_ENFORCEMENT_MODE: 'observe'}, readManagedPreferences: managed({THOTH_ENFORCEMENT_MODE: 'lenient'})});
+    const settings = await resolve({
+      env: {THOTH_ENFORCEMENT_MODE: 'observe'},
+      readManagedPreferences: managed({THOTH_ENFORCEMENT_MODE: 'lenient'}),
+    });
     expect(settings.values.enforcementMode).toBe('observe');
-    expect(settings.problems).toEqual([`THOTH_ENFORCEMENT_MODE from ${PLIST} (THOTH_ENFORCEMENT_MODE): must be one of progressive, step_up, block, observe (got "lenient")`]);
+    expect(settings.problems).toEqual([
+      `THOTH_ENFORCEMENT_MODE from ${PLIST} (THOTH_ENFORCEMENT_MODE): must be one of progressive, step_up, block, observe (got "lenient")`,
+    ]);
     expect(settings.overrides).toEqual([]);
   });
 
@@ -115,7 +152,13 @@ describe('managed preferences win for the settings that decide governance', () =
 
   it('--audit-dir is resolved like every other setting (relative to the working directory)', async () => {
     const home = await tempDir();
-    const settings = await resolveSettings({env: {THOTH_AUDIT_DIR: '/env/dir'}, home, cwd: home, platform: 'linux', flags: settingFlagsFromRun({auditDir: 'trail'})});
+    const settings = await resolveSettings({
+      env: {THOTH_AUDIT_DIR: '/env/dir'},
+      home,
+      cwd: home,
+      platform: 'linux',
+      flags: settingFlagsFromRun({auditDir: 'trail'}),
+    });
     expect([settings.values.auditDir, settings.origins.auditDir]).toEqual([join(home, 'trail'), {source: 'flag', origin: '--audit-dir'}]);
   });
 
@@ -127,7 +170,9 @@ describe('managed preferences win for the settings that decide governance', () =
     expect(report.overrides).toHaveLength(6);
     const text = renderSettingsText(report);
     expect(text).toContain('refused (managed preferences win):');
-    expect(text).toContain(`  - environment variable THOTH_AUDIT is ignored: managed preferences set THOTH_AUDIT (${PLIST} (THOTH_AUDIT)), and for this setting they win`);
+    expect(text).toContain(
+      `  - environment variable THOTH_AUDIT is ignored: managed preferences set THOTH_AUDIT (${PLIST} (THOTH_AUDIT)), and for this setting they win`,
+    );
   });
 });
 
@@ -163,7 +208,18 @@ describe('thoth run with managed preferences (settings resolved as thoth run doe
       THOTH_ENFORCEMENT_MODE: 'observe',
       THOTH_ENFORCER_FAILURE_DECISION: 'step_up',
     };
-    const options = parseRunArgs(['--agent-id', 'everything', '--policy', allowAll, '--audit-dir', hiddenTrail, '--no-filter-tools', '--', 'npx', 'server']);
+    const options = parseRunArgs([
+      '--agent-id',
+      'everything',
+      '--policy',
+      allowAll,
+      '--audit-dir',
+      hiddenTrail,
+      '--no-filter-tools',
+      '--',
+      'npx',
+      'server',
+    ]);
     const {settings, warnings} = await prepareRunSettings(options, {
       env,
       home,
@@ -187,7 +243,15 @@ describe('thoth run with managed preferences (settings resolved as thoth run doe
     const diagnostics: string[] = [];
     const governance = await composeRunGovernance(options, session, {env, settings, warn: (message) => diagnostics.push(message)});
     expect(governance.context.mode).toBe('block');
-    const listed = await governance.toolsListHook?.onToolsList({tools: [{name: 'echo', inputSchema: {type: 'object'}}, {name: 'get-env', inputSchema: {type: 'object'}}]}, governance.context);
+    const listed = await governance.toolsListHook?.onToolsList(
+      {
+        tools: [
+          {name: 'echo', inputSchema: {type: 'object'}},
+          {name: 'get-env', inputSchema: {type: 'object'}},
+        ],
+      },
+      governance.context,
+    );
     expect((listed?.['tools'] as Array<{name: string}> | undefined)?.map((tool) => tool.name)).toEqual(['echo']);
     await governance.close();
 
@@ -203,10 +267,16 @@ describe('thoth run with managed preferences (settings resolved as thoth run doe
       ['THOTH_POLICY_FILE', 'env', 'THOTH_POLICY_FILE'],
       ['THOTH_POLICY_FILE', 'flag', '--policy'],
     ]);
-    expect(refused.every((event) => event['managedOrigin'] === `${PLIST} (${String(event['setting'])})` && event.agentId === 'everything')).toBe(true);
-    expect(events.find((event) => event.type === 'POLICY_LOADED')).toMatchObject({policyFile: managedPolicy, policyVersion: expect.stringMatching(/^e2e-1@/)});
+    expect(
+      refused.every((event) => event['managedOrigin'] === `${PLIST} (${String(event['setting'])})` && event.agentId === 'everything'),
+    ).toBe(true);
+    expect(events.find((event) => event.type === 'POLICY_LOADED')).toMatchObject({
+      policyFile: managedPolicy,
+      policyVersion: expect.stringMatching(/^e2e-1@/),
+    });
     expect(await invalidAuditEvents(managedTrail)).toEqual([]);
     // The refused values never reach the trail.
-    for (const name of await readdir(managedTrail)) expect(await readFile(join(managedTrail, name), 'utf8')).not.toMatch(/allow-all|hidden-trail|step_up"/);
+    for (const name of await readdir(managedTrail))
+      expect(await readFile(join(managedTrail, name), 'utf8')).not.toMatch(/allow-all|hidden-trail|step_up"/);
   });
 });

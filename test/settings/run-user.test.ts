@@ -38,19 +38,27 @@ describe('assertRunUserAllowed (the non-root requirement)', () => {
 
   it('lets an explicit THOTH_REQUIRE_NON_ROOT win both ways', async () => {
     const forced = await settings({THOTH_REQUIRE_NON_ROOT: 'true'});
-    expect(refusal(() => assertRunUserAllowed(forced, root)).message).toMatch(/THOTH_REQUIRE_NON_ROOT is true \(env: THOTH_REQUIRE_NON_ROOT\)/);
+    expect(refusal(() => assertRunUserAllowed(forced, root)).message).toMatch(
+      /THOTH_REQUIRE_NON_ROOT is true \(env: THOTH_REQUIRE_NON_ROOT\)/,
+    );
     const relaxed = await settings({THOTH_TENANT_ID: 'acme', THOTH_REQUIRE_NON_ROOT: 'false'});
-    expect(assertRunUserAllowed(relaxed, root).warnings).toEqual(['running as root because THOTH_REQUIRE_NON_ROOT is false (env: THOTH_REQUIRE_NON_ROOT)']);
+    expect(assertRunUserAllowed(relaxed, root).warnings).toEqual([
+      'running as root because THOTH_REQUIRE_NON_ROOT is false (env: THOTH_REQUIRE_NON_ROOT)',
+    ]);
   });
 
   it('checks THOTH_EXPECTED_PROXY_USER and THOTH_EXPECTED_PROXY_UID even for non-root users', async () => {
     const byName = await settings({THOTH_EXPECTED_PROXY_USER: 'svc-mcp'});
     const nameError = refusal(() => assertRunUserAllowed(byName, alice));
     expect(nameError.exitCode).toBe(ExitCode.SECURITY);
-    expect(nameError.message).toBe('thoth run is running as "alice" but THOTH_EXPECTED_PROXY_USER is "svc-mcp" (env: THOTH_EXPECTED_PROXY_USER)');
+    expect(nameError.message).toBe(
+      'thoth run is running as "alice" but THOTH_EXPECTED_PROXY_USER is "svc-mcp" (env: THOTH_EXPECTED_PROXY_USER)',
+    );
     expect(assertRunUserAllowed(byName, {uid: 600, username: 'svc-mcp'}).warnings).toEqual([]);
     const byUid = await settings({THOTH_EXPECTED_PROXY_UID: '600'});
-    expect(refusal(() => assertRunUserAllowed(byUid, alice)).message).toBe('thoth run is running as uid 501 but THOTH_EXPECTED_PROXY_UID is 600 (env: THOTH_EXPECTED_PROXY_UID)');
+    expect(refusal(() => assertRunUserAllowed(byUid, alice)).message).toBe(
+      'thoth run is running as uid 501 but THOTH_EXPECTED_PROXY_UID is 600 (env: THOTH_EXPECTED_PROXY_UID)',
+    );
     expect(assertRunUserAllowed(byUid, {uid: 600, username: 'x'}).warnings).toEqual([]);
   });
 

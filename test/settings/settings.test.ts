@@ -10,7 +10,10 @@ import {tempDir} from '../helpers/tmp.js';
 
 const FIXTURES = join(REPO_ROOT, 'fixtures', 'managed-prefs');
 
-function managed(entries: Record<string, unknown>, origin = '/Library/Managed Preferences/io.thoth.agent.plist'): () => Promise<ManagedPreferences> {
+function managed(
+  entries: Record<string, unknown>,
+  origin = '/Library/Managed Preferences/io.thoth.agent.plist',
+): () => Promise<ManagedPreferences> {
   return async () => ({entries: new Map(Object.entries(entries).map(([key, value]) => [key, {value, origin}])), problems: []});
 }
 
@@ -24,11 +27,23 @@ describe('precedence: flags > environment > managed > profile > defaults', () =>
     const home = await tempDir();
     const profileDir = join(home, '.thoth');
     await mkdir(profileDir, {recursive: true});
-    await writeFile(join(profileDir, 'settings.json'), JSON.stringify({THOTH_TENANT_ID: 'from-profile', THOTH_FLEET_ID: 'fleet-profile', THOTH_USER_ID: 'profile@example.com', THOTH_ENV: 'staging'}));
+    await writeFile(
+      join(profileDir, 'settings.json'),
+      JSON.stringify({
+        THOTH_TENANT_ID: 'from-profile',
+        THOTH_FLEET_ID: 'fleet-profile',
+        THOTH_USER_ID: 'profile@example.com',
+        THOTH_ENV: 'staging',
+      }),
+    );
     const layers = {
       home,
       profileDir,
-      readManagedPreferences: managed({THOTH_TENANT_ID: 'from-managed', THOTH_FLEET_ID: 'fleet-managed', THOTH_USER_ID: 'managed@example.com'}),
+      readManagedPreferences: managed({
+        THOTH_TENANT_ID: 'from-managed',
+        THOTH_FLEET_ID: 'fleet-managed',
+        THOTH_USER_ID: 'managed@example.com',
+      }),
     };
     const all = await resolve({...layers, flags: {tenantId: 'from-flag'}, env: {THOTH_TENANT_ID: 'from-env', THOTH_FLEET_ID: 'fleet-env'}});
     expect(all.values.tenantId).toBe('from-flag');
@@ -85,7 +100,9 @@ describe('derived control-plane URLs (the routing contract)', () => {
     expect(settings.values.tenantId).toBe('acme');
     expect(settings.values.enforcerUrl).toBe('https://enforce.acme.atensecurity.com');
     expect(settings.values.govapiUrl).toBe('https://grid.acme.atensecurity.com');
-    expect(settings.origins.govapiUrl.origin).toMatch(/derived from THOTH_TENANT_ID \(env: THOTH_TENANT_ID\) and THOTH_APEX_DOMAIN \(default\)/);
+    expect(settings.origins.govapiUrl.origin).toMatch(
+      /derived from THOTH_TENANT_ID \(env: THOTH_TENANT_ID\) and THOTH_APEX_DOMAIN \(default\)/,
+    );
   });
 
   it('keeps older deployments working: THOTH_APEX_DOMAIN=aten.security', async () => {
@@ -104,7 +121,10 @@ describe('derived control-plane URLs (the routing contract)', () => {
 
   it('accepts both heartbeat names, the newer one first', async () => {
     expect((await resolve({env: {THOTH_HEARTBEAT_INTERVAL_SECONDS: '30'}})).values.heartbeatIntervalSeconds).toBe(30);
-    expect((await resolve({env: {THOTH_HEARTBEAT_INTERVAL_SECONDS: '30', THOTH_ENDPOINT_CHECKIN_INTERVAL_SEC: '90'}})).values.heartbeatIntervalSeconds).toBe(90);
+    expect(
+      (await resolve({env: {THOTH_HEARTBEAT_INTERVAL_SECONDS: '30', THOTH_ENDPOINT_CHECKIN_INTERVAL_SEC: '90'}})).values
+        .heartbeatIntervalSeconds,
+    ).toBe(90);
   });
 
   it('refuses cleartext URLs except to this machine', async () => {
@@ -186,8 +206,15 @@ describe('security-relevant rules', () => {
 
   it('needs an ARN when AWS-backed certificates are required', async () => {
     const settings = await resolve({env: {THOTH_TLS_REQUIRE_AWS_BACKED_CERTS: '1'}});
-    expect(settings.problems).toEqual(['THOTH_TLS_REQUIRE_AWS_BACKED_CERTS is true but neither THOTH_TLS_AWS_ACM_CERT_ARN nor THOTH_TLS_AWS_PRIVATE_CA_ARN is set']);
-    const ok = await resolve({env: {THOTH_TLS_REQUIRE_AWS_BACKED_CERTS: '1', THOTH_TLS_AWS_PRIVATE_CA_ARN: 'arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/abc-123'}});
+    expect(settings.problems).toEqual([
+      'THOTH_TLS_REQUIRE_AWS_BACKED_CERTS is true but neither THOTH_TLS_AWS_ACM_CERT_ARN nor THOTH_TLS_AWS_PRIVATE_CA_ARN is set',
+    ]);
+    const ok = await resolve({
+      env: {
+        THOTH_TLS_REQUIRE_AWS_BACKED_CERTS: '1',
+        THOTH_TLS_AWS_PRIVATE_CA_ARN: 'arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/abc-123',
+      },
+    });
     expect(ok.problems).toEqual([]);
   });
 });
@@ -314,7 +341,13 @@ describe('Windows policy key (reg query output)', () => {
       if (args[1] === 'HKLM\\SOFTWARE\\Policies\\Thoth') return {code: 0, stdout: hklm, stderr: ''};
       return {code: 1, stdout: '', stderr: 'ERROR: The system was unable to find the specified registry key or value.\r\n'};
     };
-    const settings = await resolve({platform: 'win32', runCommand: run, env: {SystemRoot: 'C:\\Windows', ProgramData: 'C:\\ProgramData', THOTH_ENFORCEMENT_MODE: 'observe'}, cwd: 'C:\\Users\\alice', home: 'C:\\Users\\alice'});
+    const settings = await resolve({
+      platform: 'win32',
+      runCommand: run,
+      env: {SystemRoot: 'C:\\Windows', ProgramData: 'C:\\ProgramData', THOTH_ENFORCEMENT_MODE: 'observe'},
+      cwd: 'C:\\Users\\alice',
+      home: 'C:\\Users\\alice',
+    });
     expect(calls).toEqual([
       ['C:\\Windows\\System32\\reg.exe', 'query', 'HKLM\\SOFTWARE\\Policies\\Thoth', '/reg:64'],
       ['C:\\Windows\\System32\\reg.exe', 'query', 'HKCU\\SOFTWARE\\Policies\\Thoth', '/reg:64'],
@@ -334,22 +367,36 @@ describe('Windows policy key (reg query output)', () => {
   it('reports reg.exe failures other than "not found" as problems', async () => {
     const reader = windowsPolicyReader({run: async () => ({code: 5, stdout: '', stderr: 'ERROR: Access is denied.'})});
     const result = await reader();
-    expect(result.problems[0]).toMatch(/HKLM\\SOFTWARE\\Policies\\Thoth: cannot be read \(reg query .* exited 5: ERROR: Access is denied\.\)/);
+    expect(result.problems[0]).toMatch(
+      /HKLM\\SOFTWARE\\Policies\\Thoth: cannot be read \(reg query .* exited 5: ERROR: Access is denied\.\)/,
+    );
   });
 
   it('refuses value types no setting accepts', async () => {
     const reader = windowsPolicyReader({
-      run: async () => ({code: 0, stdout: '\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Thoth\r\n    THOTH_TENANT_ID    REG_BINARY    61636D65\r\n\r\n', stderr: ''}),
+      run: async () => ({
+        code: 0,
+        stdout: '\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Thoth\r\n    THOTH_TENANT_ID    REG_BINARY    61636D65\r\n\r\n',
+        stderr: '',
+      }),
     });
     const settings = await resolve({readManagedPreferences: reader});
-    expect(settings.problems).toEqual(['THOTH_TENANT_ID from HKLM\\SOFTWARE\\Policies\\Thoth (THOTH_TENANT_ID): has a value of type REG_BINARY; use a string, number or boolean']);
+    expect(settings.problems).toEqual([
+      'THOTH_TENANT_ID from HKLM\\SOFTWARE\\Policies\\Thoth (THOTH_TENANT_ID): has a value of type REG_BINARY; use a string, number or boolean',
+    ]);
   });
 });
 
 describe('the settings table and the settings.json schema agree', () => {
   it('lists every non-secret setting and no secret', async () => {
-    const schema = JSON.parse(await readFile(join(REPO_ROOT, 'schemas', 'settings.schema.json'), 'utf8')) as {properties: Record<string, unknown>};
+    const schema = JSON.parse(await readFile(join(REPO_ROOT, 'schemas', 'settings.schema.json'), 'utf8')) as {
+      properties: Record<string, unknown>;
+    };
     const expected = SETTING_KEYS.filter((key) => !SETTINGS[key].secret).map((key) => SETTINGS[key].name);
-    expect(Object.keys(schema.properties).filter((name) => name !== '$schema').sort()).toEqual(expected.sort());
+    expect(
+      Object.keys(schema.properties)
+        .filter((name) => name !== '$schema')
+        .sort(),
+    ).toEqual(expected.sort());
   });
 });

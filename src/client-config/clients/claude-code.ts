@@ -30,7 +30,8 @@ export const claudeCode: ClientAdapter = {
     const projects = document['projects'];
     if (isObject(projects)) {
       for (const [project, settings] of Object.entries(projects)) {
-        if (isObject(settings) && isObject(settings['mcpServers'])) containers.push({path: ['projects', project, 'mcpServers'], scope: `local:${project}`});
+        if (isObject(settings) && isObject(settings['mcpServers']))
+          containers.push({path: ['projects', project, 'mcpServers'], scope: `local:${project}`});
       }
     }
     return containers;

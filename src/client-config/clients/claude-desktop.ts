@@ -33,7 +33,8 @@ export const claudeDesktop: ClientAdapter = {
     if (kind.kind === 'remote' && typeof entry['url'] === 'string') {
       return {
         kind: 'remote',
-        reason: 'remote server (url): Claude Desktop does not start url entries; bridge it with a stdio command such as `npx mcp-remote <url>` and wrap that',
+        reason:
+          'remote server (url): Claude Desktop does not start url entries; bridge it with a stdio command such as `npx mcp-remote <url>` and wrap that',
       };
     }
     return kind;

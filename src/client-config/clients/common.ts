@@ -11,7 +11,8 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 export function classifyCommon(entry: Record<string, unknown>): EntryKind {
   if (entry['disabled'] === true) return {kind: 'disabled', reason: 'disabled in the client'};
   const type = entry['type'];
-  if (typeof type === 'string' && type !== 'stdio') return {kind: 'remote', reason: `remote server (type ${type}): thoth governs stdio servers only`};
+  if (typeof type === 'string' && type !== 'stdio')
+    return {kind: 'remote', reason: `remote server (type ${type}): thoth governs stdio servers only`};
   const url = typeof entry['url'] === 'string' ? 'url' : typeof entry['serverUrl'] === 'string' ? 'serverUrl' : undefined;
   if (typeof entry['command'] === 'string') return {kind: 'stdio'};
   if (url) return {kind: 'remote', reason: `remote server (${url}): thoth governs stdio servers only`};

@@ -20,10 +20,7 @@ export interface ServerContainer {
 }
 
 export type EntryKind =
-  | {kind: 'stdio'}
-  | {kind: 'remote'; reason: string}
-  | {kind: 'disabled'; reason: string}
-  | {kind: 'invalid'; reason: string};
+  {kind: 'stdio'} | {kind: 'remote'; reason: string} | {kind: 'disabled'; reason: string} | {kind: 'invalid'; reason: string};
 
 /** One small adapter per client: where its files are, where servers live in them, what an entry is. */
 export interface ClientAdapter {

@@ -29,14 +29,18 @@ export default class ApprovalsList extends BaseCommand<ApprovalsListResult> {
     const {flags} = await this.parse(ApprovalsList);
     const home = flags['thoth-home'] ?? thothHome(process.env);
     const approvals: ListedApproval[] = (await listApprovals(home, {all: flags.all})).map((approval) =>
-      approval.state === 'pending' ? {...approval, approveCommand: approvalCommandFor('approve', approval.id, {home, auditDir: approval.auditDir})} : approval,
+      approval.state === 'pending'
+        ? {...approval, approveCommand: approvalCommandFor('approve', approval.id, {home, auditDir: approval.auditDir})}
+        : approval,
     );
     if (approvals.length === 0) this.log(flags.all ? 'No approvals.' : 'No pending approvals.');
     // The tool name is the server's, the arguments the agent's, and approvals.json is a user file:
     // each value is escaped, so none can rewrite what the approver reads (src/util/terminal-text.ts).
     for (const approval of approvals) {
       const safe = (value: unknown) => terminalSafe(String(value));
-      this.log(`${safe(approval.id)}  ${safe(approval.state).padEnd(8)}  ${safe(approval.agentId)} → ${safe(approval.tool)}  until ${safe(approval.expiresAt)}`);
+      this.log(
+        `${safe(approval.id)}  ${safe(approval.state).padEnd(8)}  ${safe(approval.agentId)} → ${safe(approval.tool)}  until ${safe(approval.expiresAt)}`,
+      );
       this.log(`    why:  ${safe(approval.reason)}`);
       this.log(`    args: ${safe(approval.argumentsPreview)}`);
       if (approval.approveCommand !== undefined) this.log(`    approve: ${safe(approval.approveCommand)}`);

@@ -34,8 +34,15 @@ export default class AuditExport extends BaseCommand<AuditExportResult> {
     }
     const {location, warnings} = await resolveAuditLocation(flags);
     for (const warning of warnings) this.note(warning);
-    const result = await exportAudit(location, filterOf(filterFlagValues(flags)), flags.format as ExportFormat, {path: flags.output}, this.config.version);
-    if (!this.jsonEnabled() && flags.output) this.log(`exported ${result.count} event(s) as ${result.format} to ${terminalSafe(String(result.output))}`);
+    const result = await exportAudit(
+      location,
+      filterOf(filterFlagValues(flags)),
+      flags.format as ExportFormat,
+      {path: flags.output},
+      this.config.version,
+    );
+    if (!this.jsonEnabled() && flags.output)
+      this.log(`exported ${result.count} event(s) as ${result.format} to ${terminalSafe(String(result.output))}`);
     return result;
   }
 }

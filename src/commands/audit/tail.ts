@@ -17,7 +17,11 @@ export default class AuditTail extends BaseCommand<AuditTailResult> {
   static override summary = 'Show the latest audit events; with --follow, keep printing new ones.';
   static override description =
     'With --follow the command runs until interrupted and picks up every session writing meanwhile; with --json it then prints one event per line (JSON Lines) instead of an envelope.';
-  static override examples = ['<%= config.bin %> audit tail -n 20', '<%= config.bin %> audit tail --follow --decision block', '<%= config.bin %> audit tail -f --json | jq .toolName'];
+  static override examples = [
+    '<%= config.bin %> audit tail -n 20',
+    '<%= config.bin %> audit tail --follow --decision block',
+    '<%= config.bin %> audit tail -f --json | jq .toolName',
+  ];
   static override flags = {
     ...locationFlags,
     ...filterFlags,

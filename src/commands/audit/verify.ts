@@ -14,8 +14,14 @@ export default class AuditVerify extends BaseCommand<AuditVerifyResult> {
     'Replays every hash chain and HMAC in the audit directory (or one file). Exit 0 when intact, 12 (AUDIT_TAMPERED) when records were altered or an approval was ' +
     'used that nobody is on record granting (APPROVAL_USED without its sealed APPROVAL_GRANTED, or used twice), 13 (AUDIT_TORN_TAIL) when the only defects are left ' +
     'by a crash; the first broken record is printed with its file and line.';
-  static override examples = ['<%= config.bin %> audit verify', '<%= config.bin %> audit verify ~/.thoth/audit --json', '<%= config.bin %> audit verify copy-of-audit/ --key-file key.json'];
-  static override args = {path: Args.string({description: 'Audit directory or one of its files (default: the audit directory).', required: false})};
+  static override examples = [
+    '<%= config.bin %> audit verify',
+    '<%= config.bin %> audit verify ~/.thoth/audit --json',
+    '<%= config.bin %> audit verify copy-of-audit/ --key-file key.json',
+  ];
+  static override args = {
+    path: Args.string({description: 'Audit directory or one of its files (default: the audit directory).', required: false}),
+  };
   static override flags = {...keyFlags};
 
   async run(): Promise<AuditVerifyResult> {

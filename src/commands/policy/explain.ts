@@ -42,7 +42,9 @@ export default class PolicyExplain extends BaseCommand<PolicyExplainResult> {
     this.log(`decision: ${result.decision}${result.observed !== null ? ` (observe mode; would have been ${result.observed})` : ''}`);
     this.log(`reason:   ${safe(result.reason)}`);
     this.log(`rule:     ${safe(result.ruleId)}`);
-    this.log(`mode:     ${result.mode} (${safe(result.modeSource)})    intent: ${safe(result.intent ?? 'none')} (${safe(result.intentSource)})`);
+    this.log(
+      `mode:     ${result.mode} (${safe(result.modeSource)})    intent: ${safe(result.intent ?? 'none')} (${safe(result.intentSource)})`,
+    );
     if (result.hiddenFromToolsList !== null) this.log(`tools/list: hidden (${safe(result.hiddenFromToolsList)})`);
     this.log('trace:');
     for (const step of result.trace) this.log(`  ${safe(step)}`);
