@@ -119,7 +119,8 @@ function flagLine(flag: ManifestFlag): string {
   if (flag.required) attributes.push('required');
   if (flag.default !== undefined) attributes.push(`default ${code(formatDefault(flag.default))}`);
   if (flag.multiple) attributes.push('repeatable');
-  if (flag.exclusive && flag.exclusive.length > 0) attributes.push(`not with ${flag.exclusive.map((name) => code(`--${name}`)).join(', ')}`);
+  if (flag.exclusive && flag.exclusive.length > 0)
+    attributes.push(`not with ${flag.exclusive.map((name) => code(`--${name}`)).join(', ')}`);
   if (flag.dependsOn && flag.dependsOn.length > 0) attributes.push(`needs ${flag.dependsOn.map((name) => code(`--${name}`)).join(', ')}`);
   return item(flagSignature(flag), attributes, flag.description ?? flag.summary ?? '');
 }
@@ -155,10 +156,12 @@ function renderCommand(command: ManifestCommand): string[] {
   const args = Object.values(command.args);
   if (args.length > 0) lines.push('Arguments:', '', ...args.map(argLine), '');
   for (const {group, flags} of flagGroups(command)) {
-    const title = group === undefined ? 'Flags' : group === 'GLOBAL' ? 'Global flags' : `${group.charAt(0)}${group.slice(1).toLowerCase()} flags`;
+    const title =
+      group === undefined ? 'Flags' : group === 'GLOBAL' ? 'Global flags' : `${group.charAt(0)}${group.slice(1).toLowerCase()} flags`;
     lines.push(`${title}:`, '', ...flags.map(flagLine), '');
   }
-  if (command.aliases && command.aliases.length > 0) lines.push(`Aliases: ${command.aliases.map((alias) => code(typed(alias))).join(', ')}.`, '');
+  if (command.aliases && command.aliases.length > 0)
+    lines.push(`Aliases: ${command.aliases.map((alias) => code(typed(alias))).join(', ')}.`, '');
   if (command.examples && command.examples.length > 0) lines.push('Examples:', '', '```sh', ...command.examples.map(example), '```', '');
   return lines;
 }
@@ -179,9 +182,12 @@ export function renderCommandsReference(manifest: OclifManifest, topics: Topics)
     '| topic | commands | description |',
     '|---|---|---|',
   ];
-  const topicNames = [...new Set([...Object.keys(topics), ...commands.filter((command) => command.id.includes(':')).map((command) => command.id.split(':')[0]!)])].sort(
-    (a, b) => a.localeCompare(b, 'en'),
-  );
+  const topicNames = [
+    ...new Set([
+      ...Object.keys(topics),
+      ...commands.filter((command) => command.id.includes(':')).map((command) => command.id.split(':')[0]!),
+    ]),
+  ].sort((a, b) => a.localeCompare(b, 'en'));
   for (const topic of topicNames) {
     const members = commands.filter((command) => command.id.split(':')[0] === topic && command.id.includes(':'));
     const links = members.map((command) => `[${typed(command.id)}](#${headingAnchor(commandHeading(command))})`).join(', ');
@@ -189,7 +195,9 @@ export function renderCommandsReference(manifest: OclifManifest, topics: Topics)
   }
   lines.push('', '## Commands', '', '| command | summary |', '|---|---|');
   for (const command of commands) {
-    lines.push(`| [${typed(command.id)}](#${headingAnchor(commandHeading(command))}) | ${cell(command.summary ?? command.description?.split('\n')[0] ?? '')} |`);
+    lines.push(
+      `| [${typed(command.id)}](#${headingAnchor(commandHeading(command))}) | ${cell(command.summary ?? command.description?.split('\n')[0] ?? '')} |`,
+    );
   }
   lines.push('');
   for (const command of commands) lines.push(...renderCommand(command));

@@ -22,7 +22,9 @@ function escapeProse(text: string): string {
 
 /** A table cell: escaped, one line, and no unescaped pipe. */
 export function cell(text: string): string {
-  return escapeMarkdown(text).replace(/\s*\n\s*/g, ' ').replace(/\|/g, '\\|');
+  return escapeMarkdown(text)
+    .replace(/\s*\n\s*/g, ' ')
+    .replace(/\|/g, '\\|');
 }
 
 /** `value` as a code span, with a fence long enough for backticks inside it. */

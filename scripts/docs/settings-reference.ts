@@ -40,11 +40,13 @@ function renderSetting(definition: SettingDefinition<unknown>): string[] {
   const shown = shownDefault(definition);
   const lines = [`### ${code(definition.name)}`, '', escapeMarkdown(definition.description), ''];
   lines.push(`- Default: ${shown.text}${shown.note === undefined ? '' : ` (${escapeMarkdown(shown.note)})`}`);
-  if (definition.aliases && definition.aliases.length > 0) lines.push(`- Environment aliases: ${definition.aliases.map(code).join(', ')} (older names, lower priority)`);
+  if (definition.aliases && definition.aliases.length > 0)
+    lines.push(`- Environment aliases: ${definition.aliases.map(code).join(', ')} (older names, lower priority)`);
   if (definition.flag) lines.push(`- Flag: ${code(definition.flag)}`);
   lines.push(`- Managed preferences and \`settings.json\` key: ${managedKeys(definition)}`);
   if (definition.managedWins) lines.push('- Managed wins: a value from managed preferences wins over the environment and the flags');
-  if (definition.secret) lines.push(`- Secret: shown only as a fingerprint; read only from the environment${definition.flag ? ' or its flag' : ''}`);
+  if (definition.secret)
+    lines.push(`- Secret: shown only as a fingerprint; read only from the environment${definition.flag ? ' or its flag' : ''}`);
   lines.push('');
   return lines;
 }

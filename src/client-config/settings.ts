@@ -147,7 +147,7 @@ function assertUsable(problems: readonly string[], command: 'wrap-config' | 'sta
 
 /**
  * The API key for --embed-api-key, as the resolver found it: an explicitly set THOTH_API_KEY_FILE,
- * then THOTH_API_KEY, then the profile's key file (README "API key").
+ * then THOTH_API_KEY, then the profile's key file (docs/fleet.md#api-key).
  */
 function apiKey(resolved: ResolvedSettings): {key: string; source: string} {
   const key = resolved.values.apiKey;

@@ -18,7 +18,7 @@ export const RUN_FLAGS = {
   policy: {
     type: 'string',
     description:
-      'Policy file (JSON or JSONC); overrides THOTH_POLICY_FILE and the managed location, unless managed preferences set THOTH_POLICY_FILE.',
+      'Policy file (JSON or JSONC); overrides THOTH_POLICY_FILE, but not a policy installed at the managed location or named by managed preferences.',
   },
   'no-filter-tools': {
     type: 'boolean',

@@ -9,7 +9,7 @@ import {checkLine} from '../audit/record.js';
 import type {ChainCursor, ShipCursors} from './control-plane-state.js';
 
 /**
- * The spool of event shipping is the audit log itself (README "Audit trail", shipping): each
+ * The spool of event shipping is the audit log itself (docs/control-plane.md#event-shipping): each
  * `thoth run` session's hash chain, read in segment order from a per-chain cursor. Nothing is
  * copied, so nothing can diverge from the source of truth; the cursor only records what the
  * control plane acknowledged and where reading resumes. `ctl` records are skipped (their seq

@@ -22,6 +22,8 @@ export interface HealthContext {
   now: () => Date;
   /** Executables given to `wrap-config --thoth-bin` that count as this installation (health --thoth-bin). */
   thothBins?: string[];
+  /** Tests: a stand-in for the file-system root in front of the managed policy location. */
+  managedRoot?: string;
 }
 
 export interface ClientGovernance {

@@ -123,7 +123,7 @@ export class Governor {
 }
 
 /**
- * The JSON-RPC error for a refused call; `data` is a stable contract (see README). The model reads
+ * The JSON-RPC error for a refused call; `data` is a stable contract (docs/run.md#what-is-governed). The model reads
  * all of it, so a step-up names no command that would approve the call: an agent with a shell
  * tool would run it. It says that a person has to approve it, and where that person looks.
  */

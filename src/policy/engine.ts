@@ -8,7 +8,7 @@ import type {ProgressiveSession} from './progressive.js';
 import {shellWord} from '../core/shell-word.js';
 
 /**
- * The embedded decision, in the documented order (README "Policy and approvals"):
+ * The embedded decision, in the documented order (docs/policy.md#how-a-call-is-decided):
  *   1. tool pins: a tool whose definition changed since it was pinned is blocked
  *   2. session intent: a tool outside the intent is blocked (an undefined intent allows nothing)
  *   3. argument size: over max_argument_bytes is blocked

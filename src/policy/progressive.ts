@@ -3,7 +3,7 @@ import {LargeNumber} from '../core/json-rpc.js';
 import type {ProgressiveSettings} from './model.js';
 
 /**
- * The `progressive` mode, precisely (README "Policy and approvals" says the same):
+ * The `progressive` mode, precisely (docs/policy.md#progressive-mode says the same):
  *
  * The baseline of an agent is what it was allowed to do before: per tool, how many calls and
  * which argument names; overall, calls, sessions and the busiest minute. It is LEARNING until it

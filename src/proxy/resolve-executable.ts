@@ -125,7 +125,7 @@ function findExecutable(
   return undefined;
 }
 
-/** Where executables live when the client's PATH is minimal (documented in the README). */
+/** Where executables live when the client's PATH is minimal (docs/run.md#finding-the-server). */
 export function fallbackDirectories(host: ResolverHost): string[] {
   const windows = host.platform === 'win32';
   const path = windows ? nodePath.win32 : nodePath.posix;

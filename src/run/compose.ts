@@ -39,7 +39,7 @@ export async function composeRunGovernance(options: RunOptions, session: Session
   const auditSettings = auditSettingsFromResolved(io.settings);
   const audit = createAuditSink(auditSettings, options, context, io);
   for (const override of io.settings.overrides) audit?.event('SETTING_OVERRIDE_REFUSED', context, overrideEventFields(override));
-  // The control plane (README "Fleet over the network"), started alongside the policy: only
+  // The control plane (docs/control-plane.md), started alongside the policy: only
   // with a tenant or a URL configured, and imported lazily so that a local run never loads undici.
   const controlPlane = controlPlaneConfigured(io.settings)
     ? startControlPlane(context, audit ? auditSettings.dir : undefined, io)
@@ -86,7 +86,7 @@ export async function composeRunGovernance(options: RunOptions, session: Session
     return {governor, context: generation.context, toolsListHook: generation.toolsListHook};
   };
   const handle = new SwitchableGovernance(stateFor(policy.current));
-  // A new policy applies to the calls that start after it is loaded (README "Policy changes reach running sessions").
+  // A new policy applies to the calls that start after it is loaded (docs/policy.md#policy-changes-reach-running-sessions).
   policy.onSwap((next, previous) => handle.swap(stateFor(next), next.toolsListKey !== previous.toolsListKey));
   policy.watch();
   return Object.assign(handle, {

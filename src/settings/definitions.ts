@@ -14,7 +14,7 @@ import {SettingValueError, type Parser} from './parsers.js';
 export const THOTH_PREFERENCE_DOMAIN = 'io.thoth.agent';
 export const WINDOWS_POLICY_KEYS = ['HKLM\\SOFTWARE\\Policies\\Thoth', 'HKCU\\SOFTWARE\\Policies\\Thoth'] as const;
 
-/** A policy pushed by MDM applies to running sessions within about this long (README "Policy and approvals"). */
+/** A policy pushed by MDM applies to running sessions within about this long (docs/policy.md#policy-changes-reach-running-sessions). */
 export const DEFAULT_POLICY_RELOAD_INTERVAL_MS = 2000;
 
 /** The apex domain of derived URLs; deployments on the older aten.security set THOTH_APEX_DOMAIN. */

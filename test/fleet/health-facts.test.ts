@@ -79,6 +79,17 @@ describe('policy fact: the policy thoth run would enforce', () => {
     expect(fact.summary).toMatch(new RegExp(`^policy ${file} health-1@sha256:[0-9a-f]{16} is valid \\(0 rules; the profile\\)$`));
   });
 
+  it('reports the policy an administrator installed, as thoth run enforces it, even when THOTH_POLICY_FILE names another', async () => {
+    const home = await tempDir();
+    const named = await write(join(home, 'policies', 'team.json'), VALID_POLICY);
+    const root = join(home, 'root');
+    const managed = await write(join(root, 'etc/thoth/policy.json'), VALID_POLICY);
+    const ctx = {...(await context({home, env: {THOTH_POLICY_FILE: named}})), managedRoot: root, platform: 'linux' as const};
+    const fact = await policyFact(ctx);
+    expect(fact).toMatchObject({state: 'ok', file: managed, source: 'managed'});
+    expect(fact.summary).toContain('the managed policy location');
+  });
+
   it.each([
     ['env', (file: string) => ({env: {THOTH_POLICY_FILE: file}}), 'env: THOTH_POLICY_FILE'],
     ['profile', (_file: string) => ({settingsJson: true}), 'profile: '],

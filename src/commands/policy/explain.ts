@@ -10,7 +10,7 @@ export type PolicyExplainResult = ExplainResult;
 export default class PolicyExplain extends BaseCommand<PolicyExplainResult> {
   static override summary = 'Show the decision thoth run would make for one tool call, and the rules that produced it.';
   static override description =
-    'Uses the same policy sources (--policy, THOTH_POLICY_FILE, the managed location, ~/.thoth/policy.json, the built-in default), ' +
+    'Uses the same policy sources (the managed location, --policy, THOTH_POLICY_FILE, ~/.thoth/policy.json, the built-in default), ' +
     'intent_map.json, progressive baseline and tool pins as a session, and changes none of them.';
   static override examples = [
     `<%= config.bin %> policy explain --agent-id filesystem --tool read_file --args '{"path": "~/.ssh/id_rsa"}'`,
