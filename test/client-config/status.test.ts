@@ -108,6 +108,26 @@ describe('collectStatus', () => {
     expect(lines[lines.length - 1]).toBe('3 governed, 1 not governed, 6 drift, 1 ungovernable: NOT all governed');
   });
 
+  it("finds Claude Code's managed-mcp.json on Windows where current releases keep it (%ProgramFiles%) and where older ones did (%ProgramData%)", async () => {
+    const m = await machine({
+      ...WINDOWS,
+      env: {...WINDOWS.env, ProgramW6432: 'C:\\Program Files', ProgramFiles: 'C:\\Program Files (x86)', ProgramData: 'C:\\ProgramData'},
+    });
+    const server = (name: string) => JSON.stringify({mcpServers: {[name]: {command: 'npx.cmd', args: ['-y', name]}}});
+    await m.write('C:\\Program Files\\ClaudeCode\\managed-mcp.json', server('current'));
+    await m.write('C:\\ProgramData\\ClaudeCode\\managed-mcp.json', server('older'));
+    // A 32-bit view of ProgramFiles (the Intune agent's) must not hide the 64-bit folder.
+    await m.write('C:\\Program Files (x86)\\ClaudeCode\\managed-mcp.json', server('wrong-folder'));
+    const report = await collectStatus({host: m.host, client: 'claude-code', installation: INSTALLED});
+    const servers = report.clients
+      .filter((client) => client.found)
+      .flatMap((client) => client.servers.map((entry) => [client.file, entry.server]));
+    expect(servers).toEqual([
+      ['C:\\Program Files\\ClaudeCode\\managed-mcp.json', 'current'],
+      ['C:\\ProgramData\\ClaudeCode\\managed-mcp.json', 'older'],
+    ]);
+  });
+
   it('reports drift when the thoth written as the command is gone, and looks bare names up on PATH (PATHEXT on Windows)', async () => {
     const m = await machine(WINDOWS);
     const config = 'C:\\Users\\jane\\AppData\\Roaming\\Claude\\claude_desktop_config.json';

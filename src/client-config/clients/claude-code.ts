@@ -1,5 +1,6 @@
 import {classifyCommon, isObject} from './common.js';
-import type {ClientAdapter, ServerContainer} from './types.js';
+import type {ConfigHost} from '../host.js';
+import type {ClientAdapter, ClientLocation, ServerContainer} from './types.js';
 
 /**
  * Claude Code keeps user-scope servers in `~/.claude.json` (top-level `mcpServers`), local-scope
@@ -8,6 +9,21 @@ import type {ClientAdapter, ServerContainer} from './types.js';
  * (stdio | http | sse). Note: a managed `allowedMcpServers` rule that matches on `serverCommand`
  * will not match a wrapped command (it now starts with thoth).
  */
+/**
+ * Windows: current Claude Code releases read `%ProgramFiles%\ClaudeCode\managed-mcp.json`; older
+ * ones read `%ProgramData%\ClaudeCode\`. Both are listed, so that a machine that moved between
+ * them is still seen whole. `ProgramW6432` first: a 32-bit process sees the x86 folder as
+ * ProgramFiles.
+ */
+function windowsManaged(env: NodeJS.ProcessEnv, path: ConfigHost['path']): ClientLocation[] {
+  const programFiles = env['ProgramW6432'] ?? env['ProgramFiles'] ?? env['PROGRAMFILES'] ?? 'C:\\Program Files';
+  const programData = env['ProgramData'] ?? env['PROGRAMDATA'] ?? 'C:\\ProgramData';
+  return [
+    {file: path.join(programFiles, 'ClaudeCode', 'managed-mcp.json'), scope: 'managed'},
+    {file: path.join(programData, 'ClaudeCode', 'managed-mcp.json'), scope: 'managed (older releases)'},
+  ];
+}
+
 export const claudeCode: ClientAdapter = {
   id: 'claude-code',
   label: 'Claude Code',
@@ -19,7 +35,7 @@ export const claudeCode: ClientAdapter = {
       host.platform === 'darwin'
         ? [{file: '/Library/Application Support/ClaudeCode/managed-mcp.json', scope: 'managed'}]
         : host.platform === 'win32'
-          ? []
+          ? windowsManaged(host.env, path)
           : [{file: '/etc/claude-code/managed-mcp.json', scope: 'managed'}];
     return [{file: path.join(home, '.claude.json'), scope: 'user'}, {file: path.join(cwd, '.mcp.json'), scope: 'project'}, ...managed];
   },
