@@ -318,7 +318,7 @@ async function loginRoute(context: ServerContext, req: IncomingMessage, res: Ser
     throw new HttpError('INVALID_REQUEST', 'the body does not follow schemas/server/login.schema.json: {username, password}');
   const username = body['username'] as string;
   const address = req.socket.remoteAddress ?? 'unknown';
-  const wait = context.loginLimiter.take(`user:${username}`) ?? context.loginLimiter.take(`address:${address}`);
+  const wait = context.addressLimiter.take(address) ?? context.loginLimiter.take(username);
   if (wait !== undefined) {
     await recordAdminAction(context.db, username, 'session.login', null, 'refused', {reason: 'rate limited', address});
     throw new HttpError('RATE_LIMITED', `too many login attempts; retry in ${wait} s`, wait);

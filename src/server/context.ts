@@ -20,6 +20,8 @@ export interface ServerContext {
   /** Admin API calls per admin, and login attempts per user name and per address. */
   adminLimiter: RateLimiter;
   loginLimiter: RateLimiter;
+  /** Login attempts per client address (looser: an office behind one address). */
+  addressLimiter: RateLimiter;
   validators: ReadonlyMap<string, CompiledValidator>;
   /** One line per event worth an operator's attention (never a credential). */
   log(line: string): void;

@@ -97,6 +97,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       keyLimiter: new RateLimiter(rate, rate * 2),
       adminLimiter: new RateLimiter(50, 200),
       loginLimiter: new RateLimiter(0.2, 5),
+      addressLimiter: new RateLimiter(1, 30),
       validators,
       log,
     };
