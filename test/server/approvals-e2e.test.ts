@@ -8,6 +8,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {runThoth} from '../helpers/cli.js';
 import {SERVER_EVERYTHING, connect, throughThoth} from '../helpers/mcp.js';
 import {tempDir} from '../helpers/tmp.js';
+import {startPostgres, stores, type TestPostgres} from './postgres.js';
 import {admin, call, createTenant, endpointEnv, startServerProcess, until, type Json, type ServerProcess} from './helpers.js';
 
 const POLICY = {
@@ -26,14 +27,16 @@ async function loginAs(server: ServerProcess, username: string, password: string
   return {cookie: setCookie.split(';')[0]!, csrf: answer.body.csrfToken as string};
 }
 
-describe('held calls are approved by people in the control plane, with signed grants (embedded store)', () => {
+describe.each(stores())('held calls are approved by people in the control plane, with signed grants (%s store)', (store) => {
   let dataDir: string;
   let server: ServerProcess;
   let apiKey: string;
+  let postgres: TestPostgres | undefined;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'thoth-server-'));
-    server = await startServerProcess(dataDir);
+    postgres = store === 'postgres' ? await startPostgres() : undefined;
+    server = await startServerProcess(dataDir, postgres ? {databaseUrl: postgres.url} : {});
     apiKey = (await createTenant(server, 'acme')).apiKey;
     expect((await admin(server, 'PUT', '/tenants/acme/policy', {source: JSON.stringify(POLICY)})).status).toBe(200);
     for (const [user, role] of <Array<[string, string]>>[
@@ -51,6 +54,7 @@ describe('held calls are approved by people in the control plane, with signed gr
     await server.stop();
     expect(server.stderr()).not.toContain('correct-horse');
     await rm(dataDir, {recursive: true, force: true});
+    postgres?.stop();
   });
 
   it('an approver approves a held call in the queue (arguments redacted), the call continues with a grant the endpoint verified against the key pinned at enrollment', async () => {

@@ -11,6 +11,7 @@ import {SERVER_EVERYTHING, connect, throughThoth} from '../helpers/mcp.js';
 import {tempDir} from '../helpers/tmp.js';
 import {mkdtemp, rm} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
+import {startPostgres, stores, type TestPostgres} from './postgres.js';
 import {admin, call, type Json, createTenant, endpointEnv, startServerProcess, until, type ServerProcess} from './helpers.js';
 
 const CENTRAL_POLICY = {
@@ -34,14 +35,16 @@ function registerBody(endpointId: string, tenantId: string | null = 'acme') {
   };
 }
 
-describe('thoth server start with a real thoth run endpoint (embedded store)', () => {
+describe.each(stores())('thoth server start with a real thoth run endpoint (%s store)', (store) => {
   let dataDir: string;
   let server: ServerProcess;
   let apiKey: string;
+  let postgres: TestPostgres | undefined;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'thoth-server-'));
-    server = await startServerProcess(dataDir);
+    postgres = store === 'postgres' ? await startPostgres() : undefined;
+    server = await startServerProcess(dataDir, postgres ? {databaseUrl: postgres.url} : {});
     apiKey = (await createTenant(server, 'acme')).apiKey;
     const policyFile = join(dataDir, 'central.json');
     await writeFile(policyFile, JSON.stringify(CENTRAL_POLICY));
@@ -54,6 +57,7 @@ describe('thoth server start with a real thoth run endpoint (embedded store)', (
     expect(server.stderr()).not.toContain(apiKey);
     expect(server.stderr()).not.toContain(server.token);
     await rm(dataDir, {recursive: true, force: true});
+    postgres?.stop();
   });
 
   it('enrolls the endpoint, takes its heartbeats and events, and blocks centrally what the central policy blocks', async () => {
