@@ -176,10 +176,11 @@ describe.each(stores())('held calls are approved by people in the control plane,
     expect(disabled.code).toBe(0);
     expect((await call(server, 'GET', '/api/admin/v1/approvals', {headers: {cookie: grace.cookie}})).status).toBe(401);
     const attempts = [];
-    for (let i = 0; i < 7; i++)
+    for (let i = 0; i < 8; i++)
       attempts.push((await call(server, 'POST', '/api/admin/v1/session', {body: {username: 'mallory', password: `guess-${i}`}})).status);
+    // A burst of five, then one attempt per five seconds: a slow machine may earn one more while the five are checked.
     expect(attempts.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
-    expect(attempts.slice(5)).toEqual([429, 429]);
+    expect(attempts.slice(-2)).toEqual([429, 429]);
   });
 
   it('events can be searched and exported as JSON Lines and OCSF', async () => {
