@@ -1,3 +1,5 @@
+import type {SignedGrant, SignedPinDecision} from './signed-records.js';
+
 /**
  * The HTTP contract between thoth and a control plane, one entry per route. The bodies are
  * specified by the JSON Schemas in `schemas/control-plane/` (the contract of record); the types
@@ -84,6 +86,8 @@ export interface RegisterResponse {
   enrolledAt: string;
   fleetId?: string | null;
   checkinIntervalSeconds?: number;
+  /** The control plane's signing key, pinned at enrollment (see signed-records.ts). */
+  serverKey?: {algorithm: 'ed25519'; keyId: string; publicKey: string};
   warnings?: Warning[];
 }
 
@@ -100,6 +104,10 @@ export interface CheckinRequest {
 export interface CheckinResponse {
   receivedAt: string;
   nextCheckinSeconds?: number;
+  /** The central policy the enforcer decides with (null: none). */
+  policy?: {version: string; uploadedAt?: string} | null;
+  /** Signed fleet decisions on changed tool definitions. */
+  pinDecisions?: SignedPinDecision[];
   warnings?: Warning[];
 }
 
@@ -133,6 +141,8 @@ export interface EnforceResponse {
   reason: string;
   ruleId: string;
   approval?: RemoteApproval;
+  /** With an allow that spends an earlier approval: its signed grant. */
+  grant?: SignedGrant;
   warnings?: Warning[];
 }
 
@@ -148,12 +158,26 @@ export interface HoldWaitResponse {
   decidedBy?: string;
   decidedAt?: string;
   note?: string;
+  /** The signed decision, once decided (a control plane that signs). */
+  grant?: SignedGrant;
 }
 
 export interface ShippedEvent {
   chain: string;
   seq: number;
   event: {eventId: string; type: string; timestamp: string; [field: string]: unknown};
+  /** The record's `prev` and the SHA-256 of its line: the control plane anchors the chain with them. */
+  prev?: string;
+  hash?: string;
+}
+
+/** A control record's place in its chain (no content), so the chain's links can be followed across it. */
+export interface ChainLink {
+  chain: string;
+  seq: number;
+  prev: string;
+  hash: string;
+  closed?: boolean;
 }
 
 export interface EventBatchRequest {
@@ -162,6 +186,7 @@ export interface EventBatchRequest {
   tenantId: string | null;
   sentAt: string;
   events: ShippedEvent[];
+  links?: ChainLink[];
 }
 
 export interface EventBatchResponse {

@@ -4,6 +4,7 @@ import {setTimeout as sleep} from 'node:timers/promises';
 import type {ControlPlaneEndpoint} from './config.js';
 import type {EnforceRequest, EnforceResponse, RemoteApproval} from './contract.js';
 import {ControlPlaneError} from './errors.js';
+import {GRANT_DOMAIN, verifyRecord, type PinnedServerKey, type SignedGrant} from './signed-records.js';
 import type {ControlPlaneSender, SendOptions} from './client.js';
 import {canonicalJson, sha256Hex} from '../core/canonical-json.js';
 import type {FailureDecision, ThothEnv} from '../settings/definitions.js';
@@ -33,11 +34,19 @@ export interface RemoteEnforcerOptions {
   now?: () => number;
   /** Pause between hold polls after a failed one (tests shorten it). */
   holdRetryMs?: number;
+  /**
+   * The control plane's pinned signing key (managed preference, else the enrollment record),
+   * asked when an approval arrives: with one, an approval counts only with a grant it signed for
+   * this very call.
+   */
+  pinnedKey?: () => Promise<PinnedServerKey | undefined>;
 }
 
 interface Hold {
   approval: RemoteApproval & {holdToken: string};
   startedAt: number;
+  /** What a grant must be bound to. */
+  call: {agentId: string; tool: string; argumentsSha256: string; endpointId: string | undefined};
 }
 
 const RANK: Record<DecisionKind, number> = {allow: 0, step_up: 1, block: 2};
@@ -101,7 +110,16 @@ export class RemoteEnforcer {
     if (answer.decision !== 'allow') decision.details = {enforcer: 'remote', ...approvalDetails(answer.approval)};
     this.remoteDecisions.add(decision);
     if (answer.decision === 'step_up' && answer.approval?.holdToken !== undefined) {
-      this.holds.set(decision, {approval: answer.approval as Hold['approval'], startedAt});
+      this.holds.set(decision, {
+        approval: answer.approval as Hold['approval'],
+        startedAt,
+        call: {
+          agentId: context.agentId,
+          tool: call.name,
+          argumentsSha256: sha256Hex(canonicalJson(call.arguments ?? {})),
+          endpointId: context.endpointId,
+        },
+      });
     }
     return decision;
   }
@@ -155,6 +173,14 @@ export class RemoteEnforcer {
           {holdToken: approval.holdToken, approvalId: approval.id, waitMs: Math.floor(waitMs)},
           {timeoutMs: Math.floor(waitMs) + this.options.timeoutMs, signal},
         );
+        if (answer.state === 'approved') {
+          const refused = await this.grantProblem(hold, answer.grant);
+          if (refused !== undefined) {
+            this.options.warn(`remote approval ${approval.id} is not honoured: ${refused}`);
+            note = `approved in the control plane, but not honoured: ${refused}`;
+            break;
+          }
+        }
         if (answer.state === 'approved' || answer.state === 'denied') {
           const approved = answer.state === 'approved';
           const by = answer.decidedBy ?? 'an approver';
@@ -189,6 +215,36 @@ export class RemoteEnforcer {
     };
     this.remoteDecisions.add(pending);
     return pending;
+  }
+
+  /**
+   * Why an approval must not be honoured: with a pinned key, the answer must carry a grant signed
+   * by it for this approval, endpoint, agent, tool and exact arguments, not expired. Without a
+   * pinned key the TLS-authenticated answer is taken as it is (a control plane that does not sign).
+   */
+  private async grantProblem(hold: Hold, grant: SignedGrant | undefined): Promise<string | undefined> {
+    let pinned: PinnedServerKey | undefined;
+    try {
+      pinned = await this.options.pinnedKey?.();
+    } catch (error) {
+      return `the pinned control-plane key cannot be read (${errorMessage(error)})`;
+    }
+    if (pinned === undefined) return undefined;
+    if (grant === undefined) return `the answer carries no signed grant, and a control-plane key is pinned (${pinned.source})`;
+    if (!verifyRecord(pinned.publicKey, GRANT_DOMAIN, grant as unknown as {signature: string} & Record<string, unknown>))
+      return `the grant is not signed by the pinned control-plane key (${pinned.source})`;
+    const expected: Record<string, unknown> = {
+      decision: 'approved',
+      approvalId: hold.approval.id,
+      agentId: hold.call.agentId,
+      tool: hold.call.tool,
+      argumentsSha256: hold.call.argumentsSha256,
+    };
+    if (hold.call.endpointId !== undefined) expected['endpointId'] = hold.call.endpointId;
+    const differing = Object.keys(expected).filter((field) => (grant as unknown as Record<string, unknown>)[field] !== expected[field]);
+    if (differing.length > 0) return `the signed grant is for another call (${differing.join(', ')} differ)`;
+    if (!(Date.parse(grant.expiresAt) > this.now())) return `the signed grant expired at ${grant.expiresAt}`;
+    return undefined;
   }
 
   private async post(call: ToolCall, context: DecisionContext, local: Decision): Promise<EnforceResponse> {

@@ -2,7 +2,8 @@ import {open, stat} from 'node:fs/promises';
 import {join} from 'node:path';
 
 import {errnoCode} from '../core/errors.js';
-import type {ShippedEvent} from '../control-plane/contract.js';
+import type {ChainLink, ShippedEvent} from '../control-plane/contract.js';
+import {sha256Hex} from '../audit/record.js';
 import {parseSegmentFileName} from '../audit/layout.js';
 import {segmentFiles} from '../audit/reader.js';
 import {checkLine} from '../audit/record.js';
@@ -19,6 +20,13 @@ import type {ChainCursor, ShipCursors} from './control-plane-state.js';
  */
 export interface PendingBatch {
   events: ShippedEvent[];
+  /**
+   * The control records between the events (open, seal, rotate), as links only: with each event's
+   * `prev` and `hash` they let the control plane follow the chain without a gap. Control records
+   * that no event follows yet are read again next time (the cursor stays before them), except at a
+   * chain's closing seal.
+   */
+  links: ChainLink[];
   /** Where each chain's cursor goes once these events are acknowledged. */
   cursors: Map<string, ChainCursor>;
   /** True when the limits stopped reading before everything available was read. */
@@ -35,7 +43,7 @@ const READ_CHUNK = 1024 * 1024;
 
 /** Reads what is not yet acknowledged, oldest chains first, up to the limits. */
 export async function readPending(auditDir: string, state: ShipCursors, limits: SpoolLimits): Promise<PendingBatch> {
-  const batch: PendingBatch = {events: [], cursors: new Map(), more: false};
+  const batch: PendingBatch = {events: [], links: [], cursors: new Map(), more: false};
   let names: string[];
   try {
     names = await segmentFiles(auditDir);
@@ -64,6 +72,8 @@ export async function readPending(auditDir: string, state: ShipCursors, limits: 
       cursor.offset = 0;
     }
     let moved = false;
+    let pendingLinks: ChainLink[] = [];
+    let beforeLinks: ChainCursor | undefined;
     for (;;) {
       const read = await readLines(join(auditDir, cursor.file), cursor.offset);
       if (read.lines.length === 0) break;
@@ -74,16 +84,33 @@ export async function readPending(auditDir: string, state: ShipCursors, limits: 
         if (checked.ok && checked.record.seq > cursor.seq) {
           const {record} = checked;
           if (record.kind === 'event') {
-            const size = line.bytes + 64;
+            const size = line.bytes + 64 + 150;
             if (batch.events.length >= limits.maxEvents || (batch.events.length > 0 && bytes + size > limits.maxBytes)) {
               stop = true;
               break;
             }
             bytes += size;
-            batch.events.push({chain, seq: record.seq, event: record.payload as ShippedEvent['event']});
-          } else if (record.payload['kind'] === 'seal') {
-            if (record.payload['reason'] === 'rotate' && typeof record.payload['next'] === 'string') next = record.payload['next'];
-            else if (record.payload['reason'] === 'close') cursor.done = true;
+            batch.links.push(...pendingLinks);
+            pendingLinks = [];
+            beforeLinks = undefined;
+            batch.events.push({
+              chain,
+              seq: record.seq,
+              event: record.payload as ShippedEvent['event'],
+              prev: record.prev,
+              hash: sha256Hex(line.text),
+            });
+          } else {
+            beforeLinks ??= {...cursor};
+            const link: ChainLink = {chain, seq: record.seq, prev: record.prev, hash: sha256Hex(line.text)};
+            if (record.payload['kind'] === 'seal') {
+              if (record.payload['reason'] === 'rotate' && typeof record.payload['next'] === 'string') next = record.payload['next'];
+              else if (record.payload['reason'] === 'close') {
+                cursor.done = true;
+                link.closed = true;
+              }
+            }
+            pendingLinks.push(link);
           }
           cursor.seq = record.seq;
         }
@@ -101,6 +128,11 @@ export async function readPending(auditDir: string, state: ShipCursors, limits: 
       }
       if (!read.complete) continue;
       break;
+    }
+    if (pendingLinks.length > 0) {
+      // A closed chain's last control records go with this batch; otherwise they wait for the event that follows them.
+      if (cursor.done) batch.links.push(...pendingLinks);
+      else if (beforeLinks !== undefined) Object.assign(cursor, beforeLinks);
     }
     if (moved) batch.cursors.set(chain, cursor);
     if (batch.more) break;

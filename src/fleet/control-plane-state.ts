@@ -36,6 +36,8 @@ export interface EnrollmentRecord {
   enrolledAt: string;
   registeredAt: string;
   checkinIntervalSeconds?: number;
+  /** The control plane's signing key, pinned at the first registration with this GovAPI URL. */
+  serverKey?: {publicKey: string; keyId: string; pinnedAt: string};
 }
 
 export interface HeartbeatState {

@@ -65,6 +65,12 @@ export async function registerEndpoint(options: {
     registeredAt: now().toISOString(),
   };
   if (response.checkinIntervalSeconds !== undefined) record.checkinIntervalSeconds = response.checkinIntervalSeconds;
+  // Trust on first use: the key pinned at the first registration with this control plane stays
+  // pinned; a later answer naming another key cannot replace it (only a new URL, or removing the record).
+  const previous = await readEnrollment(options.profileDir);
+  if (previous?.serverKey !== undefined && previous.govapiUrl === options.endpoint.url) record.serverKey = previous.serverKey;
+  else if (response.serverKey !== undefined)
+    record.serverKey = {publicKey: response.serverKey.publicKey, keyId: response.serverKey.keyId, pinnedAt: now().toISOString()};
   await writeState(stateFiles.enrollment(options.profileDir), record);
   return {response, record};
 }

@@ -122,6 +122,7 @@ export class EventShipper {
           tenantId: this.options.tenantId ?? null,
           sentAt: new Date(this.now()).toISOString(),
           events: batch.events,
+          ...(batch.links.length > 0 ? {links: batch.links} : {}),
         },
         {timeoutMs},
       );

@@ -11,6 +11,7 @@ import {stateFiles} from '../fleet/control-plane-state.js';
 import {governedServersSummary} from '../fleet/enroll.js';
 import {HeartbeatLoop} from '../fleet/heartbeat.js';
 import {Lease} from '../fleet/lease.js';
+import {pinnedServerKey} from '../fleet/server-key.js';
 import {EventShipper} from '../fleet/shipper.js';
 import type {ResolvedSettings} from '../settings/resolve.js';
 import {errorMessage} from '../core/errors.js';
@@ -139,6 +140,7 @@ export async function startRunControlPlane(input: RunControlPlaneInput): Promise
             env: plan.env,
             holdBudgetMs,
             warn: (message) => warn(`control plane: ${message}`),
+            pinnedKey: () => pinnedServerKey(input.settings),
           }),
         };
       }

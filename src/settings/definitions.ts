@@ -70,6 +70,7 @@ export interface Settings {
   auditRotateSeconds: number;
   auditContentMaxBytes: number;
   cliApprovals: boolean;
+  controlPlanePublicKey?: string;
 }
 
 export type SettingKey = keyof Settings;
@@ -397,7 +398,23 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
     parse: auditSwitch,
     fallback: fixed(true),
   },
+  controlPlanePublicKey: {
+    name: 'THOTH_CONTROL_PLANE_PUBLIC_KEY',
+    // The key that decides which approvals count: an agent that could set it could approve its own calls from a server of its own.
+    managedWins: true,
+    description:
+      "The control plane's Ed25519 public key (ed25519:<base64>, as thoth server start prints it): remote approvals count only with a grant it signed (pinned at enrollment otherwise).",
+    parse: ed25519PublicKey,
+  },
 };
+
+/** `ed25519:<base64 of 32 bytes>` (or the bare base64) → the base64. */
+function ed25519PublicKey(raw: string): string {
+  const value = raw.trim().replace(/^ed25519:/i, '');
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(value) || Buffer.from(value, 'base64').length !== 32)
+    throw new SettingValueError('is not an Ed25519 public key (ed25519: followed by the base64 of 32 bytes)');
+  return value;
+}
 
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
 

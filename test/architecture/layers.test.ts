@@ -30,6 +30,8 @@ const LAYERS = [
   'client-config',
   'control-plane',
   'fleet',
+  // The self-hosted control plane (`thoth server`): speaks the contract of control-plane/ from the other side.
+  'server',
   // Wiring: what assembles a `thoth run` session from the features.
   'run',
   // The command line.

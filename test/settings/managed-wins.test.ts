@@ -48,12 +48,13 @@ const ATTACK_FLAGS = settingFlagsFromRun({
 });
 
 describe('managed preferences win for the settings that decide governance', () => {
-  it('marks exactly policy file, audit on/off and directory, mode, failure decision, tool filtering and command-line approvals', () => {
+  it('marks exactly policy file, audit on/off and directory, mode, failure decision, tool filtering, command-line approvals and the control-plane key', () => {
     const marked = SETTING_KEYS.filter((key) => SETTINGS[key].managedWins === true);
     expect(marked.sort()).toEqual([
       'auditDir',
       'auditEnabled',
       'cliApprovals',
+      'controlPlanePublicKey',
       'enforcementMode',
       'enforcerFailureDecision',
       'filterTools',
