@@ -32,6 +32,8 @@ const LAYERS = [
   'fleet',
   // Wiring: what assembles a `thoth run` session from the features.
   'run',
+  // The SDK: a second front door at the level of run's wiring, governing tool functions inside an agent.
+  'sdk',
   // The command line.
   'cli',
   'commands',
