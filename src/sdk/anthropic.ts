@@ -1,7 +1,8 @@
 import {errorMessage} from '../core/errors.js';
 import {ToolCallRefusedError} from './errors.js';
 import {governedBy, sessionFor, type SdkOptions} from './functions.js';
-import {jsonText, toolEntries, type ThothSession, type ToolFunctions} from './session.js';
+import {jsonText} from './json-text.js';
+import {toolEntries, type ThothSession, type ToolFunctions} from './session.js';
 
 /**
  * The shapes of `@anthropic-ai/sdk`'s Messages API this module reads and writes, written out so

@@ -1,3 +1,4 @@
+import {ErrorCode} from '../core/error-codes.js';
 import {ThothError} from '../core/errors.js';
 import {ExitCode} from '../core/exit-codes.js';
 import type {JsonRpcErrorObject} from '../core/json-rpc.js';
@@ -37,4 +38,9 @@ export class ToolCallRefusedError extends Error {
 /** An SDK option the program passed cannot be used: one line naming the option and the fix. */
 export function optionError(option: string, problem: string, fix: string): ThothError {
   return new ThothError('SDK_OPTION_INVALID', `thoth-mcp/sdk: option "${option}" ${problem}: ${fix}`, {exitCode: ExitCode.USAGE});
+}
+
+/** A refusal of the SDK itself (no decision was made): the shape of a policy block, so one handler serves both. */
+export function sdkRefusal(reason: string, ruleId: string): JsonRpcErrorObject {
+  return {code: ErrorCode.BLOCKED, message: `thoth: ${reason}`, data: {decision: 'block', reason, ruleId}};
 }

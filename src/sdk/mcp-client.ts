@@ -1,9 +1,11 @@
 import {errorMessage} from '../core/errors.js';
-import {ErrorCode, isObject, type JsonRpcErrorObject} from '../core/json-rpc.js';
+import {ErrorCode} from '../core/error-codes.js';
+import type {JsonRpcErrorObject} from '../core/json-rpc.js';
 import {ToolCallRefusedError} from './errors.js';
 import {governedBy, sessionFor, type SdkOptions} from './functions.js';
 import {programName} from './options.js';
-import {jsonText, type ThothSession} from './session.js';
+import {jsonText} from './json-text.js';
+import type {ThothSession} from './session.js';
 
 /**
  * What governClient needs of a `@modelcontextprotocol/sdk` Client: every public method of it
@@ -120,4 +122,8 @@ function mcpError(error: unknown): JsonRpcErrorObject {
   const candidate = error as {code?: unknown; data?: unknown} | null;
   const code = typeof candidate?.code === 'number' && Number.isInteger(candidate.code) ? candidate.code : ErrorCode.INTERNAL_ERROR;
   return {code, message: errorMessage(error), ...(candidate?.data !== undefined ? {data: candidate.data} : {})};
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

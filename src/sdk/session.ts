@@ -1,32 +1,14 @@
-import {randomUUID} from 'node:crypto';
-
 import {GOVERNED_SESSION_ENV} from '../approvals/governed-session.js';
-import type {EnforcementMode, ToolCall} from '../core/decision.js';
+import type {DecisionContext, EnforcementMode} from '../core/decision.js';
 import {errorMessage} from '../core/errors.js';
-import {ErrorCode, stringifyJson, type JsonRpcErrorObject} from '../core/json-rpc.js';
-import {LazyCancellation} from '../governance/cancellation.js';
-import type {ClientChannel, SessionState, ToolsListHook} from '../governance/types.js';
-import type {DecisionContext} from '../core/decision.js';
-import {checkClientMessage} from '../proxy/message-checks.js';
+import type {SessionState, ToolsListHook} from '../governance/types.js';
 import {terminalSafe} from '../util/terminal-text.js';
-import {ToolCallRefusedError} from './errors.js';
+import {sdkRefusal, ToolCallRefusedError} from './errors.js';
+import type {CallShape, GovernedResult} from './govern-call.js';
 import {planSession, programName, type GovernanceOptions, type SessionPlan} from './options.js';
 import type {StartedGovernance} from './start.js';
 
-/** What a governed call came to: the function's value, or the JSON-RPC error `thoth run` would have returned. */
-export type GovernedResult<T> = {ok: true; value: T} | {ok: false; error: JsonRpcErrorObject};
-
-/** How one call is identified and recorded (the provider helpers and governClient fill these in). */
-export interface CallShape<T> {
-  /** The JSON text of the call's id in the audit trail (a provider's tool_use id); default a counter. */
-  requestId?: string;
-  /** Stops a step-up that is waiting (remote approvals); a call aborted before it runs is not run. */
-  signal?: AbortSignal | undefined;
-  /** The result as TOOL_CALL_POST records it; default its JSON. */
-  resultOf?: (value: T) => {json: string; isError?: boolean};
-  /** A thrown error as TOOL_CALL_POST records it; default -32603 with its message. */
-  errorOf?: (error: unknown) => JsonRpcErrorObject;
-}
+export type {CallShape, GovernedResult} from './govern-call.js';
 
 export interface SessionInfo {
   sessionId: string;
@@ -36,16 +18,8 @@ export interface SessionInfo {
   intent?: string;
 }
 
-/** Tool names of the session kept in memory; audit events carry the latest 32 (SESSION_TOOL_CALLS_KEPT). */
-const KEPT_TOOL_CALLS = 256;
 /** How long close() waits for calls still running before it seals the trail. */
 const CLOSE_WAIT_MS = 2000;
-
-/** An SDK session has no MCP client to prompt: a step-up waits for `thoth approve` (approvalChannel "local"). */
-const NO_CLIENT: ClientChannel = {
-  capabilities: undefined,
-  request: () => Promise.reject(new Error('an SDK session has no MCP client to ask')),
-};
 
 const openSessions = new Set<ThothSession>();
 let exitHookInstalled = false;
@@ -73,13 +47,19 @@ export class ThothSession {
   constructor(options: GovernanceOptions = {}, describe: {defaultAgentId?: () => string; sessionStart?: Record<string, unknown>} = {}) {
     const plan: SessionPlan = planSession(options, describe.defaultAgentId ?? (() => programName()));
     this.agentId = plan.agentId;
-    this.sessionId = randomUUID();
+    this.sessionId = globalThis.crypto.randomUUID();
     this.state = {sessionId: this.sessionId, sessionToolCalls: []};
     this.warnEarly = options.onWarning ?? ((message) => process.stderr.write(`[thoth] warning: ${terminalSafe(message)}\n`));
     // Whatever this program starts (a shell tool) inherits it: `thoth approve` run from there refuses.
     process.env[GOVERNED_SESSION_ENV] = this.sessionId;
     const sessionStart = {sdk: {program: process.argv[1] ?? process.execPath, ...describe.sessionStart}};
-    this.started = import('./start.js').then((start) => start.startGovernance(plan, this.state, options, sessionStart));
+    const track = (running: Promise<unknown>): void => {
+      this.inFlight.add(running);
+      const done = (): void => void this.inFlight.delete(running);
+      running.then(done, done);
+    };
+    // The governance core loads here, in the background: importing the SDK stays cheap.
+    this.started = import('./start.js').then((start) => start.startGovernance(plan, this.state, options, sessionStart, track));
     this.started.catch((error: unknown) =>
       this.warnEarly(`governance failed to start; every tool call will be refused: ${errorMessage(error)}`),
     );
@@ -133,75 +113,13 @@ export class ThothSession {
     if (typeof name !== 'string' || name === '')
       return {ok: false, error: sdkRefusal('a tool call needs a non-empty tool name', 'protocol')};
     const requestId = shape.requestId ?? String(this.nextRequestId++);
-    // The text the audit trail records and argument-size rules read: what a server would receive.
-    let argumentsJson: string | undefined;
-    try {
-      argumentsJson = stringifyJson(args ?? {});
-    } catch (error) {
-      return {ok: false, error: sdkRefusal(`the arguments of "${name}" cannot be written as JSON (${errorMessage(error)})`, 'protocol')};
-    }
-    if (argumentsJson === undefined) return {ok: false, error: sdkRefusal(`the arguments of "${name}" are not a JSON value`, 'protocol')};
     let started: StartedGovernance;
     try {
       started = await this.started;
     } catch (error) {
       return {ok: false, error: sdkRefusal(`thoth could not start its enforcer (${errorMessage(error)})`, 'governance-unavailable')};
     }
-    const {governor, context} = started.governance;
-    // What thoth run refuses before any decision: keys a server could read differently, nesting that could exhaust a stack.
-    const problem = checkClientMessage({jsonrpc: '2.0', id: 0, method: 'tools/call', params: {name, arguments: args ?? {}}});
-    if (problem) {
-      started.warn(`refused a call of "${name}": ${problem.detail}${problem.pointer === '' ? '' : ` at ${problem.pointer.slice(0, 120)}`}`);
-      recordEvent(started, context, 'MESSAGE_REFUSED', {
-        direction: 'client-to-server',
-        messageKind: 'request',
-        reason: problem.kind,
-        detail: problem.detail,
-        pointer: problem.pointer,
-        requestId,
-        method: 'tools/call',
-      });
-      return {
-        ok: false,
-        error: {
-          code: ErrorCode.INVALID_REQUEST,
-          message: `thoth: invalid request: ${problem.detail}; not run`,
-          data: {reason: problem.kind, detail: problem.detail, pointer: problem.pointer},
-        },
-      };
-    }
-    const call: ToolCall = {name, arguments: args, argumentsJson};
-    const outcome = await governor.govern(call, context, requestId, NO_CLIENT, shape.signal ?? new LazyCancellation());
-    if (outcome.action === 'refuse') return {ok: false, error: outcome.error};
-    const {ticket} = outcome;
-    if (shape.signal?.aborted) {
-      governor.complete(ticket, ticket.context, {kind: 'cancelled'});
-      throw shape.signal.reason ?? new Error('the call was aborted');
-    }
-    recordToolCall(this.state, name);
-    const running = (async () => run())();
-    this.inFlight.add(running);
-    let value: T;
-    try {
-      value = await running;
-    } catch (error) {
-      governor.complete(ticket, ticket.context, {kind: 'error', error: shape.errorOf ? shape.errorOf(error) : thrownError(error)});
-      throw error;
-    } finally {
-      this.inFlight.delete(running);
-    }
-    let recorded: {json: string; isError?: boolean};
-    try {
-      recorded = shape.resultOf ? shape.resultOf(value) : {json: jsonText(value)};
-    } catch (error) {
-      recorded = {json: JSON.stringify(`[thoth: the result could not be recorded: ${errorMessage(error)}]`)};
-    }
-    governor.complete(ticket, ticket.context, {
-      kind: 'result',
-      resultJson: Buffer.from(recorded.json),
-      ...(recorded.isError !== undefined ? {isError: recorded.isError} : {}),
-    });
-    return {ok: true, value};
+    return started.govern(name, args, run, {...shape, requestId});
   }
 
   /** The tools/list hook of the policy in force (filtering and pins), with the context to run it in; undefined until governance is up or when it failed. */
@@ -241,40 +159,6 @@ export function toolEntries(fns: object): Array<[string, (args: unknown, ...rest
     if (typeof fn !== 'function') throw new TypeError(`thoth-mcp/sdk: the tool "${name}" is not a function`);
     return [name, fn as (args: unknown, ...rest: unknown[]) => unknown];
   });
-}
-
-/** A session can run for weeks: keep the latest names, count them all (as the relay does). */
-function recordToolCall(session: SessionState, name: string): void {
-  session.sessionToolCallCount = (session.sessionToolCallCount ?? session.sessionToolCalls.length) + 1;
-  session.sessionToolCalls.push(name);
-  if (session.sessionToolCalls.length > 2 * KEPT_TOOL_CALLS)
-    session.sessionToolCalls.splice(0, session.sessionToolCalls.length - KEPT_TOOL_CALLS);
-}
-
-function recordEvent(started: StartedGovernance, context: DecisionContext, type: string, fields: Record<string, unknown>): void {
-  try {
-    started.governance.governor.auditSink.event(type, context, fields);
-  } catch (error) {
-    started.warn(`the audit trail could not record ${type}: ${errorMessage(error)}`);
-  }
-}
-
-/** A refusal of the SDK itself (no decision was made): the shape of a policy block, so one handler serves both. */
-function sdkRefusal(reason: string, ruleId: string): JsonRpcErrorObject {
-  return {code: ErrorCode.BLOCKED, message: `thoth: ${reason}`, data: {decision: 'block', reason, ruleId}};
-}
-
-function thrownError(error: unknown): JsonRpcErrorObject {
-  return {code: ErrorCode.INTERNAL_ERROR, message: errorMessage(error)};
-}
-
-/** The result as JSON text; `null` for undefined, a note for what JSON cannot hold. */
-export function jsonText(value: unknown): string {
-  try {
-    return stringifyJson(value) ?? 'null';
-  } catch (error) {
-    return JSON.stringify(`[thoth: the result is not JSON: ${errorMessage(error)}]`);
-  }
 }
 
 /** Sessions the program never closed are closed when its event loop empties, so their chains are sealed. */

@@ -4,6 +4,7 @@ import {composeGovernance, type RunGovernance} from '../run/compose.js';
 import {createDiagnostics} from '../proxy/diagnostics.js';
 import type {SessionState} from '../governance/types.js';
 import {prepareRunSettings} from '../settings/for-run.js';
+import {governCall, type CallShape, type GovernedResult} from './govern-call.js';
 import {SDK_FLAG_ORIGINS, type GovernanceOptions, type SessionPlan} from './options.js';
 
 /**
@@ -14,6 +15,8 @@ import {SDK_FLAG_ORIGINS, type GovernanceOptions, type SessionPlan} from './opti
 export interface StartedGovernance {
   governance: RunGovernance;
   warn(message: string): void;
+  /** One governed call (govern-call.ts). */
+  govern<T>(name: string, args: unknown, run: () => T | Promise<T>, shape: CallShape<T> & {requestId: string}): Promise<GovernedResult<T>>;
   /** Seals the audit trail (SESSION_END), stops policy watching and the control plane, closes the log file. */
   close(): Promise<void>;
 }
@@ -23,6 +26,7 @@ export async function startGovernance(
   session: SessionState,
   options: GovernanceOptions,
   sessionStart: Record<string, unknown>,
+  track: (running: Promise<unknown>) => void,
 ): Promise<StartedGovernance> {
   const env = options.env ?? process.env;
   // Invalid settings, or root where the fleet forbids it, throw here: every call is then refused.
@@ -49,9 +53,11 @@ export async function startGovernance(
     await diagnostics.close();
     throw error;
   }
+  const callSession = {governance, state: session, warn, track};
   return {
     governance,
     warn,
+    govern: (name, args, run, shape) => governCall(callSession, name, args, run, shape),
     async close() {
       await governance.close();
       await diagnostics.close();
