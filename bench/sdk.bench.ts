@@ -1,0 +1,142 @@
+/**
+ * The SDK (`thoth-mcp/sdk`): what governing a tool function adds to each call with the 100-rule
+ * policy of policy.bench.ts (target: at most 50 µs at p99), measured against the same function
+ * ungoverned, interleaved call by call; and what importing the SDK costs a program (target: at
+ * most 60 ms), `node -e "await import('thoth-mcp/sdk')"` against `node -e 0`, interleaved run by
+ * run, medians.
+ */
+import {spawnSync} from 'node:child_process';
+import {mkdtemp, rm} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {fileURLToPath} from 'node:url';
+
+import {instrument, sessionOf} from '../src/sdk/index.js';
+import type {BenchContext, BenchSection} from './main.js';
+import {fixed, median, percentile} from './lib/stats.js';
+import {hundredRulePolicy} from './policy.bench.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The call shapes of policy.bench.ts (path tricks, SQL regexes, nested bounds), each decided
+ * against every rule and allowed, so that the function runs: its write goes to a directory no
+ * rule names (policy.bench.ts's write steps up, which here would file an approval request).
+ */
+const CALLS: Array<[name: string, args: Record<string, unknown>]> = [
+  ['read_file', {path: '~/work-4/notes.md'}],
+  ['write_file', {path: '/srv/data-x/../data-y/x.csv'}],
+  ['query_db', {sql: 'select * from t12 where id = 1'}],
+  ['echo', {message: 'hello'}],
+  ['list_directory', {options: {limit: 5}, path: '/tmp/x'}],
+];
+
+type Tool = (args: Record<string, unknown>) => Promise<unknown>;
+
+interface Overhead {
+  raw: number[];
+  governed: number[];
+}
+
+/** Each round: the ungoverned function, then the governed one, same arguments; microseconds. */
+async function interleaved(raw: Tool, governed: Record<string, Tool>, iterations: number, warmup: number): Promise<Overhead> {
+  const samples: Overhead = {raw: [], governed: []};
+  for (let i = 0; i < warmup + iterations; i++) {
+    const [name, args] = CALLS[i % CALLS.length]!;
+    let start = process.hrtime.bigint();
+    await raw(args);
+    const rawUs = Number(process.hrtime.bigint() - start) / 1000;
+    start = process.hrtime.bigint();
+    await governed[name]!(args);
+    const governedUs = Number(process.hrtime.bigint() - start) / 1000;
+    if (i < warmup) continue;
+    samples.raw.push(rawUs);
+    samples.governed.push(governedUs);
+  }
+  return samples;
+}
+
+async function overheadRows(home: string, context: BenchContext): Promise<BenchSection['rows']> {
+  const iterations = context.quick ? 5_000 : 100_000;
+  const warmup = context.quick ? 2_000 : 20_000;
+  const raw: Tool = async (args) => args;
+  const fns = Object.fromEntries(CALLS.map(([name]) => [name, raw]));
+  const rows: BenchSection['rows'] = [];
+  for (const audit of ['off', 'on'] as const) {
+    const tools = instrument(fns, {
+      agentId: 'fs',
+      policy: hundredRulePolicy(),
+      enforcement: 'block',
+      env: {THOTH_HOME: join(home, audit), HOME: home, ...(audit === 'off' ? {THOTH_AUDIT: 'off'} : {})},
+      onWarning: () => undefined,
+    });
+    const info = await sessionOf(tools)!.ready();
+    if (info.mode !== 'block') throw new Error(`expected block mode, got ${info.mode}`);
+    const measured = await interleaved(raw, tools, audit === 'off' ? iterations : Math.floor(iterations / 4), warmup);
+    await sessionOf(tools)!.close();
+    const p = (samples: number[], q: number) => percentile(samples, q);
+    const addedP99 = p(measured.governed, 99) - p(measured.raw, 99);
+    rows.push({
+      measurement:
+        audit === 'off'
+          ? 'governed call, 100-rule policy, block mode, audit trail off (the decision)'
+          : 'governed call, 100-rule policy, block mode, audit trail on (defaults)',
+      'raw p50 / p99 µs': `${fixed(p(measured.raw, 50))} / ${fixed(p(measured.raw, 99))}`,
+      'governed p50 / p99 µs': `${fixed(p(measured.governed, 50))} / ${fixed(p(measured.governed, 99))}`,
+      'added p50 µs': fixed(p(measured.governed, 50) - p(measured.raw, 50)),
+      'added p99 µs': fixed(addedP99),
+      target: audit === 'off' ? (addedP99 <= 50 ? '≤ 50 µs: yes' : '≤ 50 µs: NO') : 'report',
+    });
+  }
+  return rows;
+}
+
+/** A fresh node process: wall time until it exits, milliseconds. */
+function nodeRunMs(args: string[]): number {
+  const start = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, args, {
+    cwd: ROOT,
+    stdio: 'ignore',
+    env: {PATH: process.env['PATH'], HOME: process.env['HOME']},
+  });
+  if (result.status !== 0) throw new Error(`node ${args.join(' ')} exited with ${result.status ?? result.signal}`);
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+function importRows(context: BenchContext): BenchSection['rows'] {
+  const runs = context.quick ? 10 : 40;
+  const baseline: number[] = [];
+  const withSdk: number[] = [];
+  nodeRunMs(['--input-type=module', '-e', "await import('thoth-mcp/sdk')"]); // warm the file cache
+  for (let i = 0; i < runs; i++) {
+    baseline.push(nodeRunMs(['-e', '0']));
+    withSdk.push(nodeRunMs(['--input-type=module', '-e', "await import('thoth-mcp/sdk')"]));
+  }
+  const added = median(withSdk) - median(baseline);
+  return [
+    {
+      measurement: `import cost: node -e "await import('thoth-mcp/sdk')" vs node -e 0 (median of ${runs}, ms)`,
+      'raw p50 / p99 µs': `${fixed(median(baseline), 1)} ms`,
+      'governed p50 / p99 µs': `${fixed(median(withSdk), 1)} ms`,
+      'added p50 µs': `${fixed(added, 1)} ms`,
+      target: added <= 60 ? '≤ 60 ms: yes' : '≤ 60 ms: NO',
+    },
+  ];
+}
+
+export default async function sdkBench(context: BenchContext): Promise<BenchSection> {
+  const home = await mkdtemp(join(tmpdir(), 'thoth-bench-sdk-'));
+  try {
+    const rows = [...(await overheadRows(home, context)), ...importRows(context)];
+    return {
+      title: 'SDK: governed tool functions (decision overhead) and import cost',
+      rows,
+      notes: [
+        'Overhead: an async function that returns its arguments, called directly and through instrument() in alternation, calls cycling through the five shapes of policy.bench.ts; "added" is the governed percentile minus the direct one. With the trail on, every call also awaits its TOOL_CALL_PRE write (fsync batched).',
+        'Import: the built package (dist/), resolved through the exports map from the repository root; a fresh process per run, both commands alternating.',
+      ],
+    };
+  } finally {
+    await rm(home, {recursive: true, force: true});
+  }
+}
