@@ -50,12 +50,14 @@ export interface GovernanceOptions {
    * THOTH_LOG_FILE when set).
    */
   onWarning?: (message: string) => void;
-  /**
-   * How settings are read besides `env`: injected managed preferences, platform, home and working
-   * directory. For tests and embedders; a program leaves it out.
-   */
-  settingsIo?: Omit<ResolveSettingsOptions, 'flags' | 'flagOrigins' | 'env' | 'profileDir'>;
 }
+
+/**
+ * How settings are read besides `env` (managed preferences, platform, home, working directory).
+ * Not an option: a program could otherwise switch managed preferences off. Tests pass it to the
+ * ThothSession constructor.
+ */
+export type SettingsIo = Omit<ResolveSettingsOptions, 'flags' | 'flagOrigins' | 'env' | 'profileDir'>;
 
 /** How the settings resolver names the SDK's options in origins, warnings and refused overrides. */
 export const SDK_FLAG_ORIGINS: Partial<Record<SettingKey, string>> = {

@@ -5,7 +5,7 @@ import type {SessionState, ToolsListHook} from '../governance/types.js';
 import {terminalSafe} from '../util/terminal-text.js';
 import {sdkRefusal, ToolCallRefusedError} from './errors.js';
 import type {CallShape, GovernedResult} from './govern-call.js';
-import {planSession, programName, type GovernanceOptions, type SessionPlan} from './options.js';
+import {planSession, programName, type GovernanceOptions, type SessionPlan, type SettingsIo} from './options.js';
 import type {StartedGovernance} from './start.js';
 
 export type {CallShape, GovernedResult} from './govern-call.js';
@@ -41,10 +41,13 @@ export class ThothSession {
   private nextRequestId = 1;
 
   /**
-   * `describe`: the front door's default agent id and what SESSION_START records about the
-   * program (governClient adds the server it talks to).
+   * `describe` (@internal): the front door's default agent id and what SESSION_START records
+   * about the program (governClient adds the server it talks to); `settingsIo` for tests.
    */
-  constructor(options: GovernanceOptions = {}, describe: {defaultAgentId?: () => string; sessionStart?: Record<string, unknown>} = {}) {
+  constructor(
+    options: GovernanceOptions = {},
+    describe: {defaultAgentId?: () => string; sessionStart?: Record<string, unknown>; settingsIo?: SettingsIo} = {},
+  ) {
     const plan: SessionPlan = planSession(options, describe.defaultAgentId ?? (() => programName()));
     this.agentId = plan.agentId;
     this.sessionId = globalThis.crypto.randomUUID();
@@ -59,7 +62,9 @@ export class ThothSession {
       running.then(done, done);
     };
     // The governance core loads here, in the background: importing the SDK stays cheap.
-    this.started = import('./start.js').then((start) => start.startGovernance(plan, this.state, options, sessionStart, track));
+    this.started = import('./start.js').then((start) =>
+      start.startGovernance(plan, this.state, options, sessionStart, track, describe.settingsIo),
+    );
     this.started.catch((error: unknown) =>
       this.warnEarly(`governance failed to start; every tool call will be refused: ${errorMessage(error)}`),
     );
@@ -122,7 +127,7 @@ export class ThothSession {
     return started.govern(name, args, run, {...shape, requestId});
   }
 
-  /** The tools/list hook of the policy in force (filtering and pins), with the context to run it in; undefined until governance is up or when it failed. */
+  /** @internal The tools/list hook of the policy in force (filtering and pins), with the context to run it in; undefined until governance is up or when it failed. */
   async toolsListHook(): Promise<{hook: ToolsListHook | undefined; context: DecisionContext; warn: (message: string) => void} | undefined> {
     try {
       const started = await this.started;

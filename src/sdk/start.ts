@@ -5,7 +5,7 @@ import {createDiagnostics} from '../proxy/diagnostics.js';
 import type {SessionState} from '../governance/types.js';
 import {prepareRunSettings} from '../settings/for-run.js';
 import {governCall, type CallShape, type GovernedResult} from './govern-call.js';
-import {SDK_FLAG_ORIGINS, type GovernanceOptions, type SessionPlan} from './options.js';
+import {SDK_FLAG_ORIGINS, type GovernanceOptions, type SessionPlan, type SettingsIo} from './options.js';
 
 /**
  * The heavy half of an SDK session, loaded on its first use (importing the SDK stays cheap):
@@ -27,10 +27,11 @@ export async function startGovernance(
   options: GovernanceOptions,
   sessionStart: Record<string, unknown>,
   track: (running: Promise<unknown>) => void,
+  settingsIo: SettingsIo = {},
 ): Promise<StartedGovernance> {
   const env = options.env ?? process.env;
   // Invalid settings, or root where the fleet forbids it, throw here: every call is then refused.
-  const {settings, warnings} = await prepareRunSettings(plan.flags, {...options.settingsIo, env, flagOrigins: SDK_FLAG_ORIGINS});
+  const {settings, warnings} = await prepareRunSettings(plan.flags, {...settingsIo, env, flagOrigins: SDK_FLAG_ORIGINS});
   const onWarning = options.onWarning;
   const diagnostics = createDiagnostics({
     // A program that takes the warnings itself gets no copy on its stderr; THOTH_LOG_FILE still gets one.

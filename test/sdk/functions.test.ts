@@ -7,7 +7,7 @@ import {describe, expect, it} from 'vitest';
 import type {AuditEvent} from '../../src/audit/events.js';
 import {readEvents} from '../../src/audit/reader.js';
 import type {ManagedPreferences} from '../../src/settings/managed.js';
-import {createSession, instrument, sessionOf, ToolCallRefusedError, wrapToolFunc} from '../../src/sdk/index.js';
+import {createSession, instrument, sessionOf, ThothSession, ToolCallRefusedError, wrapToolFunc} from '../../src/sdk/index.js';
 import {invalidAuditEvents} from '../helpers/audit-schemas.js';
 import {tempDir} from '../helpers/tmp.js';
 import {expectTrailVerifies, sdkEnv, toolCallEvents} from './helpers.js';
@@ -238,22 +238,28 @@ describe('settings resolve as for thoth run: the SDK options are flags, and mana
     const hiddenTrail = join(home, 'hidden-trail');
     const {warnings, onWarning} = quiet();
     let ran = false;
-    const tool = wrapToolFunc('refund', async () => (ran = true), {
-      agentId: 'billing',
-      policy: {version: 'allow-all', agents: {billing: {mode: 'observe'}}},
-      auditDir: hiddenTrail,
-      env: sdkEnv(join(home, '.thoth')),
-      onWarning,
-      settingsIo: {
-        platform: 'linux',
-        home,
-        cwd: home,
-        readManagedPreferences: managed({THOTH_POLICY_FILE: managedPolicy, THOTH_AUDIT_DIR: managedTrail}),
+    // Managed preferences are read by the platform's reader (macOS, Windows); here one is injected.
+    const session = new ThothSession(
+      {
+        agentId: 'billing',
+        policy: {version: 'allow-all', agents: {billing: {mode: 'observe'}}},
+        auditDir: hiddenTrail,
+        env: sdkEnv(join(home, '.thoth')),
+        onWarning,
       },
-    });
+      {
+        settingsIo: {
+          platform: 'linux',
+          home,
+          cwd: home,
+          readManagedPreferences: managed({THOTH_POLICY_FILE: managedPolicy, THOTH_AUDIT_DIR: managedTrail}),
+        },
+      },
+    );
+    const tool = session.wrapToolFunc('refund', async () => (ran = true));
     expect((await refusal(tool({}))).data).toMatchObject({decision: 'block', mode: 'block'});
     expect(ran).toBe(false);
-    await sessionOf(tool)!.close();
+    await session.close();
 
     expect(existsSync(hiddenTrail)).toBe(false);
     expect(warnings).toEqual(
