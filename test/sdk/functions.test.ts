@@ -163,6 +163,30 @@ describe('instrument and wrapToolFunc', () => {
     });
   });
 
+  it("sessionIntent: the intent's tools are the only ones the session may call, whatever the scope says", async () => {
+    const home = await tempDir();
+    const tools = instrument(
+      {lookup_customer: async (_args: object) => 'Ada', refund: async (_args: {amount: number}) => 'refunded'},
+      {
+        agentId: 'billing',
+        sessionIntent: 'eligibility_check',
+        policy: {...POLICY, intents: {eligibility_check: {description: 'read customers only', tools: ['lookup_*']}}},
+        env: sdkEnv(home),
+        ...quiet(),
+      },
+    );
+    expect(await tools.lookup_customer({})).toBe('Ada');
+    expect((await refusal(tools.refund({amount: 5}))).data).toMatchObject({decision: 'block', intent: 'eligibility_check'});
+    await sessionOf(tools)!.close();
+    const events = await expectTrailVerifies(home);
+    expect(
+      events.filter((event) => event.type === 'TOOL_CALL_PRE').map((event) => [event['toolName'], event['decision'], event['intent']]),
+    ).toEqual([
+      ['lookup_customer', 'allow', 'eligibility_check'],
+      ['refund', 'block', 'eligibility_check'],
+    ]);
+  });
+
   it('options that cannot be used throw at once, naming the option, before any session starts', async () => {
     const home = await tempDir();
     const env = sdkEnv(home);
