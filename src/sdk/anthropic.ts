@@ -65,9 +65,9 @@ export interface AnthropicTools<F extends ToolFunctions> {
 export function instrumentAnthropic<F extends ToolFunctions>(fns: F, options?: SdkOptions): AnthropicTools<F> {
   const functions = new Map(toolEntries(fns));
   const session = sessionFor(options);
-  const run: Record<string, (input: unknown, context?: AnthropicRunContext) => Promise<AnthropicToolResultContent>> = {};
-  for (const [name, fn] of functions) {
-    run[name] = async (input, context) => {
+  const runOne =
+    (name: string, fn: (args: unknown) => unknown) =>
+    async (input: unknown, context?: AnthropicRunContext): Promise<AnthropicToolResultContent> => {
       const id = context?.toolUse?.id;
       const result = await session.govern(name, input, async () => toContent(await fn(input)), {
         ...(typeof id === 'string' ? {requestId: JSON.stringify(id)} : {}),
@@ -76,7 +76,8 @@ export function instrumentAnthropic<F extends ToolFunctions>(fns: F, options?: S
       if (!result.ok) throw new ToolCallRefusedError(name, result.error);
       return result.value;
     };
-  }
+  // fromEntries defines own properties: a tool named "__proto__" stays a tool.
+  const run = Object.fromEntries([...functions].map(([name, fn]) => [name, runOne(name, fn)]));
 
   const toolResult = async (block: AnthropicToolUseBlock): Promise<AnthropicToolResultBlock> => {
     const answer = (content: AnthropicToolResultContent, isError: boolean): AnthropicToolResultBlock => ({

@@ -1,5 +1,5 @@
 import type {GovernanceOptions} from './options.js';
-import {ThothSession, toolEntries, type ToolFunctions} from './session.js';
+import {ThothSession, toolEntries, type Governed, type ToolFunctions} from './session.js';
 
 /** Options of an entry point: the session's options, or a session to share (one audit chain, one tool history). */
 export type SdkOptions = GovernanceOptions | {session: ThothSession};
@@ -44,7 +44,7 @@ export function wrapToolFunc<A, R, Rest extends unknown[]>(
 }
 
 /** The same record of tool functions, each governed under its key. */
-export function instrument<F extends ToolFunctions>(fns: F, options?: SdkOptions): F {
+export function instrument<F extends ToolFunctions>(fns: F, options?: SdkOptions): Governed<F> {
   toolEntries(fns);
   const session = sessionFor(options);
   return governedBy(session.instrument(fns), session);

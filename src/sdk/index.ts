@@ -17,7 +17,7 @@ export {
 } from './anthropic.js';
 export {instrumentOpenAI, type OpenAIToolCall, type OpenAIToolMessage, type OpenAITools} from './openai.js';
 export {governClient, type McpClientLike} from './mcp-client.js';
-export {ThothSession, type CallShape, type GovernedResult, type SessionInfo, type ToolFunctions} from './session.js';
+export {ThothSession, type CallShape, type Governed, type GovernedResult, type SessionInfo, type ToolFunctions} from './session.js';
 export {ToolCallRefusedError} from './errors.js';
 export type {GovernanceOptions} from './options.js';
 export type {PolicyDocument} from '../policy/model.js';

@@ -65,8 +65,8 @@ export function instrumentOpenAI<F extends ToolFunctions>(fns: F, options?: SdkO
     return result.ok ? result.value : `Error: ${result.error.message}`;
   };
 
-  const functions: Record<string, (args: unknown) => Promise<string>> = {};
-  for (const name of entries.keys()) functions[name] = (args) => invoke(name, args, undefined);
+  // fromEntries defines own properties: a tool named "__proto__" stays a tool.
+  const functions = Object.fromEntries([...entries.keys()].map((name) => [name, (args: unknown) => invoke(name, args, undefined)]));
 
   const toolMessage = async (call: OpenAIToolCall): Promise<OpenAIToolMessage> => ({
     role: 'tool',

@@ -103,10 +103,9 @@ export class ThothSession {
   }
 
   /** Every function of `fns` governed under its key (see wrapToolFunc). */
-  instrument<F extends ToolFunctions>(fns: F): F {
-    const governed: Record<string, unknown> = {};
-    for (const [name, fn] of toolEntries(fns)) governed[name] = this.wrapToolFunc(name, fn);
-    return governed as F;
+  instrument<F extends ToolFunctions>(fns: F): Governed<F> {
+    // fromEntries defines own properties: a tool named "__proto__" stays a tool.
+    return Object.fromEntries(toolEntries(fns).map(([name, fn]) => [name, this.wrapToolFunc(name, fn)])) as unknown as Governed<F>;
   }
 
   /**
@@ -156,6 +155,9 @@ export class ThothSession {
 
 /** A record of tool functions: each takes the tool's arguments (and anything else its caller passes). */
 export type ToolFunctions = Record<string, (args: never, ...rest: never[]) => unknown>;
+
+/** The same record, governed: each function keeps its parameters and resolves with what it returned. */
+export type Governed<F extends ToolFunctions> = {[K in keyof F]: (...args: Parameters<F[K]>) => Promise<Awaited<ReturnType<F[K]>>>};
 
 /** The own enumerable function-valued entries of `fns` (anything else is a mistake worth saying). */
 export function toolEntries(fns: object): Array<[string, (args: unknown, ...rest: unknown[]) => unknown]> {
