@@ -24,8 +24,12 @@ const only = process.argv.slice(2);
 const files = (await readdir(here)).filter((f) => f.endsWith('.bench.ts')).sort();
 const context: BenchContext = {quick: process.env['BENCH_QUICK'] === '1'};
 
+// A name that is a bench's whole name selects that bench alone (`sdk` is not also `proxy-sdk`).
+const selected = (file: string): boolean =>
+  only.length === 0 || only.some((name) => (files.includes(`${name}.bench.ts`) ? file === `${name}.bench.ts` : file.includes(name)));
+
 for (const file of files) {
-  if (only.length > 0 && !only.some((name) => file.includes(name))) continue;
+  if (!selected(file)) continue;
   const module = (await import(pathToFileURL(join(here, file)).href)) as {default: (context: BenchContext) => Promise<BenchSection>};
   const section = await module.default(context);
   printSection(section);

@@ -27,6 +27,18 @@ export interface PolicyLocationOptions {
   managedRoot?: string;
   /** Relative `--policy` / THOTH_POLICY_FILE paths resolve against it. */
   cwd?: string;
+  /**
+   * A policy document handed over in memory (the SDK's `policy` object): it takes the place of
+   * `--policy`, so the managed location still comes first. Ignored, like the flag, when a managed
+   * preference names the file.
+   */
+  inline?: InlinePolicy | undefined;
+}
+
+/** A policy document that is not a file: `label` names it wherever a path would (`<sdk policy object>`). */
+export interface InlinePolicy {
+  label: string;
+  text: string;
 }
 
 export interface PolicyLoadOptions extends PolicyLocationOptions {
@@ -38,6 +50,8 @@ export interface PolicyCandidate {
   path: string;
   /** Named explicitly (flag, env): a missing file is an error, not a reason to look further. */
   required: boolean;
+  /** The document itself when it is held in memory (InlinePolicy): never looked up on disk, never changes. */
+  inline?: string;
 }
 
 export interface PolicyFailure {
@@ -83,7 +97,9 @@ export function policyCandidates(options: PolicyLocationOptions = {}): PolicyCan
     candidates.push({kind: 'managed', path: resolve(cwd, options.managedFile), required: true});
   candidates.push({kind: 'managed', path: managedPolicyPath(options.platform, env, options.managedRoot), required: false});
   if (options.managedFile === undefined || options.managedFile === '') {
-    if (options.flag !== undefined && options.flag !== '')
+    if (options.inline !== undefined)
+      candidates.push({kind: 'flag', path: options.inline.label, required: true, inline: options.inline.text});
+    else if (options.flag !== undefined && options.flag !== '')
       candidates.push({kind: 'flag', path: resolve(cwd, options.flag), required: true});
     const fromEnv = env[POLICY_ENV];
     if (fromEnv !== undefined && fromEnv !== '') candidates.push({kind: 'env', path: resolve(cwd, fromEnv), required: true});
@@ -144,6 +160,7 @@ export async function locatePolicy(
   fs: Pick<PolicyFs, 'stat'> = nodePolicyFs,
 ): Promise<PolicyLocation> {
   for (const [index, candidate] of candidates.entries()) {
+    if (candidate.inline !== undefined) return {kind: 'file', index, candidate, stamp: inlineStamp(candidate.inline)};
     try {
       return {kind: 'file', index, candidate, stamp: await fs.stat(candidate.path)};
     } catch (error) {
@@ -155,6 +172,14 @@ export async function locatePolicy(
     }
   }
   return {kind: 'builtin', index: candidates.length};
+}
+
+/**
+ * What an in-memory document is stamped with: constant, so the watcher never sees it change, and
+ * its size, so the size limit applies to it as to a file.
+ */
+export function inlineStamp(text: string): FileStamp {
+  return {dev: 0, ino: 0, size: Buffer.byteLength(text), mtimeMs: 0, ctimeMs: 0, isFile: true};
 }
 
 /** Reads the located file's bytes, unless there is nothing to read or it cannot be a policy. */
@@ -170,6 +195,10 @@ export async function readPolicySnapshot(location: PolicyLocation, fs: Pick<Poli
       const {stamp} = location;
       if (!stamp.isFile) return {location, fingerprint: 'not-a-file'};
       if (stamp.size > MAX_POLICY_BYTES) return {location, fingerprint: `oversize:${stamp.size}`};
+      if (location.candidate.inline !== undefined) {
+        const content = Buffer.from(location.candidate.inline, 'utf8');
+        return {location, content, fingerprint: `sha256:${createHash('sha256').update(content).digest('hex')}`};
+      }
       try {
         const content = await fs.readFile(location.candidate.path);
         return {location, content, fingerprint: `sha256:${createHash('sha256').update(content).digest('hex')}`};

@@ -17,7 +17,7 @@ import {
   type SessionApprovals,
 } from './generation.js';
 import {intentMapPath, readIntentMap} from './intent-map.js';
-import {policyCandidates, policyFromSnapshot, type PolicySnapshot} from './load.js';
+import {policyCandidates, policyFromSnapshot, type InlinePolicy, type PolicySnapshot} from './load.js';
 import {resolveSessionSettings} from './session-settings.js';
 import {PolicySourceWatcher, type PolicyChange} from './source-watch.js';
 
@@ -27,6 +27,8 @@ export type {PolicyGeneration} from './generation.js';
 export interface PolicySessionInput {
   /** --policy, or THOTH_POLICY_FILE as the settings resolved it. */
   policyFile?: string | undefined;
+  /** A policy document in memory (the SDK's policy object), in place of --policy; policyFileOrigin says who handed it over. */
+  inlinePolicy?: InlinePolicy | undefined;
   /** Where policyFile came from: a managed preference makes it a managed source (it wins over flags and environment). */
   policyFileOrigin?: {source: 'flag' | 'env' | 'managed' | 'profile' | 'default'; origin: string} | undefined;
   /** --enforcement-mode, or the mode a settings layer above the policy chose. */
@@ -74,8 +76,9 @@ function recordIgnoredPolicyFile(
   if (source?.kind !== 'managed' || input.policyFileOrigin?.source === 'managed') return;
   const attempts: Array<{source: 'flag' | 'env'; origin: string; path: string}> = [];
   const origin = input.policyFileOrigin;
-  if (input.policyFile !== undefined && input.policyFile !== '' && origin?.source !== 'managed') {
-    attempts.push({source: origin?.source === 'env' ? 'env' : 'flag', origin: origin?.origin ?? '--policy', path: input.policyFile});
+  const named = input.inlinePolicy?.label ?? input.policyFile;
+  if (named !== undefined && named !== '' && origin?.source !== 'managed') {
+    attempts.push({source: origin?.source === 'env' ? 'env' : 'flag', origin: origin?.origin ?? '--policy', path: named});
   }
   const fromEnv = input.env['THOTH_POLICY_FILE'];
   if (fromEnv !== undefined && fromEnv !== '' && fromEnv !== input.policyFile)
@@ -231,7 +234,9 @@ export async function createPolicySession(input: PolicySessionInput): Promise<Po
 
   const watcher = new PolicySourceWatcher({
     candidates: policyCandidates({
-      ...(input.policyFileOrigin?.source === 'managed' ? {managedFile: input.policyFile} : {flag: input.policyFile}),
+      ...(input.policyFileOrigin?.source === 'managed'
+        ? {managedFile: input.policyFile}
+        : {flag: input.policyFile, inline: input.inlinePolicy}),
       env,
       ...(input.managedRoot !== undefined ? {managedRoot: input.managedRoot} : {}),
     }),

@@ -180,6 +180,8 @@ export class PolicySourceWatcher {
   }
 
   private async unchangedSince(location: Extract<PolicyLocation, {kind: 'file'}>): Promise<boolean> {
+    // A document held in memory cannot be written to meanwhile (and has no file to stat).
+    if (location.candidate.inline !== undefined) return true;
     try {
       return sameStamp(location.stamp, await this.io.fs.stat(location.candidate.path));
     } catch {

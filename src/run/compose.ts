@@ -4,9 +4,10 @@ import {basename} from 'node:path';
 import {FileAuditSink} from '../audit/sink.js';
 import {auditSettingsFromResolved, type AuditSettings} from '../audit/settings.js';
 import type {DecisionContext} from '../core/decision.js';
-import {createPolicySession, type PolicyGeneration} from '../policy/session.js';
+import type {InlinePolicy} from '../policy/load.js';
+import {createPolicySession, type PolicyGeneration, type PolicySessionInput} from '../policy/session.js';
 import {isDirectory, serverDirectories} from '../policy/server-directories.js';
-import type {ResolvedSettings, SettingOverride} from '../settings/resolve.js';
+import {describeOverride, type ResolvedSettings, type SettingOverride} from '../settings/resolve.js';
 import type {GovernanceHandle, SessionState} from '../governance/types.js';
 import type {RunOptions} from '../core/run-flags.js';
 import {Governor} from '../governance/governor.js';
@@ -26,18 +27,56 @@ export interface ComposeIo {
 }
 
 /**
- * The one place where `thoth run` assembles its governance from the run options: enforcer,
- * step-up handling, tools/list hook and audit sink. Called after the server has been spawned,
- * so whatever loads here does not delay the server's start.
+ * What a front door (`thoth run`, the SDK) tells the composition about the session it governs;
+ * everything else comes from the resolved settings.
+ */
+export interface GovernanceRequest {
+  agentId: string;
+  /** --session-intent, or the SDK's sessionIntent. */
+  sessionIntent?: string | undefined;
+  /** Extra SESSION_START fields saying what is governed (thoth run: the upstream command line). */
+  sessionStart: Record<string, unknown>;
+  /** Where a relative path argument may resolve besides the working directory and the home (PathEnvironment.relativeBases). */
+  relativeBases?: () => readonly string[];
+  /**
+   * A policy document handed over in memory (the SDK's policy object), in place of a policy file
+   * flag: the managed location and a managed preference naming a file still win over it.
+   * `origin` names it in warnings and SETTING_OVERRIDE_REFUSED.
+   */
+  inlinePolicy?: (InlinePolicy & {origin: string}) | undefined;
+}
+
+/**
+ * `thoth run`'s governance: the front-door-neutral composition below, for the server's command
+ * line (the agent id derived from it, SESSION_START naming it, relative paths against its directories).
  */
 export async function composeRunGovernance(options: RunOptions, session: SessionState, io: ComposeIo): Promise<RunGovernance> {
-  const context = buildContext(options, session, io.settings);
+  return composeGovernance(
+    {
+      agentId: options.agentId ?? deriveAgentId(options.command, options.args),
+      sessionIntent: options.sessionIntent,
+      sessionStart: {upstream: {command: options.command, args: options.args}},
+      relativeBases: relativeBasesFor(options, session),
+    },
+    session,
+    io,
+  );
+}
+
+/**
+ * The one place where a governed session assembles its governance, whichever front door it
+ * came through (`thoth run`, the SDK): enforcer, step-up handling, tools/list hook and audit sink.
+ * `thoth run` calls it after the server has been spawned, so whatever loads here does not delay
+ * the server's start.
+ */
+export async function composeGovernance(request: GovernanceRequest, session: SessionState, io: ComposeIo): Promise<RunGovernance> {
+  const context = buildContext(request, session, io.settings);
   context.endpointId = await endpointId(io);
   // Invalid THOTH_AUDIT_* settings throw here: governance fails to start, every call is refused.
   // --audit-dir reaches the settings through the resolver (settings/for-run.ts), where a managed
   // THOTH_AUDIT_DIR wins over it.
   const auditSettings = auditSettingsFromResolved(io.settings);
-  const audit = createAuditSink(auditSettings, options, context, io);
+  const audit = createAuditSink(auditSettings, request, context, io);
   for (const override of io.settings.overrides) audit?.event('SETTING_OVERRIDE_REFUSED', context, overrideEventFields(override));
   // The control plane (docs/control-plane.md), started alongside the policy: only
   // with a tenant or a URL configured, and imported lazily so that a local run never loads undici.
@@ -51,11 +90,10 @@ export async function composeRunGovernance(options: RunOptions, session: Session
   // The policy decides the mode unless a layer above it chose one (flag, env, managed, profile).
   const modeSource = origins.enforcementMode?.source;
   const policy = await createPolicySession({
-    policyFile: values.policyFile,
-    policyFileOrigin: origins.policyFile,
+    ...policySource(request, io, audit, context),
     mode: modeSource === undefined || modeSource === 'default' ? undefined : values.enforcementMode,
     modeSource: modeSource === 'default' ? undefined : modeSource,
-    intent: options.sessionIntent,
+    intent: request.sessionIntent,
     // THOTH_FILTER_TOOLS / --no-filter-tools, resolved (managed wins); anything but an explicit off filters.
     filterTools: values.filterTools !== false,
     context,
@@ -65,7 +103,7 @@ export async function composeRunGovernance(options: RunOptions, session: Session
     reloadIntervalMs: values.policyReloadIntervalMs,
     // A grant of `thoth approve` counts only with its sealed record in this session's own trail.
     approvals: {trail: {auditDir: auditSettings.dir, keyFile: auditSettings.keyFile}, cliApprovals: values.cliApprovals},
-    relativeBases: relativeBasesFor(options, session),
+    ...(request.relativeBases ? {relativeBases: request.relativeBases} : {}),
   });
   const fleet = await controlPlane?.catch(async (error: unknown) => {
     await policy.close();
@@ -140,25 +178,62 @@ async function startControlPlane(context: DecisionContext, auditDir: string | un
   });
 }
 
+/**
+ * Where the policy comes from: the settings' policy file (flag, env, managed preference), or the
+ * front door's document in memory. A managed preference naming a file wins over that document as
+ * over a flag: refused, on stderr and in the trail.
+ */
+function policySource(
+  request: GovernanceRequest,
+  io: ComposeIo,
+  audit: FileAuditSink | undefined,
+  context: DecisionContext,
+): Pick<PolicySessionInput, 'policyFile' | 'policyFileOrigin' | 'inlinePolicy'> {
+  const {values, origins} = io.settings;
+  const inline = request.inlinePolicy;
+  if (inline === undefined) return {policyFile: values.policyFile, policyFileOrigin: origins.policyFile};
+  if (origins.policyFile?.source === 'managed') {
+    const override: SettingOverride = {
+      key: 'policyFile',
+      name: 'THOTH_POLICY_FILE',
+      attempted: {source: 'flag', origin: inline.origin},
+      managed: origins.policyFile.origin,
+    };
+    io.warn(describeOverride(override));
+    audit?.event('SETTING_OVERRIDE_REFUSED', context, overrideEventFields(override));
+    return {policyFile: values.policyFile, policyFileOrigin: origins.policyFile};
+  }
+  return {inlinePolicy: {label: inline.label, text: inline.text}, policyFileOrigin: {source: 'flag', origin: inline.origin}};
+}
+
 /** The audit trail (src/audit): this session's own hash chain under --audit-dir / THOTH_AUDIT_DIR. */
-function createAuditSink(settings: AuditSettings, options: RunOptions, context: DecisionContext, io: ComposeIo): FileAuditSink | undefined {
+function createAuditSink(
+  settings: AuditSettings,
+  request: GovernanceRequest,
+  context: DecisionContext,
+  io: ComposeIo,
+): FileAuditSink | undefined {
   if (!settings.enabled) {
     io.warn('the audit trail is off (THOTH_AUDIT=off): tool calls are not recorded');
     return undefined;
   }
-  return new FileAuditSink({settings, context, warn: io.warn, sessionStart: {upstream: {command: options.command, args: options.args}}});
+  return new FileAuditSink({settings, context, warn: io.warn, sessionStart: request.sessionStart});
 }
 
-export function buildContext(options: RunOptions, session: SessionState, settings: ResolvedSettings): DecisionContext {
+export function buildContext(
+  request: Pick<GovernanceRequest, 'agentId' | 'sessionIntent'>,
+  session: SessionState,
+  settings: ResolvedSettings,
+): DecisionContext {
   const {values} = settings;
   const context: DecisionContext = {
-    agentId: options.agentId ?? deriveAgentId(options.command, options.args),
+    agentId: request.agentId,
     sessionId: session.sessionId,
     // Provisional: createPolicySession settles mode and intent with the policy.
     mode: values.enforcementMode ?? 'progressive',
     sessionToolCalls: session.sessionToolCalls,
   };
-  if (options.sessionIntent !== undefined) context.intent = options.sessionIntent;
+  if (request.sessionIntent !== undefined) context.intent = request.sessionIntent;
   if (values.tenantId !== undefined) context.tenantId = values.tenantId;
   if (values.userId !== undefined) context.userId = values.userId;
   // The relay fills the session in as it goes (the client introduces itself in `initialize`,

@@ -65,6 +65,11 @@ export type SettingFlags = Partial<Record<SettingKey, string | number | boolean 
 
 export interface ResolveSettingsOptions {
   flags?: SettingFlags;
+  /**
+   * How the front door names its flags in origins, warnings and refused overrides (the SDK's
+   * options: `auditDir option`); default the command-line flag (`--audit-dir`).
+   */
+  flagOrigins?: Partial<Record<SettingKey, string>>;
   env?: NodeJS.ProcessEnv;
   platform?: NodeJS.Platform;
   /** The user's home directory (for `~` and the default profile directory). */
@@ -111,7 +116,14 @@ export async function resolveSettings(options: ResolveSettingsOptions = {}): Pro
   for (const key of SETTING_KEYS) {
     if (key === 'apiKey') continue;
     const definition = SETTINGS[key] as SettingDefinition<unknown>;
-    const candidates = candidatesFor(key, definition, {flags: options.flags, env, managed, profile, warnings});
+    const candidates = candidatesFor(key, definition, {
+      flags: options.flags,
+      flagOrigin: options.flagOrigins?.[key],
+      env,
+      managed,
+      profile,
+      warnings,
+    });
     const ordered = definition.managedWins
       ? [...candidates.filter((c) => c.source === 'managed'), ...candidates.filter((c) => c.source !== 'managed')]
       : candidates;
@@ -225,6 +237,7 @@ function candidatesFor(
   definition: SettingDefinition<unknown>,
   layers: {
     flags: SettingFlags | undefined;
+    flagOrigin: string | undefined;
     env: NodeJS.ProcessEnv;
     managed: ManagedPreferences;
     profile: ProfileSettings;
@@ -233,7 +246,8 @@ function candidatesFor(
 ): Candidate[] {
   const candidates: Candidate[] = [];
   const flag = layers.flags?.[key];
-  if (flag !== undefined && flag !== '') candidates.push({source: 'flag', origin: definition.flag ?? key, raw: String(flag)});
+  if (flag !== undefined && flag !== '')
+    candidates.push({source: 'flag', origin: layers.flagOrigin ?? definition.flag ?? key, raw: String(flag)});
 
   const envNames = [definition.name, ...(definition.aliases ?? [])];
   const setNames = envNames.filter((name) => layers.env[name] !== undefined && layers.env[name] !== '');

@@ -34,6 +34,8 @@ const LAYERS = [
   'server',
   // Wiring: what assembles a `thoth run` session from the features.
   'run',
+  // The SDK: a second front door at the level of run's wiring, governing tool functions inside an agent.
+  'sdk',
   // The command line.
   'cli',
   'commands',
