@@ -226,7 +226,9 @@ describe('shell completion', () => {
     expect(complete('bash', script, ['thoth', 'audit', 'show', '--dec'], env['HOME']!)).toEqual(['--decision']);
     expect(complete('bash', script, ['thoth', 'audit', 'show', '--decision', 's'], env['HOME']!)).toEqual(['step_up']);
     expect(complete('bash', script, ['thoth', 'status', '--client', 'cu'], env['HOME']!)).toEqual(['cursor']);
-    expect(complete('bash', script, ['thoth', ''], env['HOME']!)).toEqual(expect.arrayContaining(['audit', 'help', 'policy', 'version', 'wrap-config']));
+    expect(complete('bash', script, ['thoth', ''], env['HOME']!)).toEqual(
+      expect.arrayContaining(['audit', 'help', 'policy', 'version', 'wrap-config']),
+    );
     // After `--` the words belong to the server command: thoth completes nothing.
     expect(complete('bash', script, ['thoth', 'run', '--', 'np'], env['HOME']!)).toEqual([]);
     const json = parseEnvelope<{shell: string; script: string}>((await runThoth(['autocomplete', 'bash', '--json'], {env})).stdout);

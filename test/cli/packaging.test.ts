@@ -29,7 +29,14 @@ describe('the npm package', () => {
     await mkdir(join(dir, 'scripts'));
     await cp(join(REPO_ROOT, 'scripts', 'pack-manifest.mjs'), join(dir, 'scripts', 'pack-manifest.mjs'));
     await writeFile(join(dir, 'scripts', 'build.mjs'), '// stub: the test does not rebuild dist/\n');
-    for (const file of ['bin/run.js', 'dist/index.js', 'schemas/a.schema.json', 'mdm/README.md', 'examples/policies/a.jsonc', 'oclif.manifest.json']) {
+    for (const file of [
+      'bin/run.js',
+      'dist/index.js',
+      'schemas/a.schema.json',
+      'mdm/README.md',
+      'examples/policies/a.jsonc',
+      'oclif.manifest.json',
+    ]) {
       await mkdir(join(dir, file, '..'), {recursive: true});
       await writeFile(join(dir, file), '{}\n');
     }
@@ -38,7 +45,12 @@ describe('the npm package', () => {
     expect(packed.status, packed.stderr).toBe(0);
     const {filename} = (JSON.parse(packed.stdout) as Array<{filename: string}>)[0]!;
     const manifest = spawnSync('tar', ['-xzOf', join(destination, filename), 'package/package.json'], {encoding: 'utf8'});
-    const pkg = JSON.parse(manifest.stdout) as {scripts: Record<string, string>; repository?: {url: string}; homepage?: string; bugs?: {url: string}};
+    const pkg = JSON.parse(manifest.stdout) as {
+      scripts: Record<string, string>;
+      repository?: {url: string};
+      homepage?: string;
+      bugs?: {url: string};
+    };
     expect(pkg.scripts['prepare']).toBeUndefined();
     expect(pkg.scripts['test']).toBeDefined();
     expect(pkg.repository?.url).toMatch(/^git\+https:\/\/\S+\.git$/);
@@ -55,7 +67,9 @@ describe('the npm package', () => {
     expect(listed.status, listed.stderr).toBe(0);
     const {files} = (JSON.parse(listed.stdout) as Array<{files: PackedFile[]}>)[0]!;
     const paths = files.map((file) => file.path);
-    expect(paths).toEqual(expect.arrayContaining(['examples/policies/starter.jsonc', 'examples/policies/filesystem.jsonc', 'schemas/policy.schema.json']));
+    expect(paths).toEqual(
+      expect.arrayContaining(['examples/policies/starter.jsonc', 'examples/policies/filesystem.jsonc', 'schemas/policy.schema.json']),
+    );
     expect(paths.filter((path) => /^(test|src|fixtures)\//.test(path))).toEqual([]);
   });
 });
