@@ -1,5 +1,12 @@
 import {resolveSettings} from '../settings/resolve.js';
-import {locatePolicy, policyCandidates, type PolicyLocation} from './load.js';
+import {
+  locatePolicy,
+  policyCandidates,
+  policyFromSnapshot,
+  readPolicySnapshot,
+  type PolicyLoadResult,
+  type PolicyLocation,
+} from './load.js';
 
 export interface RunPolicyOptions {
   /** The profile directory (--thoth-home); default $THOTH_HOME or ~/.thoth. */
@@ -47,4 +54,9 @@ export function describeLocation(location: PolicyLocation): string {
     default:
       return 'THOTH_POLICY_FILE';
   }
+}
+
+/** The policy `thoth run` would enforce here, loaded (and failing) as it loads it. */
+export async function loadRunPolicy(options: RunPolicyOptions = {}): Promise<PolicyLoadResult> {
+  return policyFromSnapshot(await readPolicySnapshot(await locateRunPolicy(options)));
 }
