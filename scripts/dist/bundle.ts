@@ -62,6 +62,10 @@ export async function bundleThoth(options: BundleOptions): Promise<BundleResult>
   for (const command of Object.values(manifest.commands)) {
     entryPoints[command.relativePath.join('/').replace(/\.js$/, '')] = join(repoRoot, ...command.relativePath);
   }
+  // oclif loads the hooks package.json names (command_not_found) by path, as it loads commands.
+  for (const target of Object.values((pkg.oclif['hooks'] ?? {}) as Record<string, string | string[]>).flat()) {
+    entryPoints[target.replace(/^\.\//, '').replace(/\.js$/, '')] = join(repoRoot, ...target.split('/'));
+  }
   const validators = join(repoRoot, 'dist', 'generated', 'validators');
   for (const file of await listFiles(validators)) {
     if (file.endsWith('.js')) entryPoints[`dist/generated/validators/${file.replace(/\.js$/, '')}`] = join(validators, ...file.split('/'));

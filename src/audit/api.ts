@@ -96,9 +96,9 @@ export async function followAudit(
   filter: EventFilter,
   lines: number,
   print: (event: StoredEvent) => void,
-  options: {intervalMs: number; signal: AbortSignal},
+  options: {intervalMs: number; signal: AbortSignal; untilCreated?: boolean},
 ): Promise<number> {
-  const follower = new EventFollower(auditDirOf(location), filter);
+  const follower = new EventFollower(auditDirOf(location), filter, options.untilCreated === true);
   const initial = await follower.poll();
   const shown = initial.slice(Math.max(0, initial.length - lines));
   for (const event of shown) print(event);

@@ -24,6 +24,8 @@ export interface EventFilter {
   toolName?: string;
   decision?: string;
   type?: string;
+  /** Types left out (pin bookkeeping in `audit show`), unless `type` names one. */
+  excludeTypes?: readonly string[];
   /** Unix milliseconds, inclusive. */
   since?: number;
   /** Unix milliseconds, exclusive. */
@@ -32,10 +34,12 @@ export interface EventFilter {
 
 export function matches(event: AuditEvent, filter: EventFilter): boolean {
   if (filter.agentId !== undefined && event.agentId !== filter.agentId) return false;
-  if (filter.sessionId !== undefined && event.sessionId !== filter.sessionId) return false;
+  // A prefix is enough: `audit show` prints the first 8 characters of a session id.
+  if (filter.sessionId !== undefined && !String(event.sessionId).startsWith(filter.sessionId)) return false;
   if (filter.toolName !== undefined && event['toolName'] !== filter.toolName) return false;
   if (filter.decision !== undefined && event['decision'] !== filter.decision) return false;
   if (filter.type !== undefined && event.type !== filter.type.toUpperCase()) return false;
+  if (filter.type === undefined && filter.excludeTypes?.includes(event.type) === true) return false;
   if (filter.since !== undefined || filter.until !== undefined) {
     const time = Date.parse(event.timestamp);
     if (filter.since !== undefined && !(time >= filter.since)) return false;
@@ -75,7 +79,7 @@ export async function segmentFiles(dir: string): Promise<string[]> {
     if (errnoCode(error) === 'ENOENT') {
       throw new ThothError('AUDIT_DIR_NOT_FOUND', `audit directory ${dir} does not exist`, {
         exitCode: ExitCode.NOT_FOUND,
-        suggestions: ['Pass --dir, or set THOTH_AUDIT_DIR to where `thoth run` writes its audit trail.'],
+        suggestions: ['Pass --audit-dir, or set THOTH_AUDIT_DIR to where `thoth run` writes its audit trail.'],
       });
     }
     throw error;
@@ -128,11 +132,20 @@ export class EventFollower {
   constructor(
     private readonly dir: string,
     private readonly filter: EventFilter = {},
+    /** A directory that does not exist yet is a trail without events (thoth run creates it): keep polling. */
+    private readonly untilCreated = false,
   ) {}
 
   async poll(): Promise<StoredEvent[]> {
     const found: StoredEvent[] = [];
-    for (const name of await segmentFiles(this.dir)) {
+    let names: string[];
+    try {
+      names = await segmentFiles(this.dir);
+    } catch (error) {
+      if (this.untilCreated && error instanceof ThothError && error.code === 'AUDIT_DIR_NOT_FOUND') return found;
+      throw error;
+    }
+    for (const name of names) {
       const state = this.files.get(name) ?? {offset: 0, partial: Buffer.alloc(0)};
       this.files.set(name, state);
       let size: number;

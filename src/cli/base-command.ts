@@ -32,6 +32,9 @@ export abstract class BaseCommand<T> extends Command {
     }),
   };
 
+  /** Commands about thoth itself (version, help) leave the profile alone, as `--version` does. */
+  static bootstrapsProfile = true;
+
   private readonly warnings: string[] = [];
 
   /**
@@ -40,12 +43,19 @@ export abstract class BaseCommand<T> extends Command {
    */
   protected override async init(): Promise<void> {
     await super.init();
+    if (!(this.ctor as unknown as typeof BaseCommand).bootstrapsProfile) return;
     const result = await bootstrapProfile(profileDirFromArgv(this.argv) ?? thothHome());
     for (const warning of result.warnings) this.note(warning);
   }
 
+  /** The id in the --json envelope (`policy:validate`): a stable contract (docs/exit-codes.md). */
   protected get commandName(): string {
     return this.id ?? this.ctor.id ?? 'thoth';
+  }
+
+  /** The command as a person types it (`policy validate`), for messages. */
+  protected get typedName(): string {
+    return this.commandName.replaceAll(':', ' ');
   }
 
   /** Sets the exit code without failing: a result that scripts should branch on. */
@@ -82,12 +92,12 @@ export abstract class BaseCommand<T> extends Command {
   }
 
   protected override toErrorJson(error: unknown): JsonEnvelope<T> {
-    const {code, message, suggestions, exitCode} = describeError(error);
+    const {code, message, suggestions, exitCode} = describeError(error, {command: this.typedName});
     return {ok: false, command: this.commandName, status: exitCode, error: {code, message, suggestions}, warnings: this.warnings};
   }
 
   protected override async catch(error: Interfaces.CommandError): Promise<unknown> {
-    const described = describeError(error);
+    const described = describeError(error, {command: this.typedName});
     process.exitCode = described.exitCode;
     if (this.jsonEnabled()) {
       this.logJson(this.toErrorJson(error));

@@ -1,4 +1,4 @@
-import type {Operation} from 'fast-json-patch';
+import fastJsonPatch, {type Operation} from 'fast-json-patch';
 
 import {ThothError, errnoCode, errorMessage} from '../core/errors.js';
 import {ExitCode} from '../core/exit-codes.js';
@@ -8,6 +8,7 @@ import {ADAPTERS, CLIENT_IDS, type ClientId} from './clients/index.js';
 import {parseConfigDocument} from './document.js';
 import type {WrapSettings} from './entry-edit.js';
 import type {ConfigHost} from './host.js';
+import {entryChanges, type EntryChange} from './entry-diff.js';
 import {planChange, type PlanRequest, type ServerChange} from './plan.js';
 import {discoverTargets, notFound, targetForFile, type ConfigTarget} from './targets.js';
 
@@ -44,7 +45,8 @@ export interface FileChange {
   backup?: string;
   /** RFC 6902 patch from the file as read to the planned file. */
   patch: Operation[];
-  servers: ServerChange[];
+  /** Per server; a changed one with its command line before and after and the env names that change (entry-diff.ts). */
+  servers: Array<ServerChange & Partial<EntryChange>>;
   error?: {code: string; message: string; exitCode: number};
 }
 
@@ -130,6 +132,13 @@ async function changeOne(request: ChangeRequest, target: ConfigTarget): Promise<
     const outputBytes = output === target.file ? inputBytes : await readOptional(host, output);
     const document = parseConfigDocument(target.file, inputBytes, {jsonc: adapter.jsonc});
     const plan = planChange(document, adapter, validate, planRequest);
+    const secrets = [
+      ...(request.settings?.apiKey === undefined ? [] : [{secret: request.settings.apiKey, label: '<redacted API key>'}]),
+      ...plan.secrets.map((secret) => ({secret, label: '<redacted>'})),
+    ];
+    const after = plan.changed
+      ? fastJsonPatch.applyPatch(structuredClone(document.value), plan.patch, false, false).newDocument
+      : document.value;
     const change: FileChange = {
       client: target.client,
       file: target.file,
@@ -137,11 +146,8 @@ async function changeOne(request: ChangeRequest, target: ConfigTarget): Promise<
       scope: target.scope,
       changed: plan.changed,
       written: false,
-      patch: redact(plan.patch, [
-        ...(request.settings?.apiKey === undefined ? [] : [{secret: request.settings.apiKey, label: '<redacted API key>'}]),
-        ...plan.secrets.map((secret) => ({secret, label: '<redacted>'})),
-      ]),
-      servers: plan.servers,
+      patch: redact(plan.patch, secrets),
+      servers: entryChanges(document.value, after, plan.servers, (text) => redactText(text, secrets)),
     };
     if (target.inferred) change.inferred = target.inferred;
     const needsWrite = outputBytes === undefined || !sameBytes(outputBytes, plan.bytes);
@@ -216,11 +222,14 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 function redact(patch: Operation[], secrets: ReadonlyArray<{secret: string; label: string}>): Operation[] {
   if (secrets.length === 0) return patch;
   const scrub = (value: unknown): unknown => {
-    if (typeof value === 'string')
-      return secrets.reduce((text, {secret, label}) => (text.includes(secret) ? text.replaceAll(secret, label) : text), value);
+    if (typeof value === 'string') return redactText(value, secrets);
     if (Array.isArray(value)) return value.map(scrub);
     if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v)]));
     return value;
   };
   return patch.map((operation) => scrub(operation) as Operation);
+}
+
+function redactText(value: string, secrets: ReadonlyArray<{secret: string; label: string}>): string {
+  return secrets.reduce((text, {secret, label}) => (text.includes(secret) ? text.replaceAll(secret, label) : text), value);
 }

@@ -1,7 +1,7 @@
 import {ExitCode} from '../core/exit-codes.js';
 import {ADAPTERS} from './clients/index.js';
 import type {ChangeResult} from './engine.js';
-import {formatChange} from './format.js';
+import {formatChange, nextSteps} from './format.js';
 
 /** What a command gives the shared reporting: its output channels. */
 export interface Reporter {
@@ -25,12 +25,8 @@ export function reportChange(reporter: Reporter, result: ChangeResult): void {
         reporter.note(`${ADAPTERS[file.client].label} server "${server.server}" left as is: ${server.reason ?? 'cannot be governed'}`);
     }
   }
-  if (!reporter.json) {
-    if (result.dryRun) {
-      for (const file of result.files) if (file.changed) reporter.log(`${JSON.stringify(file.patch, null, 2)}`);
-    }
-    for (const line of formatChange(result)) reporter.log(line);
-  }
+  // People get a labelled diff per file and server; the RFC 6902 patch is in --json (one document).
+  if (!reporter.json) for (const line of [...formatChange(result), ...nextSteps(result)]) reporter.log(line);
   const failed = result.files.find((file) => file.error);
   if (failed?.error) reporter.setExitCode(failed.error.exitCode);
   else reporter.setExitCode(result.dryRun && result.changed ? ExitCode.CHANGES_PENDING : ExitCode.OK);

@@ -90,29 +90,46 @@ export async function resolveWrapSettings(flags: WrapFlags, host: ConfigHost, io
  * layer is left out and reported in `warnings`.
  */
 export async function resolveExpectedSettings(
-  flags: {tenantId?: string | undefined; enforcementMode?: string | undefined; profileDir?: string | undefined},
+  flags: {
+    tenantId?: string | undefined;
+    enforcementMode?: string | undefined;
+    profileDir?: string | undefined;
+    allowRemoteServers?: boolean | undefined;
+  },
   host: ConfigHost,
   io: SettingsIo = {},
 ): Promise<{
   expected: {tenantId?: string; enforcementMode?: string};
   profileDir: string;
   managed: Record<string, string>;
+  allowRemoteServers: boolean;
   warnings: string[];
 }> {
   const resolved = await resolveFor(flags, host, io);
   const expected: {tenantId?: string; enforcementMode?: string} = {};
   if (resolved.values.tenantId !== undefined) expected.tenantId = resolved.values.tenantId;
   if (resolved.values.enforcementMode !== undefined) expected.enforcementMode = resolved.values.enforcementMode;
-  const problems = problemsOf(resolved, ['THOTH_TENANT_ID', 'THOTH_ENFORCEMENT_MODE']);
+  const problems = problemsOf(resolved, ['THOTH_TENANT_ID', 'THOTH_ENFORCEMENT_MODE', 'THOTH_ALLOW_REMOTE_SERVERS']);
   // A flag is what the user typed now: refuse it. A lower layer is reported, and the next one used.
   assertUsable(problems.filter(fromFlag), 'status');
   const warnings = [...problems.map((problem) => `invalid setting ignored: ${problem}`), ...resolved.overrides.map(describeOverride)];
-  return {expected, profileDir: resolved.profileDir, managed: managedWinners(resolved), warnings};
+  return {
+    expected,
+    profileDir: resolved.profileDir,
+    managed: managedWinners(resolved),
+    allowRemoteServers: resolved.values.allowRemoteServers,
+    warnings,
+  };
 }
 
 /** The one settings resolver, on the host's machine, with the config commands' flags on top. */
 function resolveFor(
-  flags: {tenantId?: string | undefined; enforcementMode?: string | undefined; profileDir?: string | undefined},
+  flags: {
+    tenantId?: string | undefined;
+    enforcementMode?: string | undefined;
+    profileDir?: string | undefined;
+    allowRemoteServers?: boolean | undefined;
+  },
   host: ConfigHost,
   io: SettingsIo,
 ): Promise<ResolvedSettings> {
@@ -123,7 +140,7 @@ function resolveFor(
     cwd: host.cwd,
     platform: host.platform,
     ...(flags.profileDir === undefined ? {} : {profileDir: flags.profileDir}),
-    flags: {tenantId: flags.tenantId, enforcementMode: flags.enforcementMode},
+    flags: {tenantId: flags.tenantId, enforcementMode: flags.enforcementMode, allowRemoteServers: flags.allowRemoteServers},
   });
 }
 

@@ -1,4 +1,8 @@
+import {isEnforcementMode, type EnforcementMode} from '../core/decision.js';
 import {errnoCode, errorMessage} from '../core/errors.js';
+import type {PolicyLoadResult} from '../policy/load.js';
+import {loadRunPolicy} from '../policy/run-policy.js';
+import {resolveSessionSettings} from '../policy/session-settings.js';
 import {thothHome} from '../profile/paths.js';
 import {loadValidator} from '../util/validators.js';
 import {ADAPTERS, CLIENT_IDS, type ClientAdapter} from './clients/index.js';
@@ -35,7 +39,11 @@ export interface ServerStatus {
   file: string;
   server: string;
   state: ServerState;
+  /** The enforcement mode `thoth run` would use for this server, and where it comes from (governed and drifted entries). */
   mode?: string;
+  modeSource?: string;
+  /** The tenant the entry runs with (its --tenant-id or THOTH_TENANT_ID, else the settings'). */
+  tenant?: string;
   intent?: string;
   problems: string[];
   /** JSON pointer of the entry in `file`. */
@@ -46,6 +54,8 @@ export interface ServerStatus {
   upstream?: string;
   /** Disabled in the client: reported, but not counted against `allGoverned`. */
   disabled?: boolean;
+  /** A remote (url) server thoth cannot sit in front of: counted against `allGoverned` unless remote servers are allowed. */
+  remote?: boolean;
   /** Flags and variables of the entry that try to change a setting managed preferences set (thoth run refuses them). */
   overrides?: EntryOverride[];
 }
@@ -70,8 +80,11 @@ export interface ClientStatus {
 
 export interface StatusReport {
   clients: ClientStatus[];
-  counts: {governed: number; notGoverned: number; drift: number; ungovernable: number};
+  /** `ungovernable` is `remote` + `disabled` + entries of no known kind. */
+  counts: {governed: number; notGoverned: number; drift: number; ungovernable: number; remote: number; disabled: number};
   allGoverned: boolean;
+  /** THOTH_ALLOW_REMOTE_SERVERS / --allow-remote-servers: remote servers do not count against allGoverned. */
+  remoteServersAllowed: boolean;
   /** The thoth a governed entry must run: this installation's launcher and version. */
   installation: {command: string; args: string[]; version: string; thothBins: string[]};
 }
@@ -93,6 +106,10 @@ export interface StatusOptions {
   installation?: Installation;
   /** Settings managed preferences set and that win (SettingDefinition.managedWins): variable name → where. */
   managed?: Record<string, string>;
+  /** Remote (url) servers do not count against allGoverned (THOTH_ALLOW_REMOTE_SERVERS). */
+  allowRemoteServers?: boolean;
+  /** The policy `thoth run` would enforce (for the mode a server resolves to); default: found as run finds it. */
+  policy?: PolicyLoadResult;
 }
 
 /** What judging one entry needs besides the entry. */
@@ -103,6 +120,7 @@ interface Judge {
   installation: Installation;
   own: InstallationFacts;
   managed: Record<string, string>;
+  policy: PolicyLoadResult | undefined;
 }
 
 export async function collectStatus(options: StatusOptions = {}): Promise<StatusReport> {
@@ -117,6 +135,8 @@ export async function collectStatus(options: StatusOptions = {}): Promise<Status
     installation,
     own: await installationFacts(host, installation),
     managed: options.managed ?? {},
+    policy:
+      options.policy ?? (await loadRunPolicy({profileDir, env: host.env, cwd: host.cwd, platform: host.platform}).catch(() => undefined)),
   };
   const clients: ClientStatus[] = [];
 
@@ -152,7 +172,7 @@ export async function collectStatus(options: StatusOptions = {}): Promise<Status
       for (const target of found) clients.push(await statusOfFile(judge, target));
     }
   }
-  return summarise(clients, installation);
+  return summarise(clients, installation, options.allowRemoteServers === true);
 }
 
 export interface StatusCommandOptions extends Omit<StatusOptions, 'expected' | 'profileDir' | 'installation' | 'managed'> {
@@ -166,6 +186,7 @@ export interface StatusCommandOptions extends Omit<StatusOptions, 'expected' | '
     enforcementMode?: string | undefined;
     profileDir?: string | undefined;
     thothBin?: readonly string[] | undefined;
+    allowRemoteServers?: boolean | undefined;
   };
   settingsIo?: SettingsIo;
 }
@@ -177,10 +198,22 @@ export interface StatusCommandOptions extends Omit<StatusOptions, 'expected' | '
  */
 export async function statusWithSettings(options: StatusCommandOptions): Promise<{report: StatusReport; warnings: string[]}> {
   const host = options.host ?? createConfigHost(hostOptions(options));
-  const {expected, profileDir, managed, warnings} = await resolveExpectedSettings(options.flags, host, options.settingsIo);
+  const {expected, profileDir, managed, allowRemoteServers, warnings} = await resolveExpectedSettings(
+    options.flags,
+    host,
+    options.settingsIo,
+  );
   const {flags, settingsIo: _io, ...rest} = options;
   const thothBins = (flags.thothBin ?? []).map((bin) => (isPathLike(host, bin) ? host.path.resolve(host.cwd, bin) : bin));
-  const report = await collectStatus({...rest, host, expected, profileDir, managed, installation: thisInstallation(thothBins)});
+  const report = await collectStatus({
+    ...rest,
+    host,
+    expected,
+    profileDir,
+    managed,
+    allowRemoteServers,
+    installation: thisInstallation(thothBins),
+  });
   return {report, warnings};
 }
 
@@ -194,8 +227,8 @@ function hostOptions(options: Omit<StatusOptions, 'expected'>) {
   return out;
 }
 
-function summarise(clients: ClientStatus[], installation: Installation): StatusReport {
-  const counts = {governed: 0, notGoverned: 0, drift: 0, ungovernable: 0};
+function summarise(clients: ClientStatus[], installation: Installation, remoteServersAllowed: boolean): StatusReport {
+  const counts = {governed: 0, notGoverned: 0, drift: 0, ungovernable: 0, remote: 0, disabled: 0};
   let allGoverned = true;
   for (const client of clients) {
     if (client.error) allGoverned = false;
@@ -204,7 +237,10 @@ function summarise(clients: ClientStatus[], installation: Installation): StatusR
       else if (server.state === 'not-governed') counts.notGoverned++;
       else if (server.state === 'drift') counts.drift++;
       else counts.ungovernable++;
-      if (server.state !== 'governed' && !server.disabled) allGoverned = false;
+      if (server.disabled) counts.disabled++;
+      if (server.remote) counts.remote++;
+      // Disabled servers never start; remote ones count unless the fleet (or the flag) accepts them.
+      if (server.state !== 'governed' && !server.disabled && !(server.remote && remoteServersAllowed)) allGoverned = false;
     }
   }
   const [, ...args] = [installation.launcher.command, ...installation.launcher.prefix];
@@ -212,6 +248,7 @@ function summarise(clients: ClientStatus[], installation: Installation): StatusR
     clients,
     counts,
     allGoverned,
+    remoteServersAllowed,
     installation: {command: installation.launcher.command, args, version: installation.version, thothBins: [...installation.thothBins]},
   };
 }
@@ -260,6 +297,7 @@ async function judgeEntry(
     server.state = 'ungovernable';
     server.problems.push(kind.reason);
     if (kind.kind === 'disabled') server.disabled = true;
+    if (kind.kind === 'remote') server.remote = true;
     return;
   }
   const parsed = parseEntryCommand(value);
@@ -311,7 +349,6 @@ async function judgeEntry(
 
   const mode = flagValue(parsed.flags, 'enforcement-mode');
   const intent = flagValue(parsed.flags, 'session-intent');
-  if (mode !== undefined) server.mode = mode;
   if (intent !== undefined) server.intent = intent;
   const mapped = Object.hasOwn(intentMap, name) ? intentMap[name] : undefined;
   // Not drift: an admin's --intent deliberately overrides the map. Worth saying, though.
@@ -320,6 +357,9 @@ async function judgeEntry(
   const tenant =
     flagValue(parsed.flags, 'tenant-id') ??
     (Object.hasOwn(env, 'THOTH_TENANT_ID') && typeof env['THOTH_TENANT_ID'] === 'string' ? env['THOTH_TENANT_ID'] : undefined);
+  const effectiveTenant = tenant ?? expected?.tenantId;
+  if (effectiveTenant !== undefined) server.tenant = effectiveTenant;
+  Object.assign(server, resolvedMode(judge, name, mode, env));
   if (expected?.tenantId !== undefined && tenant !== undefined && tenant !== expected.tenantId) {
     drift.push(`tenant is "${tenant}", expected "${expected.tenantId}"`);
   }
@@ -336,6 +376,39 @@ async function judgeEntry(
     server.problems.push('an API key is embedded in the config (readable in the process list); prefer THOTH_API_KEY_FILE');
   const record = entryRecord(value);
   if (record && 'problem' in record) server.problems.push(`${record.problem}: unwrap-config cannot restore the env changes`);
+}
+
+/**
+ * The mode `thoth run` would use for the entry, as it resolves it (run/compose.ts): a managed mode
+ * wins, then the entry's --enforcement-mode, its THOTH_ENFORCEMENT_MODE, the machine's settings;
+ * then the policy's mode for the server (which wins when it locks it), else progressive.
+ */
+function resolvedMode(
+  judge: Judge,
+  name: string,
+  flagMode: string | undefined,
+  env: Record<string, unknown>,
+): {mode: string; modeSource: string} {
+  const envMode = typeof env['THOTH_ENFORCEMENT_MODE'] === 'string' ? env['THOTH_ENFORCEMENT_MODE'] : undefined;
+  const managed = judge.managed['THOTH_ENFORCEMENT_MODE'] !== undefined ? judge.expected?.enforcementMode : undefined;
+  const candidates: Array<[string | undefined, string]> = [
+    [managed, 'managed'],
+    [flagMode, 'flag'],
+    [envMode, 'env'],
+    [judge.expected?.enforcementMode, 'settings'],
+  ];
+  const chosen = candidates.find(([value]) => isEnforcementMode(value));
+  if (judge.policy === undefined || !judge.policy.ok) {
+    return chosen === undefined ? {mode: 'progressive', modeSource: 'default'} : {mode: chosen[0]!, modeSource: chosen[1]};
+  }
+  const resolved = resolveSessionSettings(judge.policy.policy, {
+    agentId: name,
+    ...(chosen === undefined ? {} : {flagMode: chosen[0] as EnforcementMode}),
+  });
+  // The built-in policy's progressive is the default, not a policy someone wrote.
+  const builtin = judge.policy.policy.source.kind === 'builtin' && resolved.modeSource === 'policy';
+  const source = resolved.modeSource === 'flag' && chosen !== undefined ? chosen[1] : builtin ? 'default' : resolved.modeSource;
+  return {mode: resolved.mode, modeSource: source};
 }
 
 /** The launcher's executable and script must still exist where the config says. */

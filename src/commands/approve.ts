@@ -3,6 +3,7 @@ import {userInfo} from 'node:os';
 import {Args, Flags} from '@oclif/core';
 
 import {decideAndRecord, type DecisionResult} from '../approvals/decide.js';
+import {auditDirFlag} from '../audit/command-flags.js';
 import {BaseCommand} from '../cli/base-command.js';
 import {thothHome} from '../profile/paths.js';
 import {terminalSafe} from '../util/terminal-text.js';
@@ -10,9 +11,9 @@ import {terminalSafe} from '../util/terminal-text.js';
 export type ApproveResult = DecisionResult;
 
 /** --audit-dir of approve / deny: where the session that asked keeps its trail (the command printed for the operator names it). */
-export const decisionAuditDirFlag = Flags.directory({
-  description: 'Audit directory of the session that asked, when it is not the default one (the approve command it printed names it).',
-});
+export const decisionAuditDirFlag = auditDirFlag(
+  'Audit directory of the session that asked, when it is not the default one (the approve command it printed names it).',
+);
 
 export default class Approve extends BaseCommand<ApproveResult> {
   static override summary = 'Approve a pending tool call: the identical call may then run once.';

@@ -34,6 +34,13 @@ export default class Enroll extends BaseCommand<EnrollResult> {
       version: this.config.version,
       flags: {tenantId: flags['tenant-id'], fleetId: flags['fleet-id'], enrollmentSource: flags['enrollment-source']},
       ...(flags['thoth-home'] === undefined ? {} : {profileDir: flags['thoth-home']}),
+      onRequest: ({url, endpointId, timeoutMs}) => {
+        // stderr: stdout carries the result (and the envelope under --json, where this is not said).
+        if (!this.jsonEnabled())
+          process.stderr.write(
+            `registering ${terminalSafe(endpointId)} with ${terminalSafe(url)} (waits up to ${Math.round(timeoutMs / 1000)} s)…\n`,
+          );
+      },
     });
     for (const warning of warnings) this.note(warning);
     if (!this.jsonEnabled()) {

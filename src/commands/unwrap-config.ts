@@ -28,7 +28,9 @@ export default class UnwrapConfig extends BaseCommand<UnwrapConfigResult> {
     }),
     all: Flags.boolean({description: 'Unwrap the configs of every client found.', exclusive: ['client']}),
     output: Flags.string({description: 'Write the result here instead of changing the input file.'}),
-    'dry-run': Flags.boolean({description: 'Print the change (RFC 6902 JSON Patch and a summary) and write nothing.'}),
+    'dry-run': Flags.boolean({
+      description: 'Show what would change, per file and server (with --json, the RFC 6902 JSON Patch), and write nothing.',
+    }),
   };
 
   async run(): Promise<UnwrapConfigResult> {

@@ -50,7 +50,9 @@ export default class WrapConfig extends BaseCommand<WrapConfigResult> {
     }),
     intent: Flags.string({description: 'Session intent for every server (default: per server from intent_map.json).'}),
     output: Flags.string({description: 'Write the result here instead of changing the input file.'}),
-    'dry-run': Flags.boolean({description: 'Print the change (RFC 6902 JSON Patch and a summary) and write nothing.'}),
+    'dry-run': Flags.boolean({
+      description: 'Show what would change, per file and server (with --json, the RFC 6902 JSON Patch), and write nothing.',
+    }),
     'embed-api-key': Flags.boolean({
       description: 'Break-glass: write the API key into each entry (readable in the config and the process list).',
     }),

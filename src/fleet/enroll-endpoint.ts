@@ -29,6 +29,8 @@ export interface EnrollOptions extends Omit<ResolveSettingsOptions, 'flags'> {
   version: string;
   timeoutMs?: number;
   identity?: Omit<IdentityOptions, 'settings'>;
+  /** Told before the request goes out: a person should not stare at a silent terminal for up to timeoutMs. */
+  onRequest?: (what: {url: string; endpointId: string; timeoutMs: number}) => void;
 }
 
 /**
@@ -77,13 +79,15 @@ export async function enrollThisEndpoint(options: EnrollOptions): Promise<{resul
       suggestions: ['Fix the THOTH_TLS_* settings named above (`thoth config show` lists them).'],
     });
   }
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  options.onRequest?.({url: plan.govapi.url, endpointId: identity.endpointId, timeoutMs});
   try {
     const {response, record} = await registerEndpoint({
       sender: client,
       endpoint: plan.govapi,
       request,
       profileDir: settings.profileDir,
-      timeoutMs: options.timeoutMs ?? 15_000,
+      timeoutMs,
     });
     return {
       result: {

@@ -100,7 +100,9 @@ export async function governedServersSummary(options: {env: NodeJS.ProcessEnv; p
   try {
     const {collectStatus} = await import('../client-config/status.js');
     const report = await collectStatus({env: options.env, profileDir: options.profileDir});
-    return {...report.counts, clients: report.clients.filter((client) => client.found).length};
+    // The control plane's contract has these four counts (remote and disabled are part of ungovernable).
+    const {governed, notGoverned, drift, ungovernable} = report.counts;
+    return {governed, notGoverned, drift, ungovernable, clients: report.clients.filter((client) => client.found).length};
   } catch {
     return null;
   }

@@ -224,6 +224,7 @@ export async function governanceFact(context: HealthContext): Promise<Governance
     expected,
     installation: thisInstallation(context.thothBins ?? []),
     managed: managedWinners(context.settings),
+    allowRemoteServers: values.allowRemoteServers,
   });
   return governanceFromStatus(report);
 }

@@ -6,6 +6,7 @@ import {thothHome} from '../profile/paths.js';
 import {parseJson, stringifyJson} from '../core/json-rpc.js';
 import {BaselineStore} from './baseline-store.js';
 import {canonicalHash} from '../core/canonical-json.js';
+import {credentialGaps, describeCredentialGaps} from './credential-check.js';
 import {decide, neverAllowed} from './engine.js';
 import {protectedPaths} from './session.js';
 import {readIntentMap} from './intent-map.js';
@@ -112,7 +113,7 @@ export async function explainCall(input: ExplainInput): Promise<ExplainResult> {
     intentSource: settings.intentSource,
     hiddenFromToolsList: neverAllowed(policy, input.agentId, settings.mode, settings.intent, input.tool) ?? null,
     policy: {source: policy.source.kind, path: policy.source.path, version: policy.version},
-    notes: [...intentMap.warnings, ...settings.notes],
+    notes: [...intentMap.warnings, ...settings.notes, ...describeCredentialGaps(credentialGaps(policy))],
   };
 }
 

@@ -1,5 +1,7 @@
-import {loadPolicyFile, formatPolicyProblem} from './load.js';
+import {credentialGaps, describeCredentialGaps, type CredentialGap} from './credential-check.js';
+import {builtinPolicy, loadPolicyFile, formatPolicyProblem} from './load.js';
 import type {PolicyProblem} from './model.js';
+import {describeLocation, locateRunPolicy, type RunPolicyOptions} from './run-policy.js';
 
 export interface PolicyValidation {
   file: string;
@@ -12,6 +14,40 @@ export interface PolicyValidation {
   intents: string[];
   rules: number;
   problems: Array<PolicyProblem & {text: string}>;
+  /** Where the file came from when none was given: the policy `thoth run` enforces (`the profile`, `the built-in default`...). */
+  source?: string;
+  /** Credential files the built-in policy protects and this one does not (credential-check.ts). */
+  credentialGaps: CredentialGap[];
+  /** What a person should know about a valid policy (the gaps, in words). */
+  warnings: string[];
+}
+
+/**
+ * `thoth policy validate` without FILE: the policy `thoth run` would enforce here (the built-in
+ * default when no file is installed).
+ */
+export async function validateRunPolicy(options: RunPolicyOptions = {}): Promise<PolicyValidation> {
+  const location = await locateRunPolicy(options);
+  const source = describeLocation(location);
+  if (location.kind === 'builtin') {
+    const loaded = builtinPolicy();
+    if (!loaded.ok) throw new Error('the built-in policy does not compile');
+    const {policy} = loaded;
+    return {
+      file: policy.source.path,
+      valid: true,
+      exists: true,
+      version: policy.version,
+      agents: [...policy.agentNames],
+      intents: [...policy.intents.keys()],
+      rules: policy.ruleCount,
+      problems: [],
+      source,
+      credentialGaps: [],
+      warnings: [],
+    };
+  }
+  return {...(await validatePolicy(location.candidate.path)), source};
 }
 
 /** `thoth policy validate FILE`: the same parse, schema and compile steps as `thoth run`. */
@@ -27,9 +63,12 @@ export async function validatePolicy(file: string): Promise<PolicyValidation> {
       intents: [],
       rules: 0,
       problems: loaded.failure.problems.map((problem) => ({...problem, text: formatPolicyProblem(problem)})),
+      credentialGaps: [],
+      warnings: [],
     };
   }
   const {policy} = loaded;
+  const gaps = credentialGaps(policy);
   return {
     file,
     valid: true,
@@ -39,5 +78,7 @@ export async function validatePolicy(file: string): Promise<PolicyValidation> {
     intents: [...policy.intents.keys()],
     rules: policy.ruleCount,
     problems: [],
+    credentialGaps: gaps,
+    warnings: describeCredentialGaps(gaps),
   };
 }

@@ -57,6 +57,7 @@ export interface Settings {
   expectedProxyUser?: string;
   expectedProxyUid?: number;
   minVersion?: string;
+  allowRemoteServers: boolean;
   policyFile?: string;
   policyReloadIntervalMs: number;
   filterTools: boolean;
@@ -318,6 +319,14 @@ export const SETTINGS: {[K in SettingKey]-?: SettingDefinition<SettingValue<K>>}
     flag: '--min-version',
     description: 'Minimum thoth version `thoth health` accepts.',
     parse: p.version,
+  },
+  allowRemoteServers: {
+    name: 'THOTH_ALLOW_REMOTE_SERVERS',
+    flag: '--allow-remote-servers',
+    description:
+      'Remote (url) MCP servers, which thoth cannot sit in front of, do not count against `thoth status` and `thoth health` (they are still listed and counted).',
+    parse: p.boolean,
+    fallback: fixed(false),
   },
   policyFile: {name: 'THOTH_POLICY_FILE', flag: '--policy', managedWins: true, description: 'Policy file (JSON or JSONC).', parse: p.path},
   policyReloadIntervalMs: {

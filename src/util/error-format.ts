@@ -10,7 +10,12 @@ export interface DescribedError {
   exitCode: number;
 }
 
-export function describeError(error: unknown): DescribedError {
+export interface ErrorContext {
+  /** The command that failed, as typed (`audit show`): named in the hint of a usage error. */
+  command?: string | undefined;
+}
+
+export function describeError(error: unknown, context: ErrorContext = {}): DescribedError {
   if (error instanceof ThothError) {
     return {code: error.code, message: error.message, suggestions: [...error.suggestions], exitCode: error.exitCode};
   }
@@ -18,28 +23,76 @@ export function describeError(error: unknown): DescribedError {
   if (typeof oclifExit === 'number') {
     // oclif's own parse errors (unknown flag, missing argument) exit 2: usage errors.
     const usage = oclifExit === ExitCode.USAGE;
+    const help = context.command === undefined ? 'the command with --help' : `\`thoth ${context.command} --help\``;
     return {
       code: usage ? 'USAGE' : 'ERROR',
-      message: firstLine(errorMessage(error)),
-      suggestions: usage ? ['Run the command with --help to see its flags and arguments.'] : [],
+      message: usage ? usageMessage(error) : wholeMessage(errorMessage(error)),
+      suggestions: usage ? [`Run ${help} to see its flags and arguments.`] : [],
       exitCode: oclifExit,
     };
   }
   return {
     code: 'UNEXPECTED',
-    message: firstLine(errorMessage(error)),
+    message: wholeMessage(errorMessage(error)),
     suggestions: ['This is probably a bug in thoth; run again with DEBUG=thoth* and report the output.'],
     exitCode: ExitCode.UNEXPECTED,
   };
 }
 
-function firstLine(message: string): string {
-  return (
-    message
-      .split('\n')
-      .find((line) => line.trim() !== '')
-      ?.trim() ?? message
-  );
+interface OclifArg {
+  name?: string;
+  description?: string;
+  options?: readonly string[];
+}
+
+/**
+ * oclif's usage errors are several lines: a heading ("Missing 1 required arg:", "The following
+ * errors occurred:", "Parsing --limit") and then what the heading is about. The heading alone
+ * tells the user nothing, so the whole message is kept, as one line (the envelope's `message` is
+ * one line, and so is `thoth: error:`).
+ */
+function usageMessage(error: unknown): string {
+  const missing = (error as {args?: unknown}).args;
+  const message = errorMessage(error);
+  if (/^Missing \d+ required args?/.test(message) && Array.isArray(missing) && missing.length > 0) {
+    const args = (missing as OclifArg[]).map((arg) => {
+      const name = (arg.name ?? '?').toUpperCase();
+      const accepts = arg.options ? ` (one of ${arg.options.join(', ')})` : '';
+      return arg.description ? `${name}${accepts}: ${arg.description}` : `${name}${accepts}`;
+    });
+    return `missing required argument${args.length === 1 ? '' : 's'} ${args.join('; ')}`;
+  }
+  const flags = (error as {parse?: {input?: {flags?: Record<string, {description?: string; options?: readonly string[]}>}}}).parse?.input
+    ?.flags;
+  const requiredFlags = [...stripAnsi(message).matchAll(/^\s*Missing required flag (\S+)\s*$/gm)].map((match) => match[1]!);
+  if (requiredFlags.length > 0) {
+    const described = requiredFlags.map((name) => {
+      const flag = flags?.[name];
+      const accepts = flag?.options ? ` (one of ${flag.options.join(', ')})` : '';
+      return flag?.description ? `--${name}${accepts}: ${flag.description}` : `--${name}${accepts}`;
+    });
+    const others = wholeMessage(stripAnsi(message).replace(/^\s*Missing required flag \S+\s*$/gm, ''));
+    const rest = /^The following errors? occurred:?$/.test(others) ? '' : `; ${others.replace(/^The following errors? occurred: /, '')}`;
+    return `missing required flag${described.length === 1 ? '' : 's'} ${described.join('; ')}${rest}`;
+  }
+  return wholeMessage(message).replace(/^The following errors? occurred: /, '');
+}
+
+/** Every line of a message, joined: "Parsing --limit" + "Expected an integer …" → "Parsing --limit: Expected an integer …". */
+export function wholeMessage(message: string): string {
+  const lines = stripAnsi(message)
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && line !== 'See more help with --help');
+  if (lines.length === 0) return message.trim() === '' ? 'unknown error' : message.trim();
+  const [first, ...rest] = lines;
+  if (rest.length === 0) return first!;
+  return `${first!.replace(/:$/, '')}: ${rest.join('; ')}`;
+}
+
+/** oclif colours parts of its messages on a terminal; the escapes would otherwise show as `\x1b[2m`. */
+function stripAnsi(text: string): string {
+  return text.replace(/\u001b\[[0-9;]*m/g, '');
 }
 
 /**

@@ -1,5 +1,6 @@
 import {spawn} from 'node:child_process';
-import {appendFile, readFile, writeFile} from 'node:fs/promises';
+import {randomUUID} from 'node:crypto';
+import {appendFile, mkdir, readFile, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 
 import {describe, expect, it} from 'vitest';
@@ -111,7 +112,8 @@ describe('thoth audit show / tail', () => {
     );
     expect(recent.result?.count).toBe(20);
     const human = await runThoth(['audit', 'show', '--tool', 'read_file', '--limit', '3'], {env});
-    const lines = human.stdout.trim().split('\n');
+    const [header, ...lines] = human.stdout.trim().split('\n');
+    expect(header).toMatch(/^TIME\s+EVENT\s+AGENT\s+TOOL\s+DECISION\s+RULE\s+SESSION\s+DETAIL$/);
     expect(lines).toHaveLength(3);
     for (const line of lines) expect(line).toMatch(/^\d{4}-\d\d-\d\dT.*TOOL_CALL_(PRE|POST)\s+(files|web)\s+read_file/);
     const bad = await runThoth(['audit', 'show', '--since', 'yesterday-ish'], {env});
@@ -161,6 +163,117 @@ describe('thoth audit show / tail', () => {
       .map((line) => JSON.parse(line) as {toolName: string; agentId: string});
     expect(events).toHaveLength(3);
     expect(events.every((e) => e.toolName === 'live_tool' && e.agentId === 'live')).toBe(true);
+  });
+});
+
+describe('thoth audit show: what a person reads', () => {
+  /** One session with a UUID id (as thoth run makes), pins recorded, a call stepped up and approved by a person. */
+  async function trail(): Promise<{home: string; dir: string; session: string}> {
+    const home = await tempDir();
+    const dir = join(home, 'audit');
+    const key = await loadOrCreateKey(join(home, 'audit_hmac_key.json'));
+    const session = randomUUID();
+    const context = testContext({agentId: 'files', sessionId: session});
+    const sink = new FileAuditSink({settings: testSettings(dir), context, key});
+    for (const tool of ['read_file', 'write_file']) sink.event('PIN_RECORDED', context, {toolName: tool, pinSha256: 'ab'.repeat(32)});
+    sink.event('APPROVAL_REQUESTED', context, {approvalId: 'k3m9x2q7ta', toolName: 'write_file', ruleId: 'rule:writes', via: 'cli'});
+    sink.event('APPROVAL_GRANTED', context, {
+      approvalId: 'k3m9x2q7ta',
+      toolName: 'write_file',
+      ruleId: 'rule:writes',
+      via: 'cli',
+      approvedBy: 'ada',
+    });
+    const call = toolCall('write_file', {path: '/data/a.txt'});
+    await sink.toolCallPre({call, context, decision: ALLOW, requestId: '1'});
+    await sink.close();
+    await writeSession(dir, key, 1, {context: {agentId: 'web', sessionId: randomUUID()}});
+    return {home, dir, session};
+  }
+
+  it('decisions in aligned columns with a short session id and who approved; pin bookkeeping only under --pins', async () => {
+    const {home, session} = await trail();
+    const env = {THOTH_HOME: home};
+    const shown = await runThoth(['audit', 'show'], {env});
+    expect(shown.code).toBe(0);
+    const [header, ...rows] = shown.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^TIME +EVENT +AGENT +TOOL +DECISION +RULE +SESSION +DETAIL$/);
+    expect(rows.join('\n')).not.toContain('PIN_RECORDED');
+    // Every column starts where its heading does.
+    for (const heading of ['EVENT', 'AGENT', 'TOOL', 'DECISION', 'RULE', 'SESSION', 'DETAIL']) {
+      const at = header!.indexOf(heading);
+      // (A row without DETAIL ends after its SESSION.)
+      for (const row of rows) if (row.length > at) expect(row.slice(at - 2, at), `${heading} in ${row}`).toBe('  ');
+    }
+    const sessionAt = header!.indexOf('SESSION');
+    const granted = rows.find((row) => row.includes('APPROVAL_GRANTED'))!;
+    expect(granted.slice(sessionAt, sessionAt + 8)).toBe(session.slice(0, 8));
+    expect(granted.slice(header!.indexOf('DETAIL'))).toBe('approved by ada, approval k3m9x2q7ta');
+    expect(shown.stdout).not.toContain(session);
+
+    // The short id is what --session-id takes.
+    const one = parseEnvelope<{events: Array<{sessionId: string}>}>(
+      (await runThoth(['audit', 'show', '--session-id', session.slice(0, 8), '--json'], {env})).stdout,
+    );
+    expect(new Set(one.result?.events.map((event) => event.sessionId))).toEqual(new Set([session]));
+    // Pins: left out of the default (human and --json), back with --pins, alone with --type.
+    expect(one.result?.events.some((event) => (event as {type?: string}).type === 'PIN_RECORDED')).toBe(false);
+    const withPins = await runThoth(['audit', 'show', '--pins'], {env});
+    expect(withPins.stdout.match(/PIN_RECORDED/g)).toHaveLength(2);
+    const onlyPins = parseEnvelope<{events: Array<{type: string}>}>(
+      (await runThoth(['audit', 'show', '--type', 'PIN_RECORDED', '--json'], {env})).stdout,
+    );
+    expect(onlyPins.result?.events.map((event) => event.type)).toEqual(['PIN_RECORDED', 'PIN_RECORDED']);
+    const tail = await runThoth(['audit', 'tail', '-n', '50'], {env});
+    expect(tail.stdout).not.toContain('PIN_RECORDED');
+    expect(tail.stdout.split('\n')[0]).toBe(header);
+  });
+
+  it('a trail not written yet: "no events yet" and exit 0 (show, tail, export); a missing --audit-dir is still exit 4, and verify never passes it', async () => {
+    const home = await tempDir();
+    const env = {THOTH_HOME: home};
+    const show = await runThoth(['audit', 'show'], {env});
+    expect(show.code).toBe(0);
+    expect(show.stdout).toBe(
+      `no events yet in the audit trail (${join(home, 'audit')}): thoth run records every tool call, from the first session on\n`,
+    );
+    expect(show.stderr).toBe('');
+    const json = await runThoth(['audit', 'show', '--json'], {env});
+    expect(json.code).toBe(0);
+    expect(parseEnvelope(json.stdout)).toMatchObject({ok: true, status: 0, result: {events: [], count: 0, total: 0}});
+    expect((await runThoth(['audit', 'tail'], {env})).stdout).toMatch(/^no events yet/);
+    const exported = await runThoth(['audit', 'export'], {env});
+    expect(exported.code).toBe(0);
+    expect(exported.stdout).toBe('');
+    // An empty directory is a trail without events too.
+    await mkdir(join(home, 'audit'));
+    expect((await runThoth(['audit', 'show'], {env})).stdout).toMatch(/^no events yet/);
+    const named = await runThoth(['audit', 'show', '--audit-dir', join(home, 'typo'), '--json'], {env});
+    expect(named.code).toBe(4);
+    expect(parseEnvelope(named.stdout).error?.code).toBe('AUDIT_DIR_NOT_FOUND');
+    expect((await runThoth(['audit', 'verify', join(home, 'nowhere')], {env})).code).toBe(4);
+  });
+
+  it('one flag for the audit directory: --audit-dir on run, audit show/tail/export/verify, approve and deny; --dir still works, unlisted', async () => {
+    const manifest = JSON.parse(await readFile(join(REPO_ROOT, 'oclif.manifest.json'), 'utf8')) as {
+      commands: Record<string, {flags: Record<string, {aliases?: string[]}>}>;
+    };
+    for (const id of ['run', 'audit:show', 'audit:tail', 'audit:export', 'audit:verify', 'approve', 'deny']) {
+      expect(Object.keys(manifest.commands[id]!.flags), id).toContain('audit-dir');
+      expect(Object.keys(manifest.commands[id]!.flags), id).not.toContain('dir');
+    }
+    const {home, dir} = await profile();
+    const elsewhere = await tempDir();
+    const env = {THOTH_HOME: elsewhere};
+    for (const flag of ['--audit-dir', '--dir']) {
+      const shown = parseEnvelope<{count: number}>((await runThoth(['audit', 'show', flag, dir, '--json'], {env})).stdout);
+      expect(shown.result?.count, flag).toBe(20);
+    }
+    const verified = await runThoth(['audit', 'verify', '--audit-dir', dir, '--key-file', join(home, 'audit_hmac_key.json')], {env});
+    expect(verified.code, verified.stderr).toBe(0);
+    const help = await runThoth(['audit', 'show', '--help'], {env});
+    expect(help.stdout).toContain('--audit-dir=<value>');
+    expect(help.stdout).not.toMatch(/--dir\b/);
   });
 });
 

@@ -74,7 +74,7 @@ describe('audit settings through the settings resolver', () => {
 });
 
 describe('the audit commands and thoth health find the trail through the same settings', () => {
-  it('THOTH_AUDIT_DIR / THOTH_AUDIT_KEY_FILE from settings.json; --dir still wins', async () => {
+  it('THOTH_AUDIT_DIR / THOTH_AUDIT_KEY_FILE from settings.json; --audit-dir still wins', async () => {
     const home = await tempDir();
     const profile = join(home, '.thoth');
     const trail = join(home, 'elsewhere', 'trail');
@@ -94,7 +94,7 @@ describe('the audit commands and thoth health find the trail through the same se
 
     const other = join(home, 'empty');
     await mkdir(other);
-    const flagged = await runThoth(['audit', 'show', '--json', '--dir', other], {env});
+    const flagged = await runThoth(['audit', 'show', '--json', '--audit-dir', other], {env});
     expect(parseEnvelope<{count: number}>(flagged.stdout).result!.count).toBe(0);
   });
 });

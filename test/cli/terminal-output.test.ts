@@ -157,7 +157,9 @@ describe('a hostile server and agent cannot drive the operator’s terminal', ()
       expect(audit.code, audit.stderr).toBe(0);
       expectNoRawControls(audit.stdout + audit.stderr, args.join(' '));
       expect(audit.stdout).toContain(SHOWN[1]);
-      for (const line of audit.stdout.trimEnd().split('\n')) expect(line).toMatch(/^\d{4}-\d\d-\d\dT/);
+      const [header, ...rows] = audit.stdout.trimEnd().split('\n');
+      expect(header).toMatch(/^TIME +EVENT +AGENT +TOOL +DECISION +RULE +SESSION +DETAIL$/);
+      for (const line of rows) expect(line).toMatch(/^\d{4}-\d\d-\d\dT/);
     }
     const tailJson = await runThoth(['audit', 'tail', '-n', '100', '--json'], {env});
     expectNoRawControls(tailJson.stdout, 'audit tail --json');

@@ -38,15 +38,28 @@ describe('thoth wrap-config / unwrap-config / status (the built CLI)', () => {
     });
     expect(await readFile(h.file)).toEqual(original);
 
+    // People get a labelled diff: the file, then per server what its command line becomes; no raw patch.
     const human = await runThoth(['wrap-config', '--dry-run', '--enforcement-mode', 'block'], {env: h.env});
     expect(human.code).toBe(10);
-    expect(JSON.parse(human.stdout.slice(0, human.stdout.indexOf('\n]\n') + 2))).toEqual(dryEnvelope.result!.files[0]!.patch);
-    expect(human.stdout).toContain('  would be wrapped filesystem');
+    expect(human.stdout).not.toContain('"op"');
+    const lines = human.stdout.split('\n');
+    expect(lines[0]).toBe(`Claude Desktop: ${h.file}`);
+    const at = lines.indexOf('  would be wrapped filesystem');
+    expect(at).toBeGreaterThan(0);
+    expect(lines[at + 1]).toBe('      - npx -y @modelcontextprotocol/server-filesystem /Users/jane/Desktop /Users/jane/Downloads');
+    expect(lines[at + 2]).toMatch(
+      / {6}\+ \S+ \S+run\.js run --agent-id filesystem --enforcement-mode block -- npx -y @modelcontextprotocol\/server-filesystem \/Users\/jane\/Desktop \/Users\/jane\/Downloads$/,
+    );
+    expect(human.stdout).not.toContain('ghp_');
     expect(human.stdout).toContain('would change this file; nothing written (--dry-run)');
+    expect(human.stdout).not.toContain('Next:');
 
     const wrapped = await runThoth(['wrap-config', '--enforcement-mode', 'block'], {env: h.env});
     expect([wrapped.code, wrapped.stderr]).toEqual([0, '']);
     expect(wrapped.stdout).toMatch(/wrapped {4}github/);
+    expect(wrapped.stdout).toContain(
+      'Next: quit and restart Claude Desktop, so that it starts its servers through thoth.\nThen check with: thoth status\n',
+    );
     const once = await readFile(h.file);
     expect(once.toString()).toContain('"preferences": {\n    "quickEntryShortcut": "off"');
 
@@ -61,9 +74,9 @@ describe('thoth wrap-config / unwrap-config / status (the built CLI)', () => {
     const status = await runThoth(['status', '--client', 'claude-desktop'], {env: h.env});
     expect(status.code).toBe(0);
     expect(status.stdout.split('\n').filter((line) => line.startsWith('  ✓'))).toEqual([
-      '  ✓ filesystem  governed (mode block)',
-      '  ✓ github  governed (mode block)',
-      '  ✓ sqlite  governed (mode block)',
+      '  ✓ filesystem  governed (mode block from --enforcement-mode, no tenant)',
+      '  ✓ github  governed (mode block from --enforcement-mode, no tenant)',
+      '  ✓ sqlite  governed (mode block from --enforcement-mode, no tenant)',
     ]);
     const statusJson = await runThoth(['status', '--json', '--enforcement-mode', 'block'], {env: h.env});
     const report = parseEnvelope<StatusReport>(statusJson.stdout);

@@ -125,7 +125,7 @@ describe('the Intune remediation on Windows: `thoth wrap-config --all` with the 
     await m.write(config, '{"mcpServers": {"github": {"command": "npx.cmd", "args": ["-y", "@modelcontextprotocol/server-github"]}}}');
 
     const before = await statusWithSettings({flags: {}, host: m.host, settingsIo: io});
-    expect(before.report.counts).toEqual({governed: 0, notGoverned: 1, drift: 0, ungovernable: 0});
+    expect(before.report.counts).toEqual({governed: 0, notGoverned: 1, drift: 0, ungovernable: 0, remote: 0, disabled: 0});
 
     const {settings} = await resolveWrapSettings({thothBin: thoth}, m.host, io);
     const result = await changeConfigs({action: 'wrap', host: m.host, settings, all: true});
@@ -180,6 +180,8 @@ describe('status: the expected tenant and mode come from the resolver', () => {
       notGoverned: 0,
       drift: 1,
       ungovernable: 0,
+      remote: 0,
+      disabled: 0,
     });
 
     const badEnv = {...s.env, THOTH_ENFORCEMENT_MODE: 'lenient'};
@@ -206,6 +208,8 @@ describe('status: the expected tenant and mode come from the resolver', () => {
       notGoverned: 0,
       drift: 0,
       ungovernable: 0,
+      remote: 0,
+      disabled: 0,
     });
     const flagged = await statusWithSettings({flags: {enforcementMode: 'block'}, host: s.host, settingsIo: s.io});
     expect(flagged.report.allGoverned).toBe(true);

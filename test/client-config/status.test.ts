@@ -81,7 +81,9 @@ describe('collectStatus', () => {
       state: 'governed',
       problems: ['intent_map.json gives intent "calendar_management"; wrap-config writes it'],
     });
-    expect(s['time']!.mode).toBeUndefined();
+    // No --enforcement-mode in the entry: the mode thoth run resolves (here the settings'), never "default".
+    expect(s['time']).toMatchObject({mode: 'block', modeSource: 'settings', tenant: 'acme'});
+    expect(s['memory']).toMatchObject({modeSource: 'flag', tenant: 'acme'});
     expect(s['time']!.intent).toBeUndefined();
     expect(s['github']).toMatchObject({state: 'not-governed', upstream: 'npx'});
     expect(s['moved']).toMatchObject({state: 'drift', problems: ["/opt/old-thoth/bin/run.js (thoth's entry script) does not exist"]});
@@ -95,17 +97,26 @@ describe('collectStatus', () => {
     expect(s['linear']!.problems[0]).toMatch(/Claude Desktop does not start url entries/);
     expect(s['embedded']).toMatchObject({state: 'governed'});
     expect(s['embedded']!.problems[0]).toMatch(/API key is embedded/);
-    expect(report.counts).toEqual({governed: 3, notGoverned: 1, drift: 6, ungovernable: 1});
+    expect(report.counts).toEqual({governed: 3, notGoverned: 1, drift: 6, ungovernable: 1, remote: 1, disabled: 0});
     expect(report.allGoverned).toBe(false);
     const validate = await loadValidator('status');
     expect(validate(JSON.parse(JSON.stringify(report)))).toBe(true);
 
     const lines = formatStatus(report);
     expect(lines[0]).toBe(`Claude Desktop (user): ${CLAUDE}`);
-    expect(lines).toContain('  ✓ memory  governed (mode block, intent notes)');
+    expect(lines).toContain('  ✓ memory  governed (mode block from --enforcement-mode, tenant acme, intent notes)');
+    expect(lines).toContain(
+      '  ✓ time  governed (mode block from the settings, tenant acme); note: intent_map.json gives intent "calendar_management"; wrap-config writes it',
+    );
     expect(lines).toContain('  ✗ github  not governed: the client starts this server directly, without thoth');
     expect(lines.filter((line) => line.startsWith('  !'))).toHaveLength(7);
-    expect(lines[lines.length - 1]).toBe('3 governed, 1 not governed, 6 drift, 1 ungovernable: NOT all governed');
+    expect(lines).toContain(
+      '  ! linear  remote: remote server (url): Claude Desktop does not start url entries; bridge it with a stdio command such as `npx mcp-remote <url>` and wrap that',
+    );
+    expect(lines.slice(-2)).toEqual([
+      '3 governed, 1 not governed, 6 drift, 1 remote: NOT all governed',
+      'Remote (url) servers count against this: thoth cannot sit in front of them. To accept them, pass --allow-remote-servers or set THOTH_ALLOW_REMOTE_SERVERS=true (a fleet: in managed preferences).',
+    ]);
   });
 
   it("finds Claude Code's managed-mcp.json on Windows where current releases keep it (%ProgramFiles%) and where older ones did (%ProgramData%)", async () => {
@@ -184,7 +195,7 @@ describe('collectStatus', () => {
     await m.write(NODE, '', 0o755);
     await m.write(SCRIPT, '');
     const before = await collectStatus({host: m.host});
-    expect(before.counts).toEqual({governed: 0, notGoverned: 7, drift: 0, ungovernable: 2});
+    expect(before.counts).toEqual({governed: 0, notGoverned: 7, drift: 0, ungovernable: 2, remote: 2, disabled: 0});
     await changeConfigs({
       action: 'wrap',
       host: m.host,
@@ -192,7 +203,7 @@ describe('collectStatus', () => {
       settings: {launcher, intentMap: {}, env: {}, enforcementMode: 'progressive'},
     });
     const after = await collectStatus({host: m.host, expected: {enforcementMode: 'progressive'}, installation: INSTALLED});
-    expect(after.counts).toEqual({governed: 7, notGoverned: 0, drift: 0, ungovernable: 2});
+    expect(after.counts).toEqual({governed: 7, notGoverned: 0, drift: 0, ungovernable: 2, remote: 2, disabled: 0});
     expect(byName(after)['postgres']).toMatchObject({
       state: 'governed',
       scope: 'local:/Users/jane/src/webapp',
@@ -258,7 +269,7 @@ describe('collectStatus', () => {
       problems: [`runs ${NODE} /opt/old-thoth/bin/run.js (thoth 0.0.9 in /opt/old-thoth), ${THIS}`],
     });
     expect(s['api-key-env']).toMatchObject({state: 'drift', problems: ['env THOTH_API_KEY=<hidden> was not written by wrap-config']});
-    expect(report.counts).toEqual({governed: 1, notGoverned: 0, drift: 6, ungovernable: 0});
+    expect(report.counts).toEqual({governed: 1, notGoverned: 0, drift: 6, ungovernable: 0, remote: 0, disabled: 0});
     expect(report.installation).toEqual({command: NODE, args: [SCRIPT], version: '0.1.0', thothBins: []});
     const validate = await loadValidator('status');
     expect(validate(JSON.parse(JSON.stringify(report))), JSON.stringify(validate.errors)).toBe(true);

@@ -1,11 +1,13 @@
+import {spawn} from 'node:child_process';
 import {stat, readFile} from 'node:fs/promises';
+import {setTimeout as sleep} from 'node:timers/promises';
 import {join} from 'node:path';
 
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest';
 
 import {stateFiles} from '../../src/fleet/control-plane-state.js';
 import {loadValidator} from '../../src/util/validators.js';
-import {parseEnvelope, runThoth} from '../helpers/cli.js';
+import {THOTH_BIN, parseEnvelope, runThoth} from '../helpers/cli.js';
 import {errorBody, type TestControlPlane} from '../helpers/control-plane-server.js';
 import {tempDir} from '../helpers/tmp.js';
 import {API_KEY, fleetEnv, makePki, startPlane, type Pki} from './fixtures.js';
@@ -51,7 +53,7 @@ describe('thoth enroll (the built CLI against the test control plane)', () => {
     const home = await tempDir();
     const env = {...fleetEnv(plane, pki, {THOTH_FLEET_ID: 'laptops', THOTH_ENROLLMENT_SOURCE: 'jamf'}), THOTH_HOME: home};
     const first = await enroll(env);
-    expect(first.code).toBe(0);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
     const validate = await loadValidator('enroll-result');
     expect(validate(first.envelope.result)).toBe(true);
     expect(first.envelope.result).toMatchObject({
@@ -85,6 +87,34 @@ describe('thoth enroll (the built CLI against the test control plane)', () => {
     const report = parseEnvelope<{heartbeat: {enrolled: boolean; state: string; summary: string}}>(health.stdout).result!;
     expect(report.heartbeat).toMatchObject({enrolled: true, state: 'ok'});
     expect(report.heartbeat.summary).toContain('no heartbeat yet');
+  });
+
+  it('says what it is doing before it waits on the network (stderr; stdout keeps the result)', async () => {
+    const home = await tempDir();
+    const env = {...fleetEnv(plane, pki), HOME: home, THOTH_HOME: home};
+    const child = spawn(process.execPath, [THOTH_BIN, 'enroll'], {
+      env: {PATH: process.env['PATH'], ...env},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // The control plane answers only once the line is on the terminal: it was printed before the wait.
+    let sawLine = false;
+    plane.handlers.register = async (request) => {
+      for (let waited = 0; !stderr.includes('registering ') && waited < 10_000; waited += 20) await sleep(20);
+      sawLine = stderr.includes('registering ');
+      const body = request.body as {endpointId: string; fleetId: string | null};
+      return {
+        body: {endpointId: body.endpointId, status: 'enrolled', created: true, enrolledAt: new Date().toISOString(), fleetId: body.fleetId},
+      };
+    };
+    expect(await exited).toBe(0);
+    expect(sawLine).toBe(true);
+    expect(stderr).toBe(`registering ep-test-1 with ${plane.url} (waits up to 15 s)…\n`);
+    expect(stdout).toMatch(/^enrolled: ep-test-1 /);
   });
 
   it('logs the control plane’s warning when the key belongs to another endpoint or fleet, and still enrolls', async () => {

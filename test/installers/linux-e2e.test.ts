@@ -69,6 +69,22 @@ describe.skipIf(skip !== undefined)('the unpacked Linux tarball, without Node.js
     expect(result.stdout).toBe(`thoth-mcp/${version} linux-x64 node-v${pins.version}\n`);
   });
 
+  it('the bundle has the not-found hook, help and completion: a typo gets "did you mean", thoth help and -h work', async () => {
+    const home = await tempDir();
+    const typo = await thoth(['wrap-confg'], {HOME: home, THOTH_HOME: join(home, '.thoth')});
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toBe(
+      'thoth: error: "wrap-confg" is not a thoth command\n  Try this: Did you mean `thoth wrap-config`? `thoth help` lists every command.\n',
+    );
+    const help = await thoth(['help', 'audit', 'show'], {HOME: home});
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('$ thoth audit show');
+    const short = await thoth(['status', '-h'], {HOME: home});
+    expect(short.stdout).toContain('$ thoth status');
+    const completion = await thoth(['autocomplete', 'bash'], {HOME: home});
+    expect(completion.stdout).toContain('complete -o default -F _thoth_complete thoth');
+  });
+
   it('the launcher is relocatable (called by a relative path from elsewhere) and says what is wrong when symlinked away from node', async () => {
     const relative = await thoth(['--version'], {}, join(root, 'thoth', 'lib'));
     expect(relative.code).toBe(0);

@@ -58,7 +58,12 @@ describe('thoth policy validate', () => {
 describe('thoth policy explain', () => {
   it('prints the decision and the rule chain, using the same sources as thoth run', async () => {
     const home = await tempDir();
-    const policy = join(FIXTURES, 'filesystem.jsonc');
+    // The fixture allows reads in ~/work and /tmp; ~/.ssh must fall outside every allowed root
+    // wherever HOME is (it may be under /tmp): the same policy with a fresh workspace for /tmp.
+    const workspace = await tempDir('thoth-workspace-');
+    const fixture = await readFile(join(FIXTURES, 'filesystem.jsonc'), 'utf8');
+    const policy = join(home, 'filesystem.jsonc');
+    await writeFile(policy, fixture.replaceAll('"/tmp"', JSON.stringify(workspace)));
     const {code, envelope} = await thoth(home, [
       'policy',
       'explain',

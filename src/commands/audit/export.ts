@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core';
 
 import {exportAudit, filterOf, type ExportFormat, type ExportResult} from '../../audit/api.js';
-import {filterFlagValues, filterFlags, locationFlags, resolveAuditLocation} from '../../audit/command-flags.js';
+import {filterFlagValues, filterFlags, locationFlags, resolveAuditLocation, unlessTrailMissing} from '../../audit/command-flags.js';
 import {BaseCommand} from '../../cli/base-command.js';
 import {ThothError} from '../../core/errors.js';
 import {ExitCode} from '../../core/exit-codes.js';
@@ -12,7 +12,7 @@ export type AuditExportResult = ExportResult;
 export default class AuditExport extends BaseCommand<AuditExportResult> {
   static override summary = 'Export audit events for a SIEM, as JSON Lines or OCSF 1.3.0.';
   static override description =
-    'Writes one JSON object per line to --output (or stdout). `jsonl` is each event as thoth records it plus its chain position; `ocsf` maps each event to its OCSF class (API Activity, Application Lifecycle, Entity Management, Detection Finding) for Amazon Security Lake, Splunk and others. Run `thoth audit verify` first: export reads, it does not authenticate.';
+    'Writes one JSON object per line to --output (or stdout); a trail not written yet exports nothing. `jsonl` is each event as thoth records it plus its chain position; `ocsf` maps each event to its OCSF class (API Activity, Application Lifecycle, Entity Management, Detection Finding) for Amazon Security Lake, Splunk and others. Run `thoth audit verify` first: export reads, it does not authenticate.';
   static override examples = [
     '<%= config.bin %> audit export --format ocsf --output thoth-ocsf.jsonl',
     '<%= config.bin %> audit export --format jsonl --since 24h > last-day.jsonl',
@@ -32,14 +32,13 @@ export default class AuditExport extends BaseCommand<AuditExportResult> {
         suggestions: ['Add --output FILE, or drop --json to stream the events to stdout.'],
       });
     }
-    const {location, warnings} = await resolveAuditLocation(flags);
+    const {location, warnings, explicitDir} = await resolveAuditLocation(flags);
     for (const warning of warnings) this.note(warning);
-    const result = await exportAudit(
-      location,
-      filterOf(filterFlagValues(flags)),
-      flags.format as ExportFormat,
-      {path: flags.output},
-      this.config.version,
+    const format = flags.format as ExportFormat;
+    const {value: result} = await unlessTrailMissing(
+      () => exportAudit(location, filterOf(filterFlagValues(flags)), format, {path: flags.output}, this.config.version),
+      {format, output: flags.output ?? '-', count: 0},
+      explicitDir,
     );
     if (!this.jsonEnabled() && flags.output)
       this.log(`exported ${result.count} event(s) as ${result.format} to ${terminalSafe(String(result.output))}`);

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core';
 
 import {EXIT_FOR_STATUS, verifyAudit} from '../../audit/api.js';
-import {keyFlags, resolveAuditLocation} from '../../audit/command-flags.js';
+import {keyFlags, locationFlags, resolveAuditLocation} from '../../audit/command-flags.js';
 import {formatVerifyReport} from '../../audit/format.js';
 import type {VerifyReport} from '../../audit/verify.js';
 import {BaseCommand} from '../../cli/base-command.js';
@@ -20,14 +20,18 @@ export default class AuditVerify extends BaseCommand<AuditVerifyResult> {
     '<%= config.bin %> audit verify copy-of-audit/ --key-file key.json',
   ];
   static override args = {
-    path: Args.string({description: 'Audit directory or one of its files (default: the audit directory).', required: false}),
+    path: Args.string({
+      description: 'Audit directory or one of its files (default: --audit-dir, else the audit directory).',
+      required: false,
+    }),
   };
-  static override flags = {...keyFlags};
+  static override flags = {...locationFlags, ...keyFlags};
 
   async run(): Promise<AuditVerifyResult> {
     const {args, flags} = await this.parse(AuditVerify);
     const {location, warnings} = await resolveAuditLocation(flags);
     for (const warning of warnings) this.note(warning);
+    // No trail is not an intact trail: a deleted directory must not verify. PATH wins over --audit-dir.
     const report = await verifyAudit(args.path, location);
     this.setExitCode(EXIT_FOR_STATUS[report.status]);
     if (!this.jsonEnabled()) this.log(formatVerifyReport(report));
