@@ -84,18 +84,21 @@ export async function resolveWrapSettings(flags: WrapFlags, host: ConfigHost, io
   return result;
 }
 
+/** The settings flags the config commands (status, wrap-config, health) accept. */
+export interface ConfigCommandFlags {
+  tenantId?: string | undefined;
+  enforcementMode?: string | undefined;
+  profileDir?: string | undefined;
+  allowRemoteServers?: boolean | undefined;
+}
+
 /**
  * The tenant and mode `thoth status` and `thoth health` expect a wrapped entry to carry, from the
  * settings resolver (flags win). An invalid flag is a usage error; an invalid value from another
  * layer is left out and reported in `warnings`.
  */
 export async function resolveExpectedSettings(
-  flags: {
-    tenantId?: string | undefined;
-    enforcementMode?: string | undefined;
-    profileDir?: string | undefined;
-    allowRemoteServers?: boolean | undefined;
-  },
+  flags: ConfigCommandFlags,
   host: ConfigHost,
   io: SettingsIo = {},
 ): Promise<{
@@ -123,16 +126,7 @@ export async function resolveExpectedSettings(
 }
 
 /** The one settings resolver, on the host's machine, with the config commands' flags on top. */
-function resolveFor(
-  flags: {
-    tenantId?: string | undefined;
-    enforcementMode?: string | undefined;
-    profileDir?: string | undefined;
-    allowRemoteServers?: boolean | undefined;
-  },
-  host: ConfigHost,
-  io: SettingsIo,
-): Promise<ResolvedSettings> {
+function resolveFor(flags: ConfigCommandFlags, host: ConfigHost, io: SettingsIo): Promise<ResolvedSettings> {
   return resolveSettings({
     ...io,
     env: host.env,

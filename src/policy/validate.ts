@@ -1,6 +1,6 @@
 import {credentialGaps, describeCredentialGaps, type CredentialGap} from './credential-check.js';
 import {builtinPolicy, loadPolicyFile, formatPolicyProblem} from './load.js';
-import type {PolicyProblem} from './model.js';
+import type {CompiledPolicy, PolicyProblem} from './model.js';
 import {describeLocation, locateRunPolicy, type RunPolicyOptions} from './run-policy.js';
 
 export interface PolicyValidation {
@@ -32,20 +32,8 @@ export async function validateRunPolicy(options: RunPolicyOptions = {}): Promise
   if (location.kind === 'builtin') {
     const loaded = builtinPolicy();
     if (!loaded.ok) throw new Error('the built-in policy does not compile');
-    const {policy} = loaded;
-    return {
-      file: policy.source.path,
-      valid: true,
-      exists: true,
-      version: policy.version,
-      agents: [...policy.agentNames],
-      intents: [...policy.intents.keys()],
-      rules: policy.ruleCount,
-      problems: [],
-      source,
-      credentialGaps: [],
-      warnings: [],
-    };
+    // The built-in policy is the credential-file protection itself: no gap to report.
+    return {...validSummary(loaded.policy.source.path, loaded.policy, []), source};
   }
   return {...(await validatePolicy(location.candidate.path)), source};
 }
@@ -67,8 +55,10 @@ export async function validatePolicy(file: string): Promise<PolicyValidation> {
       warnings: [],
     };
   }
-  const {policy} = loaded;
-  const gaps = credentialGaps(policy);
+  return validSummary(file, loaded.policy, credentialGaps(loaded.policy));
+}
+
+function validSummary(file: string, policy: CompiledPolicy, gaps: CredentialGap[]): PolicyValidation {
   return {
     file,
     valid: true,

@@ -9,6 +9,7 @@ import {Relay} from '../proxy/relay.js';
 import {planSpawn} from '../proxy/resolve-executable.js';
 import {parseRunArgs, type RunOptions} from '../core/run-flags.js';
 import {describeExit, exitCodeOf, startUpstream} from '../proxy/upstream.js';
+import {withTimeout} from '../util/with-timeout.js';
 
 /**
  * Secrets meant for thoth are not passed on to a third-party server, nor is wrap-config's record
@@ -93,17 +94,4 @@ export function upstreamEnvironment(env: NodeJS.ProcessEnv, sessionId?: string):
   for (const name of NOT_FOR_UPSTREAM) delete copy[name];
   if (sessionId !== undefined) copy[GOVERNED_SESSION_ENV] = sessionId;
   return copy;
-}
-
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -7,6 +7,7 @@ import {sdkRefusal, ToolCallRefusedError} from './errors.js';
 import type {CallShape, GovernedResult} from './govern-call.js';
 import {planSession, programName, type GovernanceOptions, type SessionPlan, type SettingsIo} from './options.js';
 import type {StartedGovernance} from './start.js';
+import {withTimeout} from '../util/with-timeout.js';
 
 export type {CallShape, GovernedResult} from './govern-call.js';
 
@@ -175,17 +176,4 @@ function installExitHook(): void {
   process.on('beforeExit', () => {
     for (const session of [...openSessions]) void session.close();
   });
-}
-
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
