@@ -1,6 +1,6 @@
 import type {ControlPlaneEndpoint} from '../control-plane/config.js';
 import type {ControlPlaneSender} from '../control-plane/client.js';
-import type {GovernedServers} from '../control-plane/contract.js';
+import type {CheckinResponse, GovernedServers} from '../control-plane/contract.js';
 import {ControlPlaneError} from '../control-plane/errors.js';
 import type {Settings} from '../settings/definitions.js';
 import {LeaseGatedLoop} from './lease-gated-loop.js';
@@ -33,6 +33,8 @@ export interface HeartbeatOptions {
   random?: () => number;
   now?: () => number;
   warn(message: string): void;
+  /** What a successful check-in answered (the fleet's pin decisions): a failure here is warned about, not retried. */
+  onCheckin?: (answer: CheckinResponse) => Promise<void>;
   /** Every attempt and the wait planned after it (tests, diagnostics). */
   onAttempt?: (attempt: HeartbeatAttempt) => void;
 }
@@ -115,6 +117,7 @@ export class HeartbeatLoop {
         answer = await this.checkin(sequence);
       }
       if (answer.nextCheckinSeconds !== undefined) nextMs = Math.max(nextMs, answer.nextCheckinSeconds * 1000);
+      if (options.onCheckin) await options.onCheckin(answer).catch((error: unknown) => options.warn(`heartbeat: ${errorMessage(error)}`));
       const delay = jittered(nextMs, this.random);
       await this.writeState({
         ...previous,

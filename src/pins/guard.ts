@@ -1,7 +1,12 @@
 import {errorMessage} from '../core/errors.js';
 import {sha256Digits} from '../core/canonical-json.js';
 import {shellWord} from '../core/shell-word.js';
-import {checkTools, readPinFile, type ToolDefinition} from './store.js';
+import {redactValue} from '../audit/redact.js';
+import {applyFleetApproval, checkTools, readPinFile, type ToolDefinition} from './store.js';
+import type {FleetPinDecision} from './fleet-decisions.js';
+
+/** A definition larger than this is left out of PIN_CHANGED (its hash is still there). */
+const MAX_DEFINITION_BYTES = 64 * 1024;
 
 export interface PinGuardOptions {
   home: string;
@@ -30,6 +35,10 @@ export class PinGuard {
     this.options = options;
   }
 
+  private now(): Date {
+    return (this.options.now ?? (() => new Date()))();
+  }
+
   /** Why a call to `tool` must be refused, or undefined. */
   problem(tool: string): string | undefined {
     if (this.damaged !== undefined) return this.damaged;
@@ -41,6 +50,13 @@ export class PinGuard {
     const mismatch = this.mismatched.get(tool);
     if (mismatch === undefined) return;
     try {
+      // Approved for the fleet since this session saw the change (the heartbeat brought the decision)?
+      const fleet = await applyFleetApproval(this.options.home, this.options.agentId, tool, mismatch.seenHash, this.now());
+      if (fleet !== undefined) {
+        this.mismatched.delete(tool);
+        this.options.event?.('PIN_ACCEPTED', fleetAcceptance(tool, mismatch.seenHash, mismatch.pinnedHash, fleet, this.now()));
+        return;
+      }
       const pins = await readPinFile(this.options.home, this.options.agentId);
       const pinned = Object.hasOwn(pins.tools, tool) ? pins.tools[tool] : undefined;
       if (pinned?.hash === mismatch.seenHash) {
@@ -67,7 +83,7 @@ export class PinGuard {
   async observe(tools: readonly ToolDefinition[]): Promise<Map<string, ToolDefinition>> {
     let check;
     try {
-      check = await checkTools(this.options.home, this.options.agentId, tools, (this.options.now ?? (() => new Date()))());
+      check = await checkTools(this.options.home, this.options.agentId, tools, this.now());
     } catch (error) {
       // Without readable pins nothing can be verified: refuse every call until it is repaired.
       this.damaged = `the tool pins of agent "${this.options.agentId}" cannot be checked (${errorMessage(error)})`;
@@ -85,19 +101,75 @@ export class PinGuard {
       const hash = check.seen.get(name);
       this.options.event?.('PIN_RECORDED', {toolName: name, pinSha256: hash === undefined ? undefined : sha256Digits(hash)});
     }
+    for (const change of check.fleetAccepted) {
+      this.mismatched.delete(change.name);
+      this.options.event?.('PIN_CHANGED', changedFields(change));
+      this.options.event?.('PIN_ACCEPTED', fleetAcceptance(change.name, change.seenHash, change.pinnedHash, change.decision, this.now()));
+    }
     for (const change of check.changed) {
-      if (change.newlyChanged) {
-        this.options.event?.('PIN_CHANGED', {
-          toolName: change.name,
-          pinSha256: sha256Digits(change.seenHash),
-          previousSha256: sha256Digits(change.pinnedHash),
-        });
-      }
+      if (change.newlyChanged) this.options.event?.('PIN_CHANGED', changedFields(change));
       if (alreadyKnown.has(change.name) && !change.newlyChanged) continue;
+      if (change.rejectedByFleet !== undefined) {
+        this.options.warn?.(
+          `the definition of tool "${change.name}" changed since it was pinned, and the fleet's admins rejected this change (${change.rejectedByFleet.decidedBy}, review ${change.rejectedByFleet.reviewId}); calls to it are refused`,
+        );
+        continue;
+      }
       this.options.warn?.(
         `the definition of tool "${change.name}" changed since it was pinned; calls to it are refused until someone reviews it and runs: thoth pins accept --agent-id ${shellWord(this.options.agentId)} --tool ${shellWord(change.name)}`,
       );
     }
     return check.pinnedDefinitions;
   }
+}
+
+/**
+ * PIN_CHANGED with what a reviewer needs to see the diff (the control plane shows it to the
+ * fleet's admins): both definitions, redacted as the audit trail redacts arguments, unless one is
+ * too large for an audit record (the hashes always identify the change).
+ */
+function changedFields(change: {
+  name: string;
+  pinnedHash: string;
+  seenHash: string;
+  pinnedDefinition: ToolDefinition;
+  seenDefinition: ToolDefinition;
+}): Record<string, unknown> {
+  const fields: Record<string, unknown> = {
+    toolName: change.name,
+    pinSha256: sha256Digits(change.seenHash),
+    previousSha256: sha256Digits(change.pinnedHash),
+  };
+  const definition = boundedDefinition(change.seenDefinition);
+  const previous = boundedDefinition(change.pinnedDefinition);
+  if (definition !== undefined && previous !== undefined) {
+    fields['definition'] = definition;
+    fields['previousDefinition'] = previous;
+  } else {
+    fields['definitionsOmitted'] = 'too-large';
+  }
+  return fields;
+}
+
+function boundedDefinition(definition: ToolDefinition): unknown {
+  const redacted = redactValue(definition).value;
+  return Buffer.byteLength(JSON.stringify(redacted) ?? '') <= MAX_DEFINITION_BYTES ? redacted : undefined;
+}
+
+function fleetAcceptance(
+  tool: string,
+  seenHash: string,
+  pinnedHash: string,
+  decision: FleetPinDecision,
+  now: Date,
+): Record<string, unknown> {
+  return {
+    via: 'fleet',
+    toolName: tool,
+    pinSha256: sha256Digits(seenHash),
+    previousSha256: sha256Digits(pinnedHash),
+    acceptedBy: decision.decidedBy,
+    acceptedAt: now.toISOString(),
+    reviewId: decision.reviewId,
+  };
 }

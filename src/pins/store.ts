@@ -8,6 +8,7 @@ import {canonicalHash} from '../core/canonical-json.js';
 import {writeFileAtomic} from '../util/atomic-write.js';
 import {withFileLock} from '../util/file-lock.js';
 import {readStateFile} from '../util/state-file.js';
+import {fleetDecisionFor, readFleetDecisions, type FleetPinDecision} from './fleet-decisions.js';
 
 /**
  * Tool pinning (rug-pull defence): the first definition seen of each tool is trusted and
@@ -25,8 +26,11 @@ export interface PinnedTool {
   hash: string;
   definition: ToolDefinition;
   pinnedAt: string;
-  /** Set when a person accepted a change (`thoth pins accept`). */
+  /** Set when a person accepted a change (`thoth pins accept`), or the fleet did. */
   acceptedAt?: string;
+  /** Set when the change was accepted by a fleet decision: its review and the admin who approved it. */
+  fleetReviewId?: string;
+  acceptedBy?: string;
   /** A definition seen later that differs from the pinned one, awaiting review. */
   changed?: {hash: string; definition: ToolDefinition; seenAt: string};
 }
@@ -41,7 +45,25 @@ export interface PinCheck {
   /** Tools seen for the first time and pinned now. */
   pinned: string[];
   /** Tools whose definition differs from the pinned one (newly or still). */
-  changed: Array<{name: string; pinnedHash: string; seenHash: string; newlyChanged: boolean}>;
+  changed: Array<{
+    name: string;
+    pinnedHash: string;
+    seenHash: string;
+    newlyChanged: boolean;
+    pinnedDefinition: ToolDefinition;
+    seenDefinition: ToolDefinition;
+    /** The fleet rejected this change: it stays refused, and `thoth pins accept` cannot accept it. */
+    rejectedByFleet?: FleetPinDecision;
+  }>;
+  /** Changes the fleet had approved already: pinned now, without asking anyone. */
+  fleetAccepted: Array<{
+    name: string;
+    pinnedHash: string;
+    seenHash: string;
+    decision: FleetPinDecision;
+    pinnedDefinition: ToolDefinition;
+    seenDefinition: ToolDefinition;
+  }>;
   /** The pinned definition of each changed tool (what the client should keep seeing). */
   pinnedDefinitions: Map<string, ToolDefinition>;
   /** The hash of every tool in the list, as seen. */
@@ -75,9 +97,10 @@ export async function checkTools(
   tools: readonly ToolDefinition[],
   now: Date = new Date(),
 ): Promise<PinCheck> {
-  const result: PinCheck = {pinned: [], changed: [], pinnedDefinitions: new Map(), seen: new Map()};
+  const result: PinCheck = {pinned: [], changed: [], fleetAccepted: [], pinnedDefinitions: new Map(), seen: new Map()};
   const file = pinFilePath(home, agentId);
   await mkdir(pinsDirectory(home), {recursive: true, mode: 0o700});
+  const fleet = await readFleetDecisions(home);
   await withFileLock(`${file}.lock`, async () => {
     const pins = await readPinFile(home, agentId);
     let dirty = false;
@@ -90,12 +113,35 @@ export async function checkTools(
         result.pinned.push(tool.name);
         dirty = true;
       } else if (pinned.hash !== hash) {
+        const decision = fleetDecisionFor(fleet, tool.name, pinned.hash, hash);
+        if (decision?.decision === 'approved') {
+          // Reviewed once for the fleet: this change becomes the pin here without asking the user.
+          result.fleetAccepted.push({
+            name: tool.name,
+            pinnedHash: pinned.hash,
+            seenHash: hash,
+            decision,
+            pinnedDefinition: pinned.definition,
+            seenDefinition: definition,
+          });
+          setOwn(pins.tools, tool.name, fleetAccepted(pinned, {hash, definition}, decision, now));
+          dirty = true;
+          continue;
+        }
         const newlyChanged = pinned.changed?.hash !== hash;
         if (newlyChanged) {
           pinned.changed = {hash, definition, seenAt: now.toISOString()};
           dirty = true;
         }
-        result.changed.push({name: tool.name, pinnedHash: pinned.hash, seenHash: hash, newlyChanged});
+        result.changed.push({
+          name: tool.name,
+          pinnedHash: pinned.hash,
+          seenHash: hash,
+          newlyChanged,
+          pinnedDefinition: pinned.definition,
+          seenDefinition: definition,
+          ...(decision?.decision === 'rejected' ? {rejectedByFleet: decision} : {}),
+        });
         result.pinnedDefinitions.set(tool.name, pinned.definition);
       } else if (pinned.changed !== undefined) {
         // The server went back to the approved definition.
@@ -106,6 +152,48 @@ export async function checkTools(
     if (dirty) await writeFileAtomic(file, `${JSON.stringify(pins, null, 2)}\n`, {mode: 0o600});
   });
   return result;
+}
+
+function fleetAccepted(
+  pinned: PinnedTool,
+  seen: {hash: string; definition: ToolDefinition},
+  decision: FleetPinDecision,
+  now: Date,
+): PinnedTool {
+  return {
+    hash: seen.hash,
+    definition: seen.definition,
+    pinnedAt: pinned.pinnedAt,
+    acceptedAt: now.toISOString(),
+    fleetReviewId: decision.reviewId,
+    acceptedBy: decision.decidedBy,
+  };
+}
+
+/**
+ * A session's re-check of a refused tool: when the fleet has approved the change the session saw
+ * (pinned hash → `seenHash`), it becomes the pin now. Returns the decision applied, if any.
+ */
+export async function applyFleetApproval(
+  home: string,
+  agentId: string,
+  tool: string,
+  seenHash: string,
+  now: Date = new Date(),
+): Promise<FleetPinDecision | undefined> {
+  const fleet = await readFleetDecisions(home);
+  if (fleet.length === 0) return undefined;
+  const file = pinFilePath(home, agentId);
+  return withFileLock(`${file}.lock`, async () => {
+    const pins = await readPinFile(home, agentId);
+    const pinned = Object.hasOwn(pins.tools, tool) ? pins.tools[tool] : undefined;
+    if (pinned?.changed?.hash !== seenHash) return undefined;
+    const decision = fleetDecisionFor(fleet, tool, pinned.hash, seenHash);
+    if (decision?.decision !== 'approved') return undefined;
+    setOwn(pins.tools, tool, fleetAccepted(pinned, pinned.changed, decision, now));
+    await writeFileAtomic(file, `${JSON.stringify(pins, null, 2)}\n`, {mode: 0o600});
+    return decision;
+  });
 }
 
 export interface AcceptResult {
@@ -131,6 +219,7 @@ export async function acceptChanges(
 ): Promise<AcceptResult> {
   const file = pinFilePath(home, agentId);
   await mkdir(pinsDirectory(home), {recursive: true, mode: 0o700});
+  const fleet = await readFleetDecisions(home);
   return withFileLock(`${file}.lock`, async () => {
     const pins = await readPinFile(home, agentId);
     const names = tools ?? Object.keys(pins.tools).filter((name) => pins.tools[name]?.changed !== undefined);
@@ -151,6 +240,15 @@ export async function acceptChanges(
           });
         }
         continue;
+      }
+      const rejected = fleetDecisionFor(fleet, name, pinned.hash, pinned.changed.hash);
+      if (rejected?.decision === 'rejected') {
+        // The fleet's admins reviewed this exact change and refused it: one user cannot overrule them.
+        throw new ThothError(
+          'PIN_REJECTED_BY_FLEET',
+          `the change of tool "${name}" of agent "${agentId}" was rejected for the fleet by ${rejected.decidedBy} (review ${rejected.reviewId})`,
+          {exitCode: ExitCode.SECURITY, suggestions: ['Ask the control plane admins to review the tool again.']},
+        );
       }
       accepted.push({name, from: pinned.hash, to: pinned.changed.hash});
       setOwn(pins.tools, name, {

@@ -11,6 +11,7 @@ import {stateFiles} from '../fleet/control-plane-state.js';
 import {governedServersSummary} from '../fleet/enroll.js';
 import {HeartbeatLoop} from '../fleet/heartbeat.js';
 import {Lease} from '../fleet/lease.js';
+import {receivePinDecisions} from '../fleet/pin-decisions.js';
 import {pinnedServerKey} from '../fleet/server-key.js';
 import {EventShipper} from '../fleet/shipper.js';
 import type {ResolvedSettings} from '../settings/resolve.js';
@@ -94,6 +95,7 @@ export async function startRunControlPlane(input: RunControlPlaneInput): Promise
   if (client && isUsable(plan.govapi)) {
     const govapi = plan.govapi;
     const summary = cachedSummary(() => governedServersSummary({env: input.env, profileDir}));
+    const warnedPinProblems = new Set<string>();
     const heartbeatLease = new Lease({path: stateFiles.heartbeatLease(profileDir), renewMs, ttlMs: 3 * renewMs, warn});
     const heartbeat = new HeartbeatLoop({
       sender,
@@ -111,6 +113,21 @@ export async function startRunControlPlane(input: RunControlPlaneInput): Promise
       },
       governedServers: summary,
       warn: (message) => warn(`control plane: ${message}`),
+      onCheckin: async (answer) => {
+        if (answer.pinDecisions === undefined) return;
+        const received = await receivePinDecisions({
+          profileDir,
+          decisions: answer.pinDecisions,
+          key: await pinnedServerKey(input.settings),
+          tenantId: input.settings.values.tenantId,
+        });
+        const problems = new Set(received.dropped.map((drop) => drop.problem));
+        for (const problem of problems) {
+          if (warnedPinProblems.has(problem)) continue;
+          warnedPinProblems.add(problem);
+          warn(`control plane: fleet pin decisions ignored: ${problem}`);
+        }
+      },
     });
     heartbeat.start();
     heartbeatLease.start();

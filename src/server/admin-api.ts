@@ -3,7 +3,7 @@ import type {IncomingMessage, ServerResponse} from 'node:http';
 import {thothVersion} from '../control-plane/version.js';
 import {authenticateAdmin, login, logout, recordAdminAction, requireCsrf, requireRole, type Principal, type Role} from './admin-auth.js';
 import {decideApproval, getApproval, listApprovals} from './approvals.js';
-import {checkPolicyText, PolicyInvalid, uploadPolicy} from './central-policy.js';
+import {checkPolicyText, PolicyInvalid, policyOverview, uploadPolicy} from './central-policy.js';
 import type {ServerContext} from './context.js';
 import {exportLines, searchEvents} from './event-search.js';
 import {decidePinReview, listPinReviews} from './fleet-pins.js';
@@ -81,7 +81,7 @@ const ROUTES: Route[] = [
     method: 'GET',
     path: new RegExp(`^/tenants/${NAME}/policy$`),
     role: 'viewer',
-    handle: async ({context, params}) => currentPolicy(context, params[0]!),
+    handle: async ({context, params}) => policyOverview(context.db, params[0]!),
   },
   {
     method: 'PUT',
@@ -339,27 +339,6 @@ function whoami(principal: Principal): Record<string, unknown> {
     role: principal.role,
     via: principal.via,
     ...(principal.csrfToken ? {csrfToken: principal.csrfToken} : {}),
-  };
-}
-
-async function currentPolicy(context: ServerContext, name: string): Promise<Record<string, unknown>> {
-  const tenant = await tenantByName(context.db, name);
-  const rows = await context.db.query<{id: number; version: string; source: string; uploaded_by: string; uploaded_at: Date}>(
-    'select id, version, source, uploaded_by, uploaded_at from policies where tenant_id = $1 order by id desc limit 20',
-    [tenant.id],
-  );
-  const running = await context.db.query<{policy_version: string | null; endpoints: number}>(
-    'select policy_version, count(*) as endpoints from endpoints where tenant_id = $1 group by policy_version order by endpoints desc',
-    [tenant.id],
-  );
-  const current = rows[0];
-  return {
-    tenant: tenant.name,
-    current: current
-      ? {version: current.version, source: current.source, uploadedBy: current.uploaded_by, uploadedAt: current.uploaded_at.toISOString()}
-      : null,
-    history: rows.map((row) => ({version: row.version, uploadedBy: row.uploaded_by, uploadedAt: row.uploaded_at.toISOString()})),
-    endpointsByVersion: running.map((row) => ({version: row.policy_version, endpoints: row.endpoints})),
   };
 }
 

@@ -5,6 +5,7 @@ import type {Decision, ToolCall} from '../core/decision.js';
 import type {EnforceRequest} from '../control-plane/contract.js';
 import type {Queryable} from './store/database.js';
 import {HttpError} from './http.js';
+import {tenantByName} from './tenants.js';
 
 /**
  * The central policy of a tenant: the same document, schema and compiler as a local policy
@@ -48,6 +49,36 @@ export async function uploadPolicy(db: Queryable, tenantId: string, text: string
     actor,
   ]);
   return {version: checked.policy.version, rules: checked.policy.ruleCount, agents: [...checked.policy.agentNames]};
+}
+
+export interface PolicyOverview {
+  tenant: string;
+  current: {version: string; source: string; uploadedBy: string; uploadedAt: string} | null;
+  history: Array<{version: string; uploadedBy: string; uploadedAt: string}>;
+  /** Which endpoints run which version (as their last check-in was told). */
+  endpointsByVersion: Array<{version: string | null; endpoints: number}>;
+}
+
+/** A tenant's central policy: the current one with its text, the last 20 versions, and who runs which. */
+export async function policyOverview(db: Queryable, tenantName: string): Promise<PolicyOverview> {
+  const tenant = await tenantByName(db, tenantName);
+  const rows = await db.query<{id: number; version: string; source: string; uploaded_by: string; uploaded_at: Date}>(
+    'select id, version, source, uploaded_by, uploaded_at from policies where tenant_id = $1 order by id desc limit 20',
+    [tenant.id],
+  );
+  const running = await db.query<{policy_version: string | null; endpoints: number}>(
+    'select policy_version, count(*) as endpoints from endpoints where tenant_id = $1 group by policy_version order by endpoints desc',
+    [tenant.id],
+  );
+  const current = rows[0];
+  return {
+    tenant: tenant.name,
+    current: current
+      ? {version: current.version, source: current.source, uploadedBy: current.uploaded_by, uploadedAt: current.uploaded_at.toISOString()}
+      : null,
+    history: rows.map((row) => ({version: row.version, uploadedBy: row.uploaded_by, uploadedAt: row.uploaded_at.toISOString()})),
+    endpointsByVersion: running.map((row) => ({version: row.policy_version, endpoints: Number(row.endpoints)})),
+  };
 }
 
 export class PolicyInvalid extends HttpError {

@@ -58,7 +58,14 @@ describe('pin store', () => {
     const second = await checkTools(home, 'fs', [poisoned, listTool]);
     expect(second.pinned).toEqual([]);
     expect(second.changed).toEqual([
-      {name: 'read_file', pinnedHash: pinDefinition(readFileTool).hash, seenHash: pinDefinition(poisoned).hash, newlyChanged: true},
+      {
+        name: 'read_file',
+        pinnedHash: pinDefinition(readFileTool).hash,
+        seenHash: pinDefinition(poisoned).hash,
+        newlyChanged: true,
+        pinnedDefinition: readFileTool,
+        seenDefinition: poisoned,
+      },
     ]);
     expect(second.pinnedDefinitions.get('read_file')).toEqual(readFileTool);
     expect((await checkTools(home, 'fs', [poisoned])).changed[0]?.newlyChanged).toBe(false);

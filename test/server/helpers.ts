@@ -87,7 +87,7 @@ export async function call(
   server: Pick<ServerProcess, 'url' | 'caPem'>,
   method: string,
   path: string,
-  options: {body?: unknown; raw?: string; headers?: Record<string, string>} = {},
+  options: {body?: unknown; raw?: string; headers?: Record<string, string>; redirect?: 'follow' | 'manual'} = {},
 ): Promise<{status: number; body: Json; headers: Headers; text: string}> {
   let agent = agents.get(server.caPem);
   if (!agent) agents.set(server.caPem, (agent = new Agent({connect: {ca: server.caPem}})));
@@ -95,6 +95,7 @@ export async function call(
   const response = await fetch(`${server.url}${path}`, {
     method,
     dispatcher: agent,
+    redirect: options.redirect ?? 'follow',
     headers: {...(text === undefined ? {} : {'content-type': 'application/json'}), ...options.headers},
     ...(text === undefined ? {} : {body: text}),
   });

@@ -1,61 +1,37 @@
-import {existsSync} from 'node:fs';
 import {mkdtemp, rm} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
-import {chromium, type Browser} from 'playwright-core';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import {runThoth} from '../helpers/cli.js';
 import {SERVER_EVERYTHING, connect, throughThoth} from '../helpers/mcp.js';
 import {tempDir} from '../helpers/tmp.js';
-import {admin, createTenant, endpointEnv, startServerProcess, type ServerProcess} from './helpers.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const REQUIRE_CHROMIUM = process.env['THOTH_REQUIRE_CHROMIUM'] === '1';
-if (!existsSync(CHROMIUM)) {
-  if (REQUIRE_CHROMIUM) throw new Error(`THOTH_REQUIRE_CHROMIUM=1 but ${CHROMIUM} is missing (Debian: apt-get install chromium)`);
-  console.warn(`thoth server web app test: ${CHROMIUM} not found; skipped`);
-}
+import {chromiumAvailable, launchChromium, loggedInPage, type TestBrowser} from './chromium.js';
+import {admin, createTenant, endpointEnv, startServerProcess, until, type ServerProcess} from './helpers.js';
 
 /** The admin web app in a real headless Chromium: log in, see a held call appear, approve it, the endpoint's call completes. */
-describe.skipIf(!existsSync(CHROMIUM))('the admin web app in Chromium', () => {
+describe.skipIf(!chromiumAvailable('thoth server web app test'))('the admin web app in Chromium', () => {
   let dataDir: string;
   let server: ServerProcess;
-  let browser: Browser;
-  let profile: string;
+  let chromium: TestBrowser;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'thoth-server-'));
-    profile = await mkdtemp(join(tmpdir(), 'thoth-chromium-'));
     server = await startServerProcess(dataDir);
     const made = await runThoth(['server', 'user', 'create', 'grace', '--role', 'approver', '--data-dir', dataDir], {
       input: 'grace-correct-horse\n',
     });
     expect(made.code, made.stderr).toBe(0);
-    // A fresh profile directory (playwright passes it as --user-data-dir).
-    browser = await chromium.launch({
-      env: {...process.env, HOME: profile},
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    chromium = await launchChromium();
   });
   afterAll(async () => {
-    await browser?.close();
+    await chromium?.close();
     await server?.stop();
     await rm(dataDir, {recursive: true, force: true});
-    await rm(profile, {recursive: true, force: true});
   });
 
-  it('logs in, sees the held call appear live with its redacted arguments, approves it, and the call completes', async () => {
+  it('logs in, sees the held call appear live with its redacted arguments, approves it, and the call completes; the fleet page lists the endpoint', async () => {
     const {apiKey} = await createTenant(server, 'acme');
     expect(
       (
@@ -64,14 +40,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin web app in Chromium', () => {
         })
       ).status,
     ).toBe(200);
-    // The server's own CA is not in Chromium's store: the test trusts it for this context only.
-    const context = await browser.newContext({ignoreHTTPSErrors: true});
-    const page = await context.newPage();
-    await page.goto(server.url);
-    await page.getByLabel('User name').fill('grace');
-    await page.getByLabel('Password').fill('grace-correct-horse');
-    await page.getByRole('button', {name: 'Log in'}).click();
-    await page.getByRole('heading', {name: 'Approvals'}).waitFor();
+    const page = await loggedInPage(chromium.browser, server, 'grace', 'grace-correct-horse');
     await page.getByText('No held call is waiting.').waitFor();
 
     const home = await tempDir();
@@ -95,7 +64,17 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin web app in Chromium', () => {
     expect(JSON.stringify(result)).toContain('approve me in the browser');
     await page.getByText('No held call is waiting.').waitFor();
     expect(await page.locator('table').textContent()).toContain('looks fine');
+
+    // The fleet page lists the endpoint once it has checked in, and its filters narrow the list.
+    await until(async () => (await admin(server, 'GET', '/endpoints')).body.endpoints[0]?.lastSeenAt, 30_000, 'a heartbeat');
+    await page.getByRole('link', {name: 'Fleet', exact: true}).click();
+    const row = page.locator('#endpoints tr[data-endpoint-id="ep-server-1"]');
+    expect(await row.textContent()).toContain('acme');
+    await page.getByLabel('Show').selectOption('stale');
+    await page.getByRole('button', {name: 'Filter'}).click();
+    await page.getByText('0 endpoints').waitFor();
+    expect(await row.count()).toBe(0);
     await connection.close();
-    await context.close();
+    await page.context().close();
   });
 });

@@ -1,9 +1,16 @@
 import type {IncomingMessage, ServerResponse} from 'node:http';
 
-import {authenticateAdmin, login, logout, recordAdminAction, requireCsrf, requireRole, type Principal} from '../admin-auth.js';
+import {authenticateAdmin, login, logout, recordAdminAction, requireCsrf, requireRole, type Principal, type Role} from '../admin-auth.js';
 import {decideApproval, listApprovals, type ApprovalView} from '../approvals.js';
+import {PolicyInvalid, policyOverview, uploadPolicy} from '../central-policy.js';
 import type {ServerContext} from '../context.js';
+import {searchEvents} from '../event-search.js';
+import {decidePinReview, listPinReviews} from '../fleet-pins.js';
+import {listEndpoints, type EndpointFilter} from '../fleet-view.js';
 import {HttpError, readBody, sendText} from '../http.js';
+import {listTenants, tenantByName} from '../tenants.js';
+import {CSP, SCRIPT, STYLE, csrfField, escape, header, page, time} from './html.js';
+import {FLEET_FILTERS, eventsPage, fleetPage, pinsPage, policyPage} from './pages.js';
 
 /**
  * The admin web app: server-rendered pages, no framework, nothing from a CDN (it works offline),
@@ -13,9 +20,6 @@ import {HttpError, readBody, sendText} from '../http.js';
 export function isWebAppPath(path: string): boolean {
   return path === '/' || path.startsWith('/ui/') || path.startsWith('/approvals/');
 }
-
-const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 export async function handleWebApp(
   context: ServerContext,
@@ -44,37 +48,70 @@ export async function handleWebApp(
   }
   const decision = /^\/ui\/approvals\/([A-Za-z0-9_-]{1,128})\/decision$/.exec(path);
   if (decision && req.method === 'POST') {
-    const form = await readForm(req);
-    const choice = form.get('decision');
-    try {
-      requireRole(principal, 'approver');
-      requireCsrf(principal, form.get('_csrf') ?? undefined);
-      if (choice !== 'approve' && choice !== 'deny') throw new HttpError('INVALID_REQUEST', 'decision must be approve or deny');
-      const comment = (form.get('comment') ?? '').slice(0, 2000) || undefined;
-      await decideApproval(context.db, context.key, decision[1]!, {
-        decision: choice === 'approve' ? 'approved' : 'denied',
-        by: principal.actor,
-        comment,
-      });
-      await recordAdminAction(context.db, principal.actor, 'approval.decide', decision[1]!, 'ok', {
-        decision: choice,
-        via: 'web',
-        ...(comment ? {comment} : {}),
-      });
-    } catch (error) {
-      await recordAdminAction(
-        context.db,
-        principal.actor,
-        'approval.decide',
-        decision[1]!,
-        error instanceof HttpError && error.code === 'FORBIDDEN' ? 'refused' : 'failed',
-        {via: 'web'},
-      );
-      throw error;
-    }
+    await decideFromForm(
+      context,
+      req,
+      principal,
+      {role: 'approver', action: 'approval.decide', target: decision[1]!, choices: ['approve', 'deny']},
+      (choice, comment) =>
+        decideApproval(context.db, context.key, decision[1]!, {
+          decision: choice === 'approve' ? 'approved' : 'denied',
+          by: principal.actor,
+          comment,
+        }),
+    );
     res.writeHead(303, {location: '/'});
     res.end();
     return;
+  }
+  const pinDecision = /^\/ui\/pins\/([A-Za-z0-9_-]{1,128})\/decision$/.exec(path);
+  if (pinDecision && req.method === 'POST') {
+    await decideFromForm(
+      context,
+      req,
+      principal,
+      {role: 'admin', action: 'pin.decide', target: pinDecision[1]!, choices: ['approve', 'reject']},
+      (choice, comment) =>
+        decidePinReview(context.db, context.key, pinDecision[1]!, {
+          decision: choice === 'approve' ? 'approved' : 'rejected',
+          by: principal.actor,
+          comment,
+        }),
+    );
+    res.writeHead(303, {location: '/ui/pins'});
+    res.end();
+    return;
+  }
+  if (path === '/ui/fleet' && req.method === 'GET') {
+    const chosen = url.searchParams.get('filter') ?? '';
+    const filter = FLEET_FILTERS.some(([value]) => value === chosen) && chosen !== '' ? (chosen as EndpointFilter) : undefined;
+    return page(res, 'Fleet', fleetPage(principal, await listEndpoints(context.db, {filter}), filter));
+  }
+  if (path === '/ui/policy') return policyRoute(context, req, res, url, principal);
+  if (path === '/ui/events' && req.method === 'GET') {
+    const get = (name: string) => url.searchParams.get(name)?.slice(0, 512) || undefined;
+    const events = await searchEvents(context.db, {
+      text: get('q'),
+      endpoint: get('endpoint'),
+      type: get('type'),
+      tool: get('tool'),
+      agent: get('agent'),
+      decision: get('decision'),
+      limit: 200,
+    });
+    return page(res, 'Events', eventsPage(principal, url.searchParams, events));
+  }
+  if (path === '/ui/pins' && req.method === 'GET') {
+    const reviews = await listPinReviews(context.db);
+    return page(
+      res,
+      'Fleet pins',
+      pinsPage(
+        principal,
+        reviews.filter((review) => review.state === 'pending'),
+        reviews.filter((review) => review.state !== 'pending'),
+      ),
+    );
   }
   if (path.startsWith('/approvals/') && req.method === 'GET') {
     // The link an endpoint shows (approvalUrl): the queue, where the approval is.
@@ -114,18 +151,78 @@ async function loginForm(context: ServerContext, req: IncomingMessage, res: Serv
   }
 }
 
-async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  return new URLSearchParams((await readBody(req, 64 * 1024)).toString('utf8'));
+/** A decision posted by a form (approval or fleet pin): role, CSRF, the choice, recorded in the server's audit log either way. */
+async function decideFromForm(
+  context: ServerContext,
+  req: IncomingMessage,
+  principal: Principal,
+  what: {role: Role; action: string; target: string; choices: readonly [string, string]},
+  decide: (choice: string, comment: string | undefined) => Promise<unknown>,
+): Promise<void> {
+  const form = await readForm(req);
+  const choice = form.get('decision') ?? '';
+  try {
+    requireRole(principal, what.role);
+    requireCsrf(principal, form.get('_csrf') ?? undefined);
+    if (!what.choices.includes(choice)) throw new HttpError('INVALID_REQUEST', `decision must be ${what.choices.join(' or ')}`);
+    const comment = (form.get('comment') ?? '').slice(0, 2000) || undefined;
+    await decide(choice, comment);
+    await recordAdminAction(context.db, principal.actor, what.action, what.target, 'ok', {
+      decision: choice,
+      via: 'web',
+      ...(comment ? {comment} : {}),
+    });
+  } catch (error) {
+    await recordAdminAction(
+      context.db,
+      principal.actor,
+      what.action,
+      what.target,
+      error instanceof HttpError && error.code === 'FORBIDDEN' ? 'refused' : 'failed',
+      {via: 'web'},
+    );
+    throw error;
+  }
 }
 
-function page(res: ServerResponse, title: string, body: string, status = 200): void {
-  sendText(
-    res,
-    status,
-    'text/html; charset=utf-8',
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escape(title)} · thoth server</title><link rel="stylesheet" href="/ui/app.css"></head><body><main>${body}</main><script src="/ui/app.js"></script></body></html>`,
-    {'content-security-policy': CSP},
-  );
+async function policyRoute(
+  context: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  principal: Principal,
+): Promise<void> {
+  const tenants = await listTenants(context.db);
+  const name = url.searchParams.get('tenant') ?? (tenants.length === 1 ? tenants[0]!.name : undefined);
+  if (name === undefined) return page(res, 'Policy', policyPage(principal, tenants, undefined));
+  if (req.method === 'POST') {
+    const form = await readForm(req, 1024 * 1024);
+    const source = form.get('source') ?? '';
+    try {
+      requireRole(principal, 'admin');
+      requireCsrf(principal, form.get('_csrf') ?? undefined);
+      const tenant = await tenantByName(context.db, name);
+      const uploaded = await uploadPolicy(context.db, tenant.id, source, 'policy.json', principal.actor);
+      context.policies.forget(tenant.id);
+      await recordAdminAction(context.db, principal.actor, 'policy.upload', name, 'ok', {version: uploaded.version, via: 'web'});
+      res.writeHead(303, {location: `/ui/policy?tenant=${encodeURIComponent(name)}&uploaded=${encodeURIComponent(uploaded.version)}`});
+      res.end();
+      return;
+    } catch (error) {
+      const outcome = error instanceof HttpError && error.code === 'FORBIDDEN' ? 'refused' : 'failed';
+      await recordAdminAction(context.db, principal.actor, 'policy.upload', name, outcome, {via: 'web'});
+      if (!(error instanceof PolicyInvalid)) throw error;
+      const problems = error.problems.map((problem) => problem.text);
+      return page(res, 'Policy', policyPage(principal, tenants, await policyOverview(context.db, name), {problems, source}), 400);
+    }
+  }
+  if (req.method !== 'GET') throw new HttpError('NOT_FOUND', `/ui/policy takes GET or POST`);
+  const uploaded = url.searchParams.get('uploaded') ?? undefined;
+  return page(res, 'Policy', policyPage(principal, tenants, await policyOverview(context.db, name), uploaded ? {uploaded} : {}));
+}
+
+async function readForm(req: IncomingMessage, limit = 64 * 1024): Promise<URLSearchParams> {
+  return new URLSearchParams((await readBody(req, limit)).toString('utf8'));
 }
 
 function loginPage(problem?: string): string {
@@ -138,8 +235,7 @@ function loginPage(problem?: string): string {
 
 function queuePage(principal: Principal, pending: ApprovalView[], recent: ApprovalView[]): string {
   const csrf = principal.csrfToken ?? '';
-  return `<header><h1>Approvals</h1><p>${escape(principal.actor)} (${principal.role})</p>
-<form method="post" action="/ui/logout"><input type="hidden" name="_csrf" value="${escape(csrf)}"><button type="submit">Log out</button></form></header>
+  return `${header(principal, 'Approvals', '/')}
 <section aria-labelledby="queue-title"><h2 id="queue-title">Waiting for a decision</h2>
 <div id="queue" aria-live="polite" data-csrf="${escape(csrf)}">${queueRows(pending, principal)}</div></section>
 <section aria-labelledby="recent-title"><h2 id="recent-title">Decided recently</h2><table><thead><tr><th scope="col">Tool</th><th scope="col">Agent</th><th scope="col">Endpoint</th><th scope="col">State</th><th scope="col">By</th><th scope="col">Comment</th></tr></thead><tbody>
@@ -155,11 +251,11 @@ function queueRows(pending: ApprovalView[], principal: Principal): string {
       (a) => `<article class="approval" data-approval-id="${escape(a.id)}" aria-labelledby="t-${escape(a.id)}">
 <h3 id="t-${escape(a.id)}">${escape(a.tool)} <span class="agent">by ${escape(a.agentId)}</span></h3>
 <dl><dt>Endpoint</dt><dd>${escape(a.endpointId)}</dd><dt>User</dt><dd>${escape(a.userId ?? '-')}</dd><dt>Intent</dt><dd>${escape(a.intent ?? '-')}</dd>
-<dt>Rule</dt><dd>${escape(a.ruleId)}</dd><dt>Reason</dt><dd>${escape(a.reason)}</dd><dt>Expires</dt><dd><time datetime="${escape(a.expiresAt)}">${escape(a.expiresAt)}</time></dd></dl>
+<dt>Rule</dt><dd>${escape(a.ruleId)}</dd><dt>Reason</dt><dd>${escape(a.reason)}</dd><dt>Expires</dt><dd>${time(a.expiresAt)}</dd></dl>
 <pre class="arguments" aria-label="Arguments (redacted)">${escape(JSON.stringify(a.arguments, null, 2) ?? '')}</pre>
 ${
   canDecide
-    ? `<form method="post" action="/ui/approvals/${encodeURIComponent(a.id)}/decision"><input type="hidden" name="_csrf" value="${escape(principal.csrfToken ?? '')}">
+    ? `<form method="post" action="/ui/approvals/${encodeURIComponent(a.id)}/decision">${csrfField(principal)}
 <label for="c-${escape(a.id)}">Comment (optional)</label><input id="c-${escape(a.id)}" name="comment" maxlength="2000">
 <button type="submit" name="decision" value="approve">Approve</button> <button type="submit" name="decision" value="deny">Deny</button></form>`
     : ''
@@ -167,34 +263,3 @@ ${
     )
     .join('\n');
 }
-
-/** Every value a page shows comes from endpoints or people: escaped. */
-function escape(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
-}
-
-/** Refreshes the queue every second (only when no one is typing a comment in it). */
-const SCRIPT = `'use strict';
-(() => {
-  const queue = document.getElementById('queue');
-  if (!queue) return;
-  const refresh = async () => {
-    if (queue.contains(document.activeElement) && document.activeElement.tagName === 'INPUT') return;
-    try {
-      const answer = await fetch('/ui/queue', {credentials: 'same-origin', cache: 'no-store'});
-      if (answer.ok) queue.innerHTML = await answer.text();
-    } catch (error) {
-      // Offline for a moment: the next round tries again.
-    }
-  };
-  setInterval(refresh, 1000);
-})();
-`;
-
-const STYLE = `body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#111;background:#fafafa}main{max-width:72rem;margin:0 auto;padding:1rem 2rem}
-header{display:flex;gap:1rem;align-items:baseline;justify-content:space-between}h1{font-size:1.6rem}
-.approval{background:#fff;border:1px solid #ccc;border-radius:6px;padding:1rem;margin:1rem 0}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}pre{background:#f3f3f3;padding:.5rem;overflow:auto;max-height:20rem}
-label{display:block;font-weight:600;margin-top:.5rem}input{font:inherit;padding:.3rem;min-width:18rem}button{font:inherit;padding:.4rem 1rem;margin-top:.5rem}
-button:focus,input:focus{outline:3px solid #1a5fb4;outline-offset:2px}.problem{color:#a00}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem;border-bottom:1px solid #ddd}
-.login{max-width:24rem}`;
