@@ -70,8 +70,6 @@ const MAX_NAME = 255;
  *   the restrictive direction.
  */
 export function resolveLinks(absolute: string, flavour: Flavour, io: FileLinks, memo: LinkMemo = new Map()): LinkResolution {
-  const start = splitRoot(absolute, flavour);
-  if (start === undefined) return {ok: false, code: 'EINVAL'};
   function ask<K extends keyof FileLinks>(kind: K, path: string): Answer<ReturnType<FileLinks[K]>> {
     const key = `${kind}\u0000${path}`;
     let answer = memo.get(key) as Answer<ReturnType<FileLinks[K]>> | undefined;
@@ -87,9 +85,18 @@ export function resolveLinks(absolute: string, flavour: Flavour, io: FileLinks, 
   };
   /** true / false (absent), or the error that is neither. */
   const present = (path: string): Answer<boolean> => {
+    // A path that resolved exists: no need to ask again.
+    if (memo.get(`realpath\u0000${path}`)?.ok === true) return {ok: true, value: true};
     const answer = ask('exists', path);
     return answer.ok || !ABSENT.has(answer.code) ? answer : {ok: true, value: false};
   };
+
+  if (flavour === 'posix' && NORMAL_POSIX.test(absolute) && namesFit(absolute)) {
+    const quick = resolveQuickly(absolute, ask, real, memo);
+    if (quick !== undefined) return quick;
+  }
+  const start = splitRoot(absolute, flavour);
+  if (start === undefined) return {ok: false, code: 'EINVAL'};
 
   // The POSIX root is itself; a win32 root is asked, for the spelling of its drive or share.
   const root = flavour === 'posix' ? {ok: true as const, path: '/'} : real(start.root);
@@ -128,17 +135,25 @@ export function resolveLinks(absolute: string, flavour: Flavour, io: FileLinks, 
       }
     }
 
-    // The longest prefix of `run` that exists. Existence is monotone along a path, so a binary
-    // search works; the first probe is the parent, because usually only the last name is new.
+    // The longest prefix of `run` that exists. Existence is monotone along a path, so a search
+    // works: galloping back from the end (usually only the last name or two are new), then
+    // halving, so that a path of thousands of names costs a few dozen questions.
     let found = 0;
     let missing = tooLong === -1 ? run.length : tooLong + 1;
-    let probe = missing - 1;
+    let misses = 0;
+    let galloping = true;
     while (missing - found > 1) {
+      // Back 1, 1, 2, 4… names: the first probe (the parent) is usually answered already.
+      const probe = galloping ? Math.max(found + 1, missing - (misses < 2 ? 1 : 2 ** (misses - 1))) : (found + missing) >>> 1;
       const prefix = present(join(base, run.slice(0, probe)));
       if (!prefix.ok) return prefix;
-      if (prefix.value) found = probe;
-      else missing = probe;
-      probe = (found + missing) >>> 1;
+      if (prefix.value) {
+        found = probe;
+        galloping = false;
+      } else {
+        missing = probe;
+        misses++;
+      }
     }
     let foundPath = base;
     if (found > 0) {
@@ -166,6 +181,54 @@ export function resolveLinks(absolute: string, flavour: Flavour, io: FileLinks, 
     }
     queue = [...target.parts.filter(isName), ...queue.slice(at + found + 1)];
     at = 0;
+  }
+}
+
+/** An absolute POSIX path without `.`, `..`, empty names or a trailing `/` (what lexical normalisation gives). */
+const NORMAL_POSIX = /^(?:\/(?:[^/.]|\.[^/.]|\.\.[^/])[^/]*)+$/;
+
+type Ask = <K extends keyof FileLinks>(kind: K, path: string) => Answer<ReturnType<FileLinks[K]>>;
+
+/**
+ * The common cases in two questions, one of them shared: most strings a rule reads name nothing,
+ * and most that do name something that exists. What the last name is (lstat, links in the
+ * directories before it followed): something that exists resolves with one `realpath`;
+ * nothing, in a directory that exists, is that directory's real path (asked once per
+ * directory and decision: the words of a text share their base) and the name. Anything else (a
+ * dangling link, a missing directory, a name too long to ask about) is left to the full walk:
+ * undefined.
+ */
+function resolveQuickly(absolute: string, ask: Ask, real: (path: string) => LinkResolution, memo: LinkMemo): LinkResolution | undefined {
+  const slash = absolute.lastIndexOf('/');
+  const entry = ask('entry', absolute);
+  if (entry.ok && entry.value !== undefined) {
+    const resolved = real(absolute);
+    // A link whose target is missing (or a name that vanished meanwhile): the full walk follows it.
+    return resolved.ok || !ABSENT.has(resolved.code) ? resolved : undefined;
+  }
+  if (!entry.ok && !ABSENT.has(entry.code)) return entry;
+  // Nothing has that name, or a directory on the way is missing (then so is the parent).
+  const parentPath = slash === 0 ? '/' : absolute.slice(0, slash);
+  const parent = real(parentPath);
+  if (!parent.ok) {
+    if (!ABSENT.has(parent.code)) return parent;
+    // What the full walk would ask first is known: neither the path nor its parent resolves.
+    memo.set(`exists\u0000${absolute}`, entry.ok ? {ok: true, value: false} : entry);
+    memo.set(`exists\u0000${parentPath}`, parent);
+    return undefined;
+  }
+  return {ok: true, path: parent.path === '/' ? absolute.slice(slash) : `${parent.path}${absolute.slice(slash)}`};
+}
+
+/** Whether no name of the path is longer than a file system takes (longer ones are absent without asking). */
+function namesFit(path: string): boolean {
+  let start = 0;
+  for (;;) {
+    const slash = path.indexOf('/', start);
+    const end = slash === -1 ? path.length : slash;
+    if (end - start > MAX_NAME) return false;
+    if (slash === -1) return true;
+    start = slash + 1;
   }
 }
 

@@ -235,23 +235,34 @@ export class PathReader {
       else if (other && form !== lexical && !elsewhere.includes(form)) elsewhere.push(form);
       forms.add(form);
       if (!followLinks || env.links === undefined || unresolvable !== undefined) return;
-      const sources = physical !== undefined && physical.length <= MAX_PATH_CHARS ? [physical, absolute] : [absolute];
-      for (const source of sources) {
-        const result = resolveLinks(source, env.flavour, env.links, this.memo);
-        if (!result.ok) {
-          unresolvable = result.code;
-          return;
-        }
-        // Case is folded after resolution: the file system is asked with the spelling given.
-        const target = foldPath(lexicalAbsolute(result.path, env), env);
-        if (target !== form && !resolved.includes(target)) resolved.push(target);
-        forms.add(target);
+      if (physical !== undefined && physical.length <= MAX_PATH_CHARS) follow(physical, form);
+      follow(absolute, form);
+    };
+    const follow = (source: string, form: string): void => {
+      if (unresolvable !== undefined) return;
+      const result = resolveLinks(source, env.flavour, env.links!, this.memo);
+      if (!result.ok) {
+        unresolvable = result.code;
+        return;
       }
+      // Case is folded after resolution: the file system is asked with the spelling given. A
+      // POSIX answer is already absolute and normal (realpath's, or built from it).
+      const target = foldPath(env.flavour === 'posix' ? result.path : lexicalAbsolute(result.path, env), env);
+      if (target !== form && !resolved.includes(target)) resolved.push(target);
+      forms.add(target);
     };
     // The kernel's reading keeps every `..` as written: beyond MAX_PATH_CHARS the kernel refuses it.
     const climbs = env.flavour === 'posix' && written.length <= MAX_PATH_CHARS && CLIMBS.test(written);
     if (!isRelative(written, env.flavour)) {
       readAt(lexicalAbsolute(written, env), climbs ? physicalAbsolute(written, env) : undefined, false);
+    } else if (env.flavour === 'posix' && written.length <= MAX_PATH_CHARS && NORMAL_RELATIVE.test(written)) {
+      // Names only (no `.`, `..` or empty ones): under each base as written, without
+      // normalising anything (the bases are absolute and normal already).
+      const bases = this.relativeBases();
+      for (let index = 0; index < bases.length; index++) {
+        const base = bases[index]!;
+        readAt(base === '/' ? `/${written}` : `${base}/${written}`, undefined, index > 0);
+      }
     } else {
       // Every base a server could resolve it against; `./././x` is compacted once, not per base.
       const compact = compactRelative(written, env.flavour);
@@ -270,6 +281,9 @@ export class PathReader {
     return reading;
   }
 }
+
+/** A relative POSIX path of names only: no `.`, `..` or empty name, no trailing `/`. */
+const NORMAL_RELATIVE = /^(?:[^/.]|\.[^/.]|\.\.[^/])[^/]*(?:\/(?:[^/.]|\.[^/.]|\.\.[^/])[^/]*)*$/;
 
 /** A `..` component: the kernel applies it after following links, and it climbs out of a base. */
 const CLIMBS = /(^|[\\/])\.\.([\\/]|$)/;
