@@ -43,9 +43,19 @@ export class EmbeddedEnforcer implements Enforcer {
   }
 
   async decide(call: ToolCall, context: DecisionContext): Promise<Decision> {
+    if (this.pins?.problem(call.name) === 'changed') await this.pins.recheck(call.name);
+    return this.decideChecked(call, context);
+  }
+
+  /** Synchronous unless a pinned tool's definition changed: then the pins are read again first (decide). */
+  decideNow(call: ToolCall, context: DecisionContext): Decision | undefined {
+    if (this.pins?.problem(call.name) === 'changed') return undefined;
+    return this.decideChecked(call, context);
+  }
+
+  private decideChecked(call: ToolCall, context: DecisionContext): Decision {
     const nowMs = this.now().getTime();
     this.progressive.noteCall(nowMs);
-    if (this.pins?.problem(call.name) === 'changed') await this.pins.recheck(call.name);
     const pins = this.pins;
     const decision = decide(
       this.policy,
@@ -101,6 +111,10 @@ export class FailClosedEnforcer implements Enforcer {
   ) {}
 
   async decide(): Promise<Decision> {
+    return this.decideNow();
+  }
+
+  decideNow(): Decision {
     return {decision: 'block', ruleId: this.ruleId, reason: `${this.message}; until it is fixed every tool call is refused`};
   }
 }
