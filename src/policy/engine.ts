@@ -2,7 +2,7 @@ import type {Decision, DecisionKind, EnforcementMode, ToolCall} from '../core/de
 import {needsTokenising} from './command-words.js';
 import {quantify} from './matchers.js';
 import type {CompiledAgent, CompiledPolicy, CompiledRule} from './model.js';
-import {PathReader} from './path-reader.js';
+import {memoForThisTurn, PathReader} from './path-reader.js';
 import {isAnchored, isWithin} from './paths.js';
 import type {ProgressiveSession} from './progressive.js';
 import {shellWord} from '../core/shell-word.js';
@@ -67,8 +67,9 @@ export function decide(policy: CompiledPolicy, input: EngineCall, hooks: EngineH
     headers.set(policy, header);
   }
   const trace: string[] = [header];
-  // Links are followed afresh for every decision: they can change between two calls.
-  const paths = new PathReader(policy.paths);
+  // Links are followed afresh for every call: they can change between two calls (answers are
+  // shared only with the decisions of the same turn, which nothing forwarded can separate).
+  const paths = new PathReader(policy.paths, memoForThisTurn());
   if (input.mode === 'observe') {
     const would = decideInMode(policy, agent, input, hooks, 'block', trace, paths);
     const decision: Decision = {

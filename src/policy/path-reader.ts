@@ -69,21 +69,49 @@ const NONE: readonly string[] = [];
 const MAX_NOTES = 16;
 
 /**
+ * The file system's answers shared by the decisions made in one synchronous turn of the event
+ * loop (the calls of one chunk of the client's input), and forgotten at its end: links change
+ * between calls (that is the attack), but nothing thoth forwards runs between two decisions of
+ * one turn, since every call of the turn goes out after it. A call that changes a link is
+ * decided, forwarded and answered before the client can send the call that relies on the change,
+ * which then meets a new turn and fresh answers.
+ */
+let turnMemo: LinkMemo | undefined;
+const forgetTurn = (): void => {
+  turnMemo = undefined;
+};
+
+export function memoForThisTurn(): LinkMemo {
+  if (turnMemo === undefined) {
+    turnMemo = new Map();
+    process.nextTick(forgetTurn);
+  }
+  return turnMemo;
+}
+
+/** relativeBases() per environment, kept while the environment's own list is the same array. */
+const basesByEnvironment = new WeakMap<PathEnvironment, {extra: readonly string[] | undefined; bases: readonly string[]}>();
+
+/**
  * Reads the path arguments of one decision. Several rules usually check the same argument, so
- * each is read once; the file system answers are kept for this decision only, never across
- * calls, because links change between calls (that is the attack).
+ * each is read once; the file system's answers are kept for this decision only (or the turn's
+ * decisions: memoForThisTurn), never across calls, because links change between calls.
  */
 export class PathReader {
   private readonly readings = new Map<string, PathReading | undefined>();
-  private readonly lexicalReadings = new Map<string, PathReading | undefined>();
+  private lexicalReadings: Map<string, PathReading | undefined> | undefined;
   private readonly arguments = new Map<string, ArgumentReading>();
-  private readonly memo: LinkMemo = new Map();
-  private readonly absentNames = new Map<string, boolean>();
+  private readonly memo: LinkMemo;
   private bases: readonly string[] | undefined;
   private notes: string[] = [];
   private notesLeftOut = 0;
 
-  constructor(readonly env: PathEnvironment) {}
+  constructor(
+    readonly env: PathEnvironment,
+    memo: LinkMemo = new Map(),
+  ) {
+    this.memo = memo;
+  }
 
   /** Whether links are followed at all (a file system was injected). */
   get followsLinks(): boolean {
@@ -140,18 +168,21 @@ export class PathReader {
     const first = word.split(this.env.flavour === 'win32' ? /[\\/]+/ : /\/+/).find((name) => name !== '' && name !== '.');
     if (first === undefined || first.length > MAX_NAME_CHARS || (this.env.flavour === 'win32' && first.includes(':'))) return false;
     for (const base of this.relativeBases()) {
-      const key = `${base}\0${first}`;
-      let absent = this.absentNames.get(key);
-      if (absent === undefined) {
+      // The same question (and memo key) as resolveLinks asks: what the name is, not followed.
+      const path = `${base === '/' ? '' : base}/${first}`;
+      const key = `entry\u0000${path}`;
+      let answer = this.memo.get(key);
+      if (answer === undefined) {
         try {
-          absent = links.entry(`${base === '/' ? '' : base}/${first}`) === undefined;
-        } catch {
-          // EACCES and the like: read it in full, restrictively.
-          absent = false;
+          answer = {ok: true, value: links.entry(path)};
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException | undefined)?.code;
+          answer = {ok: false, code: typeof code === 'string' ? code : 'EUNKNOWN'};
         }
-        this.absentNames.set(key, absent);
+        this.memo.set(key, answer);
       }
-      if (!absent) return false;
+      // EACCES and the like: read it in full, restrictively.
+      if (!answer.ok || answer.value !== undefined) return false;
     }
     return true;
   }
@@ -172,6 +203,7 @@ export class PathReader {
 
   /** A word compared as written against each base, links not followed; a bare one (`notes.txt`) at the cost of a string per base. */
   private readLexically(raw: string): PathReading | undefined {
+    this.lexicalReadings ??= new Map();
     let reading = this.lexicalReadings.get(raw);
     if (reading !== undefined || this.lexicalReadings.has(raw)) return reading;
     // A text of a million words reads most of them here: one string per base, nothing else.
@@ -198,6 +230,13 @@ export class PathReader {
   private relativeBases(): readonly string[] {
     if (this.bases !== undefined) return this.bases;
     const env = this.env;
+    // Asked once per decision (a client's roots change during a session), computed again only when they did.
+    const extra = env.relativeBases?.();
+    const known = basesByEnvironment.get(env);
+    if (known !== undefined && known.extra === extra) {
+      this.bases = known.bases;
+      return known.bases;
+    }
     const bases = [lexicalAbsolute(env.cwd, env)];
     const add = (base: string): void => {
       const expanded = expandArgument(base, env);
@@ -206,7 +245,8 @@ export class PathReader {
       if (!bases.includes(absolute)) bases.push(absolute);
     };
     add(env.home);
-    for (const base of env.relativeBases?.() ?? []) add(base);
+    for (const base of extra ?? []) add(base);
+    basesByEnvironment.set(env, {extra, bases});
     this.bases = bases;
     return bases;
   }
