@@ -1,5 +1,5 @@
 import {commandWords, needsTokenising} from './command-words.js';
-import {resolveLinks, type LinkMemo} from './links.js';
+import {LinkMemo, resolveLinks} from './links.js';
 import {
   compactRelative,
   expandArgument,
@@ -83,7 +83,7 @@ const forgetTurn = (): void => {
 
 export function memoForThisTurn(): LinkMemo {
   if (turnMemo === undefined) {
-    turnMemo = new Map();
+    turnMemo = new LinkMemo();
     process.nextTick(forgetTurn);
   }
   return turnMemo;
@@ -108,7 +108,7 @@ export class PathReader {
 
   constructor(
     readonly env: PathEnvironment,
-    memo: LinkMemo = new Map(),
+    memo: LinkMemo = new LinkMemo(),
   ) {
     this.memo = memo;
   }
@@ -168,23 +168,18 @@ export class PathReader {
     const first = word.split(this.env.flavour === 'win32' ? /[\\/]+/ : /\/+/).find((name) => name !== '' && name !== '.');
     if (first === undefined || first.length > MAX_NAME_CHARS || (this.env.flavour === 'win32' && first.includes(':'))) return false;
     for (const base of this.relativeBases()) {
-      // The same question (and memo key) as resolveLinks asks: what the name is, not followed.
-      const path = `${base === '/' ? '' : base}/${first}`;
-      const key = `entry\u0000${path}`;
-      let answer = this.memo.get(key);
-      if (answer === undefined) {
-        try {
-          answer = {ok: true, value: links.entry(path)};
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException | undefined)?.code;
-          answer = {ok: false, code: typeof code === 'string' ? code : 'EUNKNOWN'};
-        }
-        this.memo.set(key, answer);
-      }
+      // The question resolveLinks asks first: what the name is, not followed.
+      const answer = this.memo.ask(links, 'entry', `${base === '/' ? '' : base}/${first}`);
       // EACCES and the like: read it in full, restrictively.
       if (!answer.ok || answer.value !== undefined) return false;
     }
     return true;
+  }
+
+  /** takeNotes, appended to `trace` (nothing allocated when there is nothing to say). */
+  moveNotes(trace: string[]): void {
+    if (this.notes.length === 0 && this.notesLeftOut === 0) return;
+    for (const note of this.takeNotes()) trace.push(note);
   }
 
   /** What the trace should say about links followed since the last call. */
@@ -303,6 +298,9 @@ export class PathReader {
         const base = bases[index]!;
         readAt(base === '/' ? `/${written}` : `${base}/${written}`, undefined, index > 0);
       }
+    } else if (env.flavour === 'posix' && written.length > MAX_PATH_CHARS && !written.includes('/')) {
+      // One name longer than any path (a long text without a slash): nothing to compact, names no file.
+      return {lexical: shorten(written), resolved: [], elsewhere: [], forms: []};
     } else {
       // Every base a server could resolve it against; `./././x` is compacted once, not per base.
       const compact = compactRelative(written, env.flavour);

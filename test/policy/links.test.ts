@@ -2,7 +2,7 @@ import {mkdir, realpath, rename, symlink, unlink, writeFile} from 'node:fs/promi
 import {dirname, join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 
-import {NODE_FILE_LINKS, resolveLinks, type FileLinks} from '../../src/policy/links.js';
+import {LinkMemo, NODE_FILE_LINKS, resolveLinks, type FileLinks} from '../../src/policy/links.js';
 import {PathReader} from '../../src/policy/path-reader.js';
 import type {PathEnvironment} from '../../src/policy/paths.js';
 import {tempDir} from '../helpers/tmp.js';
@@ -154,7 +154,7 @@ describe('resolveLinks with an injected file system', () => {
 
   it('asks each question once per memo, the name then its directory, and never throws for a missing name', () => {
     const io = fakeLinks({dirs: ['/', '/a', '/a/b', '/a/b/c', '/a/b/c/old']});
-    const memo = new Map();
+    const memo = new LinkMemo();
     // A new name: what it is (nothing), then where its directory really is.
     expect(resolveLinks('/a/b/c/new', 'posix', io, memo)).toEqual({ok: true, path: '/a/b/c/new'});
     expect(io.calls).toEqual(['entry /a/b/c/new', 'realpath /a/b/c']);
