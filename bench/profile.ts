@@ -34,6 +34,7 @@ const HEAP_SAMPLER = new URL('./lib/heap-sampler.mjs', import.meta.url).href;
 const workloadName = (process.argv[2] ?? 'concurrent') as 'concurrent' | 'sequential' | 'large';
 const bin = process.argv[3] ?? THOTH_BIN;
 const TOP = Number(process.env['PROFILE_TOP'] ?? 25);
+const ALLOCATION_TOP = Number(process.env['PROFILE_ALLOCATION_TOP'] ?? 12);
 
 function where(frame: {functionName: string; url: string; lineNumber: number}): string {
   const url = frame.url.replace(/^file:\/\//, '');
@@ -75,13 +76,14 @@ const client = new RpcClient(
 const cpuBefore = client.cpuMicros() ?? 0;
 const calls = await drive(client);
 const cpu = (client.cpuMicros() ?? 0) - cpuBefore;
+const peakRss = client.peakRss() ?? 0;
 await client.close();
 
 const files = await readdir(dir);
 const cpuFile = files.find((f) => f.endsWith('.cpuprofile'));
 const heapFile = files.find((f) => f.endsWith('.heapprofile'));
 process.stdout.write(
-  `${workloadName}: ${calls} calls, thoth CPU ${(cpu / calls).toFixed(1)} µs per call (incl. start-up); profiles in ${dir}\n`,
+  `${workloadName}: ${calls} calls, thoth CPU ${(cpu / calls).toFixed(1)} µs per call (warm-up included), peak RSS ${(peakRss / 2 ** 20).toFixed(1)} MiB (profiling included); profiles in ${dir}\n`,
 );
 
 if (cpuFile) {
@@ -118,7 +120,7 @@ if (heapFile) {
   };
   walk(profile.head);
   process.stdout.write(`\nSampled allocations (garbage included), by function (total ${(total / 1024).toFixed(0)} KiB):\n`);
-  for (const [key, size] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Math.min(TOP, 12))) {
+  for (const [key, size] of [...self].sort((a, b) => b[1] - a[1]).slice(0, ALLOCATION_TOP)) {
     process.stdout.write(`${((100 * size) / total).toFixed(1).padStart(5)}%  ${(size / 1024).toFixed(0).padStart(7)} KiB  ${key}\n`);
   }
 }

@@ -442,7 +442,7 @@ export class Relay {
           return;
         }
         this.recordToolCall(name);
-        this.trackRequest(id, 'tools/call', outcome.ticket);
+        this.trackRequest(id, 'tools/call', lightTicket(outcome.ticket));
         if (message['method'] === 'tools/call') {
           deliver({kind: 'forward', message, raw: original?.line});
           return;
@@ -835,6 +835,15 @@ function toolCall(name: string, args: unknown, original: Original | undefined): 
       return json;
     },
   };
+}
+
+/**
+ * The ticket a forwarded call waits with, without its arguments: TOOL_CALL_POST names the tool
+ * only, and a call waiting for its answer should not keep a 10 MB argument (or the text it was
+ * read from) alive for as long.
+ */
+function lightTicket(ticket: CallTicket): CallTicket {
+  return {...ticket, call: {name: ticket.call.name, arguments: undefined, argumentsJson: ''}};
 }
 
 /** The client's bytes when forwarding them is safe (single-reading.ts): valid UTF-8, no duplicate key, canonical numbers. */
