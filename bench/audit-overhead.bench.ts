@@ -21,7 +21,7 @@ import {keyIdOf, type AuditKey} from '../src/audit/key.js';
 import {AUDIT_DEFAULTS} from '../src/settings/audit-defaults.js';
 import type {Decision, DecisionContext} from '../src/core/decision.js';
 import type {BenchContext, BenchSection} from './main.js';
-import {comparisonRows, measureVariants, summarise, type Variant} from './proxy.bench.js';
+import {comparisonRows, measureVariants, type Variant} from './proxy.bench.js';
 import {RpcClient} from './lib/rpc-client.js';
 import {EVERYTHING, viaThoth} from './lib/servers.js';
 import {fixed, median} from './lib/stats.js';
@@ -42,13 +42,13 @@ async function cpuPerCall(env: NodeJS.ProcessEnv, inFlight: number, calls: numbe
   const client = new RpcClient(command[0]!, command.slice(1), env);
   try {
     await client.initialize();
-    for (let i = 0; i < warmup; i++) await client.callTool('echo', {message: `warm ${i}`});
+    for (let i = 0; i < warmup; i++) await client.echo(`warm ${i}`);
     const before = client.cpuMicros();
     let issued = 0;
     const worker = async (): Promise<void> => {
       while (issued < calls) {
         issued++;
-        await client.callTool('echo', {message: `call ${issued}`});
+        await client.echo(`call ${issued}`);
       }
     };
     await Promise.all(Array.from({length: inFlight}, worker));
@@ -167,10 +167,10 @@ export default async function auditOverheadBench(context: BenchContext): Promise
       {name: 'audit on', command: viaThoth(EVERYTHING, ['--agent-id', 'bench']), env},
     ];
     const wall = await measureVariants(variants, context);
-    const baseline = summarise(wall.get('direct')!);
     const wallRows = comparisonRows(
-      baseline,
-      variants.slice(1).map((v) => [v.name, summarise(wall.get(v.name)!)]),
+      wall,
+      'direct',
+      variants.slice(1).map((v) => v.name),
     );
 
     const added = (workload: 'concurrent' | 'sequential'): {median: number; lowest: number} => ({

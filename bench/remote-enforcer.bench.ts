@@ -63,7 +63,7 @@ export default async function remoteEnforcerBench(context: BenchContext): Promis
         },
       ],
       notes: [
-        `${context.quick ? 2 : 5} interleaved rounds; latency from ${results.get('embedded')!.latencyMs.length} sequential echo calls per side; ✗ marks a missed target.`,
+        `${context.quick ? 2 : 5} interleaved rounds; latency from ${results.get('embedded')!.latencyMs.flat().length} sequential echo calls per side; ✗ marks a missed target.`,
         `The control plane received ${enforceRequests} enforce requests over ${plane.connections} TLS connections (kept alive; the 1 MB and 10 MB calls send their arguments to the enforcer too).`,
         "The control plane is the test suite's (Node https in the bench process; schema validation off here, the tests validate every request), so part of the added time is the server's own. The machine is shared: compare the columns of one run, not runs.",
       ],

@@ -7,7 +7,7 @@ export const THOTH_BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.u
 export const BYTE_PIPE = fileURLToPath(new URL('./byte-pipe.mjs', import.meta.url));
 export const EVERYTHING = [process.execPath, require.resolve('@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'];
 
-/** The command line of `server` behind `thoth run` with `thothArgs`. */
-export function viaThoth(server: readonly string[], thothArgs: readonly string[] = ['--agent-id', 'bench']): string[] {
-  return [process.execPath, THOTH_BIN, 'run', ...thothArgs, '--', ...server];
+/** The command line of `server` behind `thoth run` with `thothArgs` (`bin`: another build's bin/run.js). */
+export function viaThoth(server: readonly string[], thothArgs: readonly string[] = ['--agent-id', 'bench'], bin = THOTH_BIN): string[] {
+  return [process.execPath, bin, 'run', ...thothArgs, '--', ...server];
 }

@@ -140,6 +140,19 @@ export class ChainWriter {
   }
 
   /**
+   * `append` without a promise: `written` is called once, with no argument when the line is with
+   * the OS (after the fdatasync that covers it with fsync `always`), with the error otherwise.
+   */
+  appendThen(json: string | readonly string[], written: (error?: unknown) => void): void {
+    if (this.closed) {
+      written(new Error('the audit chain is closed'));
+      return;
+    }
+    this.queue.push({json, resolve: written as () => void, reject: written});
+    this.schedule();
+  }
+
+  /**
    * A record nobody waits for (TOOL_CALL_POST): same queue, same order, no promise; `onError`
    * hears of a failure. With batched fsync it is not written at once but with the next record
    * that is awaited (the next TOOL_CALL_PRE), or when the fsync window closes, just before the

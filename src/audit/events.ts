@@ -176,10 +176,11 @@ export interface PostSnapshot {
   session: SessionMembers;
 }
 
-/** `,"sessionToolCalls":[...]` (kept from call to call), then `,"sessionToolCallCount":n` and `,"client":{...}` if known. */
+/** `,"sessionToolCalls":[...]` (kept from call to call), the count, and `,"client":{...}` if known (else ''). */
 interface SessionMembers {
   window: string;
-  rest: string;
+  count: number;
+  client: string;
 }
 
 interface DecisionEntry {
@@ -259,6 +260,8 @@ export class EventEncoder {
   /** Matches no key (they have four items): the first event computes the client members. */
   private clientKey: readonly unknown[] = [];
   private clientJson = '';
+  private lastToolName: string | undefined;
+  private lastToolNameJson = '';
   private readonly decisionsByReason = new Map<string, DecisionEntry>();
   private readonly decisionsInFlight = new Map<Decision, DecisionEntry>();
   private readonly traceSteps = new Map<string, string>();
@@ -266,14 +269,30 @@ export class EventEncoder {
   /** `eventId` comes from EventIdGenerator (hex digits and dashes: nothing to escape). */
   pre(record: PreCallRecord, content: ContentFields, eventId: string, timeMs: number): EncodedEvent {
     const context = record.context;
-    const session = this.session(context);
-    return [
-      `{"eventId":"${eventId}","type":"TOOL_CALL_PRE","timestamp":${this.timestamp(timeMs)},"sourceType":"agent_tool_call"${this.context(context)}` +
-        `${member('toolName', record.call.name)}${member('requestId', record.requestId)}`,
+    this.session(context);
+    // Flat strings only: the sealer copies each into the write buffer; concatenating them first
+    // would build a string per event just to copy it once more.
+    const parts = [
+      '{"eventId":"',
+      eventId,
+      '","type":"TOOL_CALL_PRE","timestamp":',
+      this.timestamp(timeMs),
+      ',"sourceType":"agent_tool_call"',
+      this.context(context),
+      ',"toolName":',
+      this.toolNameJson(record.call.name),
+      ',"requestId":',
+      JSON.stringify(record.requestId),
       this.decision(record.decision, 'pre'),
-      session.window,
-      `${session.rest},${contentMembers(content)}}`,
+      this.windowJson,
+      ',"sessionToolCallCount":',
+      String(toolCallCountOf(context)),
+      this.clientJson,
+      ',',
     ];
+    pushContentMembers(parts, content);
+    parts.push('}');
+    return parts;
   }
 
   /**
@@ -281,21 +300,58 @@ export class EventEncoder {
    * `eventId` comes from EventIdGenerator.
    */
   snapshot(context: DecisionContext, eventId: string, timeMs: number): PostSnapshot {
-    return {eventId, timeMs, context: this.context(context), session: this.session(context)};
+    this.session(context);
+    return {
+      eventId,
+      timeMs,
+      context: this.context(context),
+      session: {window: this.windowJson, count: toolCallCountOf(context), client: this.clientJson},
+    };
   }
 
   post(record: PostCallRecord, content: ContentFields | undefined, at: PostSnapshot): EncodedEvent {
     const outcome = record.outcome;
     const error = outcomeError(outcome);
-    return [
-      `{"eventId":"${at.eventId}","type":"TOOL_CALL_POST","timestamp":${this.timestamp(at.timeMs)},"sourceType":"agent_tool_call"${at.context}` +
-        `${member('toolName', record.call.name)}${member('requestId', record.requestId)}${member('preEventId', record.preEventId)}`,
+    const parts = [
+      '{"eventId":"',
+      at.eventId,
+      '","type":"TOOL_CALL_POST","timestamp":',
+      this.timestamp(at.timeMs),
+      ',"sourceType":"agent_tool_call"',
+      at.context,
+      ',"toolName":',
+      this.toolNameJson(record.call.name),
+      ',"requestId":',
+      JSON.stringify(record.requestId),
+      ',"preEventId":',
+      JSON.stringify(record.preEventId),
       this.decision(record.decision, 'post'),
-      `${member('outcome', outcome.kind)}${member('durationMs', Math.max(0, Math.round(record.durationMs)))}`,
+      ',"outcome":"',
+      outcome.kind,
+      '","durationMs":',
+      String(Math.max(0, Math.round(record.durationMs))),
       at.session.window,
-      `${at.session.rest}${error ? member('error', error) : ''}${outcome.kind === 'result' && outcome.isError !== undefined ? member('isError', outcome.isError) : ''}` +
-        `${content ? `,${contentMembers(content)}` : ''}}`,
+      ',"sessionToolCallCount":',
+      String(at.session.count),
+      at.session.client,
     ];
+    if (error) parts.push(member('error', error));
+    if (outcome.kind === 'result' && outcome.isError !== undefined) parts.push(outcome.isError ? ',"isError":true' : ',"isError":false');
+    if (content) {
+      parts.push(',');
+      pushContentMembers(parts, content);
+    }
+    parts.push('}');
+    return parts;
+  }
+
+  /** The tool name as JSON: the same few names from call to call. */
+  private toolNameJson(name: string): string {
+    if (name !== this.lastToolName) {
+      this.lastToolNameJson = JSON.stringify(name);
+      this.lastToolName = name;
+    }
+    return this.lastToolNameJson;
   }
 
   private timestamp(timeMs: number): string {
@@ -388,8 +444,8 @@ export class EventEncoder {
     return json;
   }
 
-  /** sessionToolCalls, sessionToolCallCount and client, as addSession has them. */
-  private session(context: DecisionContext): SessionMembers {
+  /** Brings windowJson (sessionToolCalls) and clientJson up to date, as addSession has them. */
+  private session(context: DecisionContext): void {
     const calls = context.sessionToolCalls;
     const kept = Math.min(calls.length, SESSION_TOOL_CALLS_KEPT);
     if (!this.windowKey || !sameTail(this.windowKey, calls, kept)) {
@@ -398,22 +454,35 @@ export class EventEncoder {
       this.windowKey = window;
     }
     const client = clientOf(context);
-    const clientKey = [client, client?.name, client?.version, client?.protocolVersion] as const;
-    if (!sameItems(this.clientKey, clientKey)) {
+    if (
+      this.clientKey[0] !== client ||
+      this.clientKey[1] !== client?.name ||
+      this.clientKey[2] !== client?.version ||
+      this.clientKey[3] !== client?.protocolVersion
+    ) {
       const summary = clientSummary(client);
       this.clientJson = summary === undefined ? '' : `,"client":${JSON.stringify(summary)}`;
-      this.clientKey = clientKey;
+      this.clientKey = [client, client?.name, client?.version, client?.protocolVersion];
     }
-    return {window: this.windowJson, rest: `,"sessionToolCallCount":${toolCallCountOf(context)}${this.clientJson}`};
   }
 }
 
 /** The content members in the order ContentFields declares them (`Object.assign` kept that order). */
-function contentMembers(content: ContentFields): string {
+function pushContentMembers(parts: string[], content: ContentFields): void {
   // Only `content` needs escaping: the others are integers, a hex digest, a literal and a boolean.
-  return (
-    `"content":${JSON.stringify(content.content)},"contentBytes":${content.contentBytes},"contentSha256":"${content.contentSha256}",` +
-    `"contentHashOf":"${content.contentHashOf}","contentTruncated":${content.contentTruncated},"redactions":${content.redactions}`
+  parts.push(
+    '"content":',
+    JSON.stringify(content.content),
+    ',"contentBytes":',
+    String(content.contentBytes),
+    ',"contentSha256":"',
+    content.contentSha256,
+    '","contentHashOf":"',
+    content.contentHashOf,
+    '","contentTruncated":',
+    content.contentTruncated ? 'true' : 'false',
+    ',"redactions":',
+    String(content.redactions),
   );
 }
 

@@ -69,19 +69,62 @@ export class FileAuditSink implements AuditSink {
     this.event('SESSION_START', options.context, {pid: process.pid, ...options.sessionStart});
   }
 
-  async toolCallPre(record: PreCallRecord): Promise<string> {
+  toolCallPre(record: PreCallRecord): Promise<string> {
+    return new Promise((resolve, reject) =>
+      this.toolCallPreThen(record, (eventId, error) => (error === undefined ? resolve(eventId) : reject(error))),
+    );
+  }
+
+  /** toolCallPre without a promise: the record shares the turn's write, `done` hears when it is with the OS. */
+  toolCallPreThen(record: PreCallRecord, done: (eventId: string, error?: unknown) => void): void {
     this.lastContext = record.context;
     const eventId = this.ids.next();
     const time = this.clock();
     const options = {maxBytes: this.settings.contentMaxBytes};
     const parsed = {value: record.call.arguments};
-    // Arguments up to STRUCTURED_LIMIT (nearly all) are prepared without leaving this turn.
-    const content =
-      buildContentSync(record.call.argumentsJson, options, parsed) ?? (await buildContent(record.call.argumentsJson, options, parsed));
-    await this.appendJson(this.encoder.pre(record, content, eventId, time));
-    this.counts.total++;
-    this.counts[record.decision.decision]++;
-    return eventId;
+    let content: ContentFields | undefined;
+    try {
+      content = buildContentSync(record.call.argumentsJson, options, parsed);
+    } catch (error) {
+      done('', error);
+      return;
+    }
+    if (content !== undefined) {
+      this.appendPre(record, content, eventId, time, done);
+      return;
+    }
+    // Arguments over STRUCTURED_LIMIT are hashed in chunks that yield to the relay.
+    buildContent(record.call.argumentsJson, options, parsed).then(
+      (large) => this.appendPre(record, large, eventId, time, done),
+      (error: unknown) => done('', error),
+    );
+  }
+
+  private appendPre(
+    record: PreCallRecord,
+    content: ContentFields,
+    eventId: string,
+    time: number,
+    done: (eventId: string, error?: unknown) => void,
+  ): void {
+    let json: EncodedEvent;
+    try {
+      json = this.encoder.pre(record, content, eventId, time);
+    } catch (error) {
+      done('', error);
+      return;
+    }
+    const written = (error?: unknown): void => {
+      if (error !== undefined) {
+        done('', error);
+        return;
+      }
+      this.counts.total++;
+      this.counts[record.decision.decision]++;
+      done(eventId);
+    };
+    if (this.openWriterNow) this.openWriterNow.appendThen(json, written);
+    else this.getWriter().then((writer) => writer.appendThen(json, written), written);
   }
 
   /**

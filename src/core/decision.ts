@@ -85,6 +85,11 @@ export interface Decision {
 
 export interface Enforcer {
   decide(call: ToolCall, context: DecisionContext, signal?: AbortSignal): Promise<Decision>;
+  /**
+   * The decision without a promise, for an enforcer that needs no I/O to make it; undefined
+   * (having done nothing) when this call needs decide(). The governor asks this first.
+   */
+  decideNow?(call: ToolCall, context: DecisionContext): Decision | undefined;
   close?(): Promise<void>;
   /**
    * For enforcers that learn from the calls they allow (progressive mode's baseline): stop
@@ -97,6 +102,10 @@ export interface Enforcer {
 /** The default before any policy is configured: every call passes, and the record says so. */
 export class AllowAllEnforcer implements Enforcer {
   async decide(): Promise<Decision> {
+    return this.decideNow();
+  }
+
+  decideNow(): Decision {
     return {decision: 'allow', reason: 'no policy configured: thoth allows every call by default', ruleId: 'default-allow'};
   }
 }

@@ -55,44 +55,107 @@ export class Governor {
    * `cancellation` may be a plain AbortSignal; the relay passes a LazyCancellation so that no
    * AbortSignal is created for the calls (nearly all) that never need one.
    */
-  async govern(
+  govern(
     call: ToolCall,
     context: DecisionContext,
     requestId: string,
     client: ClientChannel,
     cancellation: AbortSignal | CallCancellation,
   ): Promise<GovernOutcome> {
+    return new Promise((resolve) => this.governThen(call, context, requestId, client, cancellation, resolve));
+  }
+
+  /**
+   * govern() with a callback, called once with the outcome. When the enforcer decides without
+   * I/O (decideNow) and the audit sink takes TOOL_CALL_PRE with a callback, a call makes no
+   * promise at all: `done` runs once the PRE record is with the operating system (records of
+   * one turn of the event loop share a write). A step-up, an enforcer that needs I/O or an
+   * audit sink without the callback take the asynchronous way, with the same result.
+   */
+  governThen(
+    call: ToolCall,
+    context: DecisionContext,
+    requestId: string,
+    client: ClientChannel,
+    cancellation: AbortSignal | CallCancellation,
+    done: (outcome: GovernOutcome) => void,
+  ): void {
     const startedAt = Date.now();
     const eagerSignal = cancellation instanceof AbortSignal ? cancellation : undefined;
-    let decision = await this.decide(call, context, eagerSignal);
-    if (decision.decision === 'step_up' && !cancellation.aborted) {
-      const signal = eagerSignal ?? (cancellation as CallCancellation).signal;
-      try {
-        decision = await this.stepUp.resolve(call, context, decision, client, signal);
-      } catch (error) {
-        decision = {...decision, reason: `${decision.reason} (approval could not be requested: ${describe(error)})`};
+    const decided = (decision: Decision): void => {
+      if (decision.decision === 'step_up' && !cancellation.aborted) {
+        const signal = eagerSignal ?? (cancellation as CallCancellation).signal;
+        this.resolveStepUp(call, context, decision, client, signal).then((resolved) =>
+          this.record(call, context, requestId, resolved, startedAt, done),
+        );
+        return;
       }
-    }
+      this.record(call, context, requestId, decision, startedAt, done);
+    };
+    const now = this.decideNow(call, context);
+    if (now !== undefined) decided(now);
+    else void this.decide(call, context, eagerSignal).then(decided);
+  }
 
-    let preEventId = '';
+  /** TOOL_CALL_PRE (fail closed), then the outcome. */
+  private record(
+    call: ToolCall,
+    context: DecisionContext,
+    requestId: string,
+    decided: Decision,
+    startedAt: number,
+    done: (outcome: GovernOutcome) => void,
+  ): void {
+    let settled = false;
+    const written = (preEventId: string, error?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      let decision = decided;
+      if (error !== undefined) {
+        this.warn(`audit log could not be written: ${describe(error)}`);
+        if (this.onAuditFailure === 'block' && decision.decision === 'allow') {
+          decision = {
+            decision: 'block',
+            reason: `the audit log could not be written (${describe(error)}), and policy requires every call to be recorded`,
+            ruleId: 'audit-unavailable',
+          };
+        }
+      }
+      const ticket: CallTicket = {call, context, decision, requestId, preEventId, startedAt};
+      if (decision.decision === 'allow') {
+        done({action: 'forward', ticket});
+        return;
+      }
+      const refusal = refusalError(call, context, decision, preEventId);
+      this.complete(ticket, context, {kind: 'refused', error: refusal});
+      done({action: 'refuse', ticket, error: refusal});
+    };
+    const record = {call, context, decision: decided, requestId};
+    const audit = this.audit;
     try {
-      preEventId = await this.audit.toolCallPre({call, context, decision, requestId});
+      if (audit.toolCallPreThen !== undefined) audit.toolCallPreThen(record, written);
+      else
+        audit.toolCallPre(record).then(
+          (eventId) => written(eventId),
+          (error: unknown) => written('', error),
+        );
     } catch (error) {
-      this.warn(`audit log could not be written: ${describe(error)}`);
-      if (this.onAuditFailure === 'block' && decision.decision === 'allow') {
-        decision = {
-          decision: 'block',
-          reason: `the audit log could not be written (${describe(error)}), and policy requires every call to be recorded`,
-          ruleId: 'audit-unavailable',
-        };
-      }
+      written('', error);
     }
+  }
 
-    const ticket: CallTicket = {call, context, decision, requestId, preEventId, startedAt};
-    if (decision.decision === 'allow') return {action: 'forward', ticket};
-    const error = refusalError(call, context, decision, preEventId);
-    this.complete(ticket, context, {kind: 'refused', error});
-    return {action: 'refuse', ticket, error};
+  private async resolveStepUp(
+    call: ToolCall,
+    context: DecisionContext,
+    decision: Decision,
+    client: ClientChannel,
+    signal: AbortSignal,
+  ): Promise<Decision> {
+    try {
+      return await this.stepUp.resolve(call, context, decision, client, signal);
+    } catch (error) {
+      return {...decision, reason: `${decision.reason} (approval could not be requested: ${describe(error)})`};
+    }
   }
 
   complete(ticket: CallTicket, context: DecisionContext, outcome: CallOutcome): void {
@@ -115,10 +178,24 @@ export class Governor {
     try {
       return await this.enforcer.decide(call, context, signal);
     } catch (error) {
-      // An enforcer that throws must not open the gate.
-      this.warn(`enforcer failed on tool "${call.name}": ${describe(error)}`);
-      return {decision: 'block', reason: `the enforcer failed (${describe(error)}), so the call is refused`, ruleId: 'enforcer-error'};
+      return this.enforcerFailed(call, error);
     }
+  }
+
+  /** The enforcer's synchronous decision, or undefined when it has none for this call. */
+  private decideNow(call: ToolCall, context: DecisionContext): Decision | undefined {
+    if (this.enforcer.decideNow === undefined) return undefined;
+    try {
+      return this.enforcer.decideNow(call, context);
+    } catch (error) {
+      return this.enforcerFailed(call, error);
+    }
+  }
+
+  /** An enforcer that throws must not open the gate. */
+  private enforcerFailed(call: ToolCall, error: unknown): Decision {
+    this.warn(`enforcer failed on tool "${call.name}": ${describe(error)}`);
+    return {decision: 'block', reason: `the enforcer failed (${describe(error)}), so the call is refused`, ruleId: 'enforcer-error'};
   }
 }
 

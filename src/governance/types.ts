@@ -51,6 +51,12 @@ export interface AuditSink {
    * operating system. Rejects when it cannot be written: the governor then fails closed.
    */
   toolCallPre(record: PreCallRecord): Promise<string>;
+  /**
+   * The same without a promise (the governor prefers it): `done` is called once, with the event
+   * id once the record is handed to the operating system, or with the error that kept it from
+   * being written (the event id is then '').
+   */
+  toolCallPreThen?(record: PreCallRecord, done: (eventId: string, error?: unknown) => void): void;
   /** Appends TOOL_CALL_POST. Never blocks the relay; failures are reported on stderr. */
   toolCallPost(record: PostCallRecord): void;
   /** Any other event (SESSION_START, SESSION_END, POLICY_LOADED, APPROVAL_*, PIN_*). */
@@ -73,6 +79,7 @@ export interface ToolsListHook {
 
 export const noopAudit: AuditSink = {
   toolCallPre: async () => '',
+  toolCallPreThen: (_record, done) => done(''),
   toolCallPost: () => undefined,
   event: () => undefined,
   close: async () => undefined,

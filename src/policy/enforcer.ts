@@ -2,7 +2,7 @@ import type {Decision, DecisionContext, Enforcer, ToolCall} from '../core/decisi
 import type {PinGuard} from '../pins/guard.js';
 import type {BaselineStore} from './baseline-store.js';
 import {canonicalHash} from '../core/canonical-json.js';
-import {decide, type ProtectedPaths} from './engine.js';
+import {decide, type EngineHooks, type ProtectedPaths} from './engine.js';
 import type {CompiledPolicy} from './model.js';
 import {emptyBaseline, ProgressiveSession, type BaselineView} from './progressive.js';
 
@@ -30,7 +30,11 @@ export class EmbeddedEnforcer implements Enforcer {
   private readonly pins: PinGuard | undefined;
   private readonly protectedPaths: ProtectedPaths | undefined;
   private readonly now: () => Date;
+  /** The clock in milliseconds: without an injected clock, no Date per call. */
+  private readonly nowMs: () => number;
   private readonly progressive: ProgressiveSession;
+  /** The engine's hooks: the same for every call of this enforcer. */
+  private readonly hooks: EngineHooks;
   private learnsWhenAllowing = true;
 
   constructor(options: EmbeddedEnforcerOptions) {
@@ -39,14 +43,31 @@ export class EmbeddedEnforcer implements Enforcer {
     this.pins = options.pins;
     this.protectedPaths = options.protectedPaths;
     this.now = options.now ?? (() => new Date());
+    const injected = options.now;
+    this.nowMs = injected === undefined ? Date.now : () => injected().getTime();
     this.progressive = options.progressive ?? progressiveSession(() => this.baseline, this.now);
+    const pins = this.pins;
+    this.hooks = {
+      ...(pins ? {pinProblem: (tool: string) => pins.problem(tool)} : {}),
+      ...(this.protectedPaths ? {protectedPaths: this.protectedPaths} : {}),
+      progressive: this.progressive,
+    };
   }
 
   async decide(call: ToolCall, context: DecisionContext): Promise<Decision> {
-    const nowMs = this.now().getTime();
-    this.progressive.noteCall(nowMs);
     if (this.pins?.problem(call.name) === 'changed') await this.pins.recheck(call.name);
-    const pins = this.pins;
+    return this.decideChecked(call, context);
+  }
+
+  /** Synchronous unless a pinned tool's definition changed: then the pins are read again first (decide). */
+  decideNow(call: ToolCall, context: DecisionContext): Decision | undefined {
+    if (this.pins?.problem(call.name) === 'changed') return undefined;
+    return this.decideChecked(call, context);
+  }
+
+  private decideChecked(call: ToolCall, context: DecisionContext): Decision {
+    const nowMs = this.nowMs();
+    this.progressive.noteCall(nowMs);
     const decision = decide(
       this.policy,
       {
@@ -57,11 +78,7 @@ export class EmbeddedEnforcer implements Enforcer {
         nowMs,
         fingerprint: () => `${call.name}\u0000${canonicalHash(call.arguments)}`,
       },
-      {
-        ...(pins ? {pinProblem: (tool: string) => pins.problem(tool)} : {}),
-        ...(this.protectedPaths ? {protectedPaths: this.protectedPaths} : {}),
-        progressive: this.progressive,
-      },
+      this.hooks,
     );
     if (this.learnsWhenAllowing && decision.decision === 'allow' && decision.observed === undefined) this.learn(call);
     return decision;
@@ -74,7 +91,7 @@ export class EmbeddedEnforcer implements Enforcer {
 
   /** Adds an allowed or approved call to the baseline. */
   learn(call: ToolCall): void {
-    this.baseline?.record(call, this.progressive.callsInWindow(this.now().getTime()));
+    this.baseline?.record(call, this.progressive.callsInWindow(this.nowMs()));
   }
 
   async close(): Promise<void> {
@@ -101,6 +118,10 @@ export class FailClosedEnforcer implements Enforcer {
   ) {}
 
   async decide(): Promise<Decision> {
+    return this.decideNow();
+  }
+
+  decideNow(): Decision {
     return {decision: 'block', ruleId: this.ruleId, reason: `${this.message}; until it is fixed every tool call is refused`};
   }
 }

@@ -2,7 +2,7 @@ import type {Decision, DecisionKind, EnforcementMode, ToolCall} from '../core/de
 import {needsTokenising} from './command-words.js';
 import {quantify} from './matchers.js';
 import type {CompiledAgent, CompiledPolicy, CompiledRule} from './model.js';
-import {PathReader} from './path-reader.js';
+import {memoForThisTurn, PathReader} from './path-reader.js';
 import {isAnchored, isWithin} from './paths.js';
 import type {ProgressiveSession} from './progressive.js';
 import {shellWord} from '../core/shell-word.js';
@@ -67,8 +67,9 @@ export function decide(policy: CompiledPolicy, input: EngineCall, hooks: EngineH
     headers.set(policy, header);
   }
   const trace: string[] = [header];
-  // Links are followed afresh for every decision: they can change between two calls.
-  const paths = new PathReader(policy.paths);
+  // Links are followed afresh for every call: they can change between two calls (answers are
+  // shared only with the decisions of the same turn, which nothing forwarded can separate).
+  const paths = new PathReader(policy.paths, memoForThisTurn());
   if (input.mode === 'observe') {
     const would = decideInMode(policy, agent, input, hooks, 'block', trace, paths);
     const decision: Decision = {
@@ -85,7 +86,46 @@ export function decide(policy: CompiledPolicy, input: EngineCall, hooks: EngineH
     return decision;
   }
   const decision = decideInMode(policy, agent, input, hooks, input.mode, trace, paths);
-  return {...decision, trace: [...trace, `→ ${decision.decision} (${decision.ruleId})`]};
+  trace.push(conclusion(decision));
+  decision.trace = trace;
+  return decision;
+}
+
+/** `→ allow (rule)`: the same few strings for nearly every call. */
+const conclusions = new Map<string, Map<string, string>>();
+
+function conclusion(decision: Decision): string {
+  let byRule = conclusions.get(decision.decision);
+  if (byRule === undefined) conclusions.set(decision.decision, (byRule = new Map()));
+  let text = byRule.get(decision.ruleId);
+  if (text === undefined) {
+    text = `→ ${decision.decision} (${decision.ruleId})`;
+    if (byRule.size >= 256) byRule.clear();
+    byRule.set(decision.ruleId, text);
+  }
+  return text;
+}
+
+/**
+ * The scope line of the trace, per agent, agent id and tool: a string per call otherwise. The id
+ * is part of the key: agents the policy does not name share one compiled agent, and the line
+ * names the id the call came with.
+ */
+const scopeLines = new WeakMap<CompiledAgent, Map<string, string>>();
+
+function scopeLine(agent: CompiledAgent, agentId: string, tool: string, inScope: boolean): string {
+  let lines = scopeLines.get(agent);
+  if (lines === undefined) scopeLines.set(agent, (lines = new Map()));
+  const key = `${inScope ? '+' : '-'}${agentId}\u0000${tool}`;
+  let line = lines.get(key);
+  if (line === undefined) {
+    line = agent.scopeDeclared
+      ? `scope: "${tool}" is ${inScope ? '' : 'not '}in the approved scope of agent "${agentId}" (${agent.scope.patterns.join(', ') || 'empty'})`
+      : `scope: agent "${agentId}" has no approved scope`;
+    if (lines.size >= 256) lines.clear();
+    lines.set(key, line);
+  }
+  return line;
 }
 
 function decideInMode(
@@ -150,7 +190,7 @@ function decideInMode(
   }
 
   const touched = hooks.protectedPaths ? touchesProtected(call.arguments, hooks.protectedPaths, paths) : undefined;
-  trace.push(...paths.takeNotes());
+  paths.moveNotes(trace);
   if (touched !== undefined) {
     const shown = touched.raw.length > 120 ? `${touched.raw.slice(0, 120)}…` : touched.raw;
     const through =
@@ -173,11 +213,7 @@ function decideInMode(
   }
 
   const inScope = agent.scope.matches(tool);
-  trace.push(
-    agent.scopeDeclared
-      ? `scope: "${tool}" is ${inScope ? '' : 'not '}in the approved scope of agent "${agentId}" (${agent.scope.patterns.join(', ') || 'empty'})`
-      : `scope: agent "${agentId}" has no approved scope`,
-  );
+  trace.push(scopeLine(agent, agentId, tool, inScope));
 
   if (mode === 'progressive' && hooks.progressive) {
     const verdict = hooks.progressive.judge({
@@ -211,7 +247,7 @@ function matchRules(rules: readonly CompiledRule[], call: ToolCall, trace: strin
   for (const rule of rules) {
     const holds = conditionsHold(rule, call.arguments, paths);
     // Say where a path led before the rule that looked at it.
-    trace.push(...paths.takeNotes());
+    paths.moveNotes(trace);
     if (!holds) continue;
     trace.push(`${rule.ruleId} (${rule.location}) matches → ${rule.decision}`);
     if (winner === undefined || RESTRICTIVENESS[rule.decision] > RESTRICTIVENESS[winner.decision]) winner = rule;

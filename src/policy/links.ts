@@ -31,8 +31,47 @@ export type LinkResolution = {ok: true; path: string} | {ok: false; code: string
 
 type Answer<T> = {ok: true; value: T} | {ok: false; code: string};
 
-/** Answers already given, keyed by question: one decision asks about the same directories often. */
-export type LinkMemo = Map<string, Answer<unknown>>;
+type Kind = keyof FileLinks;
+type Value<K extends Kind> = ReturnType<FileLinks[K]>;
+
+/**
+ * Answers already given, by question and path: one decision (or the decisions of one turn, see
+ * path-reader.ts) asks about the same directories often.
+ */
+export class LinkMemo {
+  private readonly answers: {[K in Kind]: Map<string, Answer<Value<K>>>} = {
+    exists: new Map(),
+    entry: new Map(),
+    realpath: new Map(),
+    readlink: new Map(),
+  };
+
+  /** The answer to `kind` about `path`, asked of `io` the first time only. Never throws. */
+  ask<K extends Kind>(io: FileLinks, kind: K, path: string): Answer<Value<K>> {
+    const answers = this.answers[kind] as Map<string, Answer<Value<K>>>;
+    let answer = answers.get(path);
+    if (answer === undefined) {
+      try {
+        answer = {ok: true, value: io[kind](path) as Value<K>};
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException | undefined)?.code;
+        answer = {ok: false, code: typeof code === 'string' ? code : 'EUNKNOWN'};
+      }
+      answers.set(path, answer);
+    }
+    return answer;
+  }
+
+  /** The answer already given, if any. */
+  known<K extends Kind>(kind: K, path: string): Answer<Value<K>> | undefined {
+    return (this.answers[kind] as Map<string, Answer<Value<K>>>).get(path);
+  }
+
+  /** Records what is known without asking (what another answer already implies). */
+  learn<K extends Kind>(kind: K, path: string, answer: Answer<Value<K>>): void {
+    (this.answers[kind] as Map<string, Answer<Value<K>>>).set(path, answer);
+  }
+}
 
 export type Flavour = 'posix' | 'win32';
 
@@ -69,27 +108,23 @@ const MAX_NAME = 255;
  * - Errors other than "absent" (ELOOP, EACCES, EIO) are returned: the caller treats the path in
  *   the restrictive direction.
  */
-export function resolveLinks(absolute: string, flavour: Flavour, io: FileLinks, memo: LinkMemo = new Map()): LinkResolution {
-  const start = splitRoot(absolute, flavour);
-  if (start === undefined) return {ok: false, code: 'EINVAL'};
-  function ask<K extends keyof FileLinks>(kind: K, path: string): Answer<ReturnType<FileLinks[K]>> {
-    const key = `${kind}\u0000${path}`;
-    let answer = memo.get(key) as Answer<ReturnType<FileLinks[K]>> | undefined;
-    if (answer === undefined) {
-      answer = attempt(() => io[kind](path) as ReturnType<FileLinks[K]>);
-      memo.set(key, answer);
-    }
-    return answer;
+export function resolveLinks(absolute: string, flavour: Flavour, io: FileLinks, memo: LinkMemo = new LinkMemo()): LinkResolution {
+  if (flavour === 'posix' && NORMAL_POSIX.test(absolute) && namesFit(absolute)) {
+    const quick = resolveQuickly(absolute, io, memo);
+    if (quick !== undefined) return quick;
   }
-  const real = (path: string): LinkResolution => {
-    const answer = ask('realpath', path);
-    return answer.ok ? {ok: true, path: flavour === 'win32' ? toSlashes(answer.value) : answer.value} : answer;
-  };
+  const ask = <K extends Kind>(kind: K, path: string): Answer<Value<K>> => memo.ask(io, kind, path);
+  const real = (path: string): LinkResolution => realOf(memo, io, flavour, path);
   /** true / false (absent), or the error that is neither. */
   const present = (path: string): Answer<boolean> => {
+    // A path that resolved exists: no need to ask again.
+    if (memo.known('realpath', path)?.ok === true) return {ok: true, value: true};
     const answer = ask('exists', path);
     return answer.ok || !ABSENT.has(answer.code) ? answer : {ok: true, value: false};
   };
+
+  const start = splitRoot(absolute, flavour);
+  if (start === undefined) return {ok: false, code: 'EINVAL'};
 
   // The POSIX root is itself; a win32 root is asked, for the spelling of its drive or share.
   const root = flavour === 'posix' ? {ok: true as const, path: '/'} : real(start.root);
@@ -128,17 +163,25 @@ export function resolveLinks(absolute: string, flavour: Flavour, io: FileLinks, 
       }
     }
 
-    // The longest prefix of `run` that exists. Existence is monotone along a path, so a binary
-    // search works; the first probe is the parent, because usually only the last name is new.
+    // The longest prefix of `run` that exists. Existence is monotone along a path, so a search
+    // works: galloping back from the end (usually only the last name or two are new), then
+    // halving, so that a path of thousands of names costs a few dozen questions.
     let found = 0;
     let missing = tooLong === -1 ? run.length : tooLong + 1;
-    let probe = missing - 1;
+    let misses = 0;
+    let galloping = true;
     while (missing - found > 1) {
+      // Back 1, 1, 2, 4… names: the first probe (the parent) is usually answered already.
+      const probe = galloping ? Math.max(found + 1, missing - (misses < 2 ? 1 : 2 ** (misses - 1))) : (found + missing) >>> 1;
       const prefix = present(join(base, run.slice(0, probe)));
       if (!prefix.ok) return prefix;
-      if (prefix.value) found = probe;
-      else missing = probe;
-      probe = (found + missing) >>> 1;
+      if (prefix.value) {
+        found = probe;
+        galloping = false;
+      } else {
+        missing = probe;
+        misses++;
+      }
     }
     let foundPath = base;
     if (found > 0) {
@@ -169,17 +212,60 @@ export function resolveLinks(absolute: string, flavour: Flavour, io: FileLinks, 
   }
 }
 
-function isName(part: string): boolean {
-  return part !== '' && part !== '.';
+/** An absolute POSIX path without `.`, `..`, empty names or a trailing `/` (what lexical normalisation gives). */
+const NORMAL_POSIX = /^(?:\/(?:[^/.]|\.[^/.]|\.\.[^/])[^/]*)+$/;
+
+/** The real path of `path` as an answer (win32 answers in `/` form). */
+function realOf(memo: LinkMemo, io: FileLinks, flavour: Flavour, path: string): LinkResolution {
+  const answer = memo.ask(io, 'realpath', path);
+  return answer.ok ? {ok: true, path: flavour === 'win32' ? toSlashes(answer.value) : answer.value} : answer;
 }
 
-function attempt<T>(question: () => T): Answer<T> {
-  try {
-    return {ok: true, value: question()};
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    return {ok: false, code: typeof code === 'string' ? code : 'EUNKNOWN'};
+/**
+ * The common cases in two questions, one of them shared: most strings a rule reads name nothing,
+ * and most that do name something that exists. What the last name is (lstat, links in the
+ * directories before it followed): something that exists resolves with one `realpath`;
+ * nothing, in a directory that exists, is that directory's real path (asked once per
+ * directory and decision: the words of a text share their base) and the name. Anything else (a
+ * dangling link, a missing directory, a name too long to ask about) is left to the full walk:
+ * undefined. POSIX paths only.
+ */
+function resolveQuickly(absolute: string, io: FileLinks, memo: LinkMemo): LinkResolution | undefined {
+  const slash = absolute.lastIndexOf('/');
+  const entry = memo.ask(io, 'entry', absolute);
+  if (entry.ok && entry.value !== undefined) {
+    const resolved = realOf(memo, io, 'posix', absolute);
+    // A link whose target is missing (or a name that vanished meanwhile): the full walk follows it.
+    return resolved.ok || !ABSENT.has(resolved.code) ? resolved : undefined;
   }
+  if (!entry.ok && !ABSENT.has(entry.code)) return entry;
+  // Nothing has that name, or a directory on the way is missing (then so is the parent).
+  const parentPath = slash === 0 ? '/' : absolute.slice(0, slash);
+  const parent = realOf(memo, io, 'posix', parentPath);
+  if (!parent.ok) {
+    if (!ABSENT.has(parent.code)) return parent;
+    // What the full walk would ask first is known: neither the path nor its parent resolves.
+    memo.learn('exists', absolute, entry.ok ? {ok: true, value: false} : entry);
+    memo.learn('exists', parentPath, parent);
+    return undefined;
+  }
+  return {ok: true, path: parent.path === '/' ? absolute.slice(slash) : `${parent.path}${absolute.slice(slash)}`};
+}
+
+/** Whether no name of the path is longer than a file system takes (longer ones are absent without asking). */
+function namesFit(path: string): boolean {
+  let start = 0;
+  for (;;) {
+    const slash = path.indexOf('/', start);
+    const end = slash === -1 ? path.length : slash;
+    if (end - start > MAX_NAME) return false;
+    if (slash === -1) return true;
+    start = slash + 1;
+  }
+}
+
+function isName(part: string): boolean {
+  return part !== '' && part !== '.';
 }
 
 /** `C:\Users\x` → `C:/Users/x`; `\\?\C:\x` → `C:/x`; `\\?\UNC\s\share` → `//s/share`. */

@@ -1,5 +1,5 @@
 import {commandWords, needsTokenising} from './command-words.js';
-import {resolveLinks, type LinkMemo} from './links.js';
+import {LinkMemo, resolveLinks} from './links.js';
 import {
   compactRelative,
   expandArgument,
@@ -69,21 +69,49 @@ const NONE: readonly string[] = [];
 const MAX_NOTES = 16;
 
 /**
+ * The file system's answers shared by the decisions made in one synchronous turn of the event
+ * loop (the calls of one chunk of the client's input), and forgotten at its end: links change
+ * between calls (that is the attack), but nothing thoth forwards runs between two decisions of
+ * one turn, since every call of the turn goes out after it. A call that changes a link is
+ * decided, forwarded and answered before the client can send the call that relies on the change,
+ * which then meets a new turn and fresh answers.
+ */
+let turnMemo: LinkMemo | undefined;
+const forgetTurn = (): void => {
+  turnMemo = undefined;
+};
+
+export function memoForThisTurn(): LinkMemo {
+  if (turnMemo === undefined) {
+    turnMemo = new LinkMemo();
+    process.nextTick(forgetTurn);
+  }
+  return turnMemo;
+}
+
+/** relativeBases() per environment, kept while the environment's own list is the same array. */
+const basesByEnvironment = new WeakMap<PathEnvironment, {extra: readonly string[] | undefined; bases: readonly string[]}>();
+
+/**
  * Reads the path arguments of one decision. Several rules usually check the same argument, so
- * each is read once; the file system answers are kept for this decision only, never across
- * calls, because links change between calls (that is the attack).
+ * each is read once; the file system's answers are kept for this decision only (or the turn's
+ * decisions: memoForThisTurn), never across calls, because links change between calls.
  */
 export class PathReader {
   private readonly readings = new Map<string, PathReading | undefined>();
-  private readonly lexicalReadings = new Map<string, PathReading | undefined>();
+  private lexicalReadings: Map<string, PathReading | undefined> | undefined;
   private readonly arguments = new Map<string, ArgumentReading>();
-  private readonly memo: LinkMemo = new Map();
-  private readonly absentNames = new Map<string, boolean>();
+  private readonly memo: LinkMemo;
   private bases: readonly string[] | undefined;
   private notes: string[] = [];
   private notesLeftOut = 0;
 
-  constructor(readonly env: PathEnvironment) {}
+  constructor(
+    readonly env: PathEnvironment,
+    memo: LinkMemo = new LinkMemo(),
+  ) {
+    this.memo = memo;
+  }
 
   /** Whether links are followed at all (a file system was injected). */
   get followsLinks(): boolean {
@@ -140,20 +168,18 @@ export class PathReader {
     const first = word.split(this.env.flavour === 'win32' ? /[\\/]+/ : /\/+/).find((name) => name !== '' && name !== '.');
     if (first === undefined || first.length > MAX_NAME_CHARS || (this.env.flavour === 'win32' && first.includes(':'))) return false;
     for (const base of this.relativeBases()) {
-      const key = `${base}\0${first}`;
-      let absent = this.absentNames.get(key);
-      if (absent === undefined) {
-        try {
-          absent = links.entry(`${base === '/' ? '' : base}/${first}`) === undefined;
-        } catch {
-          // EACCES and the like: read it in full, restrictively.
-          absent = false;
-        }
-        this.absentNames.set(key, absent);
-      }
-      if (!absent) return false;
+      // The question resolveLinks asks first: what the name is, not followed.
+      const answer = this.memo.ask(links, 'entry', `${base === '/' ? '' : base}/${first}`);
+      // EACCES and the like: read it in full, restrictively.
+      if (!answer.ok || answer.value !== undefined) return false;
     }
     return true;
+  }
+
+  /** takeNotes, appended to `trace` (nothing allocated when there is nothing to say). */
+  moveNotes(trace: string[]): void {
+    if (this.notes.length === 0 && this.notesLeftOut === 0) return;
+    for (const note of this.takeNotes()) trace.push(note);
   }
 
   /** What the trace should say about links followed since the last call. */
@@ -172,6 +198,7 @@ export class PathReader {
 
   /** A word compared as written against each base, links not followed; a bare one (`notes.txt`) at the cost of a string per base. */
   private readLexically(raw: string): PathReading | undefined {
+    this.lexicalReadings ??= new Map();
     let reading = this.lexicalReadings.get(raw);
     if (reading !== undefined || this.lexicalReadings.has(raw)) return reading;
     // A text of a million words reads most of them here: one string per base, nothing else.
@@ -198,6 +225,13 @@ export class PathReader {
   private relativeBases(): readonly string[] {
     if (this.bases !== undefined) return this.bases;
     const env = this.env;
+    // Asked once per decision (a client's roots change during a session), computed again only when they did.
+    const extra = env.relativeBases?.();
+    const known = basesByEnvironment.get(env);
+    if (known !== undefined && known.extra === extra) {
+      this.bases = known.bases;
+      return known.bases;
+    }
     const bases = [lexicalAbsolute(env.cwd, env)];
     const add = (base: string): void => {
       const expanded = expandArgument(base, env);
@@ -206,7 +240,8 @@ export class PathReader {
       if (!bases.includes(absolute)) bases.push(absolute);
     };
     add(env.home);
-    for (const base of env.relativeBases?.() ?? []) add(base);
+    for (const base of extra ?? []) add(base);
+    basesByEnvironment.set(env, {extra, bases});
     this.bases = bases;
     return bases;
   }
@@ -235,23 +270,37 @@ export class PathReader {
       else if (other && form !== lexical && !elsewhere.includes(form)) elsewhere.push(form);
       forms.add(form);
       if (!followLinks || env.links === undefined || unresolvable !== undefined) return;
-      const sources = physical !== undefined && physical.length <= MAX_PATH_CHARS ? [physical, absolute] : [absolute];
-      for (const source of sources) {
-        const result = resolveLinks(source, env.flavour, env.links, this.memo);
-        if (!result.ok) {
-          unresolvable = result.code;
-          return;
-        }
-        // Case is folded after resolution: the file system is asked with the spelling given.
-        const target = foldPath(lexicalAbsolute(result.path, env), env);
-        if (target !== form && !resolved.includes(target)) resolved.push(target);
-        forms.add(target);
+      if (physical !== undefined && physical.length <= MAX_PATH_CHARS) follow(physical, form);
+      follow(absolute, form);
+    };
+    const follow = (source: string, form: string): void => {
+      if (unresolvable !== undefined) return;
+      const result = resolveLinks(source, env.flavour, env.links!, this.memo);
+      if (!result.ok) {
+        unresolvable = result.code;
+        return;
       }
+      // Case is folded after resolution: the file system is asked with the spelling given. A
+      // POSIX answer is already absolute and normal (realpath's, or built from it).
+      const target = foldPath(env.flavour === 'posix' ? result.path : lexicalAbsolute(result.path, env), env);
+      if (target !== form && !resolved.includes(target)) resolved.push(target);
+      forms.add(target);
     };
     // The kernel's reading keeps every `..` as written: beyond MAX_PATH_CHARS the kernel refuses it.
     const climbs = env.flavour === 'posix' && written.length <= MAX_PATH_CHARS && CLIMBS.test(written);
     if (!isRelative(written, env.flavour)) {
       readAt(lexicalAbsolute(written, env), climbs ? physicalAbsolute(written, env) : undefined, false);
+    } else if (env.flavour === 'posix' && written.length <= MAX_PATH_CHARS && NORMAL_RELATIVE.test(written)) {
+      // Names only (no `.`, `..` or empty ones): under each base as written, without
+      // normalising anything (the bases are absolute and normal already).
+      const bases = this.relativeBases();
+      for (let index = 0; index < bases.length; index++) {
+        const base = bases[index]!;
+        readAt(base === '/' ? `/${written}` : `${base}/${written}`, undefined, index > 0);
+      }
+    } else if (env.flavour === 'posix' && written.length > MAX_PATH_CHARS && !written.includes('/')) {
+      // One name longer than any path (a long text without a slash): nothing to compact, names no file.
+      return {lexical: shorten(written), resolved: [], elsewhere: [], forms: []};
     } else {
       // Every base a server could resolve it against; `./././x` is compacted once, not per base.
       const compact = compactRelative(written, env.flavour);
@@ -270,6 +319,9 @@ export class PathReader {
     return reading;
   }
 }
+
+/** A relative POSIX path of names only: no `.`, `..` or empty name, no trailing `/`. */
+const NORMAL_RELATIVE = /^(?:[^/.]|\.[^/.]|\.\.[^/])[^/]*(?:\/(?:[^/.]|\.[^/.]|\.\.[^/])[^/]*)*$/;
 
 /** A `..` component: the kernel applies it after following links, and it climbs out of a base. */
 const CLIMBS = /(^|[\\/])\.\.([\\/]|$)/;

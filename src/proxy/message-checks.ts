@@ -37,71 +37,132 @@ const TOP_LEVEL_KEYS = new Map(['jsonrpc', 'id', 'method', 'params', 'result', '
 const PARAMS_KEYS = new Map(['name', 'arguments', '_meta'].map((key) => [foldKey(key), key]));
 
 interface Frame {
-  value: unknown;
+  value: object;
   depth: number;
-  pointer: string;
+  /** The frame of the container this value is in, and its key or index there (for the pointer). */
+  parent: Frame | undefined;
+  key: string | number;
   /** Which envelope keys this object must not spell differently. */
-  envelope?: Map<string, string>;
+  envelope?: Map<string, string> | undefined;
+}
+
+/** What checking a message found: the first problem, and how many object keys it holds. */
+export interface MessageInspection {
+  problem: MessageProblem | undefined;
+  /** Keys of every object in the parsed message (single-reading.ts compares them with the text's). */
+  keys: number;
 }
 
 /** Checks one message (an element of a batch is a message): undefined when it is safe to forward. */
 export function checkClientMessage(message: unknown, maxDepth: number = MAX_NESTING_DEPTH): MessageProblem | undefined {
-  const stack: Frame[] = [{value: message, depth: 1, pointer: '', envelope: TOP_LEVEL_KEYS}];
+  return inspectClientMessage(message, maxDepth).problem;
+}
+
+/** checkClientMessage, with the number of keys it walked (all of them when there is no problem). */
+export function inspectClientMessage(message: unknown, maxDepth: number = MAX_NESTING_DEPTH): MessageInspection {
+  let keyCount = 0;
+  if (typeof message !== 'object' || message === null || message instanceof LargeNumber) return {problem: undefined, keys: 0};
+  const stack: Frame[] = [{value: message, depth: 1, parent: undefined, key: '', envelope: TOP_LEVEL_KEYS}];
   while (stack.length > 0) {
     const frame = stack.pop()!;
-    const {value, depth, pointer} = frame;
-    if (typeof value !== 'object' || value === null || value instanceof LargeNumber) continue;
+    const {value, depth} = frame;
     if (depth > maxDepth) {
-      return {kind: 'too-deep', detail: `nested more than ${maxDepth} levels deep`, pointer};
+      return {problem: {kind: 'too-deep', detail: `nested more than ${maxDepth} levels deep`, pointer: pointerOf(frame)}, keys: keyCount};
     }
     if (Array.isArray(value)) {
       for (let index = value.length - 1; index >= 0; index--) {
         const item: unknown = value[index];
-        if (typeof item === 'object' && item !== null) stack.push({value: item, depth: depth + 1, pointer: `${pointer}/${index}`});
+        if (typeof item === 'object' && item !== null && !(item instanceof LargeNumber))
+          stack.push({value: item, depth: depth + 1, parent: frame, key: index});
       }
       continue;
     }
     const keys = Object.keys(value);
-    const problem = checkKeys(keys, frame.envelope, pointer);
-    if (problem) return problem;
+    keyCount += keys.length;
+    const problem = checkKeys(keys, frame.envelope);
+    if (problem) return {problem: {...problem, pointer: pointerOf(frame)}, keys: keyCount};
     for (let index = keys.length - 1; index >= 0; index--) {
       const key = keys[index]!;
       const item: unknown = (value as Record<string, unknown>)[key];
-      if (typeof item !== 'object' || item === null) continue;
-      const child: Frame = {value: item, depth: depth + 1, pointer: `${pointer}/${escapePointer(key)}`};
+      if (typeof item !== 'object' || item === null || item instanceof LargeNumber) continue;
+      const child: Frame = {value: item, depth: depth + 1, parent: frame, key};
       if (frame.envelope === TOP_LEVEL_KEYS && key === 'params') child.envelope = PARAMS_KEYS;
       stack.push(child);
     }
   }
-  return undefined;
+  return {problem: undefined, keys: keyCount};
 }
 
-function checkKeys(keys: readonly string[], envelope: Map<string, string> | undefined, pointer: string): MessageProblem | undefined {
+/** The JSON pointer of a frame, built only for a problem. */
+function pointerOf(frame: Frame): string {
+  const parts: string[] = [];
+  for (let at: Frame | undefined = frame; at?.parent !== undefined; at = at.parent) parts.push(escapePointer(String(at.key)));
+  return parts.length === 0 ? '' : `/${parts.reverse().join('/')}`;
+}
+
+type KeyProblem = Omit<MessageProblem, 'pointer'>;
+
+function checkKeys(keys: readonly string[], envelope: Map<string, string> | undefined): KeyProblem | undefined {
   if (keys.length === 0) return undefined;
   if (envelope === undefined && keys.length === 1) return undefined;
+  // Nearly every object has a few ASCII keys: compared in place, without a folded copy of each.
+  if (keys.length <= 16 && keys.every(isAscii)) return checkAsciiKeys(keys, envelope);
   const seen = keys.length > 1 ? new Map<string, string>() : undefined;
   for (const key of keys) {
     const folded = foldKey(key);
     const canonical = envelope?.get(folded);
-    if (canonical !== undefined && canonical !== key) {
-      return {
-        kind: 'envelope-key',
-        detail: `the key ${JSON.stringify(key)} is read as ${JSON.stringify(canonical)} by servers that match keys without regard to case`,
-        pointer,
-      };
-    }
+    if (canonical !== undefined && canonical !== key) return envelopeProblem(key, canonical);
     if (seen === undefined) continue;
     const earlier = seen.get(folded);
-    if (earlier !== undefined) {
-      return {
-        kind: 'ambiguous-keys',
-        detail: `the keys ${JSON.stringify(earlier)} and ${JSON.stringify(key)} are the same key to servers that match keys without regard to case`,
-        pointer,
-      };
-    }
+    if (earlier !== undefined) return ambiguousProblem(earlier, key);
     seen.set(folded, key);
   }
   return undefined;
+}
+
+/** The same checks for ASCII keys, in the same order: foldKey of an ASCII key is its upper case. */
+function checkAsciiKeys(keys: readonly string[], envelope: Map<string, string> | undefined): KeyProblem | undefined {
+  for (let j = 0; j < keys.length; j++) {
+    const key = keys[j]!;
+    if (envelope !== undefined) {
+      for (const canonical of envelope.values()) {
+        if (canonical !== key && sameIgnoringAsciiCase(canonical, key)) return envelopeProblem(key, canonical);
+      }
+    }
+    for (let i = 0; i < j; i++) if (sameIgnoringAsciiCase(keys[i]!, key)) return ambiguousProblem(keys[i]!, key);
+  }
+  return undefined;
+}
+
+function envelopeProblem(key: string, canonical: string): KeyProblem {
+  return {
+    kind: 'envelope-key',
+    detail: `the key ${JSON.stringify(key)} is read as ${JSON.stringify(canonical)} by servers that match keys without regard to case`,
+  };
+}
+
+function ambiguousProblem(earlier: string, key: string): KeyProblem {
+  return {
+    kind: 'ambiguous-keys',
+    detail: `the keys ${JSON.stringify(earlier)} and ${JSON.stringify(key)} are the same key to servers that match keys without regard to case`,
+  };
+}
+
+function isAscii(key: string): boolean {
+  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function sameIgnoringAsciiCase(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const lower = x | 0x20;
+    if (lower !== (y | 0x20) || lower < 0x61 || lower > 0x7a) return false;
+  }
+  return true;
 }
 
 function escapePointer(key: string): string {

@@ -1,3 +1,4 @@
+import {isUtf8} from 'node:buffer';
 import type {Readable, Writable} from 'node:stream';
 import {fileURLToPath} from 'node:url';
 
@@ -25,7 +26,8 @@ import {
   type JsonRpcErrorObject,
   type JsonRpcId,
 } from '../core/json-rpc.js';
-import {MAX_NESTING_DEPTH, checkClientMessage, type MessageProblem} from './message-checks.js';
+import {MAX_NESTING_DEPTH, checkClientMessage, inspectClientMessage, type MessageProblem} from './message-checks.js';
+import {readText, type TextReading} from './single-reading.js';
 import {asErrorObject, outcomeOf, summariseOversize, tooLargeError, upstreamExitedError} from './protocol-errors.js';
 import {errorMessage} from '../core/errors.js';
 
@@ -44,7 +46,15 @@ interface PendingRequest {
   ticket?: CallTicket;
 }
 
-type Route = {kind: 'forward'; message: unknown} | {kind: 'reply'; text: string} | {kind: 'drop'};
+/** `raw`: the bytes the client sent, forwarded as they are (single-reading.ts says when that is safe). */
+type Route = {kind: 'forward'; message: unknown; raw?: Buffer | undefined} | {kind: 'reply'; text: string} | {kind: 'drop'};
+
+/** A client message whose bytes have a single reading: what was sent, and where its arguments are. */
+interface Original {
+  line: Buffer;
+  text: string;
+  reading: TextReading;
+}
 
 /** Where a refused message came from and what it was, for the warning and the audit event. */
 interface Refusal {
@@ -66,9 +76,11 @@ const STRICT_PARSE_LIMIT = 64 * 1024;
 
 /**
  * Relays newline-delimited JSON-RPC between the client (our stdin/stdout) and the upstream server.
- * Client → server messages are parsed and re-serialised (what the server receives is what was
- * evaluated); server → client messages are scanned, not parsed, and passed on byte for byte
- * unless thoth must look inside (responses to governed calls, tools/list).
+ * Client → server messages are parsed, checked and governed; what the server receives is what
+ * was evaluated: the client's own bytes when every parser reads them as thoth did
+ * (single-reading.ts), thoth's re-serialisation of its reading otherwise. Server → client
+ * messages are scanned, not parsed, and passed on byte for byte unless thoth must look inside
+ * (responses to governed calls, tools/list).
  */
 export class Relay {
   private readonly options: RelayOptions;
@@ -84,6 +96,8 @@ export class Relay {
   /** From the server's initialize result: undefined until it has answered. */
   private serverToolsListChanged: boolean | undefined;
   private decisionsInFlight = 0;
+  /** settle() callers waiting for the decisions in flight to finish. */
+  private idleWaiters: Array<() => void> = [];
   private clientInputEnded = false;
   private clientGone = false;
   private upstreamGone = false;
@@ -168,13 +182,18 @@ export class Relay {
 
   /** Waits for work that is still deciding or rewriting (bounded by the caller). */
   async settle(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    for (;;) {
+      if (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+      else if (this.decisionsInFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      else return;
+    }
   }
 
   /** Resolves once everything written to the client has been handed to the OS. */
   flushClient(): Promise<void> {
     const output = this.options.client.output;
     if (this.clientGone || output.writableEnded || output.destroyed) return Promise.resolve();
+    this.toClient.flush();
     return new Promise((resolve) => output.write('', () => resolve()));
   }
 
@@ -202,18 +221,32 @@ export class Relay {
       this.onClientBatch(message);
       return;
     }
-    const problem = checkClientMessage(message);
+    const {problem, keys} = inspectClientMessage(message);
     if (problem !== undefined) {
       this.applyRoute(this.refuseClientMessage(message, problem, false));
       return;
     }
-    const route = this.routeClientMessage(message);
-    if (route instanceof Promise)
-      this.track(
-        route.then((resolved) => this.applyRoute(resolved)),
-        true,
-      );
-    else this.applyRoute(route);
+    this.decisionsInFlight++;
+    this.routeClientMessage(message, singleReading(line, text, keys), this.routed);
+  }
+
+  /** Where a message's route arrives, at once or once it has been governed. */
+  private readonly routed = (route: Route): void => {
+    try {
+      this.applyRoute(route);
+    } catch (error) {
+      this.diagnostics.warn(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
+    this.decisionDone();
+  };
+
+  private decisionDone(): void {
+    this.decisionsInFlight--;
+    if (this.decisionsInFlight > 0) return;
+    this.maybeEndUpstreamInput();
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /** JSON-RPC batches (protocol 2025-03-26): each element is governed on its own. */
@@ -228,7 +261,11 @@ export class Relay {
         return this.refuseClientMessage(item, problem, true);
       }
       const problem = checkClientMessage(item, MAX_NESTING_DEPTH - 1);
-      return problem === undefined ? this.routeClientMessage(item) : this.refuseClientMessage(item, problem, true);
+      if (problem !== undefined) return this.refuseClientMessage(item, problem, true);
+      let now: Route | undefined;
+      let later: ((route: Route) => void) | undefined;
+      this.routeClientMessage(item, undefined, (route) => (later ? later(route) : (now = route)));
+      return now ?? new Promise<Route>((resolve) => (later = resolve));
     });
     const finish = (resolved: Route[]): void => {
       const forwards: unknown[] = [];
@@ -244,24 +281,39 @@ export class Relay {
     else finish(routes as Route[]);
   }
 
-  private routeClientMessage(message: unknown): Route | Promise<Route> {
-    if (!isObject(message)) return {kind: 'forward', message};
+  /** Routes one message: `deliver` is called once, at once or (a governed call) once it is decided. */
+  private routeClientMessage(message: unknown, original: Original | undefined, deliver: (route: Route) => void): void {
+    const raw = original?.line;
+    if (!isObject(message)) {
+      deliver({kind: 'forward', message, raw});
+      return;
+    }
     const method = message['method'];
     const hasId = Object.hasOwn(message, 'id');
     if (typeof method === 'string') {
       const canonical = PLAIN_METHOD.test(method) ? method : normaliseMethod(method);
-      if (canonical === 'tools/call') return this.governToolCall(message, hasId);
-      if (method === 'notifications/cancelled' && this.cancelPendingDecision(message)) return {kind: 'drop'};
+      if (canonical === 'tools/call') {
+        this.governToolCall(message, hasId, original, deliver);
+        return;
+      }
+      if (method === 'notifications/cancelled' && this.cancelPendingDecision(message)) {
+        deliver({kind: 'drop'});
+        return;
+      }
       if (method === 'initialize') this.recordClientInfo(message);
       if (hasId) this.trackRequest(message['id'] as JsonRpcId, canonical);
-      return {kind: 'forward', message};
+      deliver({kind: 'forward', message, raw});
+      return;
     }
     if (hasId) {
       const key = idKey(message['id']);
-      if (this.ownRequests.answer(key, message)) return {kind: 'drop'};
+      if (this.ownRequests.answer(key, message)) {
+        deliver({kind: 'drop'});
+        return;
+      }
       if (key !== undefined && this.rootsRequests.delete(key)) this.recordClientRoots(message);
     }
-    return {kind: 'forward', message};
+    deliver({kind: 'forward', message, raw});
   }
 
   /**
@@ -354,44 +406,60 @@ export class Relay {
     session.clientRoots = [...known];
   }
 
-  private async governToolCall(message: JsonObject, hasId: boolean): Promise<Route> {
+  private governToolCall(message: JsonObject, hasId: boolean, original: Original | undefined, deliver: (route: Route) => void): void {
     const id = message['id'] as JsonRpcId;
     const params = isObject(message['params']) ? message['params'] : undefined;
     const name = params?.['name'];
     if (!hasId) {
       this.diagnostics.warn('the client sent tools/call as a notification (no id); refused, not forwarded');
-      return {kind: 'drop'};
+      deliver({kind: 'drop'});
+      return;
     }
     if (typeof name !== 'string' || name === '') {
-      return this.refuse(id, 'malformed tools/call: params.name must be a non-empty string');
+      deliver(this.refuse(id, 'malformed tools/call: params.name must be a non-empty string'));
+      return;
     }
     const key = idKey(id);
     const controller = new LazyCancellation();
     if (key !== undefined) this.pendingDecisions.set(key, controller);
-    let governance: GovernanceHandle;
-    try {
-      governance = await this.options.governance;
-    } catch (error) {
-      return this.refuse(id, `thoth could not start its enforcer (${errorMessage(error)})`);
-    }
-    try {
-      const call = toolCall(name, params?.['arguments']);
+    const settled = (): void => {
+      if (key !== undefined && this.pendingDecisions.get(key) === controller) this.pendingDecisions.delete(key);
+    };
+    const govern = (governance: GovernanceHandle): void => {
+      const call = toolCall(name, params?.['arguments'], original);
       // Once per call: a policy reload while it is being decided does not change its policy.
       const {governor, context} = governance;
-      const outcome = await governor.govern(call, context, idToJson(id), this.channel, controller);
-      if (controller.aborted) {
-        // Cancelled while deciding: the server never sees it, and a cancelled request gets no reply.
-        if (outcome.action === 'forward') governor.complete(outcome.ticket, context, {kind: 'cancelled'});
-        return {kind: 'drop'};
-      }
-      if (outcome.action === 'refuse') return {kind: 'reply', text: errorResponse(id, outcome.error)};
-      message['method'] = 'tools/call';
-      this.recordToolCall(name);
-      this.trackRequest(id, 'tools/call', outcome.ticket);
-      return {kind: 'forward', message};
-    } finally {
-      if (key !== undefined && this.pendingDecisions.get(key) === controller) this.pendingDecisions.delete(key);
+      governor.governThen(call, context, idToJson(id), this.channel, controller, (outcome) => {
+        settled();
+        if (controller.aborted) {
+          // Cancelled while deciding: the server never sees it, and a cancelled request gets no reply.
+          if (outcome.action === 'forward') governor.complete(outcome.ticket, context, {kind: 'cancelled'});
+          deliver({kind: 'drop'});
+          return;
+        }
+        if (outcome.action === 'refuse') {
+          deliver({kind: 'reply', text: errorResponse(id, outcome.error)});
+          return;
+        }
+        this.recordToolCall(name);
+        this.trackRequest(id, 'tools/call', lightTicket(outcome.ticket));
+        if (message['method'] === 'tools/call') {
+          deliver({kind: 'forward', message, raw: original?.line});
+          return;
+        }
+        // Another spelling of the method (normalised): the server gets the one thoth decided.
+        message['method'] = 'tools/call';
+        deliver({kind: 'forward', message});
+      });
+    };
+    if (this.governance) {
+      govern(this.governance);
+      return;
     }
+    this.options.governance.then(govern, (error: unknown) => {
+      settled();
+      deliver(this.refuse(id, `thoth could not start its enforcer (${errorMessage(error)})`));
+    });
   }
 
   /** A session can run for weeks: keep the latest names, count them all. */
@@ -449,7 +517,8 @@ export class Relay {
       this.answerUnforwardable(route.message);
       return;
     }
-    if (!this.toUpstream.writeLine(stringifyJson(route.message))) this.holds.holdClientInput('upstream', this.options.upstream.input);
+    if (!this.toUpstream.writeLine(route.raw ?? stringifyJson(route.message)))
+      this.holds.holdClientInput('upstream', this.options.upstream.input);
   }
 
   /** Requests that can no longer reach the server still deserve an answer. */
@@ -476,6 +545,7 @@ export class Relay {
   private maybeEndUpstreamInput(): void {
     if (!this.clientInputEnded || this.decisionsInFlight > 0 || this.upstreamInputEnded) return;
     this.upstreamInputEnded = true;
+    this.toUpstream.flush();
     this.options.upstream.input.end();
     this.resolveClientDone();
   }
@@ -736,10 +806,7 @@ export class Relay {
     if (isDecision) this.decisionsInFlight++;
     const done = (): void => {
       this.inFlight.delete(tracked);
-      if (isDecision) {
-        this.decisionsInFlight--;
-        this.maybeEndUpstreamInput();
-      }
+      if (isDecision) this.decisionDone();
     };
     const tracked: Promise<void> = work.then(done, (error: unknown) => {
       this.diagnostics.warn(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
@@ -749,8 +816,17 @@ export class Relay {
   }
 }
 
-function toolCall(name: string, args: unknown): ToolCall {
+/**
+ * The call as the enforcer sees it. `argumentsJson` is what is forwarded: the client's own text
+ * of the arguments when its bytes go out as they are (a slice: no copy), else their
+ * re-serialisation.
+ */
+function toolCall(name: string, args: unknown, original: Original | undefined): ToolCall {
   let json: string | undefined;
+  if (original !== undefined) {
+    const {argumentsStart, argumentsEnd} = original.reading;
+    json = argumentsStart === -1 ? (args === undefined ? '{}' : undefined) : original.text.slice(argumentsStart, argumentsEnd);
+  }
   return {
     name,
     arguments: args,
@@ -759,6 +835,22 @@ function toolCall(name: string, args: unknown): ToolCall {
       return json;
     },
   };
+}
+
+/**
+ * The ticket a forwarded call waits with, without its arguments: TOOL_CALL_POST names the tool
+ * only, and a call waiting for its answer should not keep a 10 MB argument (or the text it was
+ * read from) alive for as long.
+ */
+function lightTicket(ticket: CallTicket): CallTicket {
+  return {...ticket, call: {name: ticket.call.name, arguments: undefined, argumentsJson: ''}};
+}
+
+/** The client's bytes when forwarding them is safe (single-reading.ts): valid UTF-8, no duplicate key, canonical numbers. */
+function singleReading(line: Buffer, text: string, parsedKeys: number): Original | undefined {
+  const reading = readText(text);
+  if (reading.keys !== parsedKeys || !reading.canonicalNumbers || !isUtf8(line)) return undefined;
+  return {line, text, reading};
 }
 
 function parseLeniently(text: string): unknown {

@@ -104,6 +104,87 @@ describe('Governor: one decision per tools/call, recorded before the server sees
   });
 });
 
+describe('Governor.governThen: no promise when nothing needs one', () => {
+  const allow: Decision = {decision: 'allow', reason: 'fine', ruleId: 'r'};
+
+  /** A sink that takes PRE with a callback and calls it when told (as the chain writer does at the end of a turn). */
+  function callbackAudit() {
+    const waiting: Array<() => void> = [];
+    const sink: AuditSink = {
+      toolCallPre: async () => {
+        throw new Error('the promise form must not be used');
+      },
+      toolCallPreThen: (_record, done) => waiting.push(() => done(`event-${waiting.length}`)),
+      toolCallPost: () => undefined,
+      event: () => undefined,
+      close: async () => undefined,
+    };
+    return {sink, waiting};
+  }
+
+  it('decides with decideNow and forwards only once the PRE record is written', () => {
+    const audit = callbackAudit();
+    let asyncDecisions = 0;
+    const governor = new Governor({
+      enforcer: {decide: async () => (asyncDecisions++, allow), decideNow: () => allow},
+      audit: audit.sink,
+    });
+    const outcomes: string[] = [];
+    governor.governThen(call, context, '1', client, new LazyCancellation(), (outcome) => outcomes.push(outcome.action));
+    // Decided at once, without decide(); held until the record is with the OS.
+    expect(asyncDecisions).toBe(0);
+    expect(audit.waiting).toHaveLength(1);
+    expect(outcomes).toEqual([]);
+    audit.waiting[0]!();
+    expect(outcomes).toEqual(['forward']);
+  });
+
+  it('with the audit trail off and a synchronous enforcer, settles before returning', () => {
+    const governor = new Governor({enforcer: {decide: async () => allow, decideNow: () => ({...allow, decision: 'block'})}});
+    let outcome: string | undefined;
+    governor.governThen(call, context, '1', client, new LazyCancellation(), (result) => (outcome = result.action));
+    expect(outcome).toBe('refuse');
+  });
+
+  it('falls back to decide() when decideNow has no answer, deciding once; a step_up still goes to the handler', async () => {
+    const decisions: string[] = [];
+    const governor = new Governor({
+      enforcer: {
+        decide: async () => (decisions.push('decide'), {decision: 'step_up', reason: 'ask', ruleId: 'r'}),
+        decideNow: () => (decisions.push('decideNow'), undefined),
+      },
+      stepUp: {resolve: async (_c, _x, decision) => ({...decision, decision: 'allow', ruleId: 'approval:1'})},
+    });
+    const outcome = await governor.govern(call, context, '1', client, new LazyCancellation());
+    expect(decisions).toEqual(['decideNow', 'decide']);
+    expect(outcome.action === 'forward' && outcome.ticket.decision.ruleId).toBe('approval:1');
+  });
+
+  it('fails closed when decideNow throws or the callback reports a write failure', () => {
+    const failing: AuditSink = {...callbackAudit().sink, toolCallPreThen: (_record, done) => done('', new Error('disk full'))};
+    const results: unknown[] = [];
+    new Governor({
+      enforcer: {
+        decide: async () => allow,
+        decideNow: () => {
+          throw new Error('boom');
+        },
+      },
+    }).governThen(call, context, '1', client, new LazyCancellation(), (outcome) =>
+      results.push(outcome.action === 'refuse' && outcome.error.data),
+    );
+    new Governor({enforcer: {decide: async () => allow, decideNow: () => allow}, audit: failing}).governThen(
+      call,
+      context,
+      '2',
+      client,
+      new LazyCancellation(),
+      (outcome) => results.push(outcome.action === 'refuse' && outcome.error.data),
+    );
+    expect(results).toEqual([expect.objectContaining({ruleId: 'enforcer-error'}), expect.objectContaining({ruleId: 'audit-unavailable'})]);
+  });
+});
+
 describe('SwitchableGovernance', () => {
   it('swaps governor and context together, and tells listeners only when hidden tools changed', () => {
     const first = new Governor({enforcer: enforcer(() => ({decision: 'allow', reason: '', ruleId: 'a'}))});

@@ -251,6 +251,13 @@ describe('modes for calls no rule decided', () => {
     expect(decideCall(policy, tool, {}, {mode})).toMatchObject({decision, ruleId});
   });
 
+  it('the trace names the agent id of each call, also for agents the policy does not name (they share one compiled agent)', () => {
+    for (const agentId of ['first-unnamed', 'second-unnamed', 'first-unnamed', 'bare']) {
+      const trace = decideCall(policy, 'read_file', {}, {agentId, mode: 'block'}).trace;
+      expect((trace ?? []).filter((line) => line.startsWith('scope:'))).toEqual([`scope: agent "${agentId}" has no approved scope`]);
+    }
+  });
+
   it('an agent without approved scope has nothing pre-approved', () => {
     expect(decideCall(policy, 'read_file', {}, {agentId: 'bare', mode: 'block'}).reason).toContain('has no approved scope');
   });

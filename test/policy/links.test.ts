@@ -2,7 +2,7 @@ import {mkdir, realpath, rename, symlink, unlink, writeFile} from 'node:fs/promi
 import {dirname, join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 
-import {NODE_FILE_LINKS, resolveLinks, type FileLinks} from '../../src/policy/links.js';
+import {LinkMemo, NODE_FILE_LINKS, resolveLinks, type FileLinks} from '../../src/policy/links.js';
 import {PathReader} from '../../src/policy/path-reader.js';
 import type {PathEnvironment} from '../../src/policy/paths.js';
 import {tempDir} from '../helpers/tmp.js';
@@ -120,6 +120,9 @@ function fakeLinks(layout: {
     },
     entry(path) {
       calls.push(`entry ${path}`);
+      const error = layout.errors?.[path];
+      // lstat meets what stat meets, except a missing name (ENOENT: "nothing there").
+      if (error && error !== 'ENOENT') fail(error);
       return layout.links?.[path] !== undefined ? 'link' : layout.dirs.includes(path) ? 'other' : undefined;
     },
     realpath(path) {
@@ -149,17 +152,42 @@ describe('resolveLinks with an injected file system', () => {
     expect(resolveLinks('/home/bad:name', 'posix', absent)).toEqual({ok: true, path: '/home/bad:name'});
   });
 
-  it('asks each question once per memo, probes the parent first, and never throws for a missing name', () => {
-    const io = fakeLinks({dirs: ['/', '/a', '/a/b', '/a/b/c']});
-    const memo = new Map();
+  it('asks each question once per memo, the name then its directory, and never throws for a missing name', () => {
+    const io = fakeLinks({dirs: ['/', '/a', '/a/b', '/a/b/c', '/a/b/c/old']});
+    const memo = new LinkMemo();
+    // A new name: what it is (nothing), then where its directory really is.
     expect(resolveLinks('/a/b/c/new', 'posix', io, memo)).toEqual({ok: true, path: '/a/b/c/new'});
-    expect(io.calls).toEqual(['exists /a/b/c/new', 'exists /a/b/c', 'realpath /a/b/c', 'entry /a/b/c/new']);
+    expect(io.calls).toEqual(['entry /a/b/c/new', 'realpath /a/b/c']);
+    // Another name in the same directory costs one question.
     resolveLinks('/a/b/c/other', 'posix', io, memo);
-    expect(io.calls.slice(4)).toEqual(['exists /a/b/c/other', 'entry /a/b/c/other']);
+    expect(io.calls.slice(2)).toEqual(['entry /a/b/c/other']);
+    // Something that exists: one realpath.
+    expect(resolveLinks('/a/b/c/old', 'posix', io, memo)).toEqual({ok: true, path: '/a/b/c/old'});
+    expect(io.calls.slice(3)).toEqual(['entry /a/b/c/old', 'realpath /a/b/c/old']);
+    // A missing directory: the walk goes back from the end to the longest part that exists.
+    expect(resolveLinks('/a/b/x/y/z', 'posix', io, memo)).toEqual({ok: true, path: '/a/b/x/y/z'});
+    expect(io.calls.slice(5)).toEqual([
+      'entry /a/b/x/y/z',
+      'realpath /a/b/x/y',
+      'exists /a/b/x',
+      'exists /a',
+      'exists /a/b',
+      'realpath /a/b',
+      'entry /a/b/x',
+    ]);
     // A name longer than any file system allows is not even asked about.
     const long = 'x'.repeat(256);
     expect(resolveLinks(`/a/${long}/y`, 'posix', io, memo)).toEqual({ok: true, path: `/a/${long}/y`});
-    expect(io.calls.slice(6)).toEqual(['exists /a', 'realpath /a']);
+    expect(io.calls.slice(12)).toEqual(['realpath /a']);
+  });
+
+  it('finds the longest existing part of a path of thousands of names in a few dozen questions', () => {
+    const dirs = ['/'];
+    for (let depth = 1; depth <= 1500; depth++) dirs.push(`/${Array.from({length: depth}, () => 'd').join('/')}`);
+    const io = fakeLinks({dirs});
+    const path = `/${Array.from({length: 2500}, () => 'd').join('/')}`;
+    expect(resolveLinks(path, 'posix', io)).toEqual({ok: true, path});
+    expect(io.calls.length).toBeLessThan(40);
   });
 
   it('gives up after 40 links (a loop of dangling links)', () => {

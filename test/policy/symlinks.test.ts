@@ -4,6 +4,7 @@ import {describe, expect, it} from 'vitest';
 
 import {protectedPaths} from '../../src/policy/session.js';
 import type {PolicyDocument} from '../../src/policy/model.js';
+import {NODE_FILE_LINKS, type FileLinks} from '../../src/policy/links.js';
 import type {PathEnvironment} from '../../src/policy/paths.js';
 import {tempDir} from '../helpers/tmp.js';
 import {compile, decideCall} from './policy-helpers.js';
@@ -162,6 +163,30 @@ describe('symbolic links in path arguments (real links in a temp dir)', () => {
     expect(decideCall(policy, 'read_file', {path: '~/work/docs/id_rsa'}).ruleId).toBe('rule:no-keys');
     await unlink(join(home, 'work/docs'));
     expect(decideCall(policy, 'read_file', {path: '~/work/docs/id_rsa'}).decision).toBe('allow');
+  });
+
+  it('shares the answers between the decisions of one turn of the event loop only; the next turn asks again', async () => {
+    const {home, env} = await linkedHome();
+    const questions: string[] = [];
+    const counting: FileLinks = {
+      exists: (path) => (questions.push(path), NODE_FILE_LINKS.exists(path)),
+      entry: (path) => (questions.push(path), NODE_FILE_LINKS.entry(path)),
+      realpath: (path) => (questions.push(path), NODE_FILE_LINKS.realpath(path)),
+      readlink: (path) => (questions.push(path), NODE_FILE_LINKS.readlink(path)),
+    };
+    const policy = compile(POLICY, {...env, links: counting});
+    await new Promise((resolve) => setImmediate(resolve));
+    questions.length = 0;
+    // The calls of one chunk of input are decided in one turn: the second asks nothing new.
+    expect(decideCall(policy, 'read_file', {path: '~/work/docs/a.md'}).decision).toBe('allow');
+    const first = questions.length;
+    expect(first).toBeGreaterThan(0);
+    expect(decideCall(policy, 'read_file', {path: '~/work/docs/a.md'}).decision).toBe('allow');
+    expect(questions.length).toBe(first);
+    // A later turn (a later chunk: any call whose effect it could see was forwarded before it) asks again.
+    await symlink(join(home, '.ssh'), join(home, 'work/docs'));
+    expect(decideCall(policy, 'read_file', {path: '~/work/docs/a.md'}).ruleId).toBe('rule:no-keys');
+    expect(questions.length).toBeGreaterThan(first);
   });
 
   it('keeps case folding after resolution', async () => {
