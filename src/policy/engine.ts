@@ -1,7 +1,7 @@
 import type {Decision, DecisionKind, EnforcementMode, ToolCall} from '../core/decision.js';
 import {needsTokenising} from './command-words.js';
 import {quantify} from './matchers.js';
-import type {CompiledAgent, CompiledPolicy, CompiledRule} from './model.js';
+import type {Check, CompiledAgent, CompiledArgCondition, CompiledPolicy, CompiledRule, Selection} from './model.js';
 import {memoForThisTurn, PathReader} from './path-reader.js';
 import {isAnchored, isWithin} from './paths.js';
 import type {ProgressiveSession} from './progressive.js';
@@ -244,8 +244,10 @@ function decideInMode(
 /** Of the rules for this tool, every one whose conditions hold counts; the most restrictive, earliest one wins. */
 function matchRules(rules: readonly CompiledRule[], call: ToolCall, trace: string[], paths: PathReader): CompiledRule | undefined {
   let winner: CompiledRule | undefined;
+  // Rules of one tool mostly select the same arguments (`path`, `command`): each is selected once.
+  const selections: Selections = new Map();
   for (const rule of rules) {
-    const holds = conditionsHold(rule, call.arguments, paths);
+    const holds = conditionsHold(rule, call.arguments, paths, selections);
     // Say where a path led before the rule that looked at it.
     paths.moveNotes(trace);
     if (!holds) continue;
@@ -256,11 +258,14 @@ function matchRules(rules: readonly CompiledRule[], call: ToolCall, trace: strin
   return winner;
 }
 
-export function conditionsHold(rule: CompiledRule, args: unknown, paths: PathReader): boolean {
+/** What each selector picked out of one call's arguments (a selection is only read, never changed). */
+type Selections = Map<string, Selection | undefined>;
+
+export function conditionsHold(rule: CompiledRule, args: unknown, paths: PathReader, selections?: Selections): boolean {
   // Unknown values resolve in the restrictive direction: they do not help an allow rule.
   const restrictive = rule.decision !== 'allow';
   for (const condition of rule.conditions) {
-    const selection = condition.select(args);
+    const selection = selectOnce(condition, args, selections);
     if (condition.present === false) {
       // Absent for a block rule if a case-sensitive server misses the exact key; for an allow
       // rule only if no server finds it under any spelling.
@@ -274,9 +279,32 @@ export function conditionsHold(rule: CompiledRule, args: unknown, paths: PathRea
     const check = condition.check;
     // A block rule applies if the values under any spelling of the key match; an allow rule
     // only if those under every spelling do (a Go server takes the last, thoth cannot know which).
-    const holds = (group: readonly unknown[]): boolean => quantify(group, check, rule.quantifier, restrictive, paths);
-    if (restrictive ? !selection.groups.some(holds) : !selection.groups.every(holds)) return false;
+    if (!groupsHold(selection.groups, check, rule.quantifier, restrictive, paths)) return false;
   }
+  return true;
+}
+
+function selectOnce(condition: CompiledArgCondition, args: unknown, selections: Selections | undefined): Selection | undefined {
+  if (selections === undefined) return condition.select(args);
+  if (selections.has(condition.selector)) return selections.get(condition.selector);
+  const selection = condition.select(args);
+  selections.set(condition.selector, selection);
+  return selection;
+}
+
+/** Restrictive: the check holds for some group; otherwise for every group. */
+function groupsHold(
+  groups: readonly (readonly unknown[])[],
+  check: Check,
+  quantifier: 'any' | 'all',
+  restrictive: boolean,
+  paths: PathReader,
+): boolean {
+  if (restrictive) {
+    for (const group of groups) if (quantify(group, check, quantifier, true, paths)) return true;
+    return false;
+  }
+  for (const group of groups) if (!quantify(group, check, quantifier, false, paths)) return false;
   return true;
 }
 
