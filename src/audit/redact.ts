@@ -338,7 +338,7 @@ function looksLikeJwt(token: string): boolean {
  * (the `name=value` rule). Decision reasons and traces ("1/3 sessions") then skip the rules, which
  * are most of the cost.
  */
-const TEXT_TRIGGER_SOURCE = String.raw`-----BEGIN|e[wy][A-Za-z0-9_-]{10}|earer|basic|A3T|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA|sk-|sk_|rk_|gh[pousr]_|github_pat_|glpat-|xox|xapp-|AIza|npm_|SG\.|hf_|pypi-|whsec_|_v1_|:\/\/|(?:-u|--(?:proxy-)?user)(?:\s|=|\\?["'])|-u[\w.-]+:|mysql|mariadb|redis-cli|ldap|login|${NAME_KEYWORDS}`;
+const TEXT_TRIGGER_SOURCE = String.raw`-----BEGIN|e[wy][A-Za-z0-9_-]{10}|earer|basic|A3T|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA|sk-|sk_|rk_|gh[pousr]_|github_pat_|glpat-|xox|xapp-|AIza|npm_|SG\.|hf_|pypi-|whsec_|_v1_|:\/\/|(?:-u|--(?:proxy-)?user)(?:\s|=|\\?["'])|-u[^\s:"'\\@/]+:|mysql|mariadb|redis-cli|ldap|login|${NAME_KEYWORDS}`;
 const TEXT_TRIGGER = new RegExp(TEXT_TRIGGER_SOURCE, 'i');
 
 /**
