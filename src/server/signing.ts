@@ -1,7 +1,7 @@
 import {createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject} from 'node:crypto';
 
 import {signedBytes} from '../control-plane/signed-records.js';
-import type {Queryable} from './store/database.js';
+import type {Database} from './store/database.js';
 import {newId} from './secrets.js';
 
 /**
@@ -18,17 +18,26 @@ export interface ServerSigningKey {
   sign<T extends Record<string, unknown>>(domain: string, fields: T): T & {keyId: string; signature: string};
 }
 
-export async function loadSigningKey(db: Queryable): Promise<ServerSigningKey> {
-  let rows = await db.query<{id: string; private_key: string}>('select id, private_key from server_keys order by created_at, id limit 1');
-  if (rows.length === 0) {
-    const {privateKey, publicKey} = generateKeyPairSync('ed25519');
-    await db.query(
-      `insert into server_keys (id, algorithm, public_key, private_key) select $1, 'ed25519', $2, $3 where not exists (select 1 from server_keys)`,
-      [newId('sk'), rawPublicKey(publicKey), privateKey.export({type: 'pkcs8', format: 'pem'}).toString()],
+const SIGNING_KEY_LOCK = 7_342_119;
+
+export async function loadSigningKey(db: Database): Promise<ServerSigningKey> {
+  // One key for every instance: the first to start makes it, under a lock, so two instances
+  // started together cannot each insert one and sign with different keys.
+  const row = await db.transaction(async (tx) => {
+    await tx.query('select pg_advisory_xact_lock($1)', [SIGNING_KEY_LOCK]);
+    const rows = await tx.query<{id: string; private_key: string}>(
+      'select id, private_key from server_keys order by created_at, id limit 1',
     );
-    rows = await db.query('select id, private_key from server_keys order by created_at, id limit 1');
-  }
-  const row = rows[0]!;
+    if (rows.length > 0) return rows[0]!;
+    const {privateKey, publicKey} = generateKeyPairSync('ed25519');
+    const created = {id: newId('sk'), private_key: privateKey.export({type: 'pkcs8', format: 'pem'}).toString()};
+    await tx.query(`insert into server_keys (id, algorithm, public_key, private_key) values ($1, 'ed25519', $2, $3)`, [
+      created.id,
+      rawPublicKey(publicKey),
+      created.private_key,
+    ]);
+    return created;
+  });
   const privateKey = createPrivateKey(row.private_key);
   const keyId = row.id;
   return {

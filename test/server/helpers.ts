@@ -53,7 +53,10 @@ export async function startServerProcess(
     }
     await sleep(50);
   }
-  const ready = JSON.parse(stdout.split('\n')[0]!) as {
+  // A failed start prints its error envelope over several lines: show it whole.
+  const firstLine = stdout.split('\n')[0]!;
+  if (!firstLine.startsWith('{"')) throw new Error(`thoth server start did not print a ready line: ${stdout}${stderr}`);
+  const ready = JSON.parse(firstLine) as {
     ok: boolean;
     result: {url: string; caFile: string; tokenFile: string | null; publicKey: string};
   };

@@ -188,9 +188,14 @@ const MIGRATION_LOCK = 7_342_118;
 
 /** Applies the migrations this database lacks; returns the versions applied now. */
 export async function migrate(db: Database): Promise<number[]> {
-  await db.query(
-    'create table if not exists schema_migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())',
-  );
+  // Under the lock too: PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against a concurrent
+  // one (two instances started together: "duplicate key value violates … pg_type_typname_nsp_index").
+  await db.transaction(async (tx) => {
+    await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await tx.query(
+      'create table if not exists schema_migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())',
+    );
+  });
   const applied: number[] = [];
   for (const migration of MIGRATIONS) {
     const ran = await db.transaction(async (tx) => {
