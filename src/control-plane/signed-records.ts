@@ -1,6 +1,7 @@
 import {createPublicKey, verify} from 'node:crypto';
 
 import {canonicalJson} from '../core/canonical-json.js';
+import type {FleetPinDecision} from '../pins/fleet-decisions.js';
 
 /**
  * Records a control plane signs with its Ed25519 key, so that an endpoint honours them only when
@@ -27,18 +28,8 @@ export interface SignedGrant {
   signature: string;
 }
 
-export interface SignedPinDecision {
-  reviewId: string;
-  tenantId: string;
-  tool: string;
-  fromSha256: string;
-  toSha256: string;
-  decision: 'approved' | 'rejected';
-  decidedBy: string;
-  decidedAt: string;
-  keyId: string;
-  signature: string;
-}
+/** A fleet pin decision as the server signs it: the record the endpoint keeps (pins/fleet-decisions.ts). */
+export type SignedPinDecision = FleetPinDecision;
 
 /** A pinned server key: the raw 32-byte Ed25519 public key. */
 export interface PinnedServerKey {
