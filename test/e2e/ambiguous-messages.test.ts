@@ -1,4 +1,3 @@
-import {spawn} from 'node:child_process';
 import {join} from 'node:path';
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
@@ -8,7 +7,7 @@ import {invalidAuditEvents} from '../helpers/audit-schemas.js';
 import {runThoth} from '../helpers/cli.js';
 import {GO_REQUIRED, NODE_CASEFOLD_SERVER, buildGoCasefoldServer, type BuiltGoServer} from '../helpers/go-server.js';
 import {MISBEHAVING_SERVER} from '../helpers/mcp.js';
-import {RawSession} from '../helpers/raw-session.js';
+import {RawSession, directly} from '../helpers/raw-session.js';
 import {tempDir} from '../helpers/tmp.js';
 
 /**
@@ -28,19 +27,6 @@ const servers: Array<{name: string; command: () => string[] | undefined}> = [
   {name: 'Go encoding/json server', command: () => (goServer ? [goServer.binary] : undefined)},
   {name: 'Node emulation of Go key matching', command: () => [process.execPath, NODE_CASEFOLD_SERVER]},
 ];
-
-/** One exchange with the server alone, no thoth in between: what it makes of a line. */
-async function directly(command: string[], lines: string[]): Promise<Array<Record<string, unknown>>> {
-  const child = spawn(command[0]!, command.slice(1), {stdio: ['pipe', 'pipe', 'inherit']});
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stdin.end(`${lines.join('\n')}\n`);
-  await new Promise((resolve) => child.once('exit', resolve));
-  return out
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 async function seenBy(session: RawSession, id: string): Promise<string[]> {
   session.send({jsonrpc: '2.0', id, method: 'debug/seen'});

@@ -1,4 +1,3 @@
-import {spawn} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -7,7 +6,7 @@ import {describe, expect, it} from 'vitest';
 
 import {readEvents} from '../../src/audit/reader.js';
 import {invalidAuditEvents} from '../helpers/audit-schemas.js';
-import {RawSession} from '../helpers/raw-session.js';
+import {RawSession, directly} from '../helpers/raw-session.js';
 import {tempDir} from '../helpers/tmp.js';
 
 /**
@@ -29,18 +28,6 @@ const DUPLICATE_PATH =
 /** The same one level up: two `params`, the first naming another tool and path. */
 const DUPLICATE_PARAMS =
   '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"read","arguments":{"path":"/etc/shadow"}},"params":{"name":"read","arguments":{"path":"/tmp/y"}}}';
-
-async function directly(command: string[], lines: string[]): Promise<Array<Record<string, unknown>>> {
-  const child = spawn(command[0]!, command.slice(1), {stdio: ['pipe', 'pipe', 'inherit']});
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stdin.end(`${lines.join('\n')}\n`);
-  await new Promise((resolve) => child.once('exit', resolve));
-  return out
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 /** Every line the server received, as bytes. */
 async function rawLines(session: RawSession, id: string): Promise<Buffer[]> {

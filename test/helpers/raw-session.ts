@@ -105,3 +105,16 @@ export async function waitUntilDead(pid: number, timeoutMs = 5000): Promise<bool
   }
   return !isAlive(pid);
 }
+
+/** One exchange with the server alone, no thoth in between: what it makes of each line. */
+export async function directly(command: string[], lines: string[]): Promise<Array<Record<string, unknown>>> {
+  const child = spawn(command[0]!, command.slice(1), {stdio: ['pipe', 'pipe', 'inherit']});
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stdin.end(`${lines.join('\n')}\n`);
+  await new Promise((resolve) => child.once('exit', resolve));
+  return out
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}

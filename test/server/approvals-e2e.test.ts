@@ -1,5 +1,4 @@
-import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
-import {tmpdir} from 'node:os';
+import {readFile, rm, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 
 import {McpError} from '@modelcontextprotocol/sdk/types.js';
@@ -8,8 +7,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {runThoth} from '../helpers/cli.js';
 import {SERVER_EVERYTHING, connect, throughThoth} from '../helpers/mcp.js';
 import {tempDir} from '../helpers/tmp.js';
-import {startPostgres, stores, type TestPostgres} from './postgres.js';
-import {admin, call, createTenant, endpointEnv, startServerProcess, until, type Json, type ServerProcess} from './helpers.js';
+import {stores, type TestPostgres} from './postgres.js';
+import {admin, call, createTenant, endpointEnv, startServerOn, until, type Json, type ServerProcess} from './helpers.js';
 
 const POLICY = {
   version: 'central-approvals',
@@ -34,9 +33,7 @@ describe.each(stores())('held calls are approved by people in the control plane,
   let postgres: TestPostgres | undefined;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'thoth-server-'));
-    postgres = store === 'postgres' ? await startPostgres() : undefined;
-    server = await startServerProcess(dataDir, postgres ? {databaseUrl: postgres.url} : {});
+    ({dataDir, server, postgres} = await startServerOn(store));
     apiKey = (await createTenant(server, 'acme')).apiKey;
     expect((await admin(server, 'PUT', '/tenants/acme/policy', {source: JSON.stringify(POLICY)})).status).toBe(200);
     for (const [user, role] of <Array<[string, string]>>[

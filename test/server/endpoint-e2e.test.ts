@@ -9,10 +9,9 @@ import {loadValidator} from '../../src/util/validators.js';
 import {parseEnvelope, runThoth} from '../helpers/cli.js';
 import {SERVER_EVERYTHING, connect, throughThoth} from '../helpers/mcp.js';
 import {tempDir} from '../helpers/tmp.js';
-import {mkdtemp, rm} from 'node:fs/promises';
-import {tmpdir} from 'node:os';
-import {startPostgres, stores, type TestPostgres} from './postgres.js';
-import {admin, call, type Json, createTenant, endpointEnv, startServerProcess, until, type ServerProcess} from './helpers.js';
+import {rm} from 'node:fs/promises';
+import {stores, type TestPostgres} from './postgres.js';
+import {admin, call, type Json, createTenant, endpointEnv, startServerOn, until, type ServerProcess} from './helpers.js';
 
 const CENTRAL_POLICY = {
   version: 'central-1',
@@ -42,9 +41,7 @@ describe.each(stores())('thoth server start with a real thoth run endpoint (%s s
   let postgres: TestPostgres | undefined;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'thoth-server-'));
-    postgres = store === 'postgres' ? await startPostgres() : undefined;
-    server = await startServerProcess(dataDir, postgres ? {databaseUrl: postgres.url} : {});
+    ({dataDir, server, postgres} = await startServerOn(store));
     apiKey = (await createTenant(server, 'acme')).apiKey;
     const policyFile = join(dataDir, 'central.json');
     await writeFile(policyFile, JSON.stringify(CENTRAL_POLICY));

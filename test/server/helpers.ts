@@ -1,10 +1,13 @@
 import {spawn, type ChildProcess} from 'node:child_process';
-import {readFile} from 'node:fs/promises';
+import {mkdtemp, readFile} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 
 import {Agent, fetch} from 'undici';
 
 import {THOTH_BIN, REPO_ROOT, runThoth, parseEnvelope} from '../helpers/cli.js';
+import {startPostgres, type TestPostgres} from './postgres.js';
 
 /**
  * A real `thoth server start` process (the built CLI) on 127.0.0.1 with an ephemeral port, and
@@ -21,6 +24,16 @@ export interface ServerProcess {
   dataDir: string;
   stderr(): string;
   stop(): Promise<number | null>;
+}
+
+/** A fresh data directory and `thoth server start` on `store` (a PostgreSQL started for it). */
+export async function startServerOn(
+  store: 'embedded' | 'postgres',
+): Promise<{dataDir: string; server: ServerProcess; postgres: TestPostgres | undefined}> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'thoth-server-'));
+  const postgres = store === 'postgres' ? await startPostgres() : undefined;
+  const server = await startServerProcess(dataDir, postgres ? {databaseUrl: postgres.url} : {});
+  return {dataDir, server, postgres};
 }
 
 export async function startServerProcess(

@@ -1,5 +1,4 @@
-import {mkdtemp, readFile, rm} from 'node:fs/promises';
-import {tmpdir} from 'node:os';
+import {readFile, rm} from 'node:fs/promises';
 import {join} from 'node:path';
 
 import {McpError} from '@modelcontextprotocol/sdk/types.js';
@@ -12,8 +11,8 @@ import {SERVER_EVERYTHING, connect, throughThoth} from '../helpers/mcp.js';
 import {tempDir} from '../helpers/tmp.js';
 import {chromiumAvailable, launchChromium, loggedInPage, type TestBrowser} from './chromium.js';
 import {pendingReview, rugPulledEndpoint, untilAllowed} from './fleet-helpers.js';
-import {admin, createTenant, endpointEnv, startServerProcess, until, type Json, type ServerProcess} from './helpers.js';
-import {startPostgres, stores, type TestPostgres} from './postgres.js';
+import {admin, createTenant, endpointEnv, startServerOn, until, type Json, type ServerProcess} from './helpers.js';
+import {stores, type TestPostgres} from './postgres.js';
 
 const CENTRAL_POLICY = {
   version: 'flow-1',
@@ -38,9 +37,7 @@ describe.each(stores())('the whole flow: thoth run endpoint and thoth server (%s
   let chromium: TestBrowser | undefined;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'thoth-server-'));
-    postgres = store === 'postgres' ? await startPostgres() : undefined;
-    server = await startServerProcess(dataDir, postgres ? {databaseUrl: postgres.url} : {});
+    ({dataDir, server, postgres} = await startServerOn(store));
     const made = await runThoth(['server', 'user', 'create', 'ada', '--role', 'admin', '--data-dir', dataDir], {
       input: 'ada-correct-horse\n',
     });
