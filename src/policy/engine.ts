@@ -179,7 +179,10 @@ function decideInMode(
     trace.push(`intent "${intent.name}": "${tool}" is allowed`);
   }
 
-  const bytes = Buffer.byteLength(call.argumentsJson, 'utf8');
+  // A UTF-16 unit is at most 3 UTF-8 bytes: only text that could be over the limit is counted
+  // (counting a 10 MB argument byte by byte took longer than the rest of its decision).
+  const json = call.argumentsJson;
+  const bytes = json.length * 3 <= agent.maxArgumentBytes ? 0 : Buffer.byteLength(json, 'utf8');
   if (bytes > agent.maxArgumentBytes) {
     trace.push(`size: ${bytes} bytes > ${agent.maxArgumentBytes}`);
     return {

@@ -39,16 +39,13 @@ type Value<K extends Kind> = ReturnType<FileLinks[K]>;
  * path-reader.ts) asks about the same directories often.
  */
 export class LinkMemo {
-  private readonly answers: {[K in Kind]: Map<string, Answer<Value<K>>>} = {
-    exists: new Map(),
-    entry: new Map(),
-    realpath: new Map(),
-    readlink: new Map(),
-  };
+  // Created on first use: a memo lives for one turn of the event loop, and most turns ask one or
+  // two kinds of question (a Map each would be garbage for every call otherwise).
+  private readonly answers: {[K in Kind]?: Map<string, Answer<Value<K>>>} = {};
 
   /** The answer to `kind` about `path`, asked of `io` the first time only. Never throws. */
   ask<K extends Kind>(io: FileLinks, kind: K, path: string): Answer<Value<K>> {
-    const answers = this.answers[kind] as Map<string, Answer<Value<K>>>;
+    const answers = this.mapOf(kind);
     let answer = answers.get(path);
     if (answer === undefined) {
       try {
@@ -64,12 +61,21 @@ export class LinkMemo {
 
   /** The answer already given, if any. */
   known<K extends Kind>(kind: K, path: string): Answer<Value<K>> | undefined {
-    return (this.answers[kind] as Map<string, Answer<Value<K>>>).get(path);
+    return (this.answers[kind] as Map<string, Answer<Value<K>>> | undefined)?.get(path);
   }
 
   /** Records what is known without asking (what another answer already implies). */
   learn<K extends Kind>(kind: K, path: string, answer: Answer<Value<K>>): void {
-    (this.answers[kind] as Map<string, Answer<Value<K>>>).set(path, answer);
+    this.mapOf(kind).set(path, answer);
+  }
+
+  private mapOf<K extends Kind>(kind: K): Map<string, Answer<Value<K>>> {
+    let answers = this.answers[kind] as Map<string, Answer<Value<K>>> | undefined;
+    if (answers === undefined) {
+      answers = new Map();
+      (this.answers as Record<Kind, unknown>)[kind] = answers;
+    }
+    return answers;
   }
 }
 

@@ -38,6 +38,12 @@ export interface RelayOptions {
   session: SessionState;
   diagnostics: Diagnostics;
   maxMessageBytes?: number;
+  /**
+   * A full garbage collection (util/garbage-collector.ts), run on the next turn after a message of
+   * LARGE_MESSAGE_BYTES or more was read or forwarded, so that its copies do not add up with the
+   * next one's. Without it, V8 collects when its own heuristics say so.
+   */
+  collectGarbage?: (() => void) | undefined;
 }
 
 interface PendingRequest {
@@ -73,6 +79,8 @@ const KEPT_TOOL_CALLS = 256;
 const PLAIN_METHOD = /^[a-z0-9_./-]+$/;
 /** Small lines from the server are also fully parsed, which catches what the scanner does not. */
 const STRICT_PARSE_LIMIT = 64 * 1024;
+/** A message this large leaves garbage worth collecting at once (RelayOptions.collectGarbage): 4 MiB. */
+const LARGE_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Relays newline-delimited JSON-RPC between the client (our stdin/stdout) and the upstream server.
@@ -108,6 +116,7 @@ export class Relay {
   private readonly holds: Holds;
   private readonly ownRequests: ClientRequests;
   private resolveClientDone!: () => void;
+  private collectionScheduled = false;
   /** Resolves when the client closed its side and the server's stdin has been closed in turn. */
   readonly clientDone: Promise<void>;
   readonly channel: ClientChannel;
@@ -201,6 +210,8 @@ export class Relay {
   // client → server
 
   private onClientLine(line: Buffer): void {
+    // The chunks the line was read in are garbage now; its text and parsed value will be once it is routed.
+    if (line.length >= LARGE_MESSAGE_BYTES) this.collectSoon();
     let message: unknown;
     const text = line.toString('utf8');
     try {
@@ -234,6 +245,7 @@ export class Relay {
   private readonly routed = (route: Route): void => {
     try {
       this.applyRoute(route);
+      if (route.kind === 'forward' && route.raw !== undefined && route.raw.length >= LARGE_MESSAGE_BYTES) this.collectSoon();
     } catch (error) {
       this.diagnostics.warn(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     }
@@ -570,6 +582,7 @@ export class Relay {
   // server → client
 
   private onServerLine(original: Buffer): void {
+    if (original.length >= LARGE_MESSAGE_BYTES) this.collectSoon();
     let line = original;
     let scan = scanEnvelope(line);
     if (scan.kind === 'invalid' || scan.kind === 'scalar' || (line.length <= STRICT_PARSE_LIMIT && !isStrictJson(line))) {
@@ -800,6 +813,17 @@ export class Relay {
       this.holds.holdUpstreamOutput();
       this.holds.holdClientInput('client', this.options.client.output);
     }
+  }
+
+  /** RelayOptions.collectGarbage on the next turn, once however many large messages this turn read. */
+  private collectSoon(): void {
+    const collect = this.options.collectGarbage;
+    if (collect === undefined || this.collectionScheduled) return;
+    this.collectionScheduled = true;
+    setImmediate(() => {
+      this.collectionScheduled = false;
+      collect();
+    }).unref();
   }
 
   private track(work: Promise<unknown>, isDecision: boolean): void {

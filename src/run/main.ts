@@ -9,6 +9,7 @@ import {Relay} from '../proxy/relay.js';
 import {planSpawn} from '../proxy/resolve-executable.js';
 import {parseRunArgs, type RunOptions} from '../core/run-flags.js';
 import {describeExit, exitCodeOf, startUpstream} from '../proxy/upstream.js';
+import {garbageCollector} from '../util/garbage-collector.js';
 import {withTimeout} from '../util/with-timeout.js';
 
 /**
@@ -57,6 +58,7 @@ export async function runMain(argv: readonly string[]): Promise<void> {
     session,
     diagnostics,
     maxMessageBytes: options.maxMessageBytes,
+    collectGarbage: garbageCollector(),
   });
   relay.start();
 

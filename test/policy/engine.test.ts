@@ -212,6 +212,21 @@ describe('intent, size and thoth files come before rules', () => {
     expect(result).toMatchObject({decision: 'block', ruleId: 'limit:max_argument_bytes'});
   });
 
+  it('max_argument_bytes counts UTF-8 bytes, not characters, at the boundary', () => {
+    // {"note":"…"} is 11 bytes around the note: 53 more bytes fit in 64.
+    const at = (note: string) => decideCall(policy, 'lookup_member', {note}, {agentId: 'phi', intent: 'phi_eligibility_check'});
+    expect(at('x'.repeat(53)).decision).toBe('allow');
+    expect(at('x'.repeat(54)).ruleId).toBe('limit:max_argument_bytes');
+    // 27 characters of 2 bytes (54 bytes) go over; 26 (52 bytes) do not; 13 of 4 bytes (surrogate pairs) take 52.
+    expect(at('é'.repeat(27)).ruleId).toBe('limit:max_argument_bytes');
+    expect(at('é'.repeat(26)).decision).toBe('allow');
+    expect(at('😀'.repeat(13)).decision).toBe('allow');
+    expect(at('😀'.repeat(14)).ruleId).toBe('limit:max_argument_bytes');
+    // Three bytes each: 17 characters are 51 bytes, 18 are 54.
+    expect(at('€'.repeat(17)).decision).toBe('allow');
+    expect(at('€'.repeat(18)).ruleId).toBe('limit:max_argument_bytes');
+  });
+
   it("arguments naming thoth's own files are blocked", () => {
     const protectedPaths: ProtectedPaths = {
       directories: ['/home/ann/.thoth'],
