@@ -31,7 +31,14 @@ export class CoalescingOutput {
     this.flush();
   };
 
-  constructor(readonly stream: Writable) {}
+  /**
+   * @param onLargeWritten called once a buffer written as it is (LARGE_WRITE or more) has been
+   *   handed to the operating system: from then on nothing of thoth holds it.
+   */
+  constructor(
+    readonly stream: Writable,
+    private readonly onLargeWritten?: (bytes: number) => void,
+  ) {}
 
   /** One message line; false when the stream asks the writer to wait for 'drain'. */
   writeLine(data: Buffer | string): boolean {
@@ -64,7 +71,9 @@ export class CoalescingOutput {
     for (const part of parts) {
       if (typeof part !== 'string' && part.length >= LARGE_WRITE) {
         writeBatch();
-        stream.write(part);
+        const onLargeWritten = this.onLargeWritten;
+        if (onLargeWritten === undefined) stream.write(part);
+        else stream.write(part, (error) => error ?? onLargeWritten(part.length));
         // Its newline starts the next batch.
         batch.push('');
         batchBytes += 1;

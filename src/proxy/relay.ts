@@ -40,8 +40,9 @@ export interface RelayOptions {
   maxMessageBytes?: number;
   /**
    * A full garbage collection (util/garbage-collector.ts), run on the next turn after a message of
-   * LARGE_MESSAGE_BYTES or more was read or forwarded, so that its copies do not add up with the
-   * next one's. Without it, V8 collects when its own heuristics say so.
+   * LARGE_MESSAGE_BYTES or more has been written out (not before: a pause while the pipe still
+   * takes it would delay it), so that its copies do not add up with the next one's. Without it,
+   * V8 collects when its own heuristics say so.
    */
   collectGarbage?: (() => void) | undefined;
 }
@@ -134,8 +135,12 @@ export class Relay {
       this.maxMessageBytes,
     );
     this.clientDone = new Promise((resolve) => (this.resolveClientDone = resolve));
-    this.toUpstream = new CoalescingOutput(options.upstream.input);
-    this.toClient = new CoalescingOutput(options.client.output);
+    // Once a large message is out, what it left behind (its read chunks, text, parsed value) is garbage.
+    const written = (bytes: number): void => {
+      if (bytes >= LARGE_MESSAGE_BYTES) this.collectSoon();
+    };
+    this.toUpstream = new CoalescingOutput(options.upstream.input, written);
+    this.toClient = new CoalescingOutput(options.client.output, written);
     this.holds = new Holds({
       clientInput: options.client.input,
       clientOutput: options.client.output,
@@ -210,8 +215,6 @@ export class Relay {
   // client → server
 
   private onClientLine(line: Buffer): void {
-    // The chunks the line was read in are garbage now; its text and parsed value will be once it is routed.
-    if (line.length >= LARGE_MESSAGE_BYTES) this.collectSoon();
     let message: unknown;
     const text = line.toString('utf8');
     try {
@@ -245,7 +248,6 @@ export class Relay {
   private readonly routed = (route: Route): void => {
     try {
       this.applyRoute(route);
-      if (route.kind === 'forward' && route.raw !== undefined && route.raw.length >= LARGE_MESSAGE_BYTES) this.collectSoon();
     } catch (error) {
       this.diagnostics.warn(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     }
@@ -582,7 +584,6 @@ export class Relay {
   // server → client
 
   private onServerLine(original: Buffer): void {
-    if (original.length >= LARGE_MESSAGE_BYTES) this.collectSoon();
     let line = original;
     let scan = scanEnvelope(line);
     if (scan.kind === 'invalid' || scan.kind === 'scalar' || (line.length <= STRICT_PARSE_LIMIT && !isStrictJson(line))) {
