@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Entry point. `thoth run` is started once per MCP server when a client launches, so it takes a
 // fast path that never loads oclif: every millisecond here delays the user's first tool.
+import {existsSync} from 'node:fs';
+
 const argv = process.argv.slice(2);
 
 function wantsHelp(args) {
@@ -24,7 +26,11 @@ if (argv[0] === 'run' && !wantsHelp(argv)) {
   // when set at run time. Measured in one run: peak RSS with 10 MB messages 136 → 120 MiB, with
   // small messages and CPU per call at 64 in flight unchanged (bench/README.md).
   v8.setFlagsFromString('--heap-growing-percent=10');
-  const {runMain} = await import('../dist/run/main.js');
+  // The build bundles the run path into dist/run-bundle/ (scripts/bundle-run.ts): a few files to
+  // load instead of some hundred modules. A build without it (tsc alone) runs dist/ as compiled.
+  const {runMain} = existsSync(new URL('../dist/run-bundle/main.js', import.meta.url))
+    ? await import('../dist/run-bundle/main.js')
+    : await import('../dist/run/main.js');
   await runMain(argv.slice(1));
 } else {
   const {execute} = await import('@oclif/core');

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Build: JSON Schemas -> standalone ajv validators, TypeScript -> dist/, oclif manifest.
+// Build: JSON Schemas -> standalone ajv validators, TypeScript -> dist/, the `thoth run` bundle
+// (dist/run-bundle/, scripts/bundle-run.ts), oclif manifest.
 // `--if-stale` skips the build when dist/ is newer than every input (npm run demo / bench).
 import {spawnSync} from 'node:child_process';
 import {createRequire} from 'node:module';
@@ -88,6 +89,7 @@ const count = compileSchemas();
 rmSync(join(root, 'dist'), {recursive: true, force: true});
 run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
 cpSync(join(root, 'src', 'generated'), join(root, 'dist', 'generated'), {recursive: true});
+run(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'scripts', 'bundle-run.ts')]);
 run(process.execPath, [join(root, 'node_modules', 'oclif', 'bin', 'run.js'), 'manifest']);
 writeFileSync(join(root, 'dist', '.build-stamp'), new Date().toISOString());
-console.error(`build: ${count} schema validators, TypeScript and oclif manifest in ${Date.now() - started} ms`);
+console.error(`build: ${count} schema validators, TypeScript, the run bundle and oclif manifest in ${Date.now() - started} ms`);

@@ -1,13 +1,21 @@
 import {cp, mkdir, readFile, readdir, rm, writeFile} from 'node:fs/promises';
 import {isBuiltin} from 'node:module';
-import {join, relative, sep} from 'node:path';
+import {dirname, join, relative, sep} from 'node:path';
 
 import {build, type Metafile, type Plugin} from 'esbuild';
+import ts from 'typescript';
 
 /**
- * thoth's JavaScript as an installed program needs it: esbuild bundles bin/run.js, every command
- * and every schema validator from the built dist/, with the production dependencies the lockfile
- * pinned, into one directory that keeps the package's layout:
+ * thoth's JavaScript bundled with esbuild from the built dist/, with the production dependencies
+ * the lockfile pinned. Two bundles are made here, by one bundler:
+ *
+ * - `bundleRunPath`, by every build (scripts/build.mjs): the `thoth run` path alone into
+ *   dist/run-bundle/, which bin/run.js runs when it is there. A sidecar starts once per MCP server
+ *   and session, and loading some hundred separate modules was a third of its start-up (issue #11).
+ *   Code splitting keeps what `thoth run` imports lazily (settings, governance, the control plane)
+ *   in chunks of their own, loaded when they are now.
+ * - `bundleThoth`, for the installers (scripts/dist/release.ts): bin/run.js, every command and
+ *   every schema validator, into one directory that keeps the package's layout:
  *
  *   bin/run.js                          the entry (`thoth run` never loads oclif)
  *   dist/commands/**.js                 one entry per command, as oclif.manifest.json names them
@@ -19,8 +27,9 @@ import {build, type Metafile, type Plugin} from 'esbuild';
  * - thoth finds its own files relative to `import.meta.url` (the version in package.json, its
  *   entry script for wrap-config, the validators). In a bundle that URL would be the chunk's, so
  *   every own module's `import.meta.url` becomes the URL its file has in the package, resolved
- *   against this directory (lib-url.js, reached through package.json "imports", which resolves
- *   the same from every chunk).
+ *   against the package's root (lib-url.js, reached through the bundle's package.json "imports",
+ *   which resolves the same from every chunk: the installed bundle is that root, the run bundle
+ *   lives two levels below it).
  * - `await import('semver')` of a CommonJS package gets named exports from Node; from a split
  *   chunk it would get only `default`. Such imports go through a facade re-exporting the names
  *   Node itself sees.
@@ -50,7 +59,7 @@ const VALIDATOR_PROLOGUE = "import {createRequire} from 'node:module';\nconst re
 
 export async function bundleThoth(options: BundleOptions): Promise<BundleResult> {
   const {repoRoot, outDir} = options;
-  const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as {name: string; version: string; oclif: Record<string, unknown>};
+  const pkg = await readPackage(repoRoot);
   const manifestPath = join(repoRoot, 'oclif.manifest.json');
   const manifestText = await readFile(manifestPath, 'utf8').catch(() => {
     throw new Error(`${manifestPath} is missing: run \`node scripts/build.mjs\` first`);
@@ -71,17 +80,68 @@ export async function bundleThoth(options: BundleOptions): Promise<BundleResult>
     if (file.endsWith('.js')) entryPoints[`dist/generated/validators/${file.replace(/\.js$/, '')}`] = join(validators, ...file.split('/'));
   }
 
+  const packages = await bundleEntries({
+    repoRoot,
+    outDir,
+    entryPoints,
+    target: 'node22',
+    packageRoot: './',
+    packageJson: {name: pkg.name, version: pkg.version, private: true, type: 'module', oclif: pkg.oclif},
+    plugins: [runBundleIsItsSource(repoRoot)],
+  });
+  await cp(manifestPath, join(outDir, 'oclif.manifest.json'));
+  return {files: (await listFiles(outDir)).sort(), version: pkg.version, packages};
+}
+
+/** Where the run bundle goes, relative to the package root; bin/run.js runs its main.js when it is there. */
+export const RUN_BUNDLE_DIR = 'dist/run-bundle';
+
+/** The `thoth run` path (dist/run/main.js and what it imports, lazily or not) into dist/run-bundle/; npm ships it in dist/. */
+export async function bundleRunPath(options: {repoRoot: string; outDir?: string}): Promise<BundleResult> {
+  const {repoRoot} = options;
+  const outDir = options.outDir ?? join(repoRoot, ...RUN_BUNDLE_DIR.split('/'));
+  const pkg = await readPackage(repoRoot);
+  const packages = await bundleEntries({
+    repoRoot,
+    outDir,
+    entryPoints: {main: join(repoRoot, 'dist', 'run', 'main.js')},
+    // What package.json "engines" allows: the npm package runs on the user's Node.
+    target: 'node20',
+    packageRoot: '../../',
+    packageJson: {private: true, type: 'module'},
+  });
+  return {files: (await listFiles(outDir)).sort(), version: pkg.version, packages};
+}
+
+interface EntriesOptions {
+  repoRoot: string;
+  outDir: string;
+  entryPoints: Record<string, string>;
+  target: string;
+  /** The package's root relative to outDir: what own modules' `import.meta.url` resolves against. */
+  packageRoot: string;
+  /** The bundle's package.json ("imports" is added). */
+  packageJson: Record<string, unknown>;
+  plugins?: Plugin[];
+}
+
+/** Bundles entryPoints into outDir (replaced) with lib-url.js, package.json and the notices; returns the production packages bundled. */
+async function bundleEntries(options: EntriesOptions): Promise<string[]> {
+  const {repoRoot, outDir} = options;
   await rm(outDir, {recursive: true, force: true});
   await mkdir(outDir, {recursive: true});
   const production = await productionPackages(repoRoot);
   const result = await build({
-    entryPoints,
+    entryPoints: options.entryPoints,
+    write: false,
     outdir: outDir,
+    // Paths in the output (and in the metafile) are relative to the checkout, wherever the build runs from.
+    absWorkingDir: repoRoot,
     bundle: true,
     splitting: true,
     format: 'esm',
     platform: 'node',
-    target: 'node22',
+    target: options.target,
     // Prefer a package's ES module build: jsonc-parser's "main" is UMD, whose require() esbuild cannot see.
     mainFields: ['module', 'main'],
     entryNames: '[dir]/[name]',
@@ -90,18 +150,88 @@ export async function bundleThoth(options: BundleOptions): Promise<BundleResult>
     // CommonJS dependencies call require() for Node's built-ins; an ES module has no require of its own.
     banner: {js: "import {createRequire as __thothCreateRequire} from 'node:module';\nconst require = __thothCreateRequire(import.meta.url);"},
     legalComments: 'none',
+    // Non-ASCII characters in code are written as escapes (esbuild's default, stated here because
+    // asciiComments relies on it).
+    charset: 'ascii',
     metafile: true,
     logLevel: 'warning',
-    plugins: [packageRelativeUrls(repoRoot), productionOnly(repoRoot, production)],
+    plugins: [...(options.plugins ?? []), packageRelativeUrls(repoRoot), productionOnly(repoRoot, production)],
   });
   assertOnlyBuiltinsExternal(result.metafile);
+  for (const file of result.outputFiles) {
+    await mkdir(dirname(file.path), {recursive: true});
+    await writeFile(file.path, asciiComments(file.text));
+  }
 
-  await writeFile(join(outDir, 'lib-url.js'), "// This directory: bundled modules resolve the files thoth ships against it (scripts/dist/bundle.ts).\nexport const libUrl = new URL('./', import.meta.url);\n");
-  const libPackage = {name: pkg.name, version: pkg.version, private: true, type: 'module', imports: {[LIB_URL_IMPORT]: './lib-url.js'}, oclif: pkg.oclif};
-  await writeFile(join(outDir, 'package.json'), `${JSON.stringify(libPackage, null, 2)}\n`);
-  await cp(manifestPath, join(outDir, 'oclif.manifest.json'));
-  const packages = await writeThirdPartyLicenses(result.metafile, join(outDir, 'THIRD-PARTY-LICENSES.txt'));
-  return {files: (await listFiles(outDir)).sort(), version: pkg.version, packages};
+  await writeFile(
+    join(outDir, 'lib-url.js'),
+    `// The package's root: bundled modules resolve the files thoth ships against it (scripts/dist/bundle.ts).\nexport const libUrl = new URL(${JSON.stringify(options.packageRoot)}, import.meta.url);\n`,
+  );
+  await writeFile(join(outDir, 'package.json'), `${JSON.stringify({...options.packageJson, imports: {[LIB_URL_IMPORT]: './lib-url.js'}}, null, 2)}\n`);
+  return writeThirdPartyLicenses(repoRoot, result.metafile, join(outDir, 'THIRD-PARTY-LICENSES.txt'));
+}
+
+/**
+ * esbuild writes code in ASCII but copies comments as they are, and one arrow in a comment makes
+ * V8 keep the whole file's source as UTF-16, twice its size, for as long as the process lives
+ * (some 290 KiB for the run path). Characters above ASCII in comments become '?'; anywhere else
+ * (a regular expression, a raw template: esbuild cannot escape those) they stay as they are.
+ */
+export function asciiComments(text: string): string {
+  if (!/[^\x00-\x7f]/.test(text)) return text;
+  const source = ts.createSourceFile('bundle.js', text, ts.ScriptTarget.Latest, false, ts.ScriptKind.JS);
+  const wide = [...text.matchAll(/[^\x00-\x7f]/g)].map((match) => match.index);
+  // Whether [start, end) holds a character above ASCII: only such nodes are looked into.
+  const holdsWide = (start: number, end: number): boolean => {
+    let low = 0;
+    let high = wide.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (wide[middle]! < start) low = middle + 1;
+      else high = middle;
+    }
+    return low < wide.length && wide[low]! < end;
+  };
+  const comments = new Map<number, number>();
+  // Every comment is in the trivia before some token (getChildren includes the punctuation that
+  // forEachChild skips, and the end-of-file token): those on the line of the token before it are
+  // its "trailing" ones, the rest "leading".
+  const visit = (node: ts.Node): void => {
+    if (!holdsWide(node.pos, node.end)) return;
+    for (const range of [...(ts.getTrailingCommentRanges(text, node.pos) ?? []), ...(ts.getLeadingCommentRanges(text, node.pos) ?? [])]) {
+      comments.set(range.pos, range.end);
+    }
+    for (const child of node.getChildren(source)) visit(child);
+  };
+  visit(source);
+  let out = '';
+  let at = 0;
+  for (const [start, end] of [...comments].sort(([a], [b]) => a - b)) {
+    if (start < at) continue;
+    out += text.slice(at, start) + text.slice(start, end).replace(/[^\x00-\x7f]/g, '?');
+    at = end;
+  }
+  return out + text.slice(at);
+}
+
+async function readPackage(repoRoot: string): Promise<{name: string; version: string; oclif: Record<string, unknown>}> {
+  return JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as {name: string; version: string; oclif: Record<string, unknown>};
+}
+
+/**
+ * bin/run.js runs dist/run-bundle/main.js when the build made it, else dist/run/main.js. The
+ * installed bundle is a bundle already: both imports are the run path's source, bundled once.
+ */
+function runBundleIsItsSource(repoRoot: string): Plugin {
+  const runBundleMain = join(repoRoot, ...RUN_BUNDLE_DIR.split('/'), 'main.js');
+  return {
+    name: 'thoth-run-bundle-is-its-source',
+    setup(builder) {
+      builder.onResolve({filter: /run-bundle\/main\.js$/}, (args) =>
+        join(args.resolveDir, args.path) === runBundleMain ? {path: join(repoRoot, 'dist', 'run', 'main.js')} : undefined,
+      );
+    },
+  };
 }
 
 /** Rewrites `import.meta.url` in thoth's own modules (bin/ and dist/) to the URL they have in the package. */
@@ -181,10 +311,10 @@ function assertOnlyBuiltinsExternal(metafile: Metafile): void {
 }
 
 /** The license of every package in the bundle, for the notice that must travel with it. */
-async function writeThirdPartyLicenses(metafile: Metafile, target: string): Promise<string[]> {
+async function writeThirdPartyLicenses(repoRoot: string, metafile: Metafile, target: string): Promise<string[]> {
   const roots = new Set<string>();
   for (const input of Object.keys(metafile.inputs)) {
-    const absolute = join(process.cwd(), input);
+    const absolute = join(repoRoot, input);
     const at = absolute.lastIndexOf(`${sep}node_modules${sep}`);
     if (at === -1) continue;
     const rest = absolute.slice(at + `${sep}node_modules${sep}`.length).split(sep);

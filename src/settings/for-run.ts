@@ -39,8 +39,8 @@ export interface RunSettings {
 }
 
 /**
- * Everything `thoth run` needs from this area, in one call made after the server was spawned:
- * bootstrap the profile, resolve the settings with the run flags on top, then fail closed on an
+ * Everything `thoth run` needs from this area, in one call made before the server is spawned
+ * (a forbidden user must not start it): bootstrap the profile, resolve the settings with the run flags on top, then fail closed on an
  * invalid setting (ThothError INVALID_INPUT) or a forbidden user (ThothError SECURITY).
  */
 export async function prepareRunSettings(

@@ -1,6 +1,6 @@
 import {spawnSync} from 'node:child_process';
-import {cp, mkdir, readFile, writeFile} from 'node:fs/promises';
-import {join} from 'node:path';
+import {cp, mkdir, readFile, readdir, writeFile} from 'node:fs/promises';
+import {join, relative, sep} from 'node:path';
 import {describe, expect, it} from 'vitest';
 
 import {REPO_ROOT} from '../helpers/cli.js';
@@ -71,5 +71,26 @@ describe('the npm package', () => {
       expect.arrayContaining(['examples/policies/starter.jsonc', 'examples/policies/filesystem.jsonc', 'schemas/policy.schema.json']),
     );
     expect(paths.filter((path) => /^(test|src|fixtures)\//.test(path))).toEqual([]);
+  });
+
+  it('ships the thoth run bundle whole: dist/run-bundle/ (which bin/run.js runs) with every chunk, its package.json and the notices', async () => {
+    const home = await tempDir();
+    const listed = npm(['pack', '--dry-run', '--json', '--ignore-scripts'], REPO_ROOT, home);
+    expect(listed.status, listed.stderr).toBe(0);
+    const {files} = (JSON.parse(listed.stdout) as Array<{files: PackedFile[]}>)[0]!;
+    const packed = files.map((file) => file.path).filter((path) => path.startsWith('dist/run-bundle/'));
+    const built = (await readdir(join(REPO_ROOT, 'dist', 'run-bundle'), {recursive: true, withFileTypes: true}))
+      .filter((entry) => entry.isFile())
+      .map((entry) => relative(REPO_ROOT, join(entry.parentPath, entry.name)).split(sep).join('/'));
+    expect(built).toEqual(
+      expect.arrayContaining([
+        'dist/run-bundle/main.js',
+        'dist/run-bundle/package.json',
+        'dist/run-bundle/lib-url.js',
+        'dist/run-bundle/THIRD-PARTY-LICENSES.txt',
+      ]),
+    );
+    expect(built.some((path) => path.startsWith('dist/run-bundle/chunks/'))).toBe(true);
+    expect(packed.sort()).toEqual(built.sort());
   });
 });
