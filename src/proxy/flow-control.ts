@@ -73,7 +73,10 @@ export class CoalescingOutput {
         writeBatch();
         const onLargeWritten = this.onLargeWritten;
         if (onLargeWritten === undefined) stream.write(part);
-        else stream.write(part, (error) => error ?? onLargeWritten(part.length));
+        else
+          stream.write(part, (error) => {
+            if (!error) onLargeWritten(part.length);
+          });
         // Its newline starts the next batch.
         batch.push('');
         batchBytes += 1;

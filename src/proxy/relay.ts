@@ -816,7 +816,7 @@ export class Relay {
     }
   }
 
-  /** RelayOptions.collectGarbage on the next turn, once however many large messages this turn read. */
+  /** RelayOptions.collectGarbage on the next turn, once however many large messages this turn wrote out. */
   private collectSoon(): void {
     const collect = this.options.collectGarbage;
     if (collect === undefined || this.collectionScheduled) return;
