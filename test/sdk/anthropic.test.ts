@@ -5,7 +5,7 @@ import {describe, expect, it} from 'vitest';
 import {instrumentAnthropic} from '../../src/sdk/index.js';
 import {anthropicToolResults, startScriptedModel, type ScriptedModel} from '../helpers/scripted-model.js';
 import {tempDir} from '../helpers/tmp.js';
-import {approveThePendingCall, expectTrailVerifies, LOOP_POLICY, sdkEnv, toolCallEvents} from './helpers.js';
+import {approveThePendingCall, expectTrailVerifies, LOOP_POLICY, sdkEnv, expectProviderScenarioRecords, toolCallEvents} from './helpers.js';
 
 const PATH_SCHEMA = {type: 'object', properties: {path: {type: 'string'}}, required: ['path']} as const;
 const WRITE_SCHEMA = {type: 'object', properties: {path: {type: 'string'}, text: {type: 'string'}}, required: ['path', 'text']} as const;
@@ -111,21 +111,7 @@ describe('instrumentAnthropic with the real @anthropic-ai/sdk against a scripted
 
     const events = await expectTrailVerifies(home);
     // The runner runs the calls of one turn concurrently: their records may interleave.
-    const recorded = toolCallEvents(events);
-    expect(recorded.slice(0, 4).map(String).sort()).toEqual(
-      [
-        'TOOL_CALL_PRE,read_file,allow',
-        'TOOL_CALL_POST,read_file,allow',
-        'TOOL_CALL_PRE,delete_file,block',
-        'TOOL_CALL_POST,delete_file,block',
-      ].sort(),
-    );
-    expect(recorded.slice(4)).toEqual([
-      ['TOOL_CALL_PRE', 'write_file', 'step_up'],
-      ['TOOL_CALL_POST', 'write_file', 'step_up'],
-      ['TOOL_CALL_PRE', 'write_file', 'allow'],
-      ['TOOL_CALL_POST', 'write_file', 'allow'],
-    ]);
+    expectProviderScenarioRecords(events);
     const read = events.find((event) => event.type === 'TOOL_CALL_PRE' && event['toolName'] === 'read_file')!;
     expect(read).toMatchObject({
       sourceType: 'agent_tool_call',

@@ -52,3 +52,26 @@ export async function expectTrailVerifies(home: string): Promise<AuditEvent[]> {
 export function toolCallEvents(events: readonly AuditEvent[]): Array<[string, unknown, unknown]> {
   return events.filter((event) => event.type.startsWith('TOOL_CALL_')).map((event) => [event.type, event['toolName'], event['decision']]);
 }
+
+/**
+ * The records of the provider helpers' scenario (anthropic.test.ts, openai.test.ts): the first
+ * turn reads a file and tries a delete (run concurrently, so their records may interleave), then
+ * a write steps up and, once approved, is allowed.
+ */
+export function expectProviderScenarioRecords(events: readonly AuditEvent[]): void {
+  const recorded = toolCallEvents(events);
+  expect(recorded.slice(0, 4).map(String).sort()).toEqual(
+    [
+      'TOOL_CALL_PRE,read_file,allow',
+      'TOOL_CALL_POST,read_file,allow',
+      'TOOL_CALL_PRE,delete_file,block',
+      'TOOL_CALL_POST,delete_file,block',
+    ].sort(),
+  );
+  expect(recorded.slice(4)).toEqual([
+    ['TOOL_CALL_PRE', 'write_file', 'step_up'],
+    ['TOOL_CALL_POST', 'write_file', 'step_up'],
+    ['TOOL_CALL_PRE', 'write_file', 'allow'],
+    ['TOOL_CALL_POST', 'write_file', 'allow'],
+  ]);
+}

@@ -4,7 +4,7 @@ import {describe, expect, it} from 'vitest';
 import {instrumentOpenAI} from '../../src/sdk/index.js';
 import {openaiToolMessages, startScriptedModel, type ScriptedModel} from '../helpers/scripted-model.js';
 import {tempDir} from '../helpers/tmp.js';
-import {approveThePendingCall, expectTrailVerifies, LOOP_POLICY, sdkEnv, toolCallEvents} from './helpers.js';
+import {approveThePendingCall, expectTrailVerifies, LOOP_POLICY, sdkEnv, expectProviderScenarioRecords, toolCallEvents} from './helpers.js';
 
 const PATH_PARAMETERS = {type: 'object', properties: {path: {type: 'string'}}, required: ['path']};
 const WRITE_PARAMETERS = {type: 'object', properties: {path: {type: 'string'}, text: {type: 'string'}}, required: ['path', 'text']};
@@ -100,21 +100,7 @@ describe('instrumentOpenAI with the real openai package against a scripted model
     expect(stepUp).not.toContain('thoth approve ');
 
     const events = await expectTrailVerifies(home);
-    const recorded = toolCallEvents(events);
-    expect(recorded.slice(0, 4).map(String).sort()).toEqual(
-      [
-        'TOOL_CALL_PRE,read_file,allow',
-        'TOOL_CALL_POST,read_file,allow',
-        'TOOL_CALL_PRE,delete_file,block',
-        'TOOL_CALL_POST,delete_file,block',
-      ].sort(),
-    );
-    expect(recorded.slice(4)).toEqual([
-      ['TOOL_CALL_PRE', 'write_file', 'step_up'],
-      ['TOOL_CALL_POST', 'write_file', 'step_up'],
-      ['TOOL_CALL_PRE', 'write_file', 'allow'],
-      ['TOOL_CALL_POST', 'write_file', 'allow'],
-    ]);
+    expectProviderScenarioRecords(events);
     expect(events.find((event) => event.type === 'TOOL_CALL_PRE' && event['toolName'] === 'write_file')).toMatchObject({
       sourceType: 'agent_tool_call',
       content: '{"path":"out.txt","text":"hello"}',
