@@ -635,6 +635,20 @@ describe('Relay: memory after large messages', () => {
     await settled(2);
   });
 
+  it('a server flooding large messages gets at most one collection per turn, not one per message', async () => {
+    let collections = 0;
+    const h = harness({collectGarbage: () => collections++});
+    const big = 'x'.repeat(4 * 1024 * 1024);
+    // Eight large notifications in one write: a collection each would stall the relay for every one of them.
+    const line = JSON.stringify({jsonrpc: '2.0', method: 'notifications/message', params: {level: 'info', data: big}});
+    h.upstreamOut.write(`${Array.from({length: 8}, () => line).join('\n')}\n`);
+    for (let i = 0; i < 8; i++) expect((await h.toClient.next(10_000)).length).toBe(line.length);
+    for (let i = 0; i < 100 && collections === 0; i++) await sleep(5);
+    await sleep(50);
+    expect(collections).toBeGreaterThanOrEqual(1);
+    expect(collections).toBeLessThan(8);
+  });
+
   it('garbageCollector() gives a working full collection on this runtime', async () => {
     const {garbageCollector} = await import('../../src/util/garbage-collector.js');
     const collect = garbageCollector();
