@@ -4,7 +4,8 @@ import {join} from 'node:path';
 
 import type {BenchContext, BenchSection} from './main.js';
 import {connectMinimal, type Connect, type EchoClient, type Variant} from './lib/echo-clients.js';
-import {BYTE_PIPE, EVERYTHING, viaThoth} from './lib/servers.js';
+import {freshMemoryCost} from './lib/memory-touch.js';
+import {BYTE_PIPE, EVERYTHING, PARSE_FLOOR, viaThoth} from './lib/servers.js';
 import {fixed, median, percentile, since} from './lib/stats.js';
 
 export type {Variant} from './lib/echo-clients.js';
@@ -279,6 +280,7 @@ export function proxyVariants(env: NodeJS.ProcessEnv): Variant[] {
   const variants: Variant[] = [
     {name: 'direct', command: EVERYTHING, env},
     {name: 'byte pipe', command: [process.execPath, BYTE_PIPE, ...EVERYTHING], env},
+    {name: 'parse floor', command: [process.execPath, PARSE_FLOOR, ...EVERYTHING], env},
   ];
   const before = process.env['BENCH_THOTH_BEFORE'];
   if (before) variants.push({name: 'thoth before', command: viaThoth(EVERYTHING, ['--agent-id', 'bench'], before), env});
@@ -294,7 +296,9 @@ export async function proxyComparison(context: BenchContext, connect: Connect, t
   const env = {...process.env, THOTH_HOME: home, THOTH_REQUIRE_NON_ROOT: 'false'};
   try {
     const variants = proxyVariants(env);
+    const memoryBefore = freshMemoryCost();
     const results = await measureVariants(variants, context, connect);
+    const memoryAfter = freshMemoryCost();
     const {rounds, sizes} = defaultSizes(context);
     return {
       title,
@@ -307,6 +311,8 @@ export async function proxyComparison(context: BenchContext, connect: Connect, t
         `${rounds} interleaved rounds with ${client}; per round and side: 2 cold starts, ${sizes.sequential} sequential echo calls, ${sizes.throughputCalls} with 64 in flight, ${sizes.big} × (1 MB + 10 MB) echo round trips. Every call is checked (a JSON-RPC error or an echo that differs from what was sent fails the bench).`,
         'Ratios are taken round by round against direct in the same round: the median over rounds, then the lowest–highest round. ✗ marks a missed target.',
         '"byte pipe" is a Node process that only pipes bytes (bench/lib/byte-pipe.mjs): the floor for any stdio proxy on this machine today.',
+        '"parse floor" (bench/lib/parse-floor.mjs) holds, decodes and parses each client line before forwarding its bytes, and pipes the server back untouched: the floor for any proxy that decides on arguments, which must see a whole argument first.',
+        `Writing 10 MiB into memory the process has not touched yet cost ${memoryBefore.freshMs.toFixed(1)} ms before the rounds and ${memoryAfter.freshMs.toFixed(1)} ms after (the same bytes into memory already touched: ${memoryBefore.warmMs.toFixed(1)} / ${memoryAfter.warmMs.toFixed(1)} ms). Every fresh copy of a large message pays the first; see bench/README.md.`,
         '"thoth" is what a fresh install runs: the built-in policy in progressive mode, symbolic links of path arguments followed, the audit trail on.',
         'RSS is the VmHWM of the process the client spawned: server-everything for direct, the proxy itself (not its child) otherwise.',
       ],
