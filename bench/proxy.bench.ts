@@ -19,6 +19,8 @@ export type {Variant} from './lib/echo-clients.js';
 /** One list per round: ratios are taken round by round, against the baseline's same round. */
 export interface ProxyMeasurements {
   coldStartMs: number[][];
+  /** The first calls of each session (the warm-up calls, timed): what a short session sees. */
+  firstCallsMs: number[][];
   latencyMs: number[][];
   throughputPerSecond: number[];
   roundTrip1MbMs: number[][];
@@ -33,6 +35,7 @@ export interface ProxyMeasurements {
 
 const emptyMeasurements = (): ProxyMeasurements => ({
   coldStartMs: [],
+  firstCallsMs: [],
   latencyMs: [],
   throughputPerSecond: [],
   roundTrip1MbMs: [],
@@ -47,6 +50,9 @@ const emptyMeasurements = (): ProxyMeasurements => ({
 export const TEN_MB_BYTES = 10_000_000;
 const ONE_MB = 'a'.repeat(1_000_000);
 const TEN_MB = 'b'.repeat(TEN_MB_BYTES);
+
+/** Calls made at the start of each session before the timed phases; their latency is reported too. */
+const FIRST_CALLS = 50;
 
 export interface WorkloadSizes {
   sequential: number;
@@ -63,7 +69,13 @@ async function coldStart(variant: Variant, connect: Connect): Promise<number> {
 }
 
 async function workload(client: EchoClient, into: ProxyMeasurements, sizes: WorkloadSizes): Promise<void> {
-  for (let i = 0; i < 50; i++) await client.echo(`warm ${i}`);
+  const firstCalls: number[] = [];
+  for (let i = 0; i < FIRST_CALLS; i++) {
+    const started = performance.now();
+    await client.echo(`warm ${i}`);
+    firstCalls.push(since(started));
+  }
+  into.firstCallsMs.push(firstCalls);
 
   const latencies: number[] = [];
   let cpuBefore = client.cpuMicros();
@@ -146,6 +158,7 @@ export async function measureVariants(
 
 export interface Summary {
   coldStartMedianMs: number;
+  firstCallsP50Ms: number;
   p50Ms: number;
   p99Ms: number;
   throughput: number;
@@ -161,6 +174,7 @@ export function summarise(m: ProxyMeasurements): Summary {
   const all = (rounds: number[][]): number[] => rounds.flat();
   return {
     coldStartMedianMs: median(all(m.coldStartMs)),
+    firstCallsP50Ms: percentile(all(m.firstCallsMs), 50),
     p50Ms: percentile(all(m.latencyMs), 50),
     p99Ms: percentile(all(m.latencyMs), 99),
     throughput: median(m.throughputPerSecond),
@@ -177,6 +191,7 @@ export function summarise(m: ProxyMeasurements): Summary {
 type PerRound = (m: ProxyMeasurements) => number[];
 const perRound = {
   coldStart: (m: ProxyMeasurements) => m.coldStartMs.map(median),
+  firstCalls: (m: ProxyMeasurements) => m.firstCallsMs.map((r) => percentile(r, 50)),
   p50: (m: ProxyMeasurements) => m.latencyMs.map((r) => percentile(r, 50)),
   p99: (m: ProxyMeasurements) => m.latencyMs.map((r) => percentile(r, 99)),
   throughput: (m: ProxyMeasurements) => m.throughputPerSecond,
@@ -227,6 +242,10 @@ export function comparisonRows(
   row('cold start to initialize reply (median ms, added)', '≤ +180 ms', fixed(baseline.coldStartMedianMs, 0), (m, s) => {
     const r = roundRatios(base, m, perRound.coldStart, added);
     return [`${fixed(s.coldStartMedianMs, 0)} (+${fixed(r.median, 0)}; ${spread(r, 0, ' ms')})`, r.median <= 180];
+  });
+  row(`first ${FIRST_CALLS} calls of a session, one at a time: p50 (ms, ratio)`, 'report', fixed(baseline.firstCallsP50Ms, 3), (m, s) => {
+    const r = roundRatios(base, m, perRound.firstCalls, slower);
+    return [`${fixed(s.firstCallsP50Ms, 3)} (${fixed(r.median)}×; ${spread(r)})`, true];
   });
   row('sequential tools/call p50 (ms, ratio)', '≤ 1.5×', fixed(baseline.p50Ms, 3), (m, s) => {
     const r = roundRatios(base, m, perRound.p50, slower);
@@ -308,7 +327,7 @@ export async function proxyComparison(context: BenchContext, connect: Connect, t
         variants.slice(1).map((v) => v.name),
       ),
       notes: [
-        `${rounds} interleaved rounds with ${client}; per round and side: 2 cold starts, ${sizes.sequential} sequential echo calls, ${sizes.throughputCalls} with 64 in flight, ${sizes.big} × (1 MB + 10 MB) echo round trips. Every call is checked (a JSON-RPC error or an echo that differs from what was sent fails the bench).`,
+        `${rounds} interleaved rounds with ${client}; per round and side: 2 cold starts, ${FIRST_CALLS} first calls (timed apart), then ${sizes.sequential} sequential echo calls, ${sizes.throughputCalls} with 64 in flight, ${sizes.big} × (1 MB + 10 MB) echo round trips. Every call is checked (a JSON-RPC error or an echo that differs from what was sent fails the bench).`,
         'Ratios are taken round by round against direct in the same round: the median over rounds, then the lowest–highest round. ✗ marks a missed target.',
         '"byte pipe" is a Node process that only pipes bytes (bench/lib/byte-pipe.mjs): the floor for any stdio proxy on this machine today.',
         '"parse floor" (bench/lib/parse-floor.mjs) holds, decodes and parses each client line before forwarding its bytes, and pipes the server back untouched: the floor for any proxy that decides on arguments, which must see a whole argument first.',
