@@ -333,7 +333,8 @@ async function writeThirdPartyLicenses(repoRoot: string, metafile: Metafile, tar
   return [...new Set(packages)].sort();
 }
 
-async function listFiles(dir: string, prefix = ''): Promise<string[]> {
+/** Every file under `dir`, as paths relative to it with `/` separators (directories left out). */
+export async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   const found: string[] = [];
   for (const entry of await readdir(dir, {withFileTypes: true})) {
     const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;

@@ -1,10 +1,10 @@
 import {spawnSync} from 'node:child_process';
-import {copyFile, mkdir, readFile, readdir, rm, writeFile} from 'node:fs/promises';
+import {copyFile, mkdir, readFile, rm, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {pathToFileURL} from 'node:url';
 import {describe, expect, it} from 'vitest';
 
-import {asciiComments, bundleRunPath} from '../../scripts/dist/bundle.js';
+import {asciiComments, bundleRunPath, listFiles} from '../../scripts/dist/bundle.js';
 import {REPO_ROOT, THOTH_BIN} from '../helpers/cli.js';
 import {SERVER_EVERYTHING} from '../helpers/mcp.js';
 import {RawSession} from '../helpers/raw-session.js';
@@ -17,16 +17,6 @@ import {tempDir} from '../helpers/tmp.js';
  */
 
 const RUN_BUNDLE = join(REPO_ROOT, 'dist', 'run-bundle');
-
-async function filesUnder(dir: string, prefix = ''): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await readdir(dir, {withFileTypes: true})) {
-    const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
-    if (entry.isDirectory()) found.push(...(await filesUnder(join(dir, entry.name), path)));
-    else found.push(path);
-  }
-  return found.sort();
-}
 
 /** The chunks `file` (in dist/run-bundle/) imports statically, and theirs: what loads with it. */
 async function staticClosure(file: string, seen = new Set<string>()): Promise<Set<string>> {
@@ -141,9 +131,8 @@ describe('the thoth run bundle', () => {
 
   it('is what bundling the built dist/ gives now (the build made it after tsc, not before)', async () => {
     const fresh = await tempDir();
-    await bundleRunPath({repoRoot: REPO_ROOT, outDir: fresh});
-    const files = await filesUnder(fresh);
-    expect(await filesUnder(RUN_BUNDLE)).toEqual(files);
+    const {files} = await bundleRunPath({repoRoot: REPO_ROOT, outDir: fresh});
+    expect((await listFiles(RUN_BUNDLE)).sort()).toEqual(files);
     for (const file of files) expect(await readFile(join(RUN_BUNDLE, file), 'utf8'), file).toBe(await readFile(join(fresh, file), 'utf8'));
     // Its own package.json makes its chunks ES modules and names the package root for import.meta.url.
     expect(JSON.parse(await readFile(join(fresh, 'package.json'), 'utf8'))).toMatchObject({
