@@ -27,17 +27,15 @@ process.stdin.on('data', (chunk) => {
     return;
   }
   let start = 0;
-  let newline = chunk.indexOf(NEWLINE);
   // The first line may have begun in earlier chunks: join it once (linear, not per chunk).
   if (pendingBytes > 0) {
-    parseLine(Buffer.concat([...pending, chunk.subarray(0, newline)], pendingBytes + newline));
-    start = newline + 1;
-    newline = start <= last ? chunk.indexOf(NEWLINE, start) : -1;
+    const first = chunk.indexOf(NEWLINE);
+    parseLine(Buffer.concat([...pending, chunk.subarray(0, first)], pendingBytes + first));
+    start = first + 1;
   }
-  while (newline !== -1 && newline <= last) {
+  for (let newline = chunk.indexOf(NEWLINE, start); newline !== -1; newline = chunk.indexOf(NEWLINE, start)) {
     parseLine(chunk.subarray(start, newline));
     start = newline + 1;
-    newline = start <= last ? chunk.indexOf(NEWLINE, start) : -1;
   }
   for (const held of pending) child.stdin.write(held);
   child.stdin.write(chunk.subarray(0, last + 1));

@@ -40,8 +40,9 @@ export interface RunSettings {
 
 /**
  * Everything `thoth run` needs from this area, in one call made before the server is spawned
- * (a forbidden user must not start it): bootstrap the profile, resolve the settings with the run flags on top, then fail closed on an
- * invalid setting (ThothError INVALID_INPUT) or a forbidden user (ThothError SECURITY).
+ * (a forbidden user must not start it): bootstrap the profile, resolve the settings with the run
+ * flags on top, then fail closed on an invalid setting (ThothError INVALID_INPUT) or a forbidden
+ * user (ThothError SECURITY).
  */
 export async function prepareRunSettings(
   options: RunSettingFlags,
